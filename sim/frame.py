@@ -1,0 +1,40 @@
+"""Frame: an immutable CPU snapshot of a simulation, what the window draws and what a
+headless run records. Holds numpy copies only, so a consumer can keep it while the
+simulation steps on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One moment of a run.
+
+    step: steps taken so far; kernel: the kernel the next step uses ('nn', 'identity', 'limit').
+    X (n, d) clean samples; labels (n,); Z (n, m) their embeddings on the sphere.
+    loss: the loss on the views the next step uses.
+    metrics: scalar metrics (alignment, uniformity, silhouette, invariance, block_ratio).
+    cluster_metrics: per-cluster arrays (K,): R (resultant length), neighbour_angle (degrees).
+    centers (K, m): unit mean directions of the clusters.
+    velocity: kernel -> (n, m) tangent displacement of each sample's embedding in one step.
+    cluster_velocity: kernel -> (K, m) the same averaged over each cluster, tangent at its centre.
+    H (s, s): trace over outputs of the network kernel H(theta) on the samples H_index (sorted
+    by cluster), when asked for.
+    """
+
+    step: int
+    kernel: str
+    X: np.ndarray
+    labels: np.ndarray
+    Z: np.ndarray
+    loss: float
+    metrics: dict[str, float]
+    cluster_metrics: dict[str, np.ndarray]
+    centers: np.ndarray
+    velocity: dict[str, np.ndarray]
+    cluster_velocity: dict[str, np.ndarray]
+    H: np.ndarray | None = None
+    H_index: np.ndarray | None = None

@@ -1,0 +1,85 @@
+"""The embedding networks f_theta: the paper's averaging net (eq 18) and an MLP.
+
+Both map (n, d) inputs to (n, m) raw outputs; projection onto the sphere happens in the
+simulation. Each activation comes with its derivative, which the closed-form kernels of
+`sim.kernels` need.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+
+ACTIVATIONS = ("relu", "tanh", "gelu", "softplus", "erf")
+
+
+def activate(name: str, a: torch.Tensor) -> torch.Tensor:
+    """sigma(a) for the named activation."""
+    if name == "relu":
+        return torch.relu(a)
+    if name == "tanh":
+        return torch.tanh(a)
+    if name == "gelu":
+        return torch.nn.functional.gelu(a)
+    if name == "softplus":
+        return torch.nn.functional.softplus(a)
+    if name == "erf":
+        return torch.erf(a)
+    raise ValueError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {name!r}")
+
+
+def activate_derivative(name: str, a: torch.Tensor) -> torch.Tensor:
+    """sigma'(a) for the named activation (relu' taken as 1[a > 0])."""
+    if name == "relu":
+        return (a > 0).to(a.dtype)
+    if name == "tanh":
+        return 1.0 - torch.tanh(a) ** 2
+    if name == "gelu":
+        return 0.5 * (1.0 + torch.erf(a / math.sqrt(2.0))) + a * torch.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
+    if name == "softplus":
+        return torch.sigmoid(a)
+    if name == "erf":
+        return 2.0 / math.sqrt(math.pi) * torch.exp(-a * a)
+    raise ValueError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {name!r}")
+
+
+class AveragingNet(nn.Module):
+    """f^k(x) = (1/N) sum_r sigma(w_{k,r} . x): one hidden layer of m*N units, output k the
+    mean of its own block of N units (paper eq 18). Only W is trained; rows start N(0, I)."""
+
+    def __init__(self, in_dim: int, out_dim: int, width: int, activation: str = "relu"):
+        super().__init__()
+        activate(activation, torch.zeros(1))
+        self.in_dim, self.out_dim, self.width, self.activation = in_dim, out_dim, width, activation
+        self.weight = nn.Parameter(torch.randn(out_dim * width, in_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = activate(self.activation, x @ self.weight.T)
+        return hidden.reshape(x.shape[0], self.out_dim, self.width).mean(dim=-1)
+
+
+class MLP(nn.Module):
+    """A fully connected net: `depth` hidden layers of `width` units, then a linear output."""
+
+    def __init__(self, in_dim: int, out_dim: int, width: int, depth: int, activation: str = "tanh"):
+        super().__init__()
+        activate(activation, torch.zeros(1))
+        sizes = [in_dim] + [width] * depth + [out_dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.activation = activation
+        self.in_dim, self.out_dim, self.width, self.depth = in_dim, out_dim, width, depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[:-1]:
+            x = activate(self.activation, layer(x))
+        return self.layers[-1](x)
+
+    def zero_output(self) -> None:
+        """Make f identically zero (and so invariant to every view) without killing the kernel:
+        the hidden layers keep their features, so the output layer still gets gradient."""
+        with torch.no_grad():
+            self.layers[-1].weight.zero_()
+            self.layers[-1].bias.zero_()

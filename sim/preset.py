@@ -1,0 +1,265 @@
+"""Presets: the validated, serialisable description of a run (data, views, network, loss,
+training, seed), read from and written to TOML.
+
+Validation is strict: an unknown field, a wrong type or a value out of range raises
+PresetError with one line naming the source, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.networks import ACTIVATIONS
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
+KERNELS = ("nn", "identity", "limit")
+STARTS = ("network", "uniform", "clump", "given")
+
+
+class PresetError(ValueError):
+    """A preset that cannot be used; the message is one line naming file and field."""
+
+
+@dataclass
+class ClusterSpec:
+    center: list[float]
+    count: int = 64
+    radius: float = 0.2
+
+
+@dataclass
+class DataSpec:
+    kind: str = "clusters"
+    dim: int = 2
+    curve: str = "circle"
+    curve_radius: float = 1.0
+    pitch: float = 0.2
+    clusters: list[ClusterSpec] = field(default_factory=list)
+
+
+@dataclass
+class ViewsSpec:
+    count: int = 2
+    noise: float = 0.05
+    orthogonal_noise: float = 0.0
+    rotation: float = 0.0
+    scale: float = 0.0
+
+
+@dataclass
+class NetworkSpec:
+    kind: str = "mlp"
+    latent_dim: int = 2
+    width: int = 64
+    depth: int = 4
+    activation: str = "tanh"
+
+
+@dataclass
+class LossSpec:
+    kind: str = "nt_xent"
+    tau: float = 0.5
+    psi: str = "log"
+
+
+@dataclass
+class SwitchSpec:
+    step: int
+    kernel: str
+
+
+@dataclass
+class TrainingSpec:
+    kernel: str = "nn"
+    start: str = "network"
+    start_points: str = ""
+    clump_width: float = 0.3
+    optimizer: str = "gd"
+    lr: float = 0.05
+    lr_points: float = 0.05
+    momentum: float = 0.9
+    limit_draws: int = 4
+    switches: list[SwitchSpec] = field(default_factory=list)
+
+
+@dataclass
+class Preset:
+    name: str = "untitled"
+    description: str = ""
+    seed: int = 0
+    steps: int = 1000
+    every: int = 10
+    device: str = "auto"
+    dtype: str = "float32"
+    data: DataSpec = field(default_factory=DataSpec)
+    views: ViewsSpec = field(default_factory=ViewsSpec)
+    network: NetworkSpec = field(default_factory=NetworkSpec)
+    loss: LossSpec = field(default_factory=LossSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def n(self) -> int:
+        return sum(c.count for c in self.data.clusters)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (isinstance(v, (int, float))) and not isinstance(v, bool)
+
+
+# field -> (check, what was expected)
+_CHECKS: dict[str, tuple[Any, str]] = {
+    "name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "description": (lambda v: isinstance(v, str), "a string"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "steps": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "every": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "device": (
+        lambda v: isinstance(v, str) and (v in ("auto", "cpu", "cuda") or v.startswith("cuda:")),
+        "'auto', 'cpu', 'cuda' or 'cuda:N'",
+    ),
+    "dtype": (lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
+    "data.kind": (lambda v: v in ("clusters", "manifold"), "'clusters' or 'manifold'"),
+    "data.dim": (lambda v: _is_int(v) and 1 <= v <= 4096, "an integer from 1 to 4096"),
+    "data.curve": (lambda v: v in ("circle", "helix"), "'circle' or 'helix'"),
+    "data.curve_radius": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "data.pitch": (_is_number, "a number"),
+    "data.clusters": (lambda v: isinstance(v, list) and len(v) >= 1, "a list of at least one cluster"),
+    "center": (
+        lambda v: isinstance(v, list) and len(v) >= 1 and all(_is_number(x) for x in v),
+        "a list of numbers",
+    ),
+    "count": (lambda v: _is_int(v) and 1 <= v <= 10_000_000, "an integer from 1 to 10000000"),
+    "radius": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "views.count": (lambda v: _is_int(v) and 2 <= v <= 64, "an integer from 2 to 64"),
+    "views.noise": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "views.orthogonal_noise": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "views.rotation": (lambda v: _is_number(v) and 0 <= v <= 3.1416, "an angle in radians from 0 to pi"),
+    "views.scale": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 to below 1"),
+    "network.kind": (lambda v: v in ("mlp", "averaging"), "'mlp' or 'averaging'"),
+    "network.latent_dim": (lambda v: v in (2, 3), "2 (circle) or 3 (sphere)"),
+    "network.width": (lambda v: _is_int(v) and 1 <= v <= 1_000_000, "an integer from 1 to 1000000"),
+    "network.depth": (lambda v: _is_int(v) and 1 <= v <= 64, "an integer from 1 to 64"),
+    "network.activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
+    "loss.kind": (lambda v: v in ("nt_xent", "generalized"), "'nt_xent' or 'generalized'"),
+    "loss.tau": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "loss.psi": (lambda v: v in ("log", "linear"), "'log' or 'linear'"),
+    "training.kernel": (lambda v: v in KERNELS, "one of " + ", ".join(KERNELS)),
+    "training.start": (lambda v: v in STARTS, "one of " + ", ".join(STARTS)),
+    "training.start_points": (lambda v: isinstance(v, str), "a path to a .npy file"),
+    "training.clump_width": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "training.optimizer": (lambda v: v in ("gd", "momentum", "adam"), "'gd', 'momentum' or 'adam'"),
+    "training.lr": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "training.lr_points": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "training.momentum": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 to below 1"),
+    "training.limit_draws": (lambda v: _is_int(v) and 1 <= v <= 256, "an integer from 1 to 256"),
+    "training.switches": (lambda v: isinstance(v, list), "a list of {step, kernel} tables"),
+    "step": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "kernel": (lambda v: v in KERNELS, "one of " + ", ".join(KERNELS)),
+}
+
+
+def _build(cls: type, raw: Any, path: str, source: str) -> Any:
+    """Instantiate dataclass `cls` from the mapping `raw`, checking every field."""
+    where = path or "preset"
+    if not isinstance(raw, dict):
+        raise PresetError(f"{source}: {where}: expected a table, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise PresetError(
+            f"{source}: {path + '.' if path else ''}{unknown[0]}: unknown field (known: {', '.join(fields)})"
+        )
+    values = {}
+    for name, value in raw.items():
+        full = f"{path}.{name}" if path else name
+        nested = {
+            "data": DataSpec,
+            "views": ViewsSpec,
+            "network": NetworkSpec,
+            "loss": LossSpec,
+            "training": TrainingSpec,
+        }
+        if cls is Preset and name in nested:
+            values[name] = _build(nested[name], value, name, source)
+            continue
+        key = full if full in _CHECKS else name
+        check, expected = _CHECKS[key]
+        if not check(value):
+            raise PresetError(f"{source}: {full}: expected {expected}, got {value!r}")
+        if name == "clusters":
+            value = [_build(ClusterSpec, c, f"{full}[{i}]", source) for i, c in enumerate(value)]
+        elif name == "switches":
+            value = [_build(SwitchSpec, s, f"{full}[{i}]", source) for i, s in enumerate(value)]
+        elif isinstance(value, list):
+            value = [float(x) for x in value]
+        elif fields[name].type == "float":
+            value = float(value)
+        values[name] = value
+    missing = [
+        n
+        for n, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and n not in values
+    ]
+    if missing:
+        raise PresetError(
+            f"{source}: {path + '.' if path else ''}{missing[0]}: missing, expected {_CHECKS[missing[0]][1]}"
+        )
+    return cls(**values)
+
+
+def _check_consistency(p: Preset, source: str) -> None:
+    for i, c in enumerate(p.data.clusters):
+        want = 1 if p.data.kind == "manifold" else p.data.dim
+        if len(c.center) != want:
+            what = "1 curve parameter" if p.data.kind == "manifold" else f"{want} coordinates (data.dim)"
+            raise PresetError(f"{source}: data.clusters[{i}].center: expected {what}, got {len(c.center)}")
+    if p.data.kind == "manifold" and p.data.dim not in (2, 3):
+        raise PresetError(f"{source}: data.dim: expected 2 or 3 for manifold data, got {p.data.dim}")
+    if p.data.kind == "manifold" and p.data.curve == "helix" and p.data.dim != 3:
+        raise PresetError(f"{source}: data.curve: expected 'circle' in 2-D ('helix' needs dim 3), got 'helix'")
+    if p.training.start == "given" and not p.training.start_points:
+        raise PresetError(f"{source}: training.start_points: expected a .npy file of points for start 'given', got ''")
+
+
+def preset_from_dict(raw: Any, source: str = "preset") -> Preset:
+    """A validated Preset from a plain mapping (as read from TOML)."""
+    preset = _build(Preset, raw, "", source)
+    if not preset.data.clusters:
+        raise PresetError(f"{source}: data.clusters: expected a list of at least one cluster, got none")
+    _check_consistency(preset, source)
+    return preset
+
+
+def resolve(name_or_path: str) -> Path:
+    """A preset file from a path or the name of a shipped preset."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = PRESET_DIR / f"{name_or_path}.toml"
+    if shipped.is_file():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
+    raise PresetError(f"{name_or_path}: no such preset file or shipped preset (shipped: {known})")
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """Read and validate a preset; PresetError with a one-line message if anything is off."""
+    path = resolve(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PresetError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(f"{path}: not valid TOML: {exc}") from exc
+    return preset_from_dict(raw, str(path))

@@ -1,0 +1,334 @@
+"""Simulation: the one object that owns a run's state (data, views, network theta, offsets
+Delta, kernel mode, optimiser state, step count) and advances it.
+
+The embedding of a view g(x_i) is z = normalize(f_theta(g(x_i)) + Delta_i). A step draws
+nothing new from outside: it uses the views drawn after the previous step, then draws the
+next ones, so asking for frames never changes a run. Kernels:
+  nn        gradient descent on theta (Delta frozen): points move by -H(theta) grad L;
+  identity  gradient descent on Delta (theta frozen): each point by -n grad_{z_i} L;
+  limit     Delta moves by -H_inf grad L with the fixed infinite-width kernel H_inf.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.func import functional_call, jvp
+
+from sim import metrics
+from sim.data import Cluster, Curve, ViewSpec, evenly_spaced, make_views, random_cap, sample_clusters, sample_on_curve
+from sim.frame import Frame
+from sim.kernels import limit_kernel, ntk, trace_kernel
+from sim.losses import contrastive_loss
+from sim.networks import MLP, AveragingNet
+from sim.preset import KERNELS, Preset, PresetError
+
+LIMIT_MAX_POINTS = 4096
+KERNEL_MAX_POINTS = 256
+
+
+class Divergence(RuntimeError):
+    """The loss or an update was not finite; the state is left as before the step."""
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' is CUDA when torch sees a GPU, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise PresetError(f"device: expected an available device, got {name!r} (torch sees no CUDA GPU)")
+    return torch.device(name)
+
+
+def _project(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The part of v tangent to the sphere at unit z (row by row)."""
+    return v - (v * z).sum(-1, keepdim=True) * z
+
+
+class Simulation:
+    """A run built from a Preset; `step()` advances it, `frame()` snapshots it."""
+
+    def __init__(self, preset: Preset, device: str | None = None, dtype: str | None = None):
+        self.preset = preset
+        self.device = pick_device(device or preset.device)
+        self.dtype = torch.float64 if (dtype or preset.dtype) == "float64" else torch.float32
+        self.kernel = preset.training.kernel
+        self.step_count = 0
+        self.switches: list[tuple[int, str]] = []
+        self._make_data()
+        self._make_model()
+        self._make_start()
+        self._make_optimisers()
+        self.views_generator = torch.Generator(device=self.device).manual_seed(preset.seed + 1)
+        self._limit_H: torch.Tensor | None = None
+        self._views = self._draw_views()
+
+    # ----- construction -------------------------------------------------------------
+    def _make_data(self) -> None:
+        spec = self.preset.data
+        gen = torch.Generator().manual_seed(self.preset.seed)
+        clusters = [Cluster(tuple(c.center), c.count, c.radius) for c in spec.clusters]
+        self.curve = None
+        if spec.kind == "manifold":
+            self.curve = Curve(spec.curve, spec.dim, spec.curve_radius, spec.pitch)
+            X, labels, t = sample_on_curve(self.curve, clusters, gen, torch.float64)
+            self.tangents = self.curve.tangent(t).to(self.device, self.dtype)
+        else:
+            X, labels = sample_clusters(clusters, gen, torch.float64)
+            self.tangents = None
+        self.X = X.to(self.device, self.dtype)
+        self.labels = labels.to(self.device)
+        self.num_clusters = len(clusters)
+
+    def _make_model(self) -> None:
+        net = self.preset.network
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.preset.seed)
+            if net.kind == "averaging":
+                model = AveragingNet(self.X.shape[1], net.latent_dim, net.width, net.activation)
+            else:
+                model = MLP(self.X.shape[1], net.latent_dim, net.width, net.depth, net.activation)
+        self.model = model.to(self.device, self.dtype)
+
+    def _make_start(self) -> None:
+        """Delta = 0 for the network's own start; otherwise the map is made data-blind and
+        invariant (the MLP's output layer zeroed) and Delta = target - f_theta(X)."""
+        train, m, n = self.preset.training, self.preset.network.latent_dim, self.X.shape[0]
+        self.delta = torch.zeros(n, m, device=self.device, dtype=self.dtype)
+        if train.start == "network":
+            return
+        gen = torch.Generator().manual_seed(self.preset.seed + 2)
+        if train.start == "uniform":
+            target = evenly_spaced(n, m, gen, torch.float64)
+        elif train.start == "clump":
+            target = random_cap(n, m, train.clump_width, gen, torch.float64)
+        else:
+            target = self._given_points(train.start_points, n, m)
+        if isinstance(self.model, MLP):
+            self.model.zero_output()
+        with torch.no_grad():
+            self.delta = target.to(self.device, self.dtype) - self.model(self.X)
+
+    @staticmethod
+    def _given_points(path: str, n: int, m: int) -> torch.Tensor:
+        try:
+            points = np.load(Path(path))
+        except (OSError, ValueError) as exc:
+            raise PresetError(f"{path}: training.start_points: cannot read as .npy: {exc}") from exc
+        if points.shape != (n, m) or not np.all(np.isfinite(points)):
+            raise PresetError(
+                f"{path}: training.start_points: expected {n} x {m} finite floats, got shape {points.shape}"
+            )
+        norms = np.linalg.norm(points, axis=1)
+        if np.any(norms == 0):
+            raise PresetError(f"{path}: training.start_points: expected non-zero rows")
+        return torch.from_numpy(points / norms[:, None]).to(torch.float64)
+
+    def _make_optimisers(self) -> None:
+        self.delta.requires_grad_(True)
+        self.theta_opt = self._optimiser(list(self.model.parameters()), self.preset.training.lr)
+        self.delta_opt = self._optimiser([self.delta], self.preset.training.lr_points)
+        self.limit_opt = self._optimiser([self.delta], self.preset.training.lr)
+
+    def _optimiser(self, params: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+        train = self.preset.training
+        if train.optimizer == "adam":
+            return torch.optim.Adam(params, lr=lr)
+        return torch.optim.SGD(params, lr=lr, momentum=train.momentum if train.optimizer == "momentum" else 0.0)
+
+    # ----- the model ------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    def _draw_views(self) -> torch.Tensor:
+        v = self.preset.views
+        spec = ViewSpec(v.count, v.noise, v.orthogonal_noise, v.rotation, v.scale)
+        return make_views(self.X, spec, self.views_generator, self.tangents)
+
+    def _raw(self, inputs: torch.Tensor) -> torch.Tensor:
+        """u = f_theta(inputs) + Delta for (V, n, d) or (n, d) inputs of the n samples."""
+        flat = inputs.reshape(-1, inputs.shape[-1])
+        return self.model(flat).reshape(*inputs.shape[:-1], -1) + self.delta
+
+    def embed(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Unit embeddings of the clean samples (or of (V, n, d) views), no gradient."""
+        with torch.no_grad():
+            u = self._raw(self.X if inputs is None else inputs)
+            return u / u.norm(dim=-1, keepdim=True)
+
+    def _loss_of(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u = self._raw(views)
+        Z = u / u.norm(dim=-1, keepdim=True)
+        loss = self.preset.loss
+        return contrastive_loss(Z, loss.kind, loss.tau, loss.psi), Z
+
+    def limit_H(self) -> torch.Tensor:
+        """The fixed infinite-width kernel on the current data, computed once per data."""
+        if self.n > LIMIT_MAX_POINTS:
+            raise PresetError(f"training.kernel: 'limit' handles at most {LIMIT_MAX_POINTS} samples, got {self.n}")
+        if self._limit_H is None:
+            gen = torch.Generator(device=self.device).manual_seed(self.preset.seed + 3)
+            self._limit_H = limit_kernel(self.model, self.X, self.preset.training.limit_draws, gen).detach()
+        return self._limit_H
+
+    # ----- stepping -------------------------------------------------------------------
+    def set_kernel(self, kernel: str) -> None:
+        """Switch kernels between two steps; theta and Delta persist, so Z is continuous."""
+        if kernel not in KERNELS:
+            raise PresetError(f"kernel: expected one of {', '.join(KERNELS)}, got {kernel!r}")
+        if kernel == "limit":
+            self.limit_H()
+        if kernel != self.kernel:
+            self.kernel = kernel
+            self.switches.append((self.step_count, kernel))
+
+    def step(self, count: int = 1) -> None:
+        for _ in range(count):
+            self._step_once()
+
+    def _step_once(self) -> None:
+        for switch in self.preset.training.switches:
+            if switch.step == self.step_count:
+                self.set_kernel(switch.kernel)
+        loss, _ = self._loss_of(self._views)
+        if self.kernel == "nn":
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            grads = torch.autograd.grad(loss, params)
+            self._check_finite(loss, grads)
+            for p, g in zip(params, grads):
+                p.grad = g
+            self.theta_opt.step()
+        else:
+            (grad,) = torch.autograd.grad(loss, [self.delta])
+            if self.kernel == "identity":
+                update = self.n * grad
+            else:
+                update = torch.einsum("ijkl,jl->ik", self.limit_H(), grad)
+            self._check_finite(loss, (update,))
+            self.delta.grad = update
+            (self.delta_opt if self.kernel == "identity" else self.limit_opt).step()
+        self.step_count += 1
+        self._views = self._draw_views()
+
+    def _check_finite(self, loss: torch.Tensor, updates: tuple[torch.Tensor, ...]) -> None:
+        total = loss.detach() + sum(u.sum() for u in updates)
+        if not bool(torch.isfinite(total)):
+            raise Divergence(
+                f"step {self.step_count}: the {'loss' if not torch.isfinite(loss) else 'update'} is not finite; "
+                "the run keeps its last good state (lower the step size)"
+            )
+
+    # ----- observing ------------------------------------------------------------------
+    def velocities(
+        self, views: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        """The loss on `views` (default: the next step's), and for each kernel the tangent
+        displacement of every clean embedding that one step of that kernel gives, computed
+        without building H: the NN one as one vjp (grad_theta L) then one jvp at the samples."""
+        views = self._views if views is None else views
+        loss, Z = self._loss_of(views)
+        params = dict(self.model.named_parameters())
+        grads = torch.autograd.grad(loss, [*params.values(), self.delta])
+        g_theta, g_delta = grads[:-1], grads[-1].detach()
+        lr = self.preset.training
+        with torch.no_grad():
+            u = self._raw(self.X)
+            z = u / u.norm(dim=1, keepdim=True)
+        tangent = {k: -lr.lr * g for k, g in zip(params, g_theta)}
+        primals = {k: p.detach() for k, p in params.items()}
+        _, du_nn = jvp(lambda p: functional_call(self.model, p, (self.X,)), (primals,), (tangent,))
+        moves = {"nn": du_nn, "identity": -lr.lr_points * self.n * g_delta}
+        if self.kernel == "limit":
+            moves["limit"] = -lr.lr * torch.einsum("ijkl,jl->ik", self.limit_H(), g_delta)
+        norm = u.norm(dim=1, keepdim=True)
+        return loss.detach(), {k: _project(z, du.detach()) / norm for k, du in moves.items()}, Z.detach()
+
+    def kernel_sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trace kernel of H(theta) on at most KERNEL_MAX_POINTS samples sorted by cluster,
+        and those samples' indices."""
+        idx = metrics.subsample(self.n, KERNEL_MAX_POINTS, self.device)
+        idx = idx[torch.argsort(self.labels[idx], stable=True)]
+        return trace_kernel(ntk(self.model, self.X[idx])).detach(), idx
+
+    def frame(self, with_kernel: bool = False) -> Frame:
+        """A numpy snapshot: embeddings, loss, every metric, velocities for each kernel and,
+        if asked, the kernel heatmap."""
+        loss, moves, Z_views = self.velocities()
+        z = self.embed()
+        k = self.num_clusters
+        means = metrics.cluster_means(z, self.labels, k)
+        centers = means / means.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        H, idx = self.kernel_sample()
+        scalars = {
+            "alignment": metrics.alignment(Z_views),
+            "uniformity": metrics.uniformity(z),
+            "silhouette": metrics.silhouette(z, self.labels),
+            "invariance": metrics.invariance_error(Z_views),
+            "block_ratio": metrics.block_ratio(H, self.labels[idx]),
+        }
+        per_cluster = {
+            "R": metrics.resultant_lengths(means),
+            "neighbour_angle": metrics.neighbour_angles(means),
+        }
+        cluster_moves = {name: _project(centers, metrics.cluster_means(v, self.labels, k)) for name, v in moves.items()}
+
+        def cpu(t: torch.Tensor) -> np.ndarray:
+            return t.detach().to("cpu", torch.float32).numpy().copy()
+
+        return Frame(
+            step=self.step_count,
+            kernel=self.kernel,
+            X=cpu(self.X),
+            labels=self.labels.cpu().numpy().copy(),
+            Z=cpu(z),
+            loss=float(loss),
+            metrics=scalars,
+            cluster_metrics={name: cpu(v) for name, v in per_cluster.items()},
+            centers=cpu(centers),
+            velocity={name: cpu(v) for name, v in moves.items()},
+            cluster_velocity={name: cpu(v) for name, v in cluster_moves.items()},
+            H=cpu(H) if with_kernel else None,
+            H_index=idx.cpu().numpy().copy() if with_kernel else None,
+        )
+
+    # ----- edits ----------------------------------------------------------------------
+    def move_cluster(self, k: int, center: list[float] | np.ndarray) -> None:
+        """Translate cluster k's samples so its center is `center`; the run continues on the
+        moved data (the views of the next step are redrawn from it)."""
+        if not 0 <= k < self.num_clusters:
+            raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters - 1}, got {k}")
+        new = torch.as_tensor(np.asarray(center, dtype=np.float64), device=self.device, dtype=self.dtype)
+        if new.shape != (self.X.shape[1],) or not bool(torch.isfinite(new).all()):
+            raise PresetError(
+                f"cluster center: expected {self.X.shape[1]} finite numbers, got {list(np.asarray(center))}"
+            )
+        old = torch.tensor(self.preset.data.clusters[k].center, device=self.device, dtype=self.dtype)
+        if self.curve is not None:
+            raise PresetError("cluster: clusters on a curve move along the curve only; edit data.clusters instead")
+        self.X[self.labels == k] += new - old
+        self.preset.data.clusters[k].center = [float(c) for c in new.cpu()]
+        self._limit_H = None
+        self._views = self._draw_views()
+
+    def copy(self) -> Simulation:
+        """An independent simulation in exactly this state (same data, theta, Delta, views,
+        random stream): two kernels from the same start, side by side."""
+        other = Simulation.__new__(Simulation)
+        other.__dict__.update(self.__dict__)
+        other.preset = copy.deepcopy(self.preset)
+        other.X, other.labels = self.X.clone(), self.labels.clone()
+        other.model = copy.deepcopy(self.model)
+        other.delta = self.delta.detach().clone()
+        other.switches = list(self.switches)
+        other._make_optimisers()
+        other.theta_opt.load_state_dict(self.theta_opt.state_dict())
+        other.delta_opt.load_state_dict(self.delta_opt.state_dict())
+        other.limit_opt.load_state_dict(self.limit_opt.state_dict())
+        other.views_generator = torch.Generator(device=self.device)
+        other.views_generator.set_state(self.views_generator.get_state())
+        other._views = self._views.clone()
+        return other
