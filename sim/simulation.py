@@ -314,6 +314,134 @@ class Simulation:
         self._limit_H = None
         self._views = self._draw_views()
 
+    def add_cluster(self, center: list[float] | np.ndarray, count: int, radius: float, index: int | None = None) -> int:
+        """Insert a cluster of `count` samples uniform in the ball of `radius` about `center`
+        at `index` (default: last; the clusters from there move up one); their offsets Delta
+        copy those of random existing samples, so the start type holds. Returns its index."""
+        self._check_editable()
+        c = self._checked_center(center)
+        self._check_count_radius(count, radius)
+        fresh = self._sample_ball(c, count, radius)
+        donors = torch.randint(0, self.n, (count,), generator=self._edit_generator(), device="cpu").to(self.device)
+        k = self.num_clusters if index is None else index
+        if not 0 <= k <= self.num_clusters:
+            raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters}, got {k}")
+        label = torch.full((count,), k, device=self.device, dtype=self.labels.dtype)
+        shifted = torch.where(self.labels >= k, self.labels + 1, self.labels)
+        self._set_samples(
+            torch.cat([self.X, fresh]),
+            torch.cat([shifted, label]),
+            torch.cat([self.delta.detach(), self.delta.detach()[donors]]),
+        )
+        from sim.preset import ClusterSpec
+
+        self.preset.data.clusters.insert(k, ClusterSpec([float(x) for x in c.cpu()], int(count), float(radius)))
+        return k
+
+    def remove_cluster(self, k: int) -> None:
+        """Delete cluster k and its samples; the clusters after it move down one index."""
+        self._check_index(k)
+        if self.num_clusters == 1:
+            raise PresetError("cluster: cannot remove the last cluster")
+        keep = self.labels != k
+        labels = self.labels[keep]
+        labels = torch.where(labels > k, labels - 1, labels)
+        tangents = self.tangents[keep] if self.tangents is not None else None
+        self._set_samples(self.X[keep], labels, self.delta.detach()[keep], tangents)
+        del self.preset.data.clusters[k]
+
+    def set_cluster_count(self, k: int, count: int) -> None:
+        """Grow cluster k with fresh samples (Delta copied from its own samples) or shrink it
+        by dropping its last samples."""
+        self._check_editable()
+        self._check_index(k)
+        spec = self.preset.data.clusters[k]
+        self._check_count_radius(count, spec.radius)
+        mine = torch.nonzero(self.labels == k).flatten()
+        if count < len(mine):
+            keep = torch.ones(self.n, dtype=torch.bool, device=self.device)
+            keep[mine[count:]] = False
+            self._set_samples(self.X[keep], self.labels[keep], self.delta.detach()[keep])
+        elif count > len(mine):
+            extra = count - len(mine)
+            center = torch.tensor(spec.center, device=self.device, dtype=self.dtype)
+            fresh = self._sample_ball(center, extra, spec.radius)
+            pick = torch.randint(0, len(mine), (extra,), generator=self._edit_generator(), device="cpu")
+            donors = mine[pick.to(self.device)]
+            label = torch.full((extra,), k, device=self.device, dtype=self.labels.dtype)
+            self._set_samples(
+                torch.cat([self.X, fresh]),
+                torch.cat([self.labels, label]),
+                torch.cat([self.delta.detach(), self.delta.detach()[donors]]),
+            )
+        spec.count = int(count)
+
+    def set_cluster_radius(self, k: int, radius: float) -> None:
+        """Scale cluster k's samples about its center to the new radius (a radius of 0 first
+        collapses them, so growing from 0 redraws them uniformly in the ball)."""
+        self._check_editable()
+        self._check_index(k)
+        spec = self.preset.data.clusters[k]
+        self._check_count_radius(spec.count, radius)
+        center = torch.tensor(spec.center, device=self.device, dtype=self.dtype)
+        mine = self.labels == k
+        if spec.radius > 0:
+            self.X[mine] = center + (self.X[mine] - center) * (radius / spec.radius)
+        else:
+            self.X[mine] = self._sample_ball(center, int(mine.sum()), radius)
+        spec.radius = float(radius)
+        self._limit_H = None
+        self._views = self._draw_views()
+
+    def _check_index(self, k: int) -> None:
+        if not 0 <= k < self.num_clusters:
+            raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters - 1}, got {k}")
+
+    def _check_editable(self) -> None:
+        if self.curve is not None:
+            raise PresetError("cluster: clusters on a curve cannot be added or resized here; edit data.clusters")
+
+    @staticmethod
+    def _check_count_radius(count: int, radius: float) -> None:
+        if not (isinstance(count, int) and 1 <= count <= 10_000_000):
+            raise PresetError(f"cluster count: expected an integer from 1 to 10000000, got {count!r}")
+        if not (np.isfinite(radius) and radius >= 0):
+            raise PresetError(f"cluster radius: expected a number >= 0, got {radius!r}")
+
+    def _checked_center(self, center: list[float] | np.ndarray) -> torch.Tensor:
+        c = torch.as_tensor(np.asarray(center, dtype=np.float64), device=self.device, dtype=self.dtype)
+        if c.shape != (self.X.shape[1],) or not bool(torch.isfinite(c).all()):
+            raise PresetError(
+                f"cluster center: expected {self.X.shape[1]} finite numbers, got {list(np.asarray(center))}"
+            )
+        return c
+
+    def _edit_generator(self) -> torch.Generator:
+        """Seeded by the seed and the step, so an edit made at the same step draws the same samples."""
+        return torch.Generator().manual_seed(self.preset.seed * 1_000_003 + 7919 * self.step_count + self.n)
+
+    def _sample_ball(self, center: torch.Tensor, count: int, radius: float) -> torch.Tensor:
+        from sim.data import uniform_ball
+
+        ball = uniform_ball(count, center.numel(), self._edit_generator(), torch.float64)
+        return center + radius * ball.to(self.device, self.dtype)
+
+    def _set_samples(
+        self, X: torch.Tensor, labels: torch.Tensor, delta: torch.Tensor, tangents: torch.Tensor | None = None
+    ) -> None:
+        """Replace the samples, kept sorted by cluster; Delta's optimisers restart on the new
+        shape (theta's keep their state), the limit kernel and the views are redone."""
+        order = torch.argsort(labels, stable=True)
+        self.X, self.labels = X[order].contiguous(), labels[order].contiguous()
+        self.tangents = tangents[order].contiguous() if tangents is not None else None
+        self.delta = delta[order].clone()
+        self.num_clusters = int(self.labels.max()) + 1
+        self.delta.requires_grad_(True)
+        self.delta_opt = self._optimiser([self.delta], self.preset.training.lr_points)
+        self.limit_opt = self._optimiser([self.delta], self.preset.training.lr)
+        self._limit_H = None
+        self._views = self._draw_views()
+
     def copy(self) -> Simulation:
         """An independent simulation in exactly this state (same data, theta, Delta, views,
         random stream): two kernels from the same start, side by side."""

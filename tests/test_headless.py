@@ -1,0 +1,99 @@
+"""`python main.py run`: the .npz it writes, read back and checked against a Simulation run
+in the test, and its errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sim import Simulation, load_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "main.py", "run", *args],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_run_writes_every_documented_key(tmp_path):
+    out = tmp_path / "run.npz"
+    result = run(
+        "fig5-2d",
+        "--steps",
+        "30",
+        "--every",
+        "10",
+        "--kernel",
+        "identity",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "step 30/30" in result.stderr
+    data = np.load(out)
+    F, n, K = 4, 256, 4
+    shapes = {
+        "X": (n, 2),
+        "labels": (n,),
+        "steps": (F,),
+        "kernel": (F,),
+        "Z": (F, n, 2),
+        "loss": (F,),
+        "centers": (F, K, 2),
+        "metric_alignment": (F,),
+        "metric_uniformity": (F,),
+        "metric_silhouette": (F,),
+        "metric_invariance": (F,),
+        "metric_block_ratio": (F,),
+        "metric_R": (F, K),
+        "metric_neighbour_angle": (F, K),
+        "velocity_nn": (F, n, 2),
+        "velocity_identity": (F, n, 2),
+        "cluster_velocity_nn": (F, K, 2),
+        "cluster_velocity_identity": (F, K, 2),
+    }
+    assert {k: data[k].shape for k in data.files} == shapes
+    readme = (ROOT / "README.md").read_text()
+    for key in shapes:
+        assert f"`{key}" in readme, f"README does not document {key}"
+    np.testing.assert_array_equal(data["steps"], [0, 10, 20, 30])
+    assert list(data["kernel"]) == ["identity"] * F
+
+    # the same run, done here through the API, gives the same numbers
+    p = load_preset("fig5-2d")
+    p.seed, p.training.kernel = 3, "identity"
+    sim = Simulation(p, device="cpu")
+    sim.step(20)
+    frame = sim.frame()
+    np.testing.assert_array_equal(data["Z"][2], frame.Z)
+    assert data["loss"][2] == frame.loss
+    np.testing.assert_array_equal(data["X"], frame.X)
+
+
+def test_run_unwritable_output_says_so_and_leaves_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run("fig5-2d", "--steps", "2", "--out", str(blocker / "sub" / "run.npz"))
+    assert result.returncode == 1
+    assert "--out: cannot write" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_run_bad_arguments(tmp_path):
+    result = run("fig5-2d", "--steps", "0", "--out", str(tmp_path / "x.npz"))
+    assert result.returncode == 2 and "--steps: expected an integer >= 1" in result.stderr
+    result = run("nope", "--out", str(tmp_path / "x.npz"))
+    assert result.returncode == 2 and "no such preset" in result.stderr
+    assert not list(tmp_path.iterdir())

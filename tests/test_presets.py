@@ -1,0 +1,107 @@
+"""Presets: every shipped one loads and runs; each broken one gets a one-line error naming
+the file and the field, from the API and from the command line (exit 2, no traceback)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim import PresetError, Simulation, load_preset
+from sim.preset import PRESET_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+GOOD = (PRESET_DIR / "fig5-2d.toml").read_text()
+
+
+def test_the_issue_presets_ship():
+    assert {"fig5-2d", "appendix-b-3d", "imbalanced", "uniform-start", "one-hidden-layer"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_preset_runs(name):
+    p = load_preset(name)
+    sim = Simulation(p)
+    sim.step(3)
+    frame = sim.frame()
+    assert frame.Z.shape == (p.n, p.network.latent_dim)
+    assert frame.X.shape == (p.n, p.data.dim)
+
+
+BROKEN = [
+    ("name = 1\n", "name", "non-empty string"),
+    ("seed = -1\n", "seed", "integer >= 0"),
+    ("colour = 'red'\n", "colour", "unknown field"),
+    ("[data]\ndim = 2\nclusters = []\n", "data.clusters", "at least one cluster"),
+    ("[data]\ndim = 2\nclusters = [{center=[1.0], count=3}]\n", "data.clusters[0].center", "2 coordinates"),
+    ("[data]\ndim = 2\nclusters = [{center=[1.0, 0.0], count=0}]\n", "data.clusters[0].count", "integer from 1"),
+    ("[data]\ndim = 2\nclusters = [{center=[1.0, 0.0], radius=-1}]\n", "data.clusters[0].radius", ">= 0"),
+    ("[data]\ndim = 2\nclusters = [{count=3}]\n", "data.clusters[0].center", "missing"),
+    ("[data]\ndim = 2\nclusters = [{center=[0.0,0.0]}]\n[views]\ncount = 1\n", "views.count", "from 2 to 64"),
+    ("[data]\nclusters = [{center=[0.0,0.0]}]\n[network]\nlatent_dim = 4\n", "network.latent_dim", "2 (circle)"),
+    ("[data]\nclusters = [{center=[0.0,0.0]}]\n[network]\nactivation = 'sin'\n", "network.activation", "one of relu"),
+    ("[data]\nclusters = [{center=[0.0,0.0]}]\n[loss]\ntau = 0\n", "loss.tau", "> 0"),
+    ("[data]\nclusters = [{center=[0.0,0.0]}]\n[training]\nkernel = 'ntk'\n", "training.kernel", "nn, identity, limit"),
+    ("[data]\nclusters = [{center=[0.0,0.0]}]\n[training]\nstart = 'given'\n", "training.start_points", ".npy"),
+    (
+        "[data]\nclusters = [{center=[0.0,0.0]}]\n[training]\nswitches = [{step=-3, kernel='nn'}]\n",
+        "training.switches[0].step",
+        ">= 0",
+    ),
+    ("data = 3\n", "data", "table"),
+    ("[data\n", "", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("text,field,expected", BROKEN)
+def test_broken_preset_names_file_and_field(tmp_path, text, field, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(PresetError) as err:
+        load_preset(str(path))
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(str(path))
+    assert f": {field}:" in message or not field
+    assert expected in message
+
+
+def test_given_start_file_is_checked(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "pts.npy", np.ones((3, 2)))
+    path = tmp_path / "given.toml"
+    path.write_text(GOOD.replace('start = "network"', f'start = "given"\nstart_points = "{tmp_path / "pts.npy"}"'))
+    with pytest.raises(PresetError, match=r"start_points: expected 256 x 2"):
+        Simulation(load_preset(str(path)))
+    np.save(tmp_path / "pts.npy", np.random.default_rng(0).normal(size=(256, 2)))
+    sim = Simulation(load_preset(str(path)))
+    z = np.load(tmp_path / "pts.npy")
+    np.testing.assert_allclose(sim.frame().Z, z / np.linalg.norm(z, axis=1, keepdims=True), atol=1e-6)
+
+
+def test_unknown_preset_name():
+    with pytest.raises(PresetError, match="no such preset.*fig5-2d"):
+        load_preset("no-such-thing")
+
+
+@pytest.mark.parametrize(
+    "old,new,field", [("seed = 0", "seed = 'x'", "seed"), ("noise = 0.05", "noise = -1", "views.noise")]
+)
+def test_command_line_bad_preset_one_line_exit_2(tmp_path, old, new, field):
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.replace(old, new))
+    out = subprocess.run(
+        [sys.executable, "main.py", "run", str(path), "--out", str(tmp_path / "x.npz")],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert lines[0].startswith(f"error: {path}: {field}: expected")
+    assert not (tmp_path / "x.npz").exists()

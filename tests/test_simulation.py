@@ -1,0 +1,171 @@
+"""The Simulation against the paper's theorems and figures, and against its own first-order
+predictions (the velocities are a vjp + jvp; a real step must agree with them)."""
+
+import numpy as np
+import pytest
+import torch
+
+from sim import Divergence, PresetError, Simulation, load_preset
+from sim.preset import SwitchSpec
+
+
+def preset(name, **changes):
+    p = load_preset(name)
+    for key, value in changes.items():
+        section, field = key.split("__")
+        setattr(getattr(p, section), field, value)
+    return p
+
+
+@pytest.fixture(scope="module")
+def fig5_runs():
+    """fig5-2d from one start, stepped with the NN kernel and with the identity kernel."""
+    nn = Simulation(load_preset("fig5-2d"))
+    identity = nn.copy()
+    identity.set_kernel("identity")
+    start = nn.frame()
+    nn.step(600)
+    identity.step(600)
+    return start, nn.frame(), identity.frame()
+
+
+def test_figure5_nn_kernel_finds_evenly_spaced_compact_groups(fig5_runs):
+    _, nn, _ = fig5_runs
+    assert np.all(nn.cluster_metrics["R"] > 0.9)  # each cluster compact on the circle
+    assert np.all(np.abs(nn.cluster_metrics["neighbour_angle"] - 90) < 15)  # about 90 degrees apart
+    assert nn.metrics["silhouette"] > 0.7
+
+
+def test_figure5_identity_kernel_spreads_to_uniform_and_dissolves_groups(fig5_runs):
+    start, nn, identity = fig5_runs
+    # Uniformity of the uniform law on S^1: log(e^-4 I_0(4)) = -1.5749; a clumped start is far above.
+    uniform_value = -4 + np.log(np.i0(4.0))
+    assert start.metrics["uniformity"] > uniform_value + 0.5
+    assert abs(identity.metrics["uniformity"] - uniform_value) < 0.05
+    assert identity.metrics["silhouette"] < 0.45
+    assert nn.metrics["silhouette"] - identity.metrics["silhouette"] > 0.3
+
+
+def test_theorem_4_2_identity_keeps_an_invariant_start_invariant():
+    sim = Simulation(preset("fig5-2d", training__start="clump", training__kernel="identity"))
+    z0 = sim.frame().Z
+    sim.step(100)
+    frame = sim.frame()
+    assert frame.metrics["invariance"] == 0.0  # every sample's views coincide exactly
+    assert np.abs(frame.Z - z0).max() > 0.1  # while the points did move
+
+
+def test_theorem_3_2_uniform_start_has_zero_tangential_gradient():
+    sim = Simulation(load_preset("uniform-start"))
+    frame = sim.frame()
+    for kernel, v in frame.velocity.items():
+        assert np.abs(v).max() < 1e-12, kernel
+    z0 = frame.Z
+    sim.step(50)
+    assert np.abs(sim.frame().Z - z0).max() < 1e-12
+
+
+@pytest.mark.parametrize("kernel", ["nn", "identity", "limit"])
+def test_one_step_moves_points_by_the_predicted_velocity(kernel):
+    p = preset("fig5-2d", training__kernel=kernel, network__width=32, network__depth=2)
+    p.dtype = "float64"
+    p.training.lr, p.training.lr_points = 0.002, 0.002
+    sim = Simulation(p)
+    sim.step(20)
+    frame = sim.frame()
+    predicted = frame.velocity[kernel]
+    sim.step()
+    moved = sim.frame().Z - frame.Z
+    err = np.linalg.norm(moved - predicted) / np.linalg.norm(predicted)
+    assert err < 0.05, err
+
+
+def test_switching_kernels_keeps_the_embedding_continuous():
+    sim = Simulation(load_preset("fig5-2d"))
+    sim.step(100)
+    before = sim.frame()
+    sim.set_kernel("identity")
+    at_switch = sim.frame()
+    np.testing.assert_array_equal(before.Z, at_switch.Z)
+    sim.step()
+    jump = np.linalg.norm(sim.frame().Z - at_switch.Z, axis=1)
+    one_step = np.linalg.norm(at_switch.velocity["identity"], axis=1)
+    assert np.all(jump <= 1.2 * one_step + 1e-6)
+    assert sim.switches == [(100, "identity")]
+
+
+def test_scheduled_switches_apply_at_their_step():
+    p = load_preset("fig5-2d")
+    p.training.switches = [SwitchSpec(step=5, kernel="identity")]
+    sim = Simulation(p)
+    sim.step(5)
+    assert sim.kernel == "nn"
+    sim.step()
+    assert sim.kernel == "identity"
+
+
+def test_copy_is_identical_and_independent():
+    a = Simulation(load_preset("fig5-2d"))
+    a.step(10)
+    b = a.copy()
+    a.step(10)
+    b.step(10)
+    np.testing.assert_array_equal(a.frame().Z, b.frame().Z)
+    b.set_kernel("identity")
+    a.step(10)
+    b.step(10)
+    assert np.abs(a.frame().Z - b.frame().Z).max() > 1e-3
+
+
+def test_same_seed_same_run_different_seed_different_run():
+    runs = []
+    for seed in (0, 0, 1):
+        p = load_preset("fig5-2d")
+        p.seed = seed
+        sim = Simulation(p)
+        sim.step(30)
+        runs.append(sim.frame().Z)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert np.abs(runs[0] - runs[2]).max() > 1e-3
+
+
+def test_divergence_keeps_the_last_good_state():
+    sim = Simulation(load_preset("fig5-2d"))
+    sim.step(5)
+    z = sim.frame().Z
+    params = [p.detach().clone() for p in sim.model.parameters()]
+    sim.preset.loss.tau = 1e-300
+    with pytest.raises(Divergence, match="step 5"):
+        sim.step()
+    assert sim.step_count == 5
+    sim.preset.loss.tau = 0.5
+    np.testing.assert_array_equal(sim.frame().Z, z)
+    for before, after in zip(params, sim.model.parameters()):
+        assert torch.equal(before, after)
+
+
+def test_move_cluster_translates_its_samples_and_the_run_uses_them():
+    sim = Simulation(load_preset("fig5-2d"))
+    X0 = sim.frame().X
+    sim.move_cluster(3, [3.0, 2.0])
+    frame = sim.frame()
+    moved = frame.labels == 3
+    np.testing.assert_allclose(frame.X[moved], X0[moved] + [0.0, 2.0], atol=1e-6)
+    np.testing.assert_array_equal(frame.X[~moved], X0[~moved])
+    assert np.abs(sim._views[:, torch.from_numpy(moved)].mean(dim=(0, 1)).numpy() - [3.0, 2.0]).max() < 0.2
+    with pytest.raises(PresetError, match="cluster"):
+        sim.move_cluster(9, [0.0, 0.0])
+    with pytest.raises(PresetError, match="center"):
+        sim.move_cluster(0, [0.0, float("nan")])
+
+
+def test_float64_on_request_and_metrics_present():
+    sim = Simulation(load_preset("fig5-2d"), dtype="float64")
+    assert sim.X.dtype == torch.float64
+    frame = sim.frame(with_kernel=True)
+    assert set(frame.metrics) == {"alignment", "uniformity", "silhouette", "invariance", "block_ratio"}
+    assert frame.H.shape == (256, 256) and np.all(np.diff(frame.labels[frame.H_index]) >= 0)
+    np.testing.assert_allclose(np.linalg.norm(frame.Z, axis=1), 1, atol=1e-6)
+    # velocities are tangent to the sphere
+    for v in frame.velocity.values():
+        assert np.abs((v * frame.Z).sum(1)).max() < 1e-6
