@@ -47,8 +47,8 @@ def sample_clusters(
 
 
 class Curve:
-    """A curve in R^dim: `circle` (in the first two coordinates) or `helix` (dim 3,
-    rising `pitch` per radian). Gives points and unit tangents at parameters t."""
+    """A curve in R^dim: `circle` (in the first two coordinates) or `helix` (dim >= 3,
+    rising `pitch` per radian along the third). Gives points and unit tangents at parameters t."""
 
     def __init__(self, kind: str, dim: int, radius: float = 1.0, pitch: float = 0.0):
         self.kind, self.dim, self.radius, self.pitch = kind, dim, radius, pitch

@@ -224,10 +224,10 @@ def _check_consistency(p: Preset, source: str) -> None:
         if len(c.center) != want:
             what = "1 curve parameter" if p.data.kind == "manifold" else f"{want} coordinates (data.dim)"
             raise PresetError(f"{source}: data.clusters[{i}].center: expected {what}, got {len(c.center)}")
-    if p.data.kind == "manifold" and p.data.dim not in (2, 3):
-        raise PresetError(f"{source}: data.dim: expected 2 or 3 for manifold data, got {p.data.dim}")
-    if p.data.kind == "manifold" and p.data.curve == "helix" and p.data.dim != 3:
-        raise PresetError(f"{source}: data.curve: expected 'circle' in 2-D ('helix' needs dim 3), got 'helix'")
+    if p.data.kind == "manifold" and p.data.dim < 2:
+        raise PresetError(f"{source}: data.dim: expected at least 2 for manifold data, got {p.data.dim}")
+    if p.data.kind == "manifold" and p.data.curve == "helix" and p.data.dim < 3:
+        raise PresetError(f"{source}: data.curve: expected 'circle' in 2-D ('helix' needs dim >= 3), got 'helix'")
     if p.training.start == "given" and not p.training.start_points:
         raise PresetError(f"{source}: training.start_points: expected a .npy file of points for start 'given', got ''")
 
