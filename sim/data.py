@@ -32,18 +32,33 @@ def uniform_ball(n: int, dim: int, generator: torch.Generator, dtype: torch.dtyp
     return u * r
 
 
+def cluster_offsets(
+    clusters: list[Cluster], generator: torch.Generator, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each sample's offset from its cluster's center, eps_k * (point uniform in the unit ball),
+    and the labels. Offsets do not depend on the centers, so moving a center moves its samples
+    exactly as regenerating them at the new center would."""
+    device = generator.device
+    parts, labels = [], []
+    for k, cluster in enumerate(clusters):
+        ball = uniform_ball(cluster.count, len(cluster.center), generator, dtype)
+        parts.append(cluster.radius * ball)
+        labels.append(torch.full((cluster.count,), k, device=device, dtype=torch.long))
+    return torch.cat(parts), torch.cat(labels)
+
+
+def centers_of(clusters: list[Cluster], labels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(n, d): each sample's cluster center."""
+    centers = torch.tensor([c.center for c in clusters], device=labels.device, dtype=dtype)
+    return centers[labels]
+
+
 def sample_clusters(
     clusters: list[Cluster], generator: torch.Generator, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples x = c_k + eps_k * (point uniform in the unit ball); returns X (n, d), labels (n)."""
-    device = generator.device
-    parts, labels = [], []
-    for k, cluster in enumerate(clusters):
-        center = torch.tensor(cluster.center, device=device, dtype=dtype)
-        ball = uniform_ball(cluster.count, center.numel(), generator, dtype)
-        parts.append(center + cluster.radius * ball)
-        labels.append(torch.full((cluster.count,), k, device=device, dtype=torch.long))
-    return torch.cat(parts), torch.cat(labels)
+    offsets, labels = cluster_offsets(clusters, generator, dtype)
+    return centers_of(clusters, labels, dtype) + offsets, labels
 
 
 class Curve:

@@ -8,6 +8,9 @@ PresetError with one line naming the source, the field and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,3 +266,50 @@ def load_preset(name_or_path: str) -> Preset:
     except tomllib.TOMLDecodeError as exc:
         raise PresetError(f"{path}: not valid TOML: {exc}") from exc
     return preset_from_dict(raw, str(path))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def preset_to_toml(preset: Preset) -> str:
+    """The preset as TOML text in a fixed layout (one cluster or switch a line), so
+    save -> load -> save gives the same file."""
+    raw = preset.to_dict()
+    lines = [f"# Contrastive Kernel Lab preset: {preset.name}", "# Format: README.md, 'Preset files'."]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in raw.items() if not isinstance(v, dict)]
+    for section, table in raw.items():
+        if not isinstance(table, dict):
+            continue
+        lines += ["", f"[{section}]"]
+        for k, v in table.items():
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                lines += [f"{k} = ["] + [f"  {_toml_value(item)}," for item in v] + ["]"]
+            else:
+                lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def save_preset(preset: Preset, path: str | Path) -> None:
+    """Write atomically: a temporary file beside the target, renamed over it when complete,
+    so a failed write leaves any earlier file whole."""
+    path = Path(path)
+    text = preset_to_toml(preset)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

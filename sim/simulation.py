@@ -19,12 +19,22 @@ import torch
 from torch.func import functional_call, jvp
 
 from sim import metrics
-from sim.data import Cluster, Curve, ViewSpec, evenly_spaced, make_views, random_cap, sample_clusters, sample_on_curve
+from sim.data import (
+    Cluster,
+    Curve,
+    ViewSpec,
+    centers_of,
+    cluster_offsets,
+    evenly_spaced,
+    make_views,
+    random_cap,
+    sample_on_curve,
+)
 from sim.frame import Frame
 from sim.kernels import limit_kernel, ntk, trace_kernel
 from sim.losses import contrastive_loss
 from sim.networks import MLP, AveragingNet
-from sim.preset import KERNELS, Preset, PresetError
+from sim.preset import KERNELS, Preset, PresetError, SwitchSpec
 
 LIMIT_MAX_POINTS = 4096
 KERNEL_MAX_POINTS = 256
@@ -63,6 +73,7 @@ class Simulation:
         self._make_start()
         self._make_optimisers()
         self.views_generator = torch.Generator(device=self.device).manual_seed(preset.seed + 1)
+        self._views_state = self.views_generator.get_state()
         self._limit_H: torch.Tensor | None = None
         self._views = self._draw_views()
 
@@ -77,11 +88,19 @@ class Simulation:
             X, labels, t = sample_on_curve(self.curve, clusters, gen, torch.float64)
             self.tangents = self.curve.tangent(t).to(self.device, self.dtype)
         else:
-            X, labels = sample_clusters(clusters, gen, torch.float64)
+            self.offsets, labels = cluster_offsets(clusters, gen, torch.float64)
+            X = centers_of(clusters, labels, torch.float64) + self.offsets
             self.tangents = None
         self.X = X.to(self.device, self.dtype)
         self.labels = labels.to(self.device)
         self.num_clusters = len(clusters)
+
+    def _clusters_X(self) -> torch.Tensor:
+        """X = each sample's cluster center + its offset, in float64, then on the device: the
+        same numbers a fresh build with these centers gives."""
+        clusters = [Cluster(tuple(c.center), c.count, c.radius) for c in self.preset.data.clusters]
+        labels = self.labels.cpu()
+        return (centers_of(clusters, labels, torch.float64) + self.offsets).to(self.device, self.dtype)
 
     def _make_model(self) -> None:
         net = self.preset.network
@@ -145,6 +164,10 @@ class Simulation:
         return self.X.shape[0]
 
     def _draw_views(self) -> torch.Tensor:
+        """The next step's views, drawn from the random state saved after the last step: after
+        a data edit they are redrawn from that same state, so a run that starts from the
+        edited data (a saved preset) draws the very same views."""
+        self.views_generator.set_state(self._views_state)
         v = self.preset.views
         spec = ViewSpec(v.count, v.noise, v.orthogonal_noise, v.rotation, v.scale)
         return make_views(self.X, spec, self.views_generator, self.tangents)
@@ -212,6 +235,7 @@ class Simulation:
             self.delta.grad = update
             (self.delta_opt if self.kernel == "identity" else self.limit_opt).step()
         self.step_count += 1
+        self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
 
     def _check_finite(self, loss: torch.Tensor, updates: tuple[torch.Tensor, ...]) -> None:
@@ -295,6 +319,14 @@ class Simulation:
             H_index=idx.cpu().numpy().copy() if with_kernel else None,
         )
 
+    def to_preset(self) -> Preset:
+        """A preset that replays this run: the data as edited now, the starting kernel, and
+        every kernel switch made so far (scheduled or interactive) as the switch schedule."""
+        preset = copy.deepcopy(self.preset)
+        made = {(s.step, s.kernel) for s in preset.training.switches} | set(self.switches)
+        preset.training.switches = [SwitchSpec(step, kernel) for step, kernel in sorted(made)]
+        return preset
+
     # ----- edits ----------------------------------------------------------------------
     def move_cluster(self, k: int, center: list[float] | np.ndarray) -> None:
         """Translate cluster k's samples so its center is `center`; the run continues on the
@@ -306,11 +338,10 @@ class Simulation:
             raise PresetError(
                 f"cluster center: expected {self.X.shape[1]} finite numbers, got {list(np.asarray(center))}"
             )
-        old = torch.tensor(self.preset.data.clusters[k].center, device=self.device, dtype=self.dtype)
         if self.curve is not None:
             raise PresetError("cluster: clusters on a curve move along the curve only; edit data.clusters instead")
-        self.X[self.labels == k] += new - old
         self.preset.data.clusters[k].center = [float(c) for c in new.cpu()]
+        self.X = self._clusters_X()
         self._limit_H = None
         self._views = self._draw_views()
 
