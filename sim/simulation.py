@@ -53,7 +53,7 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _project(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def tangent_part(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The part of v tangent to the sphere at unit z (row by row)."""
     return v - (v * z).sum(-1, keepdim=True) * z
 
@@ -177,6 +177,11 @@ class Simulation:
         flat = inputs.reshape(-1, inputs.shape[-1])
         return self.model(flat).reshape(*inputs.shape[:-1], -1) + self.delta
 
+    def raw_outputs(self) -> torch.Tensor:
+        """(n, m): u = f_theta(x_i) + Delta_i of the clean samples, before projection; no gradient."""
+        with torch.no_grad():
+            return self._raw(self.X)
+
     def embed(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
         """Unit embeddings of the clean samples (or of (V, n, d) views), no gradient."""
         with torch.no_grad():
@@ -247,6 +252,13 @@ class Simulation:
             )
 
     # ----- observing ------------------------------------------------------------------
+    def point_gradients(self) -> torch.Tensor:
+        """(n, m): dL/du_j for each sample j, summed over its views, on the next step's views
+        (the gradient with respect to Delta)."""
+        loss, _ = self._loss_of(self._views)
+        (grad,) = torch.autograd.grad(loss, [self.delta])
+        return grad.detach()
+
     def velocities(
         self, views: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
@@ -269,7 +281,7 @@ class Simulation:
         if self.kernel == "limit":
             moves["limit"] = -lr.lr * torch.einsum("ijkl,jl->ik", self.limit_H(), g_delta)
         norm = u.norm(dim=1, keepdim=True)
-        return loss.detach(), {k: _project(z, du.detach()) / norm for k, du in moves.items()}, Z.detach()
+        return loss.detach(), {k: tangent_part(z, du.detach()) / norm for k, du in moves.items()}, Z.detach()
 
     def kernel_sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Trace kernel of H(theta) on at most KERNEL_MAX_POINTS samples sorted by cluster,
@@ -298,7 +310,9 @@ class Simulation:
             "R": metrics.resultant_lengths(means),
             "neighbour_angle": metrics.neighbour_angles(means),
         }
-        cluster_moves = {name: _project(centers, metrics.cluster_means(v, self.labels, k)) for name, v in moves.items()}
+        cluster_moves = {
+            name: tangent_part(centers, metrics.cluster_means(v, self.labels, k)) for name, v in moves.items()
+        }
 
         def cpu(t: torch.Tensor) -> np.ndarray:
             return t.detach().to("cpu", torch.float32).numpy().copy()
@@ -349,24 +363,24 @@ class Simulation:
         """Insert a cluster of `count` samples uniform in the ball of `radius` about `center`
         at `index` (default: last; the clusters from there move up one); their offsets Delta
         copy those of random existing samples, so the start type holds. Returns its index."""
+        from sim.preset import ClusterSpec
+
         self._check_editable()
         c = self._checked_center(center)
         self._check_count_radius(count, radius)
-        fresh = self._sample_ball(c, count, radius)
-        donors = torch.randint(0, self.n, (count,), generator=self._edit_generator(), device="cpu").to(self.device)
         k = self.num_clusters if index is None else index
         if not 0 <= k <= self.num_clusters:
             raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters}, got {k}")
-        label = torch.full((count,), k, device=self.device, dtype=self.labels.dtype)
-        shifted = torch.where(self.labels >= k, self.labels + 1, self.labels)
+        donors = torch.randint(0, self.n, (count,), generator=self._edit_generator(), device="cpu").to(self.device)
+        label = torch.full((count,), k, dtype=torch.long)
+        labels = self.labels.cpu()
+        shifted = torch.where(labels >= k, labels + 1, labels)
+        self.preset.data.clusters.insert(k, ClusterSpec([float(x) for x in c.cpu()], int(count), float(radius)))
         self._set_samples(
-            torch.cat([self.X, fresh]),
             torch.cat([shifted, label]),
+            torch.cat([self.offsets, self._ball_offsets(count, radius)]),
             torch.cat([self.delta.detach(), self.delta.detach()[donors]]),
         )
-        from sim.preset import ClusterSpec
-
-        self.preset.data.clusters.insert(k, ClusterSpec([float(x) for x in c.cpu()], int(count), float(radius)))
         return k
 
     def remove_cluster(self, k: int) -> None:
@@ -374,12 +388,15 @@ class Simulation:
         self._check_index(k)
         if self.num_clusters == 1:
             raise PresetError("cluster: cannot remove the last cluster")
-        keep = self.labels != k
-        labels = self.labels[keep]
+        keep = (self.labels != k).cpu()
+        labels = self.labels.cpu()[keep]
         labels = torch.where(labels > k, labels - 1, labels)
-        tangents = self.tangents[keep] if self.tangents is not None else None
-        self._set_samples(self.X[keep], labels, self.delta.detach()[keep], tangents)
         del self.preset.data.clusters[k]
+        if self.curve is not None:
+            self.X, self.tangents = self.X[keep.to(self.device)], self.tangents[keep.to(self.device)]
+            self._set_samples(labels, None, self.delta.detach()[keep.to(self.device)])
+        else:
+            self._set_samples(labels, self.offsets[keep], self.delta.detach()[keep.to(self.device)])
 
     def set_cluster_count(self, k: int, count: int) -> None:
         """Grow cluster k with fresh samples (Delta copied from its own samples) or shrink it
@@ -388,39 +405,39 @@ class Simulation:
         self._check_index(k)
         spec = self.preset.data.clusters[k]
         self._check_count_radius(count, spec.radius)
-        mine = torch.nonzero(self.labels == k).flatten()
+        labels = self.labels.cpu()
+        mine = torch.nonzero(labels == k).flatten()
         if count < len(mine):
-            keep = torch.ones(self.n, dtype=torch.bool, device=self.device)
+            keep = torch.ones(self.n, dtype=torch.bool)
             keep[mine[count:]] = False
-            self._set_samples(self.X[keep], self.labels[keep], self.delta.detach()[keep])
+            spec.count = int(count)
+            self._set_samples(labels[keep], self.offsets[keep], self.delta.detach()[keep.to(self.device)])
         elif count > len(mine):
             extra = count - len(mine)
-            center = torch.tensor(spec.center, device=self.device, dtype=self.dtype)
-            fresh = self._sample_ball(center, extra, spec.radius)
             pick = torch.randint(0, len(mine), (extra,), generator=self._edit_generator(), device="cpu")
-            donors = mine[pick.to(self.device)]
-            label = torch.full((extra,), k, device=self.device, dtype=self.labels.dtype)
+            donors = mine[pick].to(self.device)
+            spec.count = int(count)
             self._set_samples(
-                torch.cat([self.X, fresh]),
-                torch.cat([self.labels, label]),
+                torch.cat([labels, torch.full((extra,), k, dtype=torch.long)]),
+                torch.cat([self.offsets, self._ball_offsets(extra, spec.radius)]),
                 torch.cat([self.delta.detach(), self.delta.detach()[donors]]),
             )
-        spec.count = int(count)
 
     def set_cluster_radius(self, k: int, radius: float) -> None:
-        """Scale cluster k's samples about its center to the new radius (a radius of 0 first
-        collapses them, so growing from 0 redraws them uniformly in the ball)."""
+        """Scale cluster k's samples about its center to the new radius (from a radius of 0
+        they are drawn afresh, uniformly in the ball)."""
         self._check_editable()
         self._check_index(k)
         spec = self.preset.data.clusters[k]
         self._check_count_radius(spec.count, radius)
-        center = torch.tensor(spec.center, device=self.device, dtype=self.dtype)
-        mine = self.labels == k
+        mine = (self.labels == k).cpu()
+        self.offsets = self.offsets.clone()
         if spec.radius > 0:
-            self.X[mine] = center + (self.X[mine] - center) * (radius / spec.radius)
+            self.offsets[mine] *= radius / spec.radius
         else:
-            self.X[mine] = self._sample_ball(center, int(mine.sum()), radius)
+            self.offsets[mine] = self._ball_offsets(int(mine.sum()), radius)
         spec.radius = float(radius)
+        self.X = self._clusters_X()
         self._limit_H = None
         self._views = self._draw_views()
 
@@ -448,24 +465,29 @@ class Simulation:
         return c
 
     def _edit_generator(self) -> torch.Generator:
-        """Seeded by the seed and the step, so an edit made at the same step draws the same samples."""
+        """Seeded by the seed, the step and n, so the same edit at the same point draws the same samples."""
         return torch.Generator().manual_seed(self.preset.seed * 1_000_003 + 7919 * self.step_count + self.n)
 
-    def _sample_ball(self, center: torch.Tensor, count: int, radius: float) -> torch.Tensor:
+    def _ball_offsets(self, count: int, radius: float) -> torch.Tensor:
+        """Offsets (float64, CPU) of `count` samples uniform in the ball of `radius`."""
         from sim.data import uniform_ball
 
-        ball = uniform_ball(count, center.numel(), self._edit_generator(), torch.float64)
-        return center + radius * ball.to(self.device, self.dtype)
+        return radius * uniform_ball(count, self.X.shape[1], self._edit_generator(), torch.float64)
 
-    def _set_samples(
-        self, X: torch.Tensor, labels: torch.Tensor, delta: torch.Tensor, tangents: torch.Tensor | None = None
-    ) -> None:
-        """Replace the samples, kept sorted by cluster; Delta's optimisers restart on the new
-        shape (theta's keep their state), the limit kernel and the views are redone."""
+    def _set_samples(self, labels: torch.Tensor, offsets: torch.Tensor | None, delta: torch.Tensor) -> None:
+        """Replace the samples (CPU labels, float64 offsets; None on a curve, where self.X and
+        self.tangents are already cut), kept sorted by cluster; X follows from the preset's
+        centers. Delta's optimisers restart on the new shape (theta's keep their state); the
+        limit kernel and the views are redone."""
         order = torch.argsort(labels, stable=True)
-        self.X, self.labels = X[order].contiguous(), labels[order].contiguous()
-        self.tangents = tangents[order].contiguous() if tangents is not None else None
-        self.delta = delta[order].clone()
+        self.labels = labels[order].contiguous().to(self.device)
+        if offsets is not None:
+            self.offsets = offsets[order].contiguous()
+            self.X = self._clusters_X()
+        else:
+            device_order = order.to(self.device)
+            self.X, self.tangents = self.X[device_order].contiguous(), self.tangents[device_order].contiguous()
+        self.delta = delta[order.to(self.device)].clone()
         self.num_clusters = int(self.labels.max()) + 1
         self.delta.requires_grad_(True)
         self.delta_opt = self._optimiser([self.delta], self.preset.training.lr_points)

@@ -1,0 +1,55 @@
+"""Cluster-level dynamics (Theorem 4.5, Remark 4.4) against loops and the network itself."""
+
+import numpy as np
+import pytest
+import torch
+
+from sim import Simulation, load_preset
+from sim.cluster_dynamics import block_means, cluster_flow, within_deviation
+
+
+def test_block_means_match_loops():
+    g = torch.Generator().manual_seed(0)
+    H = torch.randn(7, 7, 2, 2, generator=g, dtype=torch.float64)
+    labels = torch.tensor([0, 2, 1, 0, 2, 2, 0])
+    means = block_means(H, labels, 3)
+    for k in range(3):
+        for m in range(3):
+            rows, cols = (labels == k).nonzero().flatten(), (labels == m).nonzero().flatten()
+            expected = sum(H[i, j] for i in rows for j in cols) / (len(rows) * len(cols))
+            assert torch.allclose(means[k, m], expected)
+    assert within_deviation(means[labels][:, labels], labels, 3) == pytest.approx(0.0, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", ["fig5-2d", "one-hidden-layer"])
+def test_cluster_flow_predicts_the_networks_cluster_velocities(name):
+    flow = cluster_flow(Simulation(load_preset(name)))
+    err = np.linalg.norm(flow.predicted - flow.measured) / np.linalg.norm(flow.measured)
+    assert err < 0.05, err
+
+
+def test_within_cluster_deviation_is_order_eps():
+    devs = []
+    for eps in (0.05, 0.1, 0.2):
+        p = load_preset("fig5-2d")
+        for c in p.data.clusters:
+            c.radius = eps
+        devs.append(cluster_flow(Simulation(p)).deviation)
+    assert devs[0] < 0.02
+    assert devs[1] / devs[0] == pytest.approx(2, rel=0.25)
+    assert devs[2] / devs[1] == pytest.approx(2, rel=0.25)
+
+
+def test_remark_4_4_a_clusters_push_carries_its_share():
+    sim = Simulation(load_preset("imbalanced"))
+    flow = cluster_flow(sim)
+    # independent of the module: per-point gradients of the loss as a function on the data
+    per_point = (sim.n * sim.point_gradients()).numpy()
+    labels = sim.labels.numpy()
+    for k in range(sim.num_clusters):
+        mean_field = per_point[labels == k].mean(0)
+        np.testing.assert_allclose(flow.gradient[k], flow.share[k] * mean_field, rtol=1e-5, atol=1e-9)
+    small = int(np.argmin(flow.share))
+    assert flow.share[small] == pytest.approx(8 / 368)
+    # its pull on the flow is scaled down by n_k / n: far below the big clusters'
+    assert np.linalg.norm(flow.gradient[small]) < 0.2 * np.median(np.linalg.norm(flow.gradient, axis=1))
