@@ -21,6 +21,7 @@ from sim.networks import ACTIVATIONS
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 KERNELS = ("nn", "identity", "limit")
 STARTS = ("network", "uniform", "clump", "given")
+LOSSES = ("nt_xent", "generalized", "vicreg", "byol")
 
 
 class PresetError(ValueError):
@@ -67,6 +68,11 @@ class LossSpec:
     kind: str = "nt_xent"
     tau: float = 0.5
     psi: str = "log"
+    vicreg_invariance: float = 25.0
+    vicreg_variance: float = 25.0
+    vicreg_covariance: float = 1.0
+    byol_ema: float = 0.99
+    byol_predictor_width: int = 32
 
 
 @dataclass
@@ -154,9 +160,14 @@ _CHECKS: dict[str, tuple[Any, str]] = {
     "network.width": (lambda v: _is_int(v) and 1 <= v <= 1_000_000, "an integer from 1 to 1000000"),
     "network.depth": (lambda v: _is_int(v) and 1 <= v <= 64, "an integer from 1 to 64"),
     "network.activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
-    "loss.kind": (lambda v: v in ("nt_xent", "generalized"), "'nt_xent' or 'generalized'"),
+    "loss.kind": (lambda v: v in LOSSES, "one of " + ", ".join(LOSSES)),
     "loss.tau": (lambda v: _is_number(v) and v > 0, "a number > 0"),
     "loss.psi": (lambda v: v in ("log", "linear"), "'log' or 'linear'"),
+    "loss.vicreg_invariance": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "loss.vicreg_variance": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "loss.vicreg_covariance": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "loss.byol_ema": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 to below 1"),
+    "loss.byol_predictor_width": (lambda v: _is_int(v) and 1 <= v <= 4096, "an integer from 1 to 4096"),
     "training.kernel": (lambda v: v in KERNELS, "one of " + ", ".join(KERNELS)),
     "training.start": (lambda v: v in STARTS, "one of " + ", ".join(STARTS)),
     "training.start_points": (lambda v: isinstance(v, str), "a path to a .npy file"),

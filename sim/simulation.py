@@ -35,6 +35,7 @@ from sim.kernels import limit_kernel, ntk, trace_kernel
 from sim.losses import contrastive_loss
 from sim.networks import MLP, AveragingNet
 from sim.preset import KERNELS, Preset, PresetError, SwitchSpec
+from sim.ssl_losses import ByolHead, vicreg_loss
 
 LIMIT_MAX_POINTS = 4096
 KERNEL_MAX_POINTS = 256
@@ -111,6 +112,17 @@ class Simulation:
             else:
                 model = MLP(self.X.shape[1], net.latent_dim, net.width, net.depth, net.activation)
         self.model = model.to(self.device, self.dtype)
+        loss = self.preset.loss
+        self.head = None
+        if loss.kind == "byol":
+            self.head = ByolHead(
+                self.model,
+                net.latent_dim,
+                loss.byol_predictor_width,
+                loss.byol_ema,
+                self.preset.training.lr,
+                self.preset.seed,
+            )
 
     def _make_start(self) -> None:
         """Delta = 0 for the network's own start; otherwise the map is made data-blind and
@@ -192,6 +204,10 @@ class Simulation:
         u = self._raw(views)
         Z = u / u.norm(dim=-1, keepdim=True)
         loss = self.preset.loss
+        if loss.kind == "vicreg":
+            return vicreg_loss(Z, loss.vicreg_invariance, loss.vicreg_variance, loss.vicreg_covariance), Z
+        if loss.kind == "byol":
+            return self.head.loss(Z, views, self.delta), Z
         return contrastive_loss(Z, loss.kind, loss.tau, loss.psi), Z
 
     def limit_H(self) -> torch.Tensor:
@@ -223,22 +239,20 @@ class Simulation:
             if switch.step == self.step_count:
                 self.set_kernel(switch.kernel)
         loss, _ = self._loss_of(self._views)
-        if self.kernel == "nn":
-            params = [p for p in self.model.parameters() if p.requires_grad]
-            grads = torch.autograd.grad(loss, params)
-            self._check_finite(loss, grads)
-            for p, g in zip(params, grads):
-                p.grad = g
-            self.theta_opt.step()
-        else:
-            (grad,) = torch.autograd.grad(loss, [self.delta])
-            if self.kernel == "identity":
-                update = self.n * grad
-            else:
-                update = torch.einsum("ijkl,jl->ik", self.limit_H(), grad)
-            self._check_finite(loss, (update,))
-            self.delta.grad = update
-            (self.delta_opt if self.kernel == "identity" else self.limit_opt).step()
+        moving = [p for p in self.model.parameters() if p.requires_grad] if self.kernel == "nn" else [self.delta]
+        head = self.head.parameters() if self.head else []
+        grads = list(torch.autograd.grad(loss, moving + head))
+        grads, head_grads = grads[: len(moving)], grads[len(moving) :]
+        if self.kernel == "identity":
+            grads = [self.n * grads[0]]
+        elif self.kernel == "limit":
+            grads = [torch.einsum("ijkl,jl->ik", self.limit_H(), grads[0])]
+        self._check_finite(loss, (*grads, *head_grads))
+        for p, g in zip(moving, grads):
+            p.grad = g
+        {"nn": self.theta_opt, "identity": self.delta_opt, "limit": self.limit_opt}[self.kernel].step()
+        if self.head:
+            self.head.step(head_grads, self.model)
         self.step_count += 1
         self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
@@ -503,6 +517,7 @@ class Simulation:
         other.preset = copy.deepcopy(self.preset)
         other.X, other.labels = self.X.clone(), self.labels.clone()
         other.model = copy.deepcopy(self.model)
+        other.head = copy.deepcopy(self.head)
         other.delta = self.delta.detach().clone()
         other.switches = list(self.switches)
         other._make_optimisers()
