@@ -112,6 +112,23 @@ class ViewSpec:
     orthogonal_noise: float = 0.0
     rotation: float = 0.0
     scale: float = 0.0
+    shift: int = 0
+
+
+def shift_images(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each row of x is a square image (d = s * s pixels); move it by a random whole number
+    of pixels in +-max_shift along each axis, filling the uncovered border with 0."""
+    n, d = x.shape
+    side = round(d**0.5)
+    if side * side != d:
+        raise ValueError(f"views.shift: expected square images (d = s * s), got d = {d}")
+    images = x.reshape(n, side, side)
+    pad = torch.nn.functional.pad(images, (max_shift,) * 4)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator, device=x.device)
+    rows = dy[:, None] + torch.arange(side, device=x.device)[None, :]
+    cols = dx[:, None] + torch.arange(side, device=x.device)[None, :]
+    out = pad[torch.arange(n, device=x.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return out.reshape(n, d)
 
 
 def _rotate(x: torch.Tensor, max_angle: float, generator: torch.Generator) -> torch.Tensor:
@@ -139,6 +156,8 @@ def make_views(
     views = []
     for _ in range(spec.count):
         x = X
+        if spec.shift > 0:
+            x = shift_images(x, spec.shift, generator)
         if spec.rotation > 0:
             x = _rotate(x, spec.rotation, generator)
         if spec.scale > 0:

@@ -22,6 +22,7 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 KERNELS = ("nn", "identity", "limit")
 STARTS = ("network", "uniform", "clump", "given")
 LOSSES = ("nt_xent", "generalized", "vicreg", "byol")
+DATA_KINDS = ("clusters", "manifold", "digits", "file")
 
 
 class PresetError(ValueError):
@@ -43,6 +44,10 @@ class DataSpec:
     curve_radius: float = 1.0
     pitch: float = 0.2
     clusters: list[ClusterSpec] = field(default_factory=list)
+    path: str = ""
+    labels_last_column: bool = False
+    classes: list[int] = field(default_factory=lambda: list(range(10)))
+    per_class: int = 0
 
 
 @dataclass
@@ -52,6 +57,7 @@ class ViewsSpec:
     orthogonal_noise: float = 0.0
     rotation: float = 0.0
     scale: float = 0.0
+    shift: int = 0
 
 
 @dataclass
@@ -138,7 +144,17 @@ _CHECKS: dict[str, tuple[Any, str]] = {
         "'auto', 'cpu', 'cuda' or 'cuda:N'",
     ),
     "dtype": (lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
-    "data.kind": (lambda v: v in ("clusters", "manifold"), "'clusters' or 'manifold'"),
+    "data.kind": (lambda v: v in DATA_KINDS, "one of " + ", ".join(DATA_KINDS)),
+    "data.path": (lambda v: isinstance(v, str), "a path to a .npy or .csv file"),
+    "data.labels_last_column": (lambda v: isinstance(v, bool), "true or false"),
+    "data.classes": (
+        lambda v: (
+            isinstance(v, list) and len(v) >= 1 and all(_is_int(c) and 0 <= c <= 9 for c in v) and len(set(v)) == len(v)
+        ),
+        "a list of distinct digits 0 to 9",
+    ),
+    "data.per_class": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0: all)"),
+    "views.shift": (lambda v: _is_int(v) and 0 <= v <= 3, "an integer from 0 to 3 (pixels)"),
     "data.dim": (lambda v: _is_int(v) and 1 <= v <= 4096, "an integer from 1 to 4096"),
     "data.curve": (lambda v: v in ("circle", "helix"), "'circle' or 'helix'"),
     "data.curve_radius": (lambda v: _is_number(v) and v > 0, "a number > 0"),
@@ -215,6 +231,8 @@ def _build(cls: type, raw: Any, path: str, source: str) -> Any:
             value = [_build(ClusterSpec, c, f"{full}[{i}]", source) for i, c in enumerate(value)]
         elif name == "switches":
             value = [_build(SwitchSpec, s, f"{full}[{i}]", source) for i, s in enumerate(value)]
+        elif name == "classes":
+            value = [int(x) for x in value]
         elif isinstance(value, list):
             value = [float(x) for x in value]
         elif fields[name].type == "float":
@@ -242,6 +260,8 @@ def _check_consistency(p: Preset, source: str) -> None:
         raise PresetError(f"{source}: data.dim: expected at least 2 for manifold data, got {p.data.dim}")
     if p.data.kind == "manifold" and p.data.curve == "helix" and p.data.dim < 3:
         raise PresetError(f"{source}: data.curve: expected 'circle' in 2-D ('helix' needs dim >= 3), got 'helix'")
+    if p.data.kind == "file" and not p.data.path:
+        raise PresetError(f"{source}: data.path: expected a .npy or .csv file for data.kind 'file', got ''")
     if p.training.start == "given" and not p.training.start_points:
         raise PresetError(f"{source}: training.start_points: expected a .npy file of points for start 'given', got ''")
 
@@ -249,7 +269,7 @@ def _check_consistency(p: Preset, source: str) -> None:
 def preset_from_dict(raw: Any, source: str = "preset") -> Preset:
     """A validated Preset from a plain mapping (as read from TOML)."""
     preset = _build(Preset, raw, "", source)
-    if not preset.data.clusters:
+    if preset.data.kind in ("clusters", "manifold") and not preset.data.clusters:
         raise PresetError(f"{source}: data.clusters: expected a list of at least one cluster, got none")
     _check_consistency(preset, source)
     return preset

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, jvp
 
-from sim import metrics
+from sim import datasets, metrics
 from sim.data import (
     Cluster,
     Curve,
@@ -83,7 +83,16 @@ class Simulation:
         spec = self.preset.data
         gen = torch.Generator().manual_seed(self.preset.seed)
         clusters = [Cluster(tuple(c.center), c.count, c.radius) for c in spec.clusters]
-        self.curve = None
+        self.curve, self.offsets, self.tangents = None, None, None
+        if spec.kind in ("digits", "file"):
+            if spec.kind == "digits":
+                X, labels = datasets.digits(spec.classes, spec.per_class, self.preset.seed)
+            else:
+                X, labels = datasets.user_data(spec.path, spec.labels_last_column)
+            self.X = X.to(self.device, self.dtype)
+            self.labels = labels.to(self.device)
+            self.num_clusters = int(labels.max()) + 1
+            return
         if spec.kind == "manifold":
             self.curve = Curve(spec.curve, spec.dim, spec.curve_radius, spec.pitch)
             X, labels, t = sample_on_curve(self.curve, clusters, gen, torch.float64)
@@ -91,7 +100,6 @@ class Simulation:
         else:
             self.offsets, labels = cluster_offsets(clusters, gen, torch.float64)
             X = centers_of(clusters, labels, torch.float64) + self.offsets
-            self.tangents = None
         self.X = X.to(self.device, self.dtype)
         self.labels = labels.to(self.device)
         self.num_clusters = len(clusters)
@@ -181,7 +189,7 @@ class Simulation:
         edited data (a saved preset) draws the very same views."""
         self.views_generator.set_state(self._views_state)
         v = self.preset.views
-        spec = ViewSpec(v.count, v.noise, v.orthogonal_noise, v.rotation, v.scale)
+        spec = ViewSpec(v.count, v.noise, v.orthogonal_noise, v.rotation, v.scale, v.shift)
         return make_views(self.X, spec, self.views_generator, self.tangents)
 
     def _raw(self, inputs: torch.Tensor) -> torch.Tensor:

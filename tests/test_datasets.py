@@ -1,0 +1,103 @@
+"""Real and user data: digits from scikit-learn, .npy / .csv files with their errors, and
+one-pixel shift views."""
+
+import numpy as np
+import pytest
+import torch
+
+from sim import PresetError, Simulation, load_preset
+from sim.data import shift_images
+from sim.datasets import digits, user_data
+
+
+def test_digits_subset():
+    from sklearn.datasets import load_digits
+
+    X, labels = digits([3, 7], per_class=20, seed=0)
+    assert X.shape == (40, 64) and float(X.min()) >= 0 and float(X.max()) <= 1
+    assert labels.tolist() == [0] * 20 + [1] * 20
+    raw = load_digits()
+    rows = {tuple(r) for r in raw.data[raw.target == 7] / 16.0}
+    assert all(tuple(r) in rows for r in X[20:].numpy())
+
+
+def test_digits_preset_runs_and_the_network_separates_classes():
+    p = load_preset("digits")
+    p.data.per_class = 30
+    sim = Simulation(p)
+    assert sim.frame().X.shape == (150, 64) and sim.num_clusters == 5
+    sim.step(150)
+    assert sim.frame().metrics["silhouette"] > 0.1
+
+
+def test_user_npy_and_csv(tmp_path):
+    data = np.random.default_rng(0).normal(size=(30, 5))
+    np.save(tmp_path / "a.npy", data)
+    X, labels = user_data(str(tmp_path / "a.npy"), labels_last_column=False)
+    np.testing.assert_array_equal(X.numpy(), data)
+    assert labels.tolist() == [0] * 30
+    with_labels = np.hstack([data, np.repeat([[5], [9], [-1]], 10, axis=0)])
+    lines = ["a,b,c,d,e,label"] + [",".join(str(float(v)) for v in row) for row in with_labels]
+    (tmp_path / "b.csv").write_text("\n".join(lines) + "\n")
+    X, labels = user_data(str(tmp_path / "b.csv"), labels_last_column=True)
+    np.testing.assert_allclose(X.numpy(), data)
+    assert labels.tolist() == [1] * 10 + [2] * 10 + [0] * 10
+
+
+BAD = [
+    ("x.txt", "1,2\n3,4\n", False, "expected a .npy or .csv file"),
+    ("x.csv", "1,2\n3\n", False, "same number of columns"),
+    ("x.csv", "1,2\n3,abc\n", False, "expected numbers in every cell"),
+    ("x.csv", "1,2\n3,nan\n", False, "expected finite numbers"),
+    ("x.csv", "1,2\n", False, "at least 2 rows"),
+    ("x.csv", "1,2.5\n3,4\n", True, "integer labels"),
+    ("x.npy", b"not an array", False, "cannot read"),
+    ("missing.csv", None, False, "cannot read"),
+]
+
+
+@pytest.mark.parametrize("name,content,labelled,expected", BAD)
+def test_malformed_user_files(tmp_path, name, content, labelled, expected):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(PresetError) as err:
+        user_data(str(path), labelled)
+    message = str(err.value)
+    assert message.startswith(str(path)) and expected in message and "\n" not in message
+
+
+def test_one_dimensional_npy_is_refused(tmp_path):
+    np.save(tmp_path / "v.npy", np.arange(5.0))
+    with pytest.raises(PresetError, match="2-D array"):
+        user_data(str(tmp_path / "v.npy"), False)
+
+
+def test_file_preset_runs_in_high_dimension(tmp_path):
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(3, 10)) * 3
+    data = np.vstack([c + 0.2 * rng.normal(size=(20, 10)) for c in centers])
+    np.save(tmp_path / "d.npy", np.hstack([data, np.repeat([[0], [1], [2]], 20, axis=0)]))
+    p = load_preset("fig5-2d")
+    p.data.kind, p.data.path, p.data.labels_last_column = "file", str(tmp_path / "d.npy"), True
+    sim = Simulation(p)
+    sim.step(3)
+    frame = sim.frame()
+    assert frame.X.shape == (60, 10) and sim.num_clusters == 3
+
+
+def test_shift_moves_an_image_by_at_most_the_shift_and_fills_with_zero():
+    image = torch.zeros(1, 8, 8, dtype=torch.float64)
+    image[0, 4, 3] = 1.0
+    x = image.reshape(1, 64).repeat(500, 1)
+    shifted = shift_images(x, 1, torch.Generator().manual_seed(0)).reshape(500, 8, 8)
+    assert torch.all(shifted.sum((1, 2)) == 1.0)
+    where = shifted.reshape(500, 64).argmax(1)
+    rows, cols = where // 8, where % 8
+    assert set(rows.tolist()) == {3, 4, 5} and set(cols.tolist()) == {2, 3, 4}
+    edge = torch.zeros(1, 8, 8, dtype=torch.float64)
+    edge[0, 0, :] = 1.0
+    out = shift_images(edge.reshape(1, 64).repeat(200, 1), 1, torch.Generator().manual_seed(1)).reshape(200, 8, 8)
+    assert set(out.sum((1, 2)).tolist()) == {0.0, 7.0, 8.0}  # off the top; one pixel off the side; whole
