@@ -159,7 +159,7 @@ _CHECKS: dict[str, tuple[Any, str]] = {
     "data.curve": (lambda v: v in ("circle", "helix"), "'circle' or 'helix'"),
     "data.curve_radius": (lambda v: _is_number(v) and v > 0, "a number > 0"),
     "data.pitch": (_is_number, "a number"),
-    "data.clusters": (lambda v: isinstance(v, list) and len(v) >= 1, "a list of at least one cluster"),
+    "data.clusters": (lambda v: isinstance(v, list), "a list of clusters"),
     "center": (
         lambda v: isinstance(v, list) and len(v) >= 1 and all(_is_number(x) for x in v),
         "a list of numbers",
