@@ -11,14 +11,13 @@ velocity_<kernel> (F, n, m) and cluster_velocity_<kernel> (F, K, m) for nn and i
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from sim.files import atomic_path
 from sim.frame import Frame
 from sim.preset import KERNELS, PresetError, load_preset
 from sim.simulation import Divergence, Simulation
@@ -58,16 +57,10 @@ def run(sim: Simulation, steps: int, every: int, progress=None) -> list[Frame]:
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write atomically: a temporary file beside the target, renamed over it when complete."""
+    """Write atomically: nothing appears under `path` unless the whole file was written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def parser() -> argparse.ArgumentParser:

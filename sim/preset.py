@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.files import atomic_write_text
 from sim.networks import ACTIVATIONS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
@@ -332,15 +331,5 @@ def preset_to_toml(preset: Preset) -> str:
 
 
 def save_preset(preset: Preset, path: str | Path) -> None:
-    """Write atomically: a temporary file beside the target, renamed over it when complete,
-    so a failed write leaves any earlier file whole."""
-    path = Path(path)
-    text = preset_to_toml(preset)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the preset atomically (a failed write leaves any earlier file whole)."""
+    atomic_write_text(path, preset_to_toml(preset))

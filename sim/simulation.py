@@ -524,6 +524,7 @@ class Simulation:
         other.__dict__.update(self.__dict__)
         other.preset = copy.deepcopy(self.preset)
         other.X, other.labels = self.X.clone(), self.labels.clone()
+        other.offsets = None if self.offsets is None else self.offsets.clone()
         other.model = copy.deepcopy(self.model)
         other.head = copy.deepcopy(self.head)
         other.delta = self.delta.detach().clone()

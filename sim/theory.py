@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from sim.files import atomic_write_text
+
 THRESHOLD_TOLERANCE = 1e-3
-UNIFORM_POINTS = 8192
 
 
 def circle_points(k: int) -> torch.Tensor:
@@ -74,12 +76,21 @@ def min_squared_distance(z: torch.Tensor) -> float:
 
 
 def circle_loss(k: int, tau: float) -> float:
-    return float(measure_loss(circle_points(k), tau))
+    """Loss of k evenly spaced points on S^1; every point sees the same row, so one row of
+    angles 2 pi j / k gives it in O(k)."""
+    logits = (np.cos(2 * np.pi * np.arange(k) / k) - 1) / tau
+    top = logits.max()
+    return float(top + np.log(np.mean(np.exp(logits - top))))
 
 
 def uniform_circle_loss(tau: float) -> float:
-    """The loss of the uniform law on S^1 (the K -> infinity limit), log(e^(-1/tau) I_0(1/tau))."""
-    return circle_loss(UNIFORM_POINTS, tau)
+    """The loss of the uniform law on S^1 (the K -> infinity limit), log(e^(-1/tau) I_0(1/tau)),
+    with I_0 summed as its power series in float64 (no overflow: terms are scaled by e^(-1/tau))."""
+    x = 1.0 / tau
+    j = np.arange(0, int(4 * x) + 60)
+    log_terms = 2 * j * np.log(x / 2) - 2 * np.array([math.lgamma(v + 1) for v in j]) - x
+    top = log_terms.max()
+    return float(top + np.log(np.exp(log_terms - top).sum()))
 
 
 @dataclass
@@ -113,3 +124,62 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     residual = y - (slope * x + intercept)
     r2 = 1 - float((residual**2).sum() / ((y - y.mean()) ** 2).sum())
     return float(slope), float(intercept), r2
+
+
+CURVE_TAUS = (0.1, 0.2, 0.5, 1.0)
+THRESHOLD_TAUS = tuple(float(t) for t in np.round(np.linspace(0.05, 0.5, 10), 3))
+K_MAX = 40
+
+
+def figure3_tables(
+    curve_taus: tuple[float, ...] = CURVE_TAUS, threshold_taus: tuple[float, ...] = THRESHOLD_TAUS, k_max: int = K_MAX
+) -> dict[str, list[dict[str, float | str]]]:
+    """The rows behind Figure 3 and the Theorem 3.2 check, as plain tables:
+    loss_vs_k (tau, K, min squared distance, loss, largest tangential gradient),
+    threshold_vs_tau (tau, threshold d^2, K at the threshold, the linear fit's value),
+    threshold_fit (slope, intercept, R^2), sphere_sets (Platonic sets on S^2)."""
+    loss_vs_k = []
+    for tau in curve_taus:
+        for k in range(2, k_max + 1):
+            z = circle_points(k)
+            loss_vs_k.append(
+                {
+                    "tau": tau,
+                    "K": k,
+                    "min_sq_distance": min_squared_distance(z),
+                    "loss": float(measure_loss(z, tau)),
+                    "tangential_gradient_max": float(tangential_gradient(z, tau).abs().max()),
+                }
+            )
+    found = [threshold(t) for t in threshold_taus]
+    x = np.array([t.tau for t in found])
+    y = np.array([t.d2 for t in found])
+    slope, intercept, r2 = linear_fit(x, y)
+    thresholds = [
+        {"tau": t.tau, "threshold_d2": t.d2, "threshold_K": t.k, "fit_d2": slope * t.tau + intercept} for t in found
+    ]
+    sets = []
+    for tau in curve_taus:
+        for name, z in sphere_sets().items():
+            sets.append(
+                {
+                    "set": name,
+                    "K": z.shape[0],
+                    "tau": tau,
+                    "min_sq_distance": min_squared_distance(z),
+                    "loss": float(measure_loss(z, tau)),
+                    "tangential_gradient_max": float(tangential_gradient(z, tau).abs().max()),
+                }
+            )
+    return {
+        "loss_vs_k": loss_vs_k,
+        "threshold_vs_tau": thresholds,
+        "threshold_fit": [{"slope": slope, "intercept": intercept, "r2": r2}],
+        "sphere_sets": sets,
+    }
+
+
+def write_csv(rows: list[dict[str, float | str]], path: Path) -> None:
+    """One table as CSV (header from the first row's keys), written atomically."""
+    lines = [",".join(rows[0])] + [",".join(str(v) for v in row.values()) for row in rows]
+    atomic_write_text(path, "\n".join(lines) + "\n")

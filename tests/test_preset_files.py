@@ -57,7 +57,7 @@ def test_failed_save_leaves_the_old_file_whole(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("sim.preset.os.replace", broken)
+    monkeypatch.setattr("sim.files.os.replace", broken)
     p = load_preset("imbalanced")
     try:
         save_preset(p, path)

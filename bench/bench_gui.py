@@ -1,0 +1,151 @@
+"""GUI benchmark: training steps/s with the window open against a headless loop on the same
+preset (target ratio >= 0.8), and frames/s drawing 10k and 100k points in the embedding view
+(targets 60 and 30), one canvas and two side by side. Needs a display (Xvfb is fine):
+
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python bench/bench_gui.py
+
+`run()` returns the numbers as a dict, for other benches to import."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+STEP_SECONDS = 8.0
+DRAW_SECONDS = 3.0
+
+
+def headless_rate(preset_name: str, seconds: float) -> float:
+    """Steps/s of a bare Simulation.step loop (one torch thread, as the worker uses)."""
+    import torch
+
+    from sim import Simulation, load_preset
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        sim = Simulation(load_preset(preset_name))
+        sim.step(10)
+        start, t0 = sim.step_count, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            sim.step(5)
+        return (sim.step_count - start) / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def window_rate(app, preset_name: str, seconds: float) -> dict[str, float]:
+    """Steps/s and frames/s with the main window open and playing."""
+    from PySide6.QtCore import QSettings
+
+    from gui.main_window import MainWindow
+    from sim import load_preset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(load_preset(preset_name), settings, autoplay=True)
+        window.show()
+        _wait(app, lambda: window.snapshot is not None and window.snapshot.frames[0].step > 20, 30)
+        step0, frames0, t0 = window.snapshot.frames[0].step, window.frames_drawn, time.perf_counter()
+        _wait(app, lambda: False, seconds)
+        elapsed = time.perf_counter() - t0
+        result = {
+            "steps_per_s": (window.snapshot.frames[0].step - step0) / elapsed,
+            "frames_per_s": (window.frames_drawn - frames0) / elapsed,
+            "dropped": float(window.worker.dropped),
+        }
+        window.close()
+    return result
+
+
+def draw_rate(app, points: int, views: int, seconds: float) -> float:
+    """Frames/s of set_data + a full OpenGL draw of `points` points in `views` canvases."""
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+    from vispy.gloo import gl
+
+    from gui.embedding_view import EmbeddingView
+
+    host = QWidget()
+    layout = QHBoxLayout(host)
+    canvases = [EmbeddingView(f"{points} points") for _ in range(views)]
+    for view in canvases:
+        layout.addWidget(view)
+    host.resize(800 * views, 640)
+    host.show()
+    _wait(app, lambda: False, 0.5)
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, (16, points))
+    labels = rng.integers(0, 10, points)
+    frames, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        Z = np.stack([np.cos(angle[frames % 16]), np.sin(angle[frames % 16])], 1).astype(np.float32)
+        for view in canvases:
+            view.show_points(Z, labels)
+            view.canvas.native.repaint()
+        gl.glFinish()
+        app.processEvents()
+        frames += 1
+    rate = frames / (time.perf_counter() - t0)
+    for view in canvases:
+        view.close_canvas()
+    host.close()
+    return rate
+
+
+def _wait(app, condition, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end and not condition():
+        app.processEvents()
+        time.sleep(0.002)
+
+
+def run(preset: str = "fig5-2d", step_seconds: float = STEP_SECONDS, draw_seconds: float = DRAW_SECONDS) -> dict:
+    from PySide6.QtWidgets import QApplication
+
+    from gui.colors import apply_dark_theme
+
+    app = QApplication.instance() or QApplication([])
+    apply_dark_theme(app)
+    headless = headless_rate(preset, step_seconds)
+    window = window_rate(app, preset, step_seconds)
+    out = {
+        "preset": preset,
+        "headless_steps_per_s": headless,
+        "window_steps_per_s": window["steps_per_s"],
+        "ratio": window["steps_per_s"] / headless,
+        "window_frames_per_s": window["frames_per_s"],
+        "window_dropped_frames": window["dropped"],
+    }
+    for points in (10_000, 100_000):
+        for views in (1, 2):
+            out[f"draw_fps_{points // 1000}k_{views}view"] = draw_rate(app, points, views, draw_seconds)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="fig5-2d")
+    parser.add_argument("--seconds", type=float, default=STEP_SECONDS, help="seconds per steps/s measurement")
+    args = parser.parse_args()
+    result = run(args.preset, args.seconds)
+    print(
+        f"steps/s: headless {result['headless_steps_per_s']:.0f}, window {result['window_steps_per_s']:.0f} "
+        f"(ratio {result['ratio']:.2f}, target >= 0.8); window draws {result['window_frames_per_s']:.1f} frames/s"
+    )
+    for points in (10, 100):
+        one, two = result[f"draw_fps_{points}k_1view"], result[f"draw_fps_{points}k_2view"]
+        target = 60 if points == 10 else 30
+        print(f"draw {points}k points: {one:.1f} frames/s (one view), {two:.1f} (side by side); target {target}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""The control panel: run bar (Play/Pause, Step, Reset, the iteration counter), preset
+picker, kernel and side-by-side switch, training knobs (tau, step sizes, steps per frame,
+view noise), network knobs (type, width, depth, activation, latent dimension, device; these
+build a new network) and view toggles (arrows, trails). Widgets only, each with a tooltip;
+the window connects them."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.colors import MUTED
+from sim.networks import ACTIVATIONS
+from sim.preset import PRESET_DIR, Preset
+
+KERNEL_ITEMS = (("NN kernel", "nn"), ("identity kernel", "identity"), ("infinite width", "limit"))
+
+
+def _spin(low: float, high: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setKeyboardTracking(False)
+    box.setToolTip(tip)
+    return box
+
+
+def _int_spin(low: int, high: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setKeyboardTracking(False)
+    box.setToolTip(tip)
+    return box
+
+
+def _combo(items: list[tuple[str, object]], tip: str) -> QComboBox:
+    box = QComboBox()
+    for text, data in items:
+        box.addItem(text, data)
+    box.setToolTip(tip)
+    return box
+
+
+def shipped_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+class Controls(QWidget):
+    """All the knobs; `show_preset` sets them from a preset without emitting."""
+
+    def __init__(self, devices: list[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.play = QPushButton("Play")
+        self.play.setCheckable(True)
+        self.play.setToolTip("Run or pause the training (Space)")
+        self.step = QPushButton("Step")
+        self.step.setToolTip("Pause and take exactly one step (S)")
+        self.reset = QPushButton("Reset")
+        self.reset.setToolTip("Restart from step 0 with the same seed, the current data and settings (R)")
+        self.counter = QLabel("step 0")
+        self.counter.setStyleSheet("font-size: 20px; font-weight: 600; font-family: monospace;")
+        self.counter.setToolTip("Training steps taken so far")
+        run_row = QHBoxLayout()
+        for button in (self.play, self.step, self.reset):
+            run_row.addWidget(button)
+
+        self.preset = _combo([(name, name) for name in shipped_presets()], "Open a shipped preset (a new run)")
+        self.kernel = _combo(
+            list(KERNEL_ITEMS),
+            "Which kernel moves the embedding: NN (train the network), identity (move each point freely) or the "
+            "fixed infinite-width limit. Switching keeps the embedding where it is (K cycles)",
+        )
+        self.side_by_side = QCheckBox("Side by side: NN | identity")
+        self.side_by_side.setToolTip(
+            "Run a copy of the current state with the identity kernel next to the main run, in lockstep "
+            "(the paper's Figure 5 rows)"
+        )
+
+        self.tau = _spin(0.01, 10.0, 3, 0.05, "Temperature tau of the loss (takes effect at the next step)")
+        self.lr = _spin(1e-5, 100.0, 5, 0.01, "Step size eta for the network (NN) and infinite-width kernels")
+        self.lr_points = _spin(1e-5, 100.0, 5, 0.01, "Step size for the identity kernel (moving Delta directly)")
+        self.noise = _spin(0.0, 5.0, 3, 0.01, "Std sigma of the Gaussian noise that makes each view")
+        self.steps_per_frame = _int_spin(0, 100000, "Steps between two drawn frames; 'max' runs as fast as it can")
+        self.steps_per_frame.setSpecialValueText("max")
+
+        self.net_kind = _combo([("MLP", "mlp"), ("averaging (1 layer)", "averaging")], "Network type (rebuilds)")
+        self.width = _int_spin(1, 100000, "Hidden width (rebuilds the network)")
+        self.depth = _int_spin(1, 64, "Number of layers of the MLP (rebuilds the network)")
+        self.activation = _combo([(a, a) for a in ACTIVATIONS], "Activation function (rebuilds the network)")
+        self.latent = _combo([("circle S^1", 2), ("sphere S^2", 3)], "Latent space (rebuilds the network)")
+        self.device = _combo([(d, d) for d in devices], "Where the simulation runs (rebuilds the run there)")
+        rebuild_note = QLabel("These build a new network and restart the run at step 0.")
+        rebuild_note.setWordWrap(True)
+        rebuild_note.setStyleSheet(f"color: {MUTED};")
+
+        self.point_arrows = QCheckBox("Per-point velocity arrows")
+        self.point_arrows.setToolTip("Each point's displacement in one step of its run's kernel, tangent to the sphere")
+        self.cluster_arrows = QCheckBox("Per-cluster mean arrows")
+        self.cluster_arrows.setToolTip("Each cluster's mean displacement, drawn at its mean direction")
+        self.cluster_arrows.setChecked(True)
+        self.trails = QCheckBox("Trails")
+        self.trails.setToolTip("Fading trace of the last frames' positions (up to 4000 points)")
+
+        run_box = QGroupBox("Run")
+        run_layout = QVBoxLayout(run_box)
+        run_layout.addWidget(self.counter)
+        run_layout.addLayout(run_row)
+        run_form = QFormLayout()
+        run_form.addRow("Preset", self.preset)
+        run_layout.addLayout(run_form)
+
+        kernel_box = QGroupBox("Kernel")
+        kernel_layout = QVBoxLayout(kernel_box)
+        kernel_layout.addWidget(self.kernel)
+        kernel_layout.addWidget(self.side_by_side)
+
+        train_box = QGroupBox("Training")
+        train_form = QFormLayout(train_box)
+        train_form.addRow("tau", self.tau)
+        train_form.addRow("step size", self.lr)
+        train_form.addRow("step size (identity)", self.lr_points)
+        train_form.addRow("view noise sigma", self.noise)
+        train_form.addRow("steps per frame", self.steps_per_frame)
+
+        net_box = QGroupBox("Network")
+        net_form = QFormLayout(net_box)
+        net_form.addRow("type", self.net_kind)
+        net_form.addRow("width", self.width)
+        net_form.addRow("depth", self.depth)
+        net_form.addRow("activation", self.activation)
+        net_form.addRow("latent", self.latent)
+        net_form.addRow("device", self.device)
+        net_form.addRow(rebuild_note)
+
+        view_box = QGroupBox("View")
+        view_layout = QVBoxLayout(view_box)
+        for box in (self.cluster_arrows, self.point_arrows, self.trails):
+            view_layout.addWidget(box)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        for box in (run_box, kernel_box, train_box, net_box, view_box):
+            layout.addWidget(box)
+        layout.addStretch(1)
+
+    def network_widgets(self) -> dict[str, QWidget]:
+        """Preset key -> widget for the knobs that rebuild the network."""
+        return {
+            "network.kind": self.net_kind,
+            "network.width": self.width,
+            "network.depth": self.depth,
+            "network.activation": self.activation,
+            "network.latent_dim": self.latent,
+            "device": self.device,
+        }
+
+    def show_preset(self, preset: Preset) -> None:
+        """Set every knob from the preset, emitting nothing."""
+        values = {
+            self.tau: preset.loss.tau,
+            self.lr: preset.training.lr,
+            self.lr_points: preset.training.lr_points,
+            self.noise: preset.views.noise,
+            self.width: preset.network.width,
+            self.depth: preset.network.depth,
+        }
+        for box, value in values.items():
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+        choices = {
+            self.net_kind: preset.network.kind,
+            self.activation: preset.network.activation,
+            self.latent: preset.network.latent_dim,
+            self.device: preset.device,
+            self.preset: preset.name,
+        }
+        for box, value in choices.items():
+            box.blockSignals(True)
+            i = box.findData(value)
+            if i < 0 and box is self.device:
+                box.addItem(str(value), value)
+                i = box.count() - 1
+            if i >= 0:
+                box.setCurrentIndex(i)
+            box.blockSignals(False)
+        self.depth.setEnabled(preset.network.kind == "mlp")
+
+    def show_kernel(self, kernel: str) -> None:
+        self.kernel.blockSignals(True)
+        self.kernel.setCurrentIndex(self.kernel.findData(kernel))
+        self.kernel.blockSignals(False)
+
+    def show_playing(self, playing: bool) -> None:
+        self.play.blockSignals(True)
+        self.play.setChecked(playing)
+        self.play.setText("Pause" if playing else "Play")
+        self.play.blockSignals(False)

@@ -1,0 +1,146 @@
+"""Input view: the clean data in input space (a pyqtgraph plane; for 3-D data a chosen pair
+of axes) with each cluster's center as a draggable handle. While a handle is dragged it
+emits `dragging(k, center)` (the run follows live); on release `dragged(k, old, new)`, which
+the window turns into an undoable edit. It only draws; the window owns the edits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.colors import BACKGROUND, MUTED, cluster_hex, label_rgba
+from sim.preset import ClusterSpec
+
+AXIS_PAIRS = {"x - y": (0, 1), "x - z": (0, 2), "y - z": (1, 2)}
+SCATTER_MAX_POINTS = 50000
+
+
+class InputView(QWidget):
+    """Samples coloured by cluster and one handle per cluster center."""
+
+    dragging = Signal(int, list)
+    dragged = Signal(int, list, list)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.axes_box = QComboBox()
+        self.axes_box.addItems(list(AXIS_PAIRS))
+        self.axes_box.setToolTip("Which two input coordinates the plane shows (3-D data); handles move in that plane")
+        self.axes_box.currentTextChanged.connect(self._redraw)
+        self.hint = QLabel("drag a center to move its cluster")
+        self.hint.setStyleSheet(f"color: {MUTED};")
+        top = QHBoxLayout()
+        top.addWidget(self.hint)
+        top.addStretch(1)
+        top.addWidget(self.axes_box)
+
+        self.plot_widget = pg.PlotWidget(background=BACKGROUND)
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setAspectLocked(True)
+        self.plot.showGrid(x=True, y=True, alpha=0.12)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.scatter = pg.ScatterPlotItem(size=5, pen=None, pxMode=True)
+        self.plot.addItem(self.scatter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.plot_widget, 1)
+
+        self.X = np.zeros((0, 2), np.float32)
+        self.labels = np.zeros(0, np.int64)
+        self.clusters: list[ClusterSpec] = []
+        self.movable = True
+        self.handles: list[pg.TargetItem] = []
+        self._drag_start: dict[int, list[float]] = {}
+        self._fitted = False
+
+    @property
+    def axes(self) -> tuple[int, int]:
+        if self.X.shape[1] < 3:
+            return (0, 1)
+        return AXIS_PAIRS[self.axes_box.currentText()]
+
+    def set_data(self, X: np.ndarray, labels: np.ndarray, clusters: list[ClusterSpec], movable: bool) -> None:
+        """New clean data and cluster specs; handles being dragged keep their place."""
+        refit = X.shape[1] != self.X.shape[1] or not self._fitted
+        self.X, self.labels, self.clusters, self.movable = X, labels, clusters, movable
+        self.axes_box.setVisible(X.shape[1] >= 3)
+        self._redraw()
+        if refit:
+            self.fit()
+
+    def fit(self) -> None:
+        if len(self.X):
+            i, j = self.axes
+            pad = 0.5
+            lo, hi = self.X.min(0).astype(float), self.X.max(0).astype(float)
+            self.plot.setRange(
+                xRange=(float(lo[i]) - pad, float(hi[i]) + pad), yRange=(float(lo[j]) - pad, float(hi[j]) + pad)
+            )
+            self._fitted = True
+
+    def _redraw(self) -> None:
+        if self.X.shape[1] < 2:
+            return
+        i, j = self.axes
+        step = max(1, len(self.X) // SCATTER_MAX_POINTS)
+        X, labels = self.X[::step], self.labels[::step]
+        brushes = [pg.mkBrush(*(c * 255).astype(int)) for c in label_rgba(labels, 0.85)]
+        self.scatter.setData(x=X[:, i], y=X[:, j], brush=brushes)
+        self._sync_handles()
+
+    def _sync_handles(self) -> None:
+        i, j = self.axes
+        while len(self.handles) > len(self.clusters):
+            self.plot.removeItem(self.handles.pop())
+        while len(self.handles) < len(self.clusters):
+            k = len(self.handles)
+            handle = pg.TargetItem(size=18, symbol="o", movable=True)
+            handle.setZValue(10)
+            handle.sigPositionChanged.connect(lambda h, k=k: self._on_move(k, h))
+            handle.sigPositionChangeFinished.connect(lambda h, k=k: self._on_finish(k))
+            self.plot.addItem(handle)
+            self.handles.append(handle)
+        for k, (handle, spec) in enumerate(zip(self.handles, self.clusters, strict=True)):
+            color = cluster_hex(k)
+            handle.setPen(pg.mkPen("#ffffff", width=2))
+            handle.setBrush(pg.mkBrush(color))
+            handle.hoverBrush = pg.mkBrush(color)
+            handle.hoverPen = pg.mkPen("#ffffff", width=3)
+            handle.movable = self.movable and len(spec.center) == self.X.shape[1]
+            handle.setToolTip(f"cluster {k + 1}: drag to move its {spec.count} samples (Ctrl+Z undoes)")
+            if not handle.moving and len(spec.center) == self.X.shape[1]:
+                handle.blockSignals(True)
+                handle.setPos(spec.center[i], spec.center[j])
+                handle.blockSignals(False)
+
+    def _center_at(self, k: int, handle: pg.TargetItem) -> list[float]:
+        center = list(self.clusters[k].center)
+        i, j = self.axes
+        pos = handle.pos()
+        center[i], center[j] = float(pos.x()), float(pos.y())
+        return center
+
+    def _on_move(self, k: int, handle: pg.TargetItem) -> None:
+        if not handle.moving or k >= len(self.clusters):
+            return
+        self._drag_start.setdefault(k, list(self.clusters[k].center))
+        self.dragging.emit(k, self._center_at(k, handle))
+
+    def _on_finish(self, k: int) -> None:
+        if k >= len(self.clusters):
+            return
+        old = self._drag_start.pop(k, list(self.clusters[k].center))
+        new = self._center_at(k, self.handles[k])
+        if new != old:
+            self.clusters[k].center = new
+            self.dragged.emit(k, old, new)
+
+    def handle_scene_pos(self, k: int) -> tuple[float, float]:
+        """Where handle k is, in the plot widget's viewport pixels (for tests and tours)."""
+        point = self.plot.vb.mapViewToScene(self.handles[k].pos())
+        view_point = self.plot_widget.mapFromScene(point)
+        return float(view_point.x()), float(view_point.y())

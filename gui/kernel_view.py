@@ -1,0 +1,127 @@
+"""Kernel view: the network kernel H(theta) (trace over outputs) on a sample of the data as
+an s x s pyqtgraph heatmap, rows and columns sorted by cluster with the cluster boundaries
+drawn, a colour bar with explicit levels, and a toggle to the K x K cluster-averaged kernel.
+It draws what a Frame carries (Frame.H, Frame.H_index) and says how old it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
+from sim import Frame
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+
+def block_means(H: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """K x K matrix of the mean of H over each pair of clusters (labels 0..K-1, sorted or not)."""
+    K = int(labels.max()) + 1
+    onehot = np.zeros((len(labels), K))
+    onehot[np.arange(len(labels)), labels] = 1
+    counts = onehot.sum(0)
+    sums = onehot.T @ H @ onehot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / np.outer(counts, counts)
+
+
+def boundaries(sorted_labels: np.ndarray) -> np.ndarray:
+    """Positions (in rows) between consecutive clusters of sorted labels."""
+    return np.flatnonzero(np.diff(sorted_labels)) + 1
+
+
+class KernelView(QWidget):
+    """The H(theta) heatmap with its colour bar and the cluster-average toggle."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.average = QCheckBox("K x K cluster average")
+        self.average.setToolTip("Show the mean of H over each pair of clusters instead of the sample-level kernel")
+        self.average.toggled.connect(self._redraw)
+        self.info = QLabel("kernel appears while this panel is visible")
+        self.info.setStyleSheet(f"color: {MUTED};")
+        top = QHBoxLayout()
+        top.addWidget(self.average)
+        top.addStretch(1)
+        top.addWidget(self.info)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(BACKGROUND)
+        self.plot = self.graphics.addPlot()
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(True)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.getAxis("left").setLabel("sample (sorted by cluster)", color=MUTED)
+        self.plot.getAxis("bottom").setLabel("sample", color=MUTED)
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False)
+        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self._lines: list[pg.InfiniteLine] = []
+        self._ticks: list[pg.TextItem] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.graphics, 1)
+        self.frame: Frame | None = None
+        self.shown: np.ndarray | None = None
+        self.levels: tuple[float, float] = (0.0, 1.0)
+        self.updates = 0
+
+    def show_frame(self, frame: Frame) -> None:
+        """Take the kernel from a frame that carries one (frames without H are ignored)."""
+        if frame.H is None or frame.H_index is None:
+            return
+        self.frame = frame
+        self._redraw()
+
+    def _redraw(self) -> None:
+        frame = self.frame
+        if frame is None:
+            return
+        labels = frame.labels[frame.H_index]
+        if self.average.isChecked():
+            matrix = block_means(frame.H, labels)
+            edges = np.arange(1, matrix.shape[0])
+            starts = np.arange(matrix.shape[0])
+        else:
+            matrix = frame.H
+            edges = boundaries(labels)
+            starts = np.concatenate([[0], edges])
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        finite = matrix[np.isfinite(matrix)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if hi <= lo:
+            hi = lo + 1e-12
+        self.levels = (lo, hi)
+        self.image.setImage(matrix, levels=self.levels, autoLevels=False)
+        self.colorbar.setLevels(self.levels)
+        self._draw_boundaries(edges, starts, labels if not self.average.isChecked() else np.arange(len(starts)))
+        self.shown = matrix
+        self.plot.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0.02)
+        ratio = frame.metrics.get("block_ratio", float("nan"))
+        self.info.setText(f"step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}   within/between = {ratio:.3g}")
+        self.updates += 1
+
+    def _draw_boundaries(self, edges: np.ndarray, starts: np.ndarray, labels: np.ndarray) -> None:
+        for item in self._lines + self._ticks:
+            self.plot.removeItem(item)
+        self._lines, self._ticks = [], []
+        pen = pg.mkPen(FOREGROUND, width=1)
+        for e in edges:
+            for angle in (0, 90):
+                line = pg.InfiniteLine(pos=float(e), angle=angle, pen=pen, movable=False)
+                self.plot.addItem(line)
+                self._lines.append(line)
+        for s in starts:
+            k = int(labels[s]) if s < len(labels) else 0
+            tick = pg.TextItem(f"{k + 1}", color=cluster_hex(k), anchor=(0, 1))
+            tick.setPos(float(s), 0.0)
+            self.plot.addItem(tick)
+            self._ticks.append(tick)
+
+    def wants_updates(self) -> bool:
+        """True when some of the panel is on screen."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()

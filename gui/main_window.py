@@ -1,0 +1,386 @@
+"""The main window: arranges the views (embedding canvases in the middle, controls on the
+left, input view, cluster table and kernel heatmap on the right, metric curves below),
+owns the worker thread and the undo stack, turns user actions into worker commands and
+draws each Snapshot the worker hands over. Layout and last preset persist in QSettings."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from PySide6.QtCore import QSettings, Qt, QThread, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.controls import Controls
+from gui.curves import Curves
+from gui.edits import AddCluster, ClusterTable, EditCluster, MoveCluster, RemoveCluster
+from gui.embedding_view import EmbeddingView
+from gui.input_view import InputView
+from gui.kernel_view import KernelView
+from gui.legend import Legend
+from gui.worker import KERNEL_NAMES, Snapshot, Worker
+from sim import Preset, PresetError, load_preset
+from sim.preset import ClusterSpec
+
+CURVE_INTERVAL = 0.1
+KERNEL_ORDER = ("nn", "identity", "limit")
+
+
+def available_devices() -> list[str]:
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+class MainWindow(QMainWindow):
+    """The app's window around one worker thread."""
+
+    def __init__(self, preset: Preset, settings: QSettings | None = None, autoplay: bool = False):
+        super().__init__()
+        self.setWindowTitle(f"Contrastive Kernel Lab - {preset.name}")
+        self.settings = settings
+        self.preset = preset
+        self.snapshot: Snapshot | None = None
+        self.generation = -1
+        self.data_version = -1
+        self.frames_drawn = 0
+        self._fps_count, self._fps_since, self.fps = 0, time.perf_counter(), 0.0
+        self._curves_drawn = 0.0
+        self._kernel_wanted = False
+        self._closed = False
+        self.undo_stack = QUndoStack(self)
+
+        self._build_views()
+        self._build_docks()
+        self._build_status()
+        self._build_actions()
+        self._connect_controls()
+        self.controls.show_preset(preset)
+        self.controls.show_kernel(preset.training.kernel)
+        self.resize(1500, 950)
+        self._restore_settings()
+
+        self.thread = QThread(self)
+        self.thread.setObjectName("simulation")
+        self.worker = Worker(preset)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.ready.connect(self.on_ready, Qt.ConnectionType.QueuedConnection)
+        self.worker.failed.connect(self.on_failed)
+        self.worker.diverged.connect(self.on_diverged)
+        self.worker.notice.connect(self.on_notice)
+        self.thread.start()
+        if autoplay:
+            self.set_playing(True)
+
+    # ----- building -------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.main_view = EmbeddingView("NN kernel")
+        self.twin_view = EmbeddingView("identity kernel")
+        self.twin_view.hide()
+        self.legend = Legend()
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(self.main_view, 1)
+        row.addWidget(self.twin_view, 1)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.legend)
+        layout.addLayout(row, 1)
+        self.setCentralWidget(central)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.controls = Controls(available_devices())
+        self.input_view = InputView()
+        self.cluster_table = ClusterTable()
+        self.kernel_view = KernelView()
+        self.curves = Curves()
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        self.controls_dock = self._dock("Controls", "controls", self.controls, left)
+        self.input_dock = self._dock("Input space", "input", self.input_view, right)
+        self.table_dock = self._dock("Clusters", "clusters", self.cluster_table, right)
+        self.kernel_dock = self._dock("Kernel H(theta)", "kernel", self.kernel_view, right)
+        self.curves_dock = self._dock("Metrics", "curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.table_dock, self.kernel_dock)
+        self.table_dock.raise_()
+        self.resizeDocks([self.controls_dock], [260], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.input_dock], [400], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.curves_dock], [230], Qt.Orientation.Vertical)
+        for dock in (self.kernel_dock, self.input_dock):
+            dock.visibilityChanged.connect(self._sync_kernel_wanted)
+
+    def _build_status(self) -> None:
+        bar = self.statusBar()
+        self.status_labels = {name: QLabel() for name in ("step", "rate", "fps", "device", "n")}
+        tips = {
+            "step": "training steps taken",
+            "rate": "training steps per second",
+            "fps": "frames drawn per second",
+            "device": "where the simulation runs",
+            "n": "number of samples",
+        }
+        for name, label in self.status_labels.items():
+            label.setToolTip(tips[name])
+            label.setMinimumWidth(90)
+            bar.addPermanentWidget(label)
+
+    def _build_actions(self) -> None:
+        undo = self.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
+        edit = self.menuBar().addMenu("&Edit")
+        edit.addAction(undo)
+        edit.addAction(redo)
+        view = self.menuBar().addMenu("&View")
+        for dock in (self.controls_dock, self.input_dock, self.table_dock, self.kernel_dock, self.curves_dock):
+            view.addAction(dock.toggleViewAction())
+        self.undo_action, self.redo_action = undo, redo
+        self.addAction(undo)
+        self.addAction(redo)
+        keys = {
+            "Space": lambda: self.set_playing(not self.controls.play.isChecked()),
+            "S": self.step_once,
+            "R": self.reset,
+            "K": self.cycle_kernel,
+        }
+        self.shortcuts = []
+        for key, slot in keys.items():
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+            self.shortcuts.append(shortcut)
+        close = QAction("Quit", self)
+        close.setShortcut(QKeySequence.StandardKey.Quit)
+        close.triggered.connect(self.close)
+        self.addAction(close)
+
+    def _connect_controls(self) -> None:
+        c = self.controls
+        c.play.toggled.connect(self.set_playing)
+        c.step.clicked.connect(self.step_once)
+        c.reset.clicked.connect(self.reset)
+        c.kernel.currentIndexChanged.connect(lambda _: self.set_kernel(c.kernel.currentData()))
+        c.side_by_side.toggled.connect(self.set_side_by_side)
+        c.preset.activated.connect(lambda _: self.open_preset(c.preset.currentData()))
+        for box, command in (
+            (c.tau, "tau"),
+            (c.lr, "lr"),
+            (c.lr_points, "lr_points"),
+            (c.noise, "noise"),
+            (c.steps_per_frame, "steps_per_frame"),
+        ):
+            box.valueChanged.connect(lambda v, command=command: self.send(command, v))
+        for key, widget in c.network_widgets().items():
+            signal = widget.currentIndexChanged if hasattr(widget, "currentData") else widget.valueChanged
+            signal.connect(lambda _, key=key, widget=widget: self.rebuild(key, widget))
+        c.point_arrows.toggled.connect(lambda on: self._set_view_option("show_point_arrows", on))
+        c.cluster_arrows.toggled.connect(lambda on: self._set_view_option("show_cluster_arrows", on))
+        c.trails.toggled.connect(lambda on: self._set_view_option("show_trails", on))
+        self.input_view.dragging.connect(lambda k, center: self.send("move", k, center, False))
+        self.input_view.dragged.connect(self.on_dragged)
+        t = self.cluster_table
+        t.count_edited.connect(lambda k, old, new: self.undo_stack.push(EditCluster(self.send, k, "count", old, new)))
+        t.radius_edited.connect(lambda k, old, new: self.undo_stack.push(EditCluster(self.send, k, "radius", old, new)))
+        t.add_requested.connect(self.add_cluster)
+        t.remove_requested.connect(self.remove_cluster)
+        self.kernel_view.average.toggled.connect(lambda _: self._sync_kernel_wanted())
+
+    # ----- user actions ---------------------------------------------------------------
+    def send(self, command: str, *args: object) -> None:
+        self.worker.send(command, *args)
+
+    @Slot(bool)
+    def set_playing(self, on: bool) -> None:
+        self.controls.show_playing(on)
+        self.send("play", on)
+
+    def step_once(self) -> None:
+        self.controls.show_playing(False)
+        self.send("step", 1)
+
+    def reset(self) -> None:
+        self.send("reset")
+        self.statusBar().showMessage("reset to step 0 (same seed, current data and settings)", 4000)
+
+    def set_kernel(self, kernel: str) -> None:
+        self.controls.show_kernel(kernel)
+        self.send("kernel", kernel)
+
+    def cycle_kernel(self) -> None:
+        current = self.controls.kernel.currentData()
+        self.set_kernel(KERNEL_ORDER[(KERNEL_ORDER.index(current) + 1) % len(KERNEL_ORDER)])
+
+    def set_side_by_side(self, on: bool) -> None:
+        self.controls.side_by_side.blockSignals(True)
+        self.controls.side_by_side.setChecked(on)
+        self.controls.side_by_side.blockSignals(False)
+        self.twin_view.setVisible(on)
+        self.send("twin", on)
+
+    def rebuild(self, key: str, widget: QWidget) -> None:
+        value = widget.currentData() if hasattr(widget, "currentData") else widget.value()
+        self.controls.depth.setEnabled(self.controls.net_kind.currentData() == "mlp")
+        self.send("rebuild", {key: value})
+        self.undo_stack.clear()
+        self.statusBar().showMessage(f"{key} = {value}: building a new network, the run restarts at step 0", 5000)
+
+    def open_preset(self, name: str) -> None:
+        try:
+            preset = load_preset(name)
+        except PresetError as exc:
+            self.on_failed(str(exc))
+            return
+        self.preset = preset
+        self.setWindowTitle(f"Contrastive Kernel Lab - {preset.name}")
+        self.controls.show_preset(preset)
+        self.controls.show_kernel(preset.training.kernel)
+        self.undo_stack.clear()
+        self.send("load", preset)
+        if self.settings is not None:
+            self.settings.setValue("preset", name)
+
+    def _set_view_option(self, name: str, on: bool) -> None:
+        for view in (self.main_view, self.twin_view):
+            setattr(view, name, on)
+            if view.last_frame is not None:
+                view.show_frame(view.last_frame)
+
+    def clusters(self) -> list[ClusterSpec]:
+        return self.snapshot.preset.data.clusters if self.snapshot else self.preset.data.clusters
+
+    @Slot(int, list, list)
+    def on_dragged(self, k: int, old: list, new: list) -> None:
+        self.undo_stack.push(MoveCluster(self.send, k, old, new))
+
+    def add_cluster(self) -> None:
+        dim = len(self.clusters()[0].center)
+        spec = ClusterSpec([0.0] * dim, 64, 0.3)
+        self.undo_stack.push(AddCluster(self.send, spec, len(self.clusters())))
+
+    def remove_cluster(self, k: int) -> None:
+        spec = self.clusters()[k]
+        self.undo_stack.push(RemoveCluster(self.send, ClusterSpec(list(spec.center), spec.count, spec.radius), k))
+
+    # ----- drawing --------------------------------------------------------------------
+    @Slot()
+    def on_ready(self) -> None:
+        snap = self.worker.take()
+        if snap is None or self._closed:
+            return
+        self.snapshot = snap
+        main = snap.frames[0]
+        if snap.generation != self.generation:
+            self.generation = snap.generation
+            self.curves.clear()
+            self.main_view.clear_trails()
+            self.twin_view.clear_trails()
+        for step, text in snap.events:
+            self.curves.mark(step, text)
+        self.main_view.title.setText(f"{KERNEL_NAMES[main.kernel]} kernel")
+        self.main_view.show_frame(main)
+        if len(snap.frames) > 1:
+            self.twin_view.title.setText(f"{KERNEL_NAMES[snap.frames[1].kernel]} kernel (same start)")
+            self.twin_view.show_frame(snap.frames[1])
+        self.curves.add(snap.frames)
+        now = time.perf_counter()
+        if now - self._curves_drawn >= CURVE_INTERVAL or not snap.playing:
+            self.curves.redraw()
+            self._curves_drawn = now
+        if main.H is not None and self.kernel_view.wants_updates():
+            self.kernel_view.show_frame(main)
+        if snap.data_version != self.data_version:
+            self.data_version = snap.data_version
+            clusters = snap.preset.data.clusters
+            movable = snap.preset.data.kind == "clusters"
+            self.input_view.set_data(
+                main.X, main.labels, [ClusterSpec(list(c.center), c.count, c.radius) for c in clusters], movable
+            )
+            self.cluster_table.set_clusters(clusters, movable)
+            self.legend.set_clusters(clusters)
+        self.controls.show_kernel(main.kernel)
+        self.controls.show_playing(snap.playing)
+        self.controls.counter.setText(f"step {main.step}")
+        self._count_frame(now)
+        labels = self.status_labels
+        labels["step"].setText(f"step {main.step}")
+        labels["rate"].setText(f"{snap.steps_per_s:.0f} steps/s")
+        labels["fps"].setText(f"{self.fps:.0f} frames/s")
+        labels["device"].setText(snap.device)
+        labels["n"].setText(f"n = {snap.n}")
+        self._sync_kernel_wanted()
+
+    def _count_frame(self, now: float) -> None:
+        self.frames_drawn += 1
+        self._fps_count += 1
+        if now - self._fps_since >= 1.0:
+            self.fps = self._fps_count / (now - self._fps_since)
+            self._fps_count, self._fps_since = 0, now
+
+    def _sync_kernel_wanted(self, *_: object) -> None:
+        wanted = self.kernel_view.wants_updates()
+        if wanted != self._kernel_wanted:
+            self._kernel_wanted = wanted
+            self.send("kernel_wanted", wanted)
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+
+    @Slot(str)
+    def on_notice(self, message: str) -> None:
+        self.statusBar().showMessage(message, 5000)
+
+    @Slot(str)
+    def on_diverged(self, message: str) -> None:
+        self.controls.show_playing(False)
+        self.statusBar().showMessage("paused: " + message)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Run paused", message, QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText("Lower the step size (or tau's effect) and press Play to continue.")
+        box.setModal(False)
+        box.show()
+        self.divergence_box = box
+
+    # ----- settings and shutdown ------------------------------------------------------
+    def _restore_settings(self) -> None:
+        if self.settings is None:
+            return
+        geometry, state = self.settings.value("geometry"), self.settings.value("state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def shutdown(self) -> None:
+        """Stop the worker and wait for its thread; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.worker.stop()
+        self.thread.quit()
+        self.thread.wait()
+        for view in (self.main_view, self.twin_view):
+            view.close_canvas()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.settings is not None and not self._closed:
+            self.settings.setValue("geometry", self.saveGeometry())
+            self.settings.setValue("state", self.saveState())
+            self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)

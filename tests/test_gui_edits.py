@@ -1,0 +1,86 @@
+"""Data edits through the window with real mouse events: dragging a cluster's handle moves
+its samples and the run continues on the moved data; undo and redo put it back and forth;
+the cluster table adds, removes and resizes clusters, undoably."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_support import cluster_means, frame, open_window, wait_for, wait_step
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+
+def mouse(widget, kind: QEvent.Type, at: QPoint, buttons: Qt.MouseButton) -> None:
+    """A mouse event delivered to the widget as the window system would (QTest.mouseMove
+    carries no pressed buttons, so drags are sent as QMouseEvents)."""
+    button = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseMove else Qt.MouseButton.LeftButton
+    event = QMouseEvent(
+        kind, QPointF(at), QPointF(widget.mapToGlobal(at)), button, buttons, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
+    QTest.qWait(15)
+
+
+def drag(widget, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:
+    """Press, move in steps and release the left button, as a user would."""
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    mouse(widget, QEvent.Type.MouseMove, QPoint(round(start[0]), round(start[1])), none)
+    mouse(widget, QEvent.Type.MouseButtonPress, QPoint(round(start[0]), round(start[1])), left)
+    for i in range(1, steps + 1):
+        t = i / steps
+        p = QPoint(round(start[0] + t * (end[0] - start[0])), round(start[1] + t * (end[1] - start[1])))
+        mouse(widget, QEvent.Type.MouseMove, p, left)
+    mouse(widget, QEvent.Type.MouseButtonRelease, p, none)
+
+
+def test_dragging_a_handle_moves_its_cluster_and_undo_puts_it_back(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    view = window.input_view
+    start = frame(window)
+    means = cluster_means(start)
+    x, y = view.handle_scene_pos(1)
+    drag(view.plot_widget.viewport(), (x, y), (x, y - 120))
+    wait_for(qtbot, lambda: window.undo_stack.count() == 1)
+    moved_center = np.array(window.undo_stack.command(0).new)
+    assert moved_center[1] > 1.0 and abs(moved_center[0] - means[1][0]) < 0.3
+    wait_for(qtbot, lambda: cluster_means(frame(window))[1][1] > 1.0)
+    now = cluster_means(frame(window))
+    np.testing.assert_allclose(now[1] - means[1], moved_center - [-1.0, 0.0], atol=1e-4)
+    np.testing.assert_allclose(np.delete(now, 1, 0), np.delete(means, 1, 0), atol=1e-6)
+    # the next steps run on the moved data
+    window.step_once()
+    stepped = wait_step(qtbot, window, 1)
+    np.testing.assert_allclose(cluster_means(stepped)[1], now[1], atol=1e-5)
+    assert window.curves.events and window.curves.events[-1][1] == "moved cluster 2"
+    window.undo_action.trigger()
+    wait_for(qtbot, lambda: abs(cluster_means(frame(window))[1][1] - means[1][1]) < 1e-4)
+    np.testing.assert_allclose(cluster_means(frame(window)), means, atol=1e-4)
+    window.redo_action.trigger()
+    wait_for(qtbot, lambda: cluster_means(frame(window))[1][1] > 1.0)
+
+
+def test_table_add_remove_and_resize_are_undoable(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    table = window.cluster_table
+    qtbot.mouseClick(table.add_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: frame(window).labels.max() == 4)
+    assert frame(window).X.shape[0] == 256 + 64
+    assert len(window.legend.labels) == 5 and len(window.input_view.handles) == 5
+    box = table.table.cellWidget(0, 1)
+    box.setValue(20)
+    wait_for(qtbot, lambda: (frame(window).labels == 0).sum() == 20)
+    radius = table.table.cellWidget(2, 2)
+    radius.setValue(0.05)
+    wait_for(qtbot, lambda: window.snapshot.preset.data.clusters[2].radius == 0.05)
+    f = frame(window)
+    assert np.linalg.norm(f.X[f.labels == 2] - [1.0, 0.0], axis=1).max() <= 0.05 + 1e-5
+    table.table.selectRow(3)
+    qtbot.mouseClick(table.remove_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: frame(window).labels.max() == 3)
+    assert window.undo_stack.count() == 4
+    for _ in range(4):
+        window.undo_action.trigger()
+    wait_for(qtbot, lambda: frame(window).X.shape[0] == 256 and window.snapshot.preset.data.clusters[2].radius == 0.3)
+    assert [c.count for c in window.snapshot.preset.data.clusters] == [64] * 4

@@ -1,0 +1,88 @@
+"""What the views draw: a screenshot of the embedding canvas (real OpenGL under Xvfb and
+Mesa) shows every cluster's colour on the circle; the side-by-side twin runs the identity
+kernel in lockstep from the same start; arrows, trails and the 3-D sphere draw."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_support import frame, open_window, wait_for, wait_step
+from PySide6.QtCore import Qt
+
+from gui.colors import PALETTE
+
+
+def colour_pixels(image: np.ndarray, rgb: np.ndarray, tol: int = 6) -> np.ndarray:
+    """Mask of pixels within `tol` of a palette colour (0-1 floats)."""
+    target = np.round(rgb * 255).astype(int)
+    return np.all(np.abs(image[..., :3].astype(int) - target) <= tol, axis=-1)
+
+
+def test_screenshot_shows_every_cluster_colour_on_the_circle(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    window.send("step", 150)
+    f = wait_step(qtbot, window, 150)
+    image = window.main_view.grab_pixels()
+    h, w = image.shape[:2]
+    assert image.shape[2] in (3, 4) and h > 200 and w > 200
+    ys, xs = np.mgrid[0:h, 0:w]
+    for k in range(int(f.labels.max()) + 1):
+        mask = colour_pixels(image, PALETTE[k])
+        assert mask.sum() >= 20, f"cluster {k + 1}'s colour is missing from the screenshot"
+        # the coloured pixels sit on the circle: at a common distance from the canvas center
+        r = np.hypot(xs[mask] - w / 2, ys[mask] - h / 2)
+        assert np.ptp(np.percentile(r, [10, 90])) < 0.1 * min(h, w)
+        assert 0.25 * min(h, w) < np.median(r) < 0.5 * min(h, w)
+    background = colour_pixels(image, np.array([0x15, 0x17, 0x1A]) / 255, tol=2)
+    assert background.mean() > 0.5
+
+
+def test_side_by_side_runs_identity_in_lockstep_from_the_same_start(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    qtbot.mouseClick(window.controls.side_by_side, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: len(window.snapshot.frames) == 2)
+    main, twin = window.snapshot.frames
+    assert window.twin_view.isVisible()
+    assert (main.kernel, twin.kernel) == ("nn", "identity")
+    np.testing.assert_array_equal(main.Z, twin.Z)
+    window.set_playing(True)
+    wait_for(qtbot, lambda: frame(window).step >= 30)
+    window.set_playing(False)
+    wait_for(qtbot, lambda: not window.snapshot.playing)
+    main, twin = window.snapshot.frames
+    assert main.step == twin.step
+    assert not np.allclose(main.Z, twin.Z)
+    assert window.twin_view.last_frame is twin
+    assert "identity" in window.twin_view.title.text()
+    window.set_side_by_side(False)
+    wait_for(qtbot, lambda: len(window.snapshot.frames) == 1)
+    assert not window.twin_view.isVisible()
+
+
+def test_arrows_and_trails_draw_scaled_tangent_vectors(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    window.controls.point_arrows.setChecked(True)
+    window.controls.trails.setChecked(True)
+    for _ in range(3):
+        window.step_once()
+    f = wait_step(qtbot, window, 3)
+    view = window.main_view
+    assert view.point_arrows.visible and view.cluster_arrows.visible and view.trails.visible
+    seg = view.point_arrows._pos.reshape(-1, 2, 2)
+    tips = seg[:, 1] - seg[:, 0]
+    np.testing.assert_allclose(seg[:, 0], f.Z, atol=1e-6)
+    assert np.abs(np.sum(tips * seg[:, 0], axis=1)).max() < 1e-4  # tangent to the circle
+    assert (
+        np.linalg.norm(tips, axis=1).max() == np.float32(0.18) or abs(np.linalg.norm(tips, axis=1).max() - 0.18) < 1e-4
+    )
+    assert "clusters x" in view.scale_label.text()
+
+
+def test_three_d_preset_draws_on_the_sphere(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path, preset="appendix-b-3d")
+    window.send("step", 100)
+    f = wait_step(qtbot, window, 100)
+    assert f.Z.shape[1] == 3 and window.main_view.latent_dim == 3
+    image = window.main_view.grab_pixels()
+    found = [colour_pixels(image, PALETTE[k]).sum() for k in range(4)]
+    assert min(found) >= 20
+    assert window.input_view.axes_box.isVisibleTo(window.input_view)
