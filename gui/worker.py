@@ -179,7 +179,7 @@ class Worker(QObject):
         if with_kernel:
             self._last_kernel = start
         self._kernel_stale = self.kernel_wanted and not with_kernel
-        frames = tuple(sim.frame(with_kernel=with_kernel) for sim in self.sims)
+        frames = tuple(sim.frame(with_kernel=with_kernel, block_ratio=with_kernel) for sim in self.sims)
         now = time.perf_counter()
         self._frame_cost = 0.8 * self._frame_cost + 0.2 * (now - start) if self._frame_cost else now - start
         if now - self._rate_since >= 0.5:

@@ -312,21 +312,22 @@ class Simulation:
         idx = idx[torch.argsort(self.labels[idx], stable=True)]
         return trace_kernel(ntk(self.model, self.X[idx])).detach(), idx
 
-    def frame(self, with_kernel: bool = False) -> Frame:
+    def frame(self, with_kernel: bool = False, block_ratio: bool = True) -> Frame:
         """A numpy snapshot: embeddings, loss, every metric, velocities for each kernel and,
-        if asked, the kernel heatmap."""
+        if asked, the kernel heatmap. The kernel block ratio needs H(theta) on a subsample;
+        with block_ratio=False (and no heatmap) it is skipped and reported as nan."""
         loss, moves, Z_views = self.velocities()
         z = self.embed()
         k = self.num_clusters
         means = metrics.cluster_means(z, self.labels, k)
         centers = means / means.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        H, idx = self.kernel_sample()
+        H, idx = self.kernel_sample() if with_kernel or block_ratio else (None, None)
         scalars = {
             "alignment": metrics.alignment(Z_views),
             "uniformity": metrics.uniformity(z),
             "silhouette": metrics.silhouette(z, self.labels),
             "invariance": metrics.invariance_error(Z_views),
-            "block_ratio": metrics.block_ratio(H, self.labels[idx]),
+            "block_ratio": metrics.block_ratio(H, self.labels[idx]) if H is not None else float("nan"),
         }
         per_cluster = {
             "R": metrics.resultant_lengths(means),
