@@ -25,6 +25,15 @@ from sim.networks import ACTIVATIONS
 from sim.preset import PRESET_DIR, Preset
 
 KERNEL_ITEMS = (("NN kernel", "nn"), ("identity kernel", "identity"), ("infinite width", "limit"))
+LOSS_NAMES = {"nt_xent": "NT-Xent", "generalized": "generalized (Gaussian)", "vicreg": "VICReg", "byol": "BYOL"}
+KERNEL_MEANING = {
+    "nt_xent": "H(theta) moves every embedded point by -H grad L: the NT-Xent gradient, mixed within clusters.",
+    "generalized": "H(theta) moves every embedded point by -H grad L of the generalized Gaussian-similarity loss.",
+    "vicreg": "H(theta) is the same network kernel; it multiplies VICReg's gradient (invariance, variance, "
+    "covariance terms).",
+    "byol": "H(theta) is the online network's kernel. The predictor and the moving-average target are outside "
+    "it: the arrows show how the online embedding moves under the BYOL gradient.",
+}
 
 
 def _spin(low: float, high: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
@@ -100,6 +109,14 @@ class Controls(QWidget):
         self.depth = _int_spin(1, 64, "Number of layers of the MLP (rebuilds the network)")
         self.activation = _combo([(a, a) for a in ACTIVATIONS], "Activation function (rebuilds the network)")
         self.latent = _combo([("circle S^1", 2), ("sphere S^2", 3)], "Latent space (rebuilds the network)")
+        self.loss = _combo(
+            [(text, kind) for kind, text in LOSS_NAMES.items()],
+            "The loss: NT-Xent (SimCLR), the generalized Gaussian loss, VICReg or BYOL (restarts the run)",
+        )
+        self.kernel_meaning = QLabel(KERNEL_MEANING["nt_xent"])
+        self.kernel_meaning.setWordWrap(True)
+        self.kernel_meaning.setStyleSheet(f"color: {MUTED};")
+        self.kernel_meaning.setToolTip("What the kernel H(theta), the heatmap and the arrows mean for this loss")
         self.device = _combo([(d, d) for d in devices], "Where the simulation runs (rebuilds the run there)")
         rebuild_note = QLabel("These build a new network and restart the run at step 0.")
         rebuild_note.setWordWrap(True)
@@ -125,6 +142,7 @@ class Controls(QWidget):
         kernel_layout = QVBoxLayout(kernel_box)
         kernel_layout.addWidget(self.kernel)
         kernel_layout.addWidget(self.side_by_side)
+        kernel_layout.addWidget(self.kernel_meaning)
 
         train_box = QGroupBox("Training")
         train_form = QFormLayout(train_box)
@@ -141,6 +159,7 @@ class Controls(QWidget):
         net_form.addRow("depth", self.depth)
         net_form.addRow("activation", self.activation)
         net_form.addRow("latent", self.latent)
+        net_form.addRow("loss", self.loss)
         net_form.addRow("device", self.device)
         net_form.addRow(rebuild_note)
 
@@ -163,6 +182,7 @@ class Controls(QWidget):
             "network.depth": self.depth,
             "network.activation": self.activation,
             "network.latent_dim": self.latent,
+            "loss.kind": self.loss,
             "device": self.device,
         }
 
@@ -184,6 +204,7 @@ class Controls(QWidget):
             self.net_kind: preset.network.kind,
             self.activation: preset.network.activation,
             self.latent: preset.network.latent_dim,
+            self.loss: preset.loss.kind,
             self.device: preset.device,
             self.preset: preset.name,
         }
@@ -197,6 +218,8 @@ class Controls(QWidget):
                 box.setCurrentIndex(i)
             box.blockSignals(False)
         self.depth.setEnabled(preset.network.kind == "mlp")
+        self.kernel_meaning.setText(KERNEL_MEANING[preset.loss.kind])
+        self.tau.setEnabled(preset.loss.kind in ("nt_xent", "generalized"))
 
     def show_kernel(self, kernel: str) -> None:
         self.kernel.blockSignals(True)

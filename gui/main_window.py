@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.controls import Controls
+from gui.controls import KERNEL_MEANING, Controls
 from gui.curves import Curves
 from gui.edits import AddCluster, ClusterTable, EditCluster, MoveCluster, RemoveCluster
 from gui.embedding_view import EmbeddingView
@@ -236,6 +236,9 @@ class MainWindow(QMainWindow):
     def rebuild(self, key: str, widget: QWidget) -> None:
         value = widget.currentData() if hasattr(widget, "currentData") else widget.value()
         self.controls.depth.setEnabled(self.controls.net_kind.currentData() == "mlp")
+        if key == "loss.kind":
+            self.controls.kernel_meaning.setText(KERNEL_MEANING[value])
+            self.controls.tau.setEnabled(value in ("nt_xent", "generalized"))
         self.send("rebuild", {key: value})
         self.undo_stack.clear()
         self.statusBar().showMessage(f"{key} = {value}: building a new network, the run restarts at step 0", 5000)

@@ -255,14 +255,15 @@ class Worker(QObject):
 
     def _cmd_rebuild(self, changes: dict[str, Any]) -> None:
         """A new network (and so a new run from step 0) with `changes` applied: keys are
-        'network.<field>' or 'device'."""
+        'network.<field>', 'loss.kind' or 'device'."""
         preset = copy.deepcopy(self.sims[0].preset)
         preset.training.kernel = self.sims[0].kernel
         for key, value in changes.items():
             if key == "device":
                 preset.device = value
             else:
-                setattr(preset.network, key.removeprefix("network."), value)
+                section, field = key.split(".")
+                setattr(getattr(preset, section), field, value)
         self._restart(preset)
         self.notice.emit("rebuilt the network: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
 

@@ -1,9 +1,17 @@
 """Contrastive losses on unit vectors: NT-Xent (SimCLR, paper eq 1) and the generalized
-Gaussian-similarity loss (paper eq 4-5).
+Gaussian-similarity loss (paper eq 4-5), in memory linear in the number of rows.
 
 Views arrive as a (V, n, m) tensor: V views of n samples. Views of one sample are
 positives, every other row is a negative. With V = 2 `views_nt_xent` is exactly NT-Xent;
 with more views each row averages its V - 1 positives.
+
+Scale: with N = V n rows, no N x N matrix is ever held. The positive (attraction) terms
+take O(N m) through each sample's sum of views; the repulsion terms go through
+`_TiledLogSumExp`, which walks the similarity matrix a tile of `chunk` full rows at a time,
+keeps each row's log-sum-exp and, when a gradient is wanted, accumulates the gradient in
+the same pass (every tile is built and exponentiated once), so memory is O(N chunk) and
+the backward pass only scales the stored O(N m) gradient. `chunk=None` picks the rows per
+tile from a byte budget (TILE_BYTES); every chunk gives the same values up to round-off.
 """
 
 from __future__ import annotations
@@ -13,54 +21,171 @@ import math
 import torch
 
 PSI = ("log", "linear")
+LOG2E = 1.0 / math.log(2.0)
+LN2 = math.log(2.0)
+# Bytes of one tile of the similarity matrix: small enough on the CPU to stay in cache between
+# the passes over it (measured best at 2 cores: 4-8 MiB), large on a GPU to keep launches few.
+TILE_BYTES = {"cuda": 2**30}
+DEFAULT_TILE_BYTES = 4 * 2**20
+MIN_TILE_ROWS = 8
 
 
-def _positive_mask(V: int, n: int, device: torch.device) -> torch.Tensor:
-    sample = torch.arange(n, device=device).repeat(V)
-    same = sample[:, None] == sample[None, :]
-    return same & ~torch.eye(V * n, dtype=torch.bool, device=device)
+def _tile_rows(N: int, R: torch.Tensor, chunk: int | None) -> int:
+    """Rows per tile: `chunk` if given, else as many as fit the device's tile budget."""
+    if chunk is not None:
+        if chunk < 1:
+            raise ValueError(f"chunk: expected a positive number of rows, got {chunk}")
+        return min(chunk, N)
+    budget = TILE_BYTES.get(R.device.type, DEFAULT_TILE_BYTES)
+    return max(1, min(N, max(MIN_TILE_ROWS, budget // (max(N, 1) * R.element_size()))))
 
 
-def views_nt_xent(Z: torch.Tensor, tau: float) -> torch.Tensor:
-    """Mean over the V*n rows a of  -mean_{a+} s(z_a, z_a+)/tau + log sum_{b != a} exp(s(z_a, z_b)/tau),
-    with s the cosine similarity of unit vectors."""
+def _exact_max_gap(dtype: torch.dtype) -> float:
+    """How far below the shift a row's largest logit may lie before the tile uses each row's
+    exact maximum instead: exp(-gap) stays a normal number with digits to spare."""
+    return 0.75 * -math.log(torch.finfo(dtype).tiny)
+
+
+class _TiledLogSumExp(torch.autograd.Function):
+    """mean_a phi(l_a) with l_a = logsumexp_b S_ab, S_ab = R_a.R_b / tau + u_a + u_b (b = a left
+    out if `exclude_self`), phi = identity or exp; R (N, m), u (N,) or None.
+
+    Each tile of rows A is shifted by a per-row upper bound of its logits (the rows' exact
+    maxima where the bound could underflow the largest term, judged by `floor`, a logit known
+    to be in each row), exponentiated in place into E, and reduced by two thin matrix
+    products: E [R, 1] gives the rows' sums and row gradient, [d R_A / tau, d]^T E the
+    column gradient, with d_a = phi'(l_a) / (N s_a). Gradient of the symmetric S:
+    dR = (W + W^T) R / tau, du = rowsum W + colsum W, W_ab = phi'(l_a) softmax_b(S_a) / N."""
+
+    @staticmethod
+    def forward(ctx, R, u, tau, exclude_self, phi, floor, chunk, want_grad):
+        N, m = R.shape
+        inv = 1.0 / tau
+        norms = R.norm(dim=1)
+        shift = norms * (norms.max() * inv)
+        if u is not None:
+            shift = shift + u + u.max()
+        # S_ab - shift_a = Q_a . K_b, with K = [R, 1, u] and Q = [R / tau, u - shift, 1].
+        K = [R.T, torch.ones(1, N, dtype=R.dtype, device=R.device)]
+        Q = [R * inv, ((u if u is not None else 0) - shift)[:, None]]
+        if u is not None:
+            K.append(u[None, :])
+            Q.append(torch.ones(N, 1, dtype=R.dtype, device=R.device))
+        # exp2 runs about twice as fast as exp on the CPU: the tiles hold (S - shift) log2(e).
+        K, Q = torch.cat(K).contiguous(), torch.cat(Q, dim=1) * LOG2E
+        R1 = K[: m + 1]  # (m + 1, N): R^T with a row of ones
+        rows = _tile_rows(N, R, chunk)
+        starts = range(0, N, rows)
+        if floor is None:
+            exact = [True] * len(starts)
+        else:  # one flag per tile, read in one transfer: no device sync inside the loop
+            far = ((shift - floor) > _exact_max_gap(R.dtype)).long()
+            tile = torch.arange(N, device=R.device) // rows
+            exact = (torch.zeros(len(starts), dtype=torch.long, device=R.device).index_add_(0, tile, far) > 0).tolist()
+        buffer = torch.empty(rows, N, dtype=R.dtype, device=R.device)
+        lse = torch.empty(N, dtype=R.dtype, device=R.device)
+        if want_grad:
+            grad_R = torch.empty(N, m, dtype=R.dtype, device=R.device)
+            grad_u = torch.empty(N, dtype=R.dtype, device=R.device)
+            columns = torch.zeros(m + 1, N, dtype=R.dtype, device=R.device)
+        for start, use_max in zip(starts, exact):
+            stop = min(start + rows, N)
+            E = buffer[: stop - start]
+            torch.mm(Q[start:stop], K, out=E)
+            if exclude_self:
+                E[:, start:stop].diagonal().fill_(float("-inf"))
+            M = shift[start:stop]
+            if use_max:
+                top = E.max(dim=1).values
+                top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+                E.sub_(top[:, None])
+                M = M + top * LN2
+            E.exp2_()
+            G = torch.mm(R1, E.T)  # (m + 1, rows): sum_b E_ab R_b and s_a
+            s = G[m]
+            lse[start:stop] = M + s.log()
+            if not want_grad:
+                continue
+            # d_a = phi'(l_a) / (N s_a): 1 / (N s_a) for phi = id, exp(shift_a) / N for phi = exp.
+            d = (M.exp() / N) if phi == "exp" else 1.0 / (N * s)
+            grad_R[start:stop] = (d * inv)[:, None] * G[:m].T
+            grad_u[start:stop] = d * s
+            Y = torch.cat([R[start:stop] * (d * inv)[:, None], d[:, None]], dim=1)
+            columns.addmm_(Y.T, E)
+        wide = lse.double()
+        value = (wide.exp().mean() if phi == "exp" else wide.mean()).to(R.dtype)
+        if want_grad:
+            grad_R += columns[:m].T
+            grad_u += columns[m]
+            ctx.save_for_backward(grad_R, grad_u)
+        ctx.has_u = u is not None
+        return value
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        grad_R, grad_u = ctx.saved_tensors
+        grad_u = grad_output * grad_u if ctx.has_u else None
+        return grad_output * grad_R, grad_u, None, None, None, None, None, None
+
+
+def _rows(Z: torch.Tensor) -> torch.Tensor:
     V, n, m = Z.shape
-    rows = Z.reshape(V * n, m)
-    logits = rows @ rows.T / tau
-    positive = _positive_mask(V, n, Z.device)
-    attraction = (logits * positive).sum(1) / (V - 1)
-    logits = logits.masked_fill(torch.eye(V * n, dtype=torch.bool, device=Z.device), float("-inf"))
-    return (torch.logsumexp(logits, dim=1) - attraction).mean()
+    return Z.reshape(V * n, m)
 
 
-def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, tau: float) -> torch.Tensor:
+def _wants_grad(Z: torch.Tensor) -> bool:
+    """Whether autograd will ask for the gradient, so the tiles should accumulate it."""
+    return torch.is_grad_enabled() and Z.requires_grad
+
+
+def views_nt_xent(Z: torch.Tensor, tau: float, chunk: int | None = None) -> torch.Tensor:
+    """Mean over the V*n rows a of  -mean_{a+} s(z_a, z_a+)/tau + log sum_{b != a} exp(s(z_a, z_b)/tau),
+    with s the cosine similarity of unit vectors. `chunk`: rows per tile (None: by TILE_BYTES)."""
+    V, n = Z.shape[:2]
+    rows = _rows(Z)
+    others = Z.sum(0, keepdim=True) - Z  # for each view, the sum of its sample's other views
+    attraction = (Z * others).sum() / (V * n * (V - 1) * tau)
+    floor = None
+    if V > 1:
+        with torch.no_grad():
+            floor = (rows * rows.roll(-n, dims=0)).sum(1) / tau  # each row's logit with one positive
+    repulsion = _TiledLogSumExp.apply(rows, None, tau, True, "id", floor, chunk, _wants_grad(Z))
+    return repulsion - attraction
+
+
+def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, tau: float, chunk: int | None = None) -> torch.Tensor:
     """NT-Xent of two (n, m) batches of unit vectors whose rows are positive pairs:
     (1/2n) sum_a [ -s(z_a, z_a+)/tau + log sum_{b != a} exp(s(z_a, z_b)/tau) ]."""
-    return views_nt_xent(torch.stack([z_a, z_b]), tau)
+    return views_nt_xent(torch.stack([z_a, z_b]), tau, chunk)
 
 
-def generalized_loss(Z: torch.Tensor, tau: float, psi: str = "log") -> torch.Tensor:
+def generalized_loss(Z: torch.Tensor, tau: float, psi: str = "log", chunk: int | None = None) -> torch.Tensor:
     """E[-log s(z - z+)] + E_x[ psi( E_x' s(z - z') ) ] with s(v) = exp(-|v|^2 / (2 tau));
     the inner mean runs over every row, the row itself included (no indicator)."""
-    V, n, m = Z.shape
-    rows = Z.reshape(V * n, m)
-    norms = (rows * rows).sum(1)
-    sq = (norms[:, None] + norms[None, :] - 2 * rows @ rows.T).clamp_min(0)
-    positive = _positive_mask(V, n, Z.device)
-    attraction = (sq * positive).sum() / positive.sum() / (2 * tau)
-    if psi == "log":
-        repulsion = (torch.logsumexp(-sq / (2 * tau), dim=1) - math.log(V * n)).mean()
-    elif psi == "linear":
-        repulsion = torch.exp(-sq / (2 * tau)).mean()
-    else:
+    if psi not in PSI:
         raise ValueError(f"psi: expected one of {', '.join(PSI)}, got {psi!r}")
+    V, n = Z.shape[:2]
+    N = V * n
+    rows = _rows(Z)
+    # Over one sample's ordered pairs of views, sum |z_v - z_w|^2 = 2 V sum_v |z_v - mean|^2.
+    spread = ((Z - Z.mean(0, keepdim=True)) ** 2).sum()
+    attraction = V * spread / (N * (V - 1) * tau)
+    # -|z_a - z_b|^2 / (2 tau) - log N = z_a.z_b / tau + u_a + u_b.
+    u = -(rows * rows).sum(1) / (2 * tau) - math.log(N) / 2
+    with torch.no_grad():
+        floor = (rows * rows).sum(1) / tau + 2 * u  # each row's own term
+    phi = "exp" if psi == "linear" else "id"
+    repulsion = _TiledLogSumExp.apply(rows, u, tau, False, phi, floor, chunk, _wants_grad(Z))
     return attraction + repulsion
 
 
-def contrastive_loss(Z: torch.Tensor, kind: str, tau: float, psi: str = "log") -> torch.Tensor:
+def contrastive_loss(
+    Z: torch.Tensor, kind: str, tau: float, psi: str = "log", chunk: int | None = None
+) -> torch.Tensor:
     """The loss named `kind` ('nt_xent' or 'generalized') of (V, n, m) unit views."""
     if kind == "nt_xent":
-        return views_nt_xent(Z, tau)
+        return views_nt_xent(Z, tau, chunk)
     if kind == "generalized":
-        return generalized_loss(Z, tau, psi)
+        return generalized_loss(Z, tau, psi, chunk)
     raise ValueError(f"loss.kind: expected 'nt_xent' or 'generalized', got {kind!r}")

@@ -74,3 +74,19 @@ def test_layout_and_last_preset_persist(qtbot, tmp_path) -> None:
     assert choose_preset("fig5-2d", settings)[0] == "fig5-2d"
     settings.setValue("preset", "gone-missing")
     assert choose_preset(None, settings)[0] == "fig5-2d"
+
+
+def test_loss_choice_rebuilds_and_says_what_h_means(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    c = window.controls
+    generation = window.snapshot.generation
+    c.loss.setCurrentIndex(c.loss.findData("byol"))
+    wait_for(qtbot, lambda: window.snapshot.generation > generation)
+    assert window.snapshot.preset.loss.kind == "byol"
+    assert window.worker.sims[0].head is not None
+    assert "predictor" in c.kernel_meaning.text() and not c.tau.isEnabled()
+    window.step_once()
+    wait_for(qtbot, lambda: frame(window).step == 1)
+    c.loss.setCurrentIndex(c.loss.findData("vicreg"))
+    wait_for(qtbot, lambda: window.snapshot.preset.loss.kind == "vicreg")
+    assert "VICReg" in c.kernel_meaning.text()

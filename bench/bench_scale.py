@@ -1,0 +1,208 @@
+"""Tiled contrastive loss (sim.losses) against a plain dense one that builds the N x N
+similarity matrix, side by side in one process: forward + backward time and peak memory at a
+few row counts N = V n (V = 2 views, m latent dims), the gradients compared, and the largest N
+each handles within a memory budget. The dense one is run only where its peak, predicted from
+its smaller runs (bytes per N^2), fits the budget; past that its largest N is that prediction.
+The tiled one is run at 200k rows and, with --big, at 1M rows.
+
+Peak memory: CUDA max_memory_allocated; on the CPU the peak resident set size, reset through
+/proc/self/clear_refs (the helpers of bench_ntk). On a busy CPU use --threads 1.
+
+    python bench/bench_scale.py [--sizes 4096,16384,32768] [--loss nt_xent] [--big] [--threads T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_ntk import measure
+from sim.losses import contrastive_loss
+
+BUDGET_BYTES = 8 * 2**30
+LARGE_ROWS = 200_000
+BIG_ROWS = 1_000_000
+
+
+def dense_loss(Z: torch.Tensor, kind: str, tau: float, psi: str = "log") -> torch.Tensor:
+    """The plain implementation: the whole (V n, V n) logit matrix and masks, autograd for the gradient."""
+    V, n, m = Z.shape
+    N = V * n
+    rows = Z.reshape(N, m)
+    sample = torch.arange(n, device=Z.device).repeat(V)
+    eye = torch.eye(N, dtype=torch.bool, device=Z.device)
+    positive = (sample[:, None] == sample[None, :]) & ~eye
+    if kind == "nt_xent":
+        logits = rows @ rows.T / tau
+        attraction = (logits * positive).sum(1) / (V - 1)
+        return (torch.logsumexp(logits.masked_fill(eye, float("-inf")), dim=1) - attraction).mean()
+    norms = (rows * rows).sum(1)
+    sq = (norms[:, None] + norms[None, :] - 2 * rows @ rows.T).clamp_min(0)
+    attraction = (sq * positive).sum() / positive.sum() / (2 * tau)
+    if psi == "log":
+        return attraction + (torch.logsumexp(-sq / (2 * tau), dim=1) - math.log(N)).mean()
+    return attraction + torch.exp(-sq / (2 * tau)).mean()
+
+
+def _views(rows: int, m: int, device: torch.device, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    g = torch.Generator(device=device).manual_seed(seed)
+    Z = torch.randn(2, rows // 2, m, generator=g, device=device, dtype=dtype)
+    return (Z / Z.norm(dim=-1, keepdim=True)).requires_grad_(True)
+
+
+def _forward_backward(loss_fn, Z: torch.Tensor):
+    def compute() -> torch.Tensor:
+        (grad,) = torch.autograd.grad(loss_fn(Z), Z)
+        return grad
+
+    return compute
+
+
+def _measure(compute, device: torch.device, repeats: int) -> tuple[torch.Tensor, float, int | None]:
+    """bench_ntk.measure, with a peak below the starting point (memory handed back) read as 0."""
+    result, seconds, peak = measure(compute, device, repeats)
+    return result, seconds, None if peak is None else max(peak, 0)
+
+
+def run(
+    sizes: tuple[int, ...] = (4096, 16384, 32768),
+    loss: str = "nt_xent",
+    psi: str = "log",
+    tau: float = 0.5,
+    m: int = 3,
+    device: str = "auto",
+    dtype: str = "float32",
+    budget_bytes: int = BUDGET_BYTES,
+    large: tuple[int, ...] = (LARGE_ROWS,),
+    repeats: int = 2,
+    seed: int = 0,
+    threads: int | None = None,
+) -> dict:
+    """Time and measure the tiled and dense losses; returns the numbers (bytes, seconds)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    where, kind = torch.device(device), getattr(torch, dtype)
+
+    def tiled(Z):
+        return contrastive_loss(Z, loss, tau, psi)
+
+    def dense(Z):
+        return dense_loss(Z, loss, tau, psi)
+
+    warm = _views(256, m, where, kind, seed)
+    _forward_backward(tiled, warm)()
+    _forward_backward(dense, warm)()
+    rows, dense_per_square = [], None
+    for N in sizes:
+        Z = _views(N, m, where, kind, seed)
+        g_tiled, t_tiled, p_tiled = _measure(_forward_backward(tiled, Z), where, repeats)
+        row = {"N": N, "tiled_s": t_tiled, "tiled_peak_bytes": p_tiled}
+        predicted = None if dense_per_square is None else dense_per_square * N * N
+        row["dense_predicted_bytes"] = predicted
+        if predicted is None or predicted <= budget_bytes:
+            g_dense, t_dense, p_dense = _measure(_forward_backward(dense, Z), where, repeats)
+            if p_dense:
+                dense_per_square = p_dense / (N * N)
+            row.update(
+                dense_s=t_dense,
+                dense_peak_bytes=p_dense,
+                speedup=t_dense / t_tiled,
+                grad_max_diff=float((g_tiled - g_dense).abs().max() / g_dense.abs().max()),
+            )
+            del g_dense
+        rows.append(row)
+        del Z, g_tiled
+    big = []
+    for N in large:
+        Z = _views(N, m, where, kind, seed)
+        grad, seconds, peak = _measure(_forward_backward(tiled, Z), where, 1)
+        big.append({"N": N, "tiled_s": seconds, "tiled_peak_bytes": peak, "finite": bool(torch.isfinite(grad).all())})
+        del Z, grad
+    per_row = max((b["tiled_peak_bytes"] / b["N"] for b in big if b["tiled_peak_bytes"]), default=None)
+    return {
+        "device": str(where),
+        "dtype": dtype,
+        "loss": loss if loss == "nt_xent" else f"{loss} ({psi})",
+        "m": m,
+        "threads": torch.get_num_threads(),
+        "budget_bytes": budget_bytes,
+        "rows": rows,
+        "large": big,
+        "dense_bytes_per_N2": dense_per_square,
+        "dense_max_N": None if dense_per_square is None else int(math.sqrt(budget_bytes / dense_per_square)),
+        "tiled_bytes_per_N": per_row,
+        "tiled_max_N_by_memory": None if not per_row else int(budget_bytes / per_row),
+    }
+
+
+def _gib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value / 2**30:.3f} GiB"
+
+
+def _count(value: int | None) -> str:
+    return "n/a" if value is None else f"{value:,}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="4096,16384,32768", help="rows N = 2 n, comma-separated")
+    parser.add_argument("--loss", default="nt_xent", choices=["nt_xent", "generalized"])
+    parser.add_argument("--psi", default="log", choices=["log", "linear"])
+    parser.add_argument("--tau", type=float, default=0.5)
+    parser.add_argument("--m", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--budget-gib", type=float, default=BUDGET_BYTES / 2**30)
+    parser.add_argument("--big", action="store_true", help=f"also run the tiled loss at {BIG_ROWS:,} rows")
+    parser.add_argument("--no-large", action="store_true", help=f"skip the tiled run at {LARGE_ROWS:,} rows")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (torch default)")
+    args = parser.parse_args()
+    large = () if args.no_large else (LARGE_ROWS,)
+    r = run(
+        tuple(int(s) for s in args.sizes.split(",")),
+        args.loss,
+        args.psi,
+        args.tau,
+        args.m,
+        args.device,
+        args.dtype,
+        int(args.budget_gib * 2**30),
+        large + ((BIG_ROWS,) if args.big else ()),
+        args.repeats,
+        threads=args.threads,
+    )
+    print(
+        f"{r['loss']}, forward + backward, V = 2, m = {r['m']}, {r['dtype']}, {r['device']}, "
+        f"{r['threads']} threads, budget {_gib(r['budget_bytes'])}"
+    )
+    print(
+        f"{'N rows':>10} {'tiled s':>9} {'tiled peak':>12} {'dense s':>9} {'dense peak':>12} {'speed':>6} {'grad diff':>9}"
+    )
+    for row in r["rows"] + r["large"]:
+        if "dense_s" in row:
+            dense = f"{row['dense_s']:9.3f} {_gib(row['dense_peak_bytes']):>12} {row['speedup']:5.1f}x {row['grad_max_diff']:9.1e}"
+        else:
+            predicted = row.get("dense_predicted_bytes")
+            dense = f"{'-':>9} {'> budget' if predicted else '-':>12}" + (
+                f"  (predicted {_gib(predicted)})" if predicted else ""
+            )
+        print(f"{row['N']:>10,} {row['tiled_s']:9.3f} {_gib(row['tiled_peak_bytes']):>12} {dense}")
+    per_square = "n/a" if r["dense_bytes_per_N2"] is None else f"{r['dense_bytes_per_N2']:.1f}"
+    per_row = "n/a" if r["tiled_bytes_per_N"] is None else f"{r['tiled_bytes_per_N']:.0f}"
+    print(
+        f"largest N in budget: dense {_count(r['dense_max_N'])} ({per_square} bytes per N^2), "
+        f"tiled {_count(r['tiled_max_N_by_memory'])} by memory ({per_row} bytes per row; time grows as N^2)"
+    )
+
+
+if __name__ == "__main__":
+    main()

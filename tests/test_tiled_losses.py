@@ -1,0 +1,166 @@
+"""The tiled losses of sim.losses against plain dense implementations written here (the whole
+N x N similarity matrix, autograd for the gradient), in float64: values and gradients for
+several sizes and tile heights that do not divide the number of rows, through the exact-max
+fallback and a network; and a check that no intermediate grows beyond a tile of N x chunk."""
+
+import math
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from sim import losses
+from sim.losses import contrastive_loss, generalized_loss, nt_xent, views_nt_xent
+
+
+def dense_nt_xent(Z, tau):
+    V, n, m = Z.shape
+    rows = Z.reshape(V * n, m)
+    logits = rows @ rows.T / tau
+    sample = torch.arange(n).repeat(V)
+    self_ = torch.eye(V * n, dtype=torch.bool)
+    positive = (sample[:, None] == sample[None, :]) & ~self_
+    attraction = (logits * positive).sum(1) / (V - 1)
+    return (torch.logsumexp(logits.masked_fill(self_, float("-inf")), dim=1) - attraction).mean()
+
+
+def dense_generalized(Z, tau, psi):
+    V, n, m = Z.shape
+    rows = Z.reshape(V * n, m)
+    sq = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(-1)
+    sample = torch.arange(n).repeat(V)
+    positive = (sample[:, None] == sample[None, :]) & ~torch.eye(V * n, dtype=torch.bool)
+    attraction = sq[positive].mean() / (2 * tau)
+    inner = torch.exp(-sq / (2 * tau)).mean(1)
+    return attraction + (inner.log() if psi == "log" else inner).mean()
+
+
+def dense(Z, kind, tau, psi):
+    return dense_nt_xent(Z, tau) if kind == "nt_xent" else dense_generalized(Z, tau, psi)
+
+
+def unit_views(V, n, m, seed, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    Z = torch.randn(V, n, m, generator=g, dtype=dtype)
+    return Z / Z.norm(dim=-1, keepdim=True)
+
+
+LOSSES = [("nt_xent", "log"), ("generalized", "log"), ("generalized", "linear")]
+
+
+def check_against_dense(Z, kind, tau, psi, chunk):
+    Z = Z.detach().requires_grad_(True)
+    expected = dense(Z, kind, tau, psi)
+    (g_expected,) = torch.autograd.grad(expected, Z)
+    got = contrastive_loss(Z, kind, tau, psi, chunk=chunk)
+    (g_got,) = torch.autograd.grad(got, Z)
+    assert got.dtype == Z.dtype and got.shape == ()
+    assert got.item() == pytest.approx(expected.item(), rel=1e-12, abs=1e-13)
+    assert float((g_got - g_expected).abs().max()) <= 1e-12 * max(1.0, float(g_expected.abs().max()))
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+@pytest.mark.parametrize("V,n,m", [(2, 1, 2), (2, 7, 3), (3, 5, 2), (3, 11, 3), (2, 50, 2)])
+@pytest.mark.parametrize("chunk", [1, 3, 7, 16, None])
+def test_tiled_equals_dense(kind, psi, V, n, m, chunk):
+    check_against_dense(unit_views(V, n, m, seed=V * 100 + n + m), kind, 0.4, psi, chunk)
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+@pytest.mark.parametrize("tau", [0.002, 0.05, 3.0])
+def test_tiled_equals_dense_across_temperatures(kind, psi, tau):
+    # tau = 0.002 spreads a row's logits by 1000, so the float64 shift test sends tiles to the exact maxima.
+    check_against_dense(unit_views(3, 9, 3, seed=7), kind, tau, psi, chunk=4)
+
+
+@pytest.mark.parametrize("gap", [0.0, math.inf])
+@pytest.mark.parametrize("kind,psi", LOSSES)
+def test_bound_shift_and_exact_maximum_agree(monkeypatch, kind, psi, gap):
+    # gap 0: every tile takes its rows' exact maxima; gap inf: every tile keeps the bound shift.
+    monkeypatch.setattr(losses, "_exact_max_gap", lambda dtype: gap)
+    check_against_dense(unit_views(2, 13, 3, seed=11), kind, 0.3, psi, chunk=5)
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+def test_off_sphere_points(kind, psi):
+    # The losses take any (V, n, m) tensor; the generalized loss is a function of distances.
+    g = torch.Generator().manual_seed(3)
+    Z = torch.randn(2, 9, 3, generator=g, dtype=torch.float64) * 2
+    check_against_dense(Z, kind, 0.7, psi, chunk=4)
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+def test_gradient_through_a_network(kind, psi):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)).double()
+    X = torch.randn(3, 10, 2, dtype=torch.float64)
+
+    def grads(loss_fn):
+        u = net(X)
+        loss = loss_fn(u / u.norm(dim=-1, keepdim=True))
+        return loss, torch.autograd.grad(loss, list(net.parameters()))
+
+    expected, g_expected = grads(lambda Z: dense(Z, kind, 0.5, psi))
+    got, g_got = grads(lambda Z: contrastive_loss(Z, kind, 0.5, psi, chunk=7))
+    assert got.item() == pytest.approx(expected.item(), rel=1e-12)
+    for a, b in zip(g_got, g_expected):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-13)
+
+
+def test_public_functions_and_no_grad():
+    Z = unit_views(2, 8, 3, seed=5)
+    value = float(dense_nt_xent(Z, 0.5))
+    assert float(nt_xent(Z[0], Z[1], 0.5)) == pytest.approx(value, rel=1e-12)
+    assert float(views_nt_xent(Z, 0.5, chunk=3)) == pytest.approx(value, rel=1e-12)
+    with torch.no_grad():
+        assert float(views_nt_xent(Z.requires_grad_(True), 0.5)) == pytest.approx(value, rel=1e-12)
+    assert float(generalized_loss(Z.detach(), 0.5, "linear")) == pytest.approx(
+        float(dense_generalized(Z.detach(), 0.5, "linear")), rel=1e-12
+    )
+    with pytest.raises(ValueError, match="psi"):
+        generalized_loss(Z, 0.5, "cube")
+    with pytest.raises(ValueError, match="chunk"):
+        views_nt_xent(Z, 0.5, chunk=0)
+
+
+def test_float32_close_to_float64():
+    Z = unit_views(2, 300, 3, seed=9)
+    for kind, psi in LOSSES:
+        Z64 = Z.clone().requires_grad_(True)
+        (g64,) = torch.autograd.grad(contrastive_loss(Z64, kind, 0.1, psi), Z64)
+        Z32 = Z.float().requires_grad_(True)
+        loss32 = contrastive_loss(Z32, kind, 0.1, psi)
+        (g32,) = torch.autograd.grad(loss32, Z32)
+        assert loss32.dtype == torch.float32
+        assert loss32.item() == pytest.approx(contrastive_loss(Z, kind, 0.1, psi).item(), rel=1e-5)
+        assert float((g32.double() - g64).abs().max()) <= 1e-5 * float(g64.abs().max())
+
+
+class LargestTensor(TorchDispatchMode):
+    """Records the most elements any operator's output holds."""
+
+    def __init__(self):
+        super().__init__()
+        self.most = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, (tuple, list)) else [out]:
+            if isinstance(t, torch.Tensor):
+                self.most = max(self.most, t.numel())
+        return out
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+def test_memory_is_a_tile_not_the_matrix(kind, psi):
+    V, n, m, chunk = 2, 3000, 3, 64
+    N = V * n
+    Z = unit_views(V, n, m, seed=1, dtype=torch.float32).requires_grad_(True)
+    with LargestTensor() as seen:
+        loss = contrastive_loss(Z, kind, 0.5, psi, chunk=chunk)
+        loss.backward()
+    assert torch.isfinite(Z.grad).all()
+    assert seen.most <= chunk * N < N * N // 40
+    with LargestTensor() as seen:
+        contrastive_loss(Z.detach(), kind, 0.5, psi)  # default tile height
+    assert seen.most <= max(losses.MIN_TILE_ROWS * N, losses.DEFAULT_TILE_BYTES // 4)
