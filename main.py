@@ -1,5 +1,6 @@
 """Entry point. `python main.py [PRESET]` opens the window; `python main.py run PRESET ...`
-does a run with no window (see `python main.py run --help`)."""
+does a run with no window (see `python main.py run --help`); `python main.py theory --out DIR`
+writes the Figure 3 tables and plots."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.headless import main as run_main
 
         return run_main(argv[1:])
+    if argv and argv[0] == "theory":
+        from gui.theory_panel import main as theory_main
+
+        return theory_main(argv[1:])
     from gui.app import main as gui_main
 
     return gui_main(argv)

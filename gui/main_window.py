@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.cluster_panel import ClusterPanel
 from gui.controls import KERNEL_MEANING, Controls
 from gui.curves import Curves
 from gui.edits import AddCluster, ClusterTable, EditCluster, MoveCluster, RemoveCluster
@@ -27,6 +28,7 @@ from gui.embedding_view import EmbeddingView
 from gui.input_view import InputView
 from gui.kernel_view import KernelView
 from gui.legend import Legend
+from gui.theory_panel import TheoryPanel
 from gui.worker import KERNEL_NAMES, Snapshot, Worker
 from sim import Preset, PresetError, load_preset
 from sim.preset import ClusterSpec
@@ -116,6 +118,17 @@ class MainWindow(QMainWindow):
         self.table_dock = self._dock("Clusters", "clusters", self.cluster_table, right)
         self.kernel_dock = self._dock("Kernel H(theta)", "kernel", self.kernel_view, right)
         self.curves_dock = self._dock("Metrics", "curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.theory = TheoryPanel()
+        self.cluster_panel = ClusterPanel()
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.theory_dock = self._dock("Theory (Figure 3)", "theory", self.theory, bottom)
+        self.cluster_dock = self._dock("Cluster dynamics", "cluster_dynamics", self.cluster_panel, bottom)
+        self.tabifyDockWidget(self.curves_dock, self.theory_dock)
+        self.tabifyDockWidget(self.curves_dock, self.cluster_dock)
+        self.curves_dock.raise_()
+        self.theory_dock.visibilityChanged.connect(lambda shown: shown and self.theory.compute())
+        self.cluster_dock.visibilityChanged.connect(lambda shown: self.send("flow_wanted", bool(shown)))
+        self.cluster_panel.sweep_button.clicked.connect(lambda: self.cluster_panel.sweep(self.snapshot.preset))
         self.tabifyDockWidget(self.table_dock, self.kernel_dock)
         self.table_dock.raise_()
         self.resizeDocks([self.controls_dock], [260], Qt.Orientation.Horizontal)
@@ -148,7 +161,8 @@ class MainWindow(QMainWindow):
         edit.addAction(undo)
         edit.addAction(redo)
         view = self.menuBar().addMenu("&View")
-        for dock in (self.controls_dock, self.input_dock, self.table_dock, self.kernel_dock, self.curves_dock):
+        docks = (self.controls_dock, self.input_dock, self.table_dock, self.kernel_dock, self.curves_dock)
+        for dock in (*docks, self.theory_dock, self.cluster_dock):
             view.addAction(dock.toggleViewAction())
         self.undo_action, self.redo_action = undo, redo
         self.addAction(undo)
@@ -307,6 +321,8 @@ class MainWindow(QMainWindow):
             self._curves_drawn = now
         if main.H is not None and self.kernel_view.wants_updates():
             self.kernel_view.show_frame(main)
+        if snap.flow is not None:
+            self.cluster_panel.show_flow(snap.flow)
         if snap.data_version != self.data_version:
             self.data_version = snap.data_version
             clusters = snap.preset.data.clusters
@@ -379,6 +395,8 @@ class MainWindow(QMainWindow):
         self.thread.wait()
         for view in (self.main_view, self.twin_view):
             view.close_canvas()
+        self.theory.shutdown()
+        self.cluster_panel.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.settings is not None and not self._closed:

@@ -19,6 +19,7 @@ import torch
 from PySide6.QtCore import QObject, Signal
 
 from sim import Divergence, Frame, Preset, PresetError, Simulation
+from sim.cluster_dynamics import ClusterFlow, cluster_flow
 
 KERNEL_NAMES = {"nn": "NN", "identity": "identity", "limit": "infinite width"}
 TWIN_KERNEL = "identity"
@@ -44,6 +45,7 @@ class Snapshot:
     generation: int
     data_version: int
     preset: Preset = dataclasses.field(repr=False)
+    flow: ClusterFlow | None = None
 
 
 class Worker(QObject):
@@ -66,6 +68,7 @@ class Worker(QObject):
         self.playing = False
         self.steps_per_frame = 0
         self.kernel_wanted = False
+        self.flow_wanted = False
         self.generation = 0
         self.data_version = 0
         self.published = 0
@@ -175,11 +178,13 @@ class Worker(QObject):
 
     def _publish(self) -> None:
         start = time.perf_counter()
-        with_kernel = self.kernel_wanted and start - self._last_kernel >= KERNEL_INTERVAL
+        wanted = self.kernel_wanted or self.flow_wanted
+        with_kernel = wanted and start - self._last_kernel >= KERNEL_INTERVAL
         if with_kernel:
             self._last_kernel = start
-        self._kernel_stale = self.kernel_wanted and not with_kernel
+        self._kernel_stale = wanted and not with_kernel
         frames = tuple(sim.frame(with_kernel=with_kernel, block_ratio=with_kernel) for sim in self.sims)
+        flow = cluster_flow(self.sims[0]) if with_kernel and self.flow_wanted else None
         now = time.perf_counter()
         self._frame_cost = 0.8 * self._frame_cost + 0.2 * (now - start) if self._frame_cost else now - start
         if now - self._rate_since >= 0.5:
@@ -196,6 +201,7 @@ class Worker(QObject):
             generation=self.generation,
             data_version=self.data_version,
             preset=copy.deepcopy(main.preset),
+            flow=flow,
         )
         self._events = []
         with self._lock:
@@ -303,6 +309,11 @@ class Worker(QObject):
 
     def _cmd_steps_per_frame(self, count: int) -> None:
         self.steps_per_frame = int(count)
+
+    def _cmd_flow_wanted(self, on: bool) -> None:
+        """The cluster-dynamics panel is on screen: compute the cluster flow with the kernel."""
+        self.flow_wanted = on
+        self._last_kernel = 0.0
 
     def _cmd_kernel_wanted(self, on: bool) -> None:
         self.kernel_wanted = on

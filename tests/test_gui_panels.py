@@ -1,0 +1,78 @@
+"""The theory and cluster-dynamics panels in the window, and the `theory` command."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from gui_support import frame, open_window, wait_for
+from PySide6.QtGui import QImage
+
+from sim.theory import circle_loss
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_theory_panel_fills_in_the_background(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    window.theory_dock.raise_()
+    wait_for(qtbot, lambda: window.theory.tables is not None)
+    rows = window.theory.tables["loss_vs_k"]
+    row = next(r for r in rows if r["tau"] == 0.5 and r["K"] == 7)
+    assert abs(row["loss"] - circle_loss(7, 0.5)) < 1e-12
+    assert "Theorem 3.2" in window.theory.check.text() and "R^2" in window.theory.check.text()
+    assert len(window.theory.loss_k.getPlotItem().listDataItems()) == 4
+
+
+def test_cluster_panel_shows_predicted_and_measured_velocities(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path, preset="imbalanced")
+    window.cluster_dock.raise_()
+    wait_for(qtbot, lambda: window.cluster_panel.flow is not None)
+    flow = window.cluster_panel.flow
+    assert window.cluster_panel.table.rowCount() == 4
+    assert abs(flow.share[3] - 8 / 368) < 1e-12
+    err = np.linalg.norm(flow.predicted - flow.measured) / np.linalg.norm(flow.measured)
+    assert frame(window).step == 0 and err < 0.05
+    window.cluster_panel.sweep_button.click()
+    wait_for(qtbot, lambda: window.cluster_panel.sweep_rows is not None, timeout=60000)
+    dev = np.array(window.cluster_panel.sweep_rows)[:, 1]
+    assert np.all(np.diff(dev) > 0) and dev[0] < 0.03
+
+
+def test_theory_command_writes_csv_and_png_without_a_display(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    out = tmp_path / "theory"
+    result = subprocess.run(
+        [sys.executable, "main.py", "theory", "--out", str(out), "--size", "900x400"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "R^2" in result.stdout
+    with (out / "loss_vs_k.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    row = next(r for r in rows if float(r["tau"]) == 0.2 and r["K"] == "5")
+    assert abs(float(row["loss"]) - circle_loss(5, 0.2)) < 1e-12
+    with (out / "threshold_fit.csv").open() as fh:
+        fit = next(csv.DictReader(fh))
+    assert float(fit["slope"]) > 0 and 0.95 < float(fit["r2"]) <= 1
+    image = QImage(str(out / "figure3.png"))
+    assert (image.width(), image.height()) == (900, 400)
+    result = subprocess.run(
+        [sys.executable, "main.py", "theory", "--out", str(out), "--size", "12"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: --size")
