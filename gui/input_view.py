@@ -1,5 +1,6 @@
 """Input view: the clean data in input space (a pyqtgraph plane; for 3-D data a chosen pair
-of axes) with each cluster's center as a draggable handle. While a handle is dragged it
+of axes; above 3-D the first two principal components) with each cluster's center as a
+draggable handle (fixed in a PCA projection). While a handle is dragged it
 emits `dragging(k, center)` (the run follows live); on release `dragged(k, old, new)`, which
 the window turns into an undoable edit. It only draws; the window owns the edits."""
 
@@ -15,6 +16,14 @@ from sim.preset import ClusterSpec
 
 AXIS_PAIRS = {"x - y": (0, 1), "x - z": (0, 2), "y - z": (1, 2)}
 SCATTER_MAX_POINTS = 50000
+
+
+def principal_axes(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Mean, the top two principal directions (2, d) and the share of variance they hold."""
+    mean = X.mean(0)
+    _, sing, vt = np.linalg.svd(X - mean, full_matrices=False)
+    total = float((sing**2).sum())
+    return mean, vt[:2], float((sing[:2] ** 2).sum() / total) if total > 0 else 1.0
 
 
 class InputView(QWidget):
@@ -56,6 +65,7 @@ class InputView(QWidget):
         self.handles: list[pg.TargetItem] = []
         self._drag_start: dict[int, list[float]] = {}
         self._fitted = False
+        self.pca: tuple[np.ndarray, np.ndarray, float] | None = None
 
     @property
     def axes(self) -> tuple[int, int]:
@@ -66,17 +76,32 @@ class InputView(QWidget):
     def set_data(self, X: np.ndarray, labels: np.ndarray, clusters: list[ClusterSpec], movable: bool) -> None:
         """New clean data and cluster specs; handles being dragged keep their place."""
         refit = X.shape[1] != self.X.shape[1] or not self._fitted
-        self.X, self.labels, self.clusters, self.movable = X, labels, clusters, movable
-        self.axes_box.setVisible(X.shape[1] >= 3)
+        self.pca = principal_axes(X) if X.shape[1] > 3 else None
+        self.X, self.labels, self.clusters, self.movable = X, labels, clusters, movable and self.pca is None
+        self.axes_box.setVisible(X.shape[1] == 3)
+        if self.pca is not None:
+            share = self.pca[2]
+            self.hint.setText(f"PCA of {X.shape[1]}-D data: PC1-PC2 ({100 * share:.0f}% of variance)")
+        else:
+            self.hint.setText("drag a center to move its cluster")
         self._redraw()
         if refit:
             self.fit()
 
+    def shown(self, points: np.ndarray) -> np.ndarray:
+        """(n, 2) plane coordinates of input points: two axes, or the PCA projection."""
+        if self.pca is not None:
+            mean, components, _ = self.pca
+            return (points - mean) @ components.T
+        i, j = self.axes
+        return points[:, [i, j]]
+
     def fit(self) -> None:
         if len(self.X):
-            i, j = self.axes
+            i, j = 0, 1
             pad = 0.5
-            lo, hi = self.X.min(0).astype(float), self.X.max(0).astype(float)
+            plane = self.shown(self.X)
+            lo, hi = plane.min(0).astype(float), plane.max(0).astype(float)
             self.plot.setRange(
                 xRange=(float(lo[i]) - pad, float(hi[i]) + pad), yRange=(float(lo[j]) - pad, float(hi[j]) + pad)
             )
@@ -85,15 +110,13 @@ class InputView(QWidget):
     def _redraw(self) -> None:
         if self.X.shape[1] < 2:
             return
-        i, j = self.axes
         step = max(1, len(self.X) // SCATTER_MAX_POINTS)
-        X, labels = self.X[::step], self.labels[::step]
+        plane, labels = self.shown(self.X[::step]), self.labels[::step]
         brushes = [pg.mkBrush(*(c * 255).astype(int)) for c in label_rgba(labels, 0.85)]
-        self.scatter.setData(x=X[:, i], y=X[:, j], brush=brushes)
+        self.scatter.setData(x=plane[:, 0], y=plane[:, 1], brush=brushes)
         self._sync_handles()
 
     def _sync_handles(self) -> None:
-        i, j = self.axes
         while len(self.handles) > len(self.clusters):
             self.plot.removeItem(self.handles.pop())
         while len(self.handles) < len(self.clusters):
@@ -113,8 +136,9 @@ class InputView(QWidget):
             handle.movable = self.movable and len(spec.center) == self.X.shape[1]
             handle.setToolTip(f"cluster {k + 1}: drag to move its {spec.count} samples (Ctrl+Z undoes)")
             if not handle.moving and len(spec.center) == self.X.shape[1]:
+                x, y = self.shown(np.asarray([spec.center], dtype=np.float64))[0]
                 handle.blockSignals(True)
-                handle.setPos(spec.center[i], spec.center[j])
+                handle.setPos(float(x), float(y))
                 handle.blockSignals(False)
 
     def _center_at(self, k: int, handle: pg.TargetItem) -> list[float]:

@@ -76,3 +76,22 @@ def test_theory_command_writes_csv_and_png_without_a_display(tmp_path) -> None:
         check=False,
     )
     assert result.returncode == 2 and result.stderr.strip().startswith("error: --size")
+
+
+def test_high_dimensional_data_shows_its_pca_projection(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path, preset="digits")
+    view = window.input_view
+    wait_for(qtbot, lambda: view.X.shape[1] == 64)
+    X = view.X.astype(np.float64)
+    centred = X - X.mean(0)
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    top = vectors[:, ::-1][:, :2]
+    expected = centred @ top
+    x, y = view.scatter.getData()
+    shown = np.stack([x, y], axis=1)
+    for c in range(2):  # principal directions are defined up to sign
+        sign = np.sign(shown[:, c] @ expected[:, c])
+        np.testing.assert_allclose(shown[:, c], sign * expected[:, c], atol=1e-3)
+    share = values[::-1][:2].sum() / values.sum()
+    assert "PCA of 64-D data" in view.hint.text() and f"{100 * share:.0f}%" in view.hint.text()
+    assert not view.movable and not view.axes_box.isVisible()
