@@ -102,7 +102,11 @@ class KernelView(QWidget):
         self.shown = matrix
         self.plot.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0.02)
         ratio = frame.metrics.get("block_ratio", float("nan"))
-        self.info.setText(f"step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}   within/between = {ratio:.3g}")
+        n, s = len(frame.labels), len(frame.H_index)
+        sample = f"   (an even subsample of {s} of the {n} samples)" if s < n else ""
+        self.info.setText(
+            f"step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}   within/between = {ratio:.3g}{sample}"
+        )
         self.updates += 1
 
     def _draw_boundaries(self, edges: np.ndarray, starts: np.ndarray, labels: np.ndarray) -> None:

@@ -71,3 +71,12 @@ def test_heatmap_is_throttled_while_running_and_stops_when_hidden(qtbot, tmp_pat
     step = frame(window).step
     wait_for(qtbot, lambda: frame(window).step > step + 20)
     assert kv.updates == frozen
+
+
+def test_large_n_heatmap_is_a_subsample_and_says_so(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path, preset="imbalanced")
+    kv = window.kernel_view
+    window.kernel_dock.raise_()
+    wait_for(qtbot, lambda: kv.updates >= 1)
+    assert kv.shown.shape == (256, 256) and len(kv.frame.labels) == 368
+    assert "subsample of 256 of the 368 samples" in kv.info.text()
