@@ -53,3 +53,22 @@ def test_remark_4_4_a_clusters_push_carries_its_share():
     assert flow.share[small] == pytest.approx(8 / 368)
     # its pull on the flow is scaled down by n_k / n: far below the big clusters'
     assert np.linalg.norm(flow.gradient[small]) < 0.2 * np.median(np.linalg.norm(flow.gradient, axis=1))
+
+
+def capture_step(count: int, k: int = 3, steps: int = 500, every: int = 25) -> int:
+    """First step at which cluster k's mean is more than 45 degrees from every other cluster's."""
+    p = load_preset("imbalanced")
+    p.data.clusters[k].count = count
+    sim = Simulation(p, device="cpu")
+    while sim.step_count <= steps:
+        if sim.frame(block_ratio=False).cluster_metrics["neighbour_angle"][k] > 45:
+            return sim.step_count
+        sim.step(every)
+    return steps + every
+
+
+def test_remark_4_4_the_small_cluster_is_captured_late():
+    balanced = capture_step(120)
+    small = capture_step(8)
+    assert balanced <= 200
+    assert small >= 2 * balanced
