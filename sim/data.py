@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from sim.preset import ViewsSpec
+
 
 @dataclass(frozen=True)
 class Cluster:
@@ -100,21 +102,6 @@ def sample_on_curve(
     return curve.point(t), torch.cat(labels), t
 
 
-@dataclass(frozen=True)
-class ViewSpec:
-    """The augmentation law nu: `count` views a step, each x' = (1 + s) R x + noise, with s
-    uniform in +-scale, R a rotation by an angle uniform in +-rotation (radians) in a random
-    2-plane, noise Gaussian of std `noise` plus Gaussian of std `orthogonal_noise` normal to
-    the data curve (when there is one)."""
-
-    count: int = 2
-    noise: float = 0.05
-    orthogonal_noise: float = 0.0
-    rotation: float = 0.0
-    scale: float = 0.0
-    shift: int = 0
-
-
 def shift_images(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
     """Each row of x is a square image (d = s * s pixels); move it by a random whole number
     of pixels in +-max_shift along each axis, filling the uncovered border with 0."""
@@ -147,12 +134,15 @@ def _rotate(x: torch.Tensor, max_angle: float, generator: torch.Generator) -> to
 
 def make_views(
     X: torch.Tensor,
-    spec: ViewSpec,
+    spec: ViewsSpec,
     generator: torch.Generator,
     tangents: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Fresh views of every sample: (V, n, d). `tangents` (n, d) are the curve's unit
-    tangents at the samples, needed for noise orthogonal to the curve."""
+    """Fresh views of every sample: (V, n, d), each x' = (1 + s) R shift(x) + noise, with
+    shift moving square images by whole pixels in +-spec.shift, s uniform in +-spec.scale, R a
+    rotation by an angle uniform in +-spec.rotation (radians) in a random 2-plane, noise
+    Gaussian of std spec.noise plus Gaussian of std spec.orthogonal_noise normal to the data
+    curve. `tangents` (n, d) are the curve's unit tangents at the samples (None: no curve)."""
     views = []
     for _ in range(spec.count):
         x = X

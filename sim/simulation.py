@@ -22,7 +22,6 @@ from sim import datasets, metrics
 from sim.data import (
     Cluster,
     Curve,
-    ViewSpec,
     centers_of,
     cluster_offsets,
     evenly_spaced,
@@ -188,9 +187,7 @@ class Simulation:
         a data edit they are redrawn from that same state, so a run that starts from the
         edited data (a saved preset) draws the very same views."""
         self.views_generator.set_state(self._views_state)
-        v = self.preset.views
-        spec = ViewSpec(v.count, v.noise, v.orthogonal_noise, v.rotation, v.scale, v.shift)
-        return make_views(self.X, spec, self.views_generator, self.tangents)
+        return make_views(self.X, self.preset.views, self.views_generator, self.tangents)
 
     def _raw(self, inputs: torch.Tensor) -> torch.Tensor:
         """u = f_theta(inputs) + Delta for (V, n, d) or (n, d) inputs of the n samples."""

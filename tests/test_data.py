@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from sim import Simulation, load_preset
-from sim.data import Cluster, Curve, ViewSpec, evenly_spaced, make_views, sample_clusters, sample_on_curve
-from sim.preset import ClusterSpec
+from sim.data import Cluster, Curve, evenly_spaced, make_views, sample_clusters, sample_on_curve
+from sim.preset import ClusterSpec, ViewsSpec
 
 
 def gen(seed=0):
@@ -47,7 +47,7 @@ def test_curve_samples_lie_on_the_curve_and_orthogonal_noise_is_orthogonal(kind,
     h = 1e-6
     fd = (curve.point(t + h) - curve.point(t - h)) / (2 * h)
     assert torch.allclose(tangents, fd / fd.norm(dim=1, keepdim=True), atol=1e-6)
-    views = make_views(X, ViewSpec(count=3, noise=0.0, orthogonal_noise=0.1), gen(1), tangents)
+    views = make_views(X, ViewsSpec(count=3, noise=0.0, orthogonal_noise=0.1), gen(1), tangents)
     offsets = views - X
     assert float((offsets * tangents).sum(-1).abs().max()) < 1e-12
     assert float(offsets.norm(dim=-1).mean()) > 0.05
@@ -55,7 +55,7 @@ def test_curve_samples_lie_on_the_curve_and_orthogonal_noise_is_orthogonal(kind,
 
 def test_gaussian_views_have_the_asked_spread():
     X = torch.zeros(20000, 3, dtype=torch.float64)
-    views = make_views(X, ViewSpec(count=2, noise=0.3), gen(), None)
+    views = make_views(X, ViewsSpec(count=2, noise=0.3), gen(), None)
     assert views.shape == (2, 20000, 3)
     assert float(views.std()) == pytest.approx(0.3, rel=0.02)
     assert not torch.equal(views[0], views[1])
@@ -63,7 +63,7 @@ def test_gaussian_views_have_the_asked_spread():
 
 def test_rotation_views_keep_norms_and_turn_by_at_most_the_angle():
     X = torch.randn(5000, 4, generator=gen(2), dtype=torch.float64)
-    views = make_views(X, ViewSpec(count=2, noise=0.0, rotation=0.3), gen(3), None)
+    views = make_views(X, ViewsSpec(count=2, noise=0.0, rotation=0.3), gen(3), None)
     assert torch.allclose(views.norm(dim=-1), X.norm(dim=-1).expand(2, -1))
     cos = (views * X).sum(-1) / X.norm(dim=-1) ** 2
     angles = torch.arccos(cos.clamp(-1, 1))
@@ -72,7 +72,7 @@ def test_rotation_views_keep_norms_and_turn_by_at_most_the_angle():
 
 def test_scale_views_scale_within_the_range():
     X = torch.randn(5000, 2, generator=gen(2), dtype=torch.float64)
-    views = make_views(X, ViewSpec(count=2, noise=0.0, scale=0.2), gen(3), None)
+    views = make_views(X, ViewsSpec(count=2, noise=0.0, scale=0.2), gen(3), None)
     ratio = views.norm(dim=-1) / X.norm(dim=-1)
     assert float(ratio.min()) >= 0.8 - 1e-12 and float(ratio.max()) <= 1.2 + 1e-12
     assert float(ratio.min()) < 0.82 and float(ratio.max()) > 1.18

@@ -43,18 +43,16 @@ def test_cluster_panel_shows_predicted_and_measured_velocities(qtbot, tmp_path) 
     assert np.all(np.diff(dev) > 0) and dev[0] < 0.03
 
 
-def test_theory_command_writes_csv_and_png_without_a_display(tmp_path) -> None:
+def run_theory(out: Path, size: str) -> subprocess.CompletedProcess:
+    """`main.py theory` as on a machine with no display at all."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    command = [sys.executable, "main.py", "theory", "--out", str(out), "--size", size]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_theory_command_writes_csv_and_png_without_a_display(tmp_path) -> None:
     out = tmp_path / "theory"
-    result = subprocess.run(
-        [sys.executable, "main.py", "theory", "--out", str(out), "--size", "900x400"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_theory(out, "900x400")
     assert result.returncode == 0, result.stderr
     assert "R^2" in result.stdout
     with (out / "loss_vs_k.csv").open() as fh:
@@ -66,15 +64,7 @@ def test_theory_command_writes_csv_and_png_without_a_display(tmp_path) -> None:
     assert float(fit["slope"]) > 0 and 0.95 < float(fit["r2"]) <= 1
     image = QImage(str(out / "figure3.png"))
     assert (image.width(), image.height()) == (900, 400)
-    result = subprocess.run(
-        [sys.executable, "main.py", "theory", "--out", str(out), "--size", "12"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_theory(out, "12")
     assert result.returncode == 2 and result.stderr.strip().startswith("error: --size")
 
 
