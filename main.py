@@ -1,6 +1,7 @@
 """Entry point. `python main.py [PRESET]` opens the window; `python main.py run PRESET ...`
 does a run with no window (see `python main.py run --help`); `python main.py theory --out DIR`
-writes the Figure 3 tables and plots."""
+writes the Figure 3 tables and plots; `python main.py export PRESET --video OUT.mp4 ...` records
+a replay offscreen, with no display (see `python main.py export --help`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ def main(argv: list[str] | None = None) -> int:
         from sim.headless import main as run_main
 
         return run_main(argv[1:])
+    if argv and argv[0] == "export":
+        from gui.export_cli import main as export_main
+
+        return export_main(argv[1:])
     if argv and argv[0] == "theory":
         from gui.theory_panel import main as theory_main
 

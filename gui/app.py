@@ -52,5 +52,6 @@ def main(argv: list[str]) -> int:
     apply_dark_theme(app)
     settings.setValue("preset", name)
     window = MainWindow(preset, settings, autoplay=True)
+    window.files.note_opened(name)
     window.show()
     return app.exec()

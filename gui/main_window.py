@@ -25,6 +25,7 @@ from gui.controls import KERNEL_MEANING, Controls
 from gui.curves import Curves
 from gui.edits import AddCluster, ClusterTable, EditCluster, MoveCluster, RemoveCluster
 from gui.embedding_view import EmbeddingView
+from gui.file_menu import FileMenu
 from gui.input_view import InputView
 from gui.kernel_view import KernelView
 from gui.legend import Legend
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self._build_actions()
         self._connect_controls()
+        self.files = FileMenu(self)
         self.controls.show_preset(preset)
         self.controls.show_kernel(preset.training.kernel)
         self.resize(1500, 950)
@@ -390,6 +392,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.files.shutdown()
         self.worker.stop()
         self.thread.quit()
         self.thread.wait()

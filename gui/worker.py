@@ -273,6 +273,11 @@ class Worker(QObject):
         self._restart(preset)
         self.notice.emit("rebuilt the network: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
 
+    def _cmd_preset(self, reply: queue.Queue) -> None:
+        """Put a preset that replays the main run (Simulation.to_preset: data as edited,
+        kernel switches as a schedule) on `reply`; None before the run exists."""
+        reply.put(self.sims[0].to_preset() if self.sims else None)
+
     def _cmd_load(self, preset: Preset) -> None:
         self._restart(copy.deepcopy(preset))
 

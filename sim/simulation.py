@@ -12,6 +12,7 @@ next ones, so asking for frames never changes a run. Kernels:
 from __future__ import annotations
 
 import copy
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,11 @@ from sim.ssl_losses import ByolHead, vicreg_loss
 
 LIMIT_MAX_POINTS = 4096
 KERNEL_MAX_POINTS = 256
+# Process-wide torch state that runs in different threads (the window's worker, an export)
+# must take turns with: forward-mode AD levels (two threads inside jvp at once corrupt each
+# other's level: "forward AD level with an invalid index") and the global random generator
+# that seeded network initialisation draws from (interleaved draws change both networks).
+TORCH_STATE_LOCK = threading.RLock()
 
 
 class Divergence(RuntimeError):
@@ -112,7 +118,7 @@ class Simulation:
 
     def _make_model(self) -> None:
         net = self.preset.network
-        with torch.random.fork_rng(devices=[]):
+        with TORCH_STATE_LOCK, torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.preset.seed)
             if net.kind == "averaging":
                 model = AveragingNet(self.X.shape[1], net.latent_dim, net.width, net.activation)
@@ -122,14 +128,15 @@ class Simulation:
         loss = self.preset.loss
         self.head = None
         if loss.kind == "byol":
-            self.head = ByolHead(
-                self.model,
-                net.latent_dim,
-                loss.byol_predictor_width,
-                loss.byol_ema,
-                self.preset.training.lr,
-                self.preset.seed,
-            )
+            with TORCH_STATE_LOCK:
+                self.head = ByolHead(
+                    self.model,
+                    net.latent_dim,
+                    loss.byol_predictor_width,
+                    loss.byol_ema,
+                    self.preset.training.lr,
+                    self.preset.seed,
+                )
 
     def _make_start(self) -> None:
         """Delta = 0 for the network's own start; otherwise the map is made data-blind and
@@ -221,7 +228,8 @@ class Simulation:
             raise PresetError(f"training.kernel: 'limit' handles at most {LIMIT_MAX_POINTS} samples, got {self.n}")
         if self._limit_H is None:
             gen = torch.Generator(device=self.device).manual_seed(self.preset.seed + 3)
-            self._limit_H = limit_kernel(self.model, self.X, self.preset.training.limit_draws, gen).detach()
+            with TORCH_STATE_LOCK:
+                self._limit_H = limit_kernel(self.model, self.X, self.preset.training.limit_draws, gen).detach()
         return self._limit_H
 
     # ----- stepping -------------------------------------------------------------------
@@ -295,7 +303,8 @@ class Simulation:
             z = u / u.norm(dim=1, keepdim=True)
         tangent = {k: -lr.lr * g for k, g in zip(params, g_theta)}
         primals = {k: p.detach() for k, p in params.items()}
-        _, du_nn = jvp(lambda p: functional_call(self.model, p, (self.X,)), (primals,), (tangent,))
+        with TORCH_STATE_LOCK:
+            _, du_nn = jvp(lambda p: functional_call(self.model, p, (self.X,)), (primals,), (tangent,))
         moves = {"nn": du_nn, "identity": -lr.lr_points * self.n * g_delta}
         if self.kernel == "limit":
             moves["limit"] = -lr.lr * torch.einsum("ijkl,jl->ik", self.limit_H(), g_delta)

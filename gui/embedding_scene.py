@@ -1,0 +1,196 @@
+"""Embedding scene: the vispy drawing of one simulation's embeddings on a given SceneCanvas,
+with no Qt in it, so the window (gui/embedding_view.py) and the offscreen exporter
+(gui/export.py) draw with the same code. It shows the clean samples on the circle (2-D
+pan/zoom) or the translucent sphere (3-D orbit camera), coloured by cluster, with optional
+per-point velocity arrows, per-cluster mean arrows (both tangent to the sphere,
+auto-scaled) and fading trails; one set_data per visual per frame."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from vispy import scene
+
+from gui.colors import GUIDE, cluster_rgb, label_rgba
+from sim import Frame
+
+POINT_ARROW_FRACTION = 0.18
+CLUSTER_ARROW_FRACTION = 0.35
+CLUSTER_ARROW_RADIUS = 1.1
+TRAIL_LENGTH = 24
+TRAIL_MAX_POINTS = 4000
+ARROW_MAX_POINTS = 4000
+
+
+def marker_size(n: int) -> float:
+    """Marker diameter in pixels for n points: big for a few hundred, small for 100k."""
+    if n <= 1000:
+        return 8.0
+    if n <= 20000:
+        return 5.0
+    return 3.0
+
+
+def arrow_scale(v: np.ndarray, fraction: float) -> float:
+    """The factor that makes the longest of the vectors v (rows) `fraction` of the radius."""
+    longest = float(np.linalg.norm(v, axis=1).max()) if len(v) else 0.0
+    return fraction / longest if longest > 0 and np.isfinite(longest) else 0.0
+
+
+def sphere_grid(latitudes: int = 5, meridians: int = 12, samples: int = 96) -> np.ndarray:
+    """Segments of latitude circles and meridians on the unit sphere, for the 3-D guide."""
+    t = np.linspace(0, 2 * np.pi, samples + 1)
+    curves = []
+    for lat in np.linspace(-np.pi / 2, np.pi / 2, latitudes + 2)[1:-1]:
+        curves.append(np.stack([np.cos(lat) * np.cos(t), np.cos(lat) * np.sin(t), np.full_like(t, np.sin(lat))], 1))
+    half = np.linspace(-np.pi / 2, np.pi / 2, samples // 2 + 1)
+    for lon in np.linspace(0, 2 * np.pi, meridians, endpoint=False):
+        curves.append(np.stack([np.cos(half) * np.cos(lon), np.cos(half) * np.sin(lon), np.sin(half)], 1))
+    segments = [np.stack([c[:-1], c[1:]], 1).reshape(-1, 3) for c in curves]
+    return np.concatenate(segments).astype(np.float32)
+
+
+class EmbeddingScene:
+    """The visuals of one embedding panel, built on `canvas`; `show_frame` draws a Frame."""
+
+    def __init__(self, canvas: scene.SceneCanvas):
+        self.canvas = canvas
+        self.show_point_arrows = False
+        self.show_cluster_arrows = True
+        self.show_trails = False
+        self.latent_dim = 0
+        self._trail: deque[tuple[int, np.ndarray]] = deque(maxlen=TRAIL_LENGTH)
+        self._trail_key: tuple[int, int] | None = None
+        self.last_frame: Frame | None = None
+
+        self.view = canvas.central_widget.add_view()
+        self.guide: scene.visuals.VisualNode | None = None
+        self.trails = scene.visuals.Markers(parent=self.view.scene, antialias=0)
+        self.points = scene.visuals.Markers(parent=self.view.scene, antialias=0.5)
+        self.point_arrows = scene.visuals.Line(parent=self.view.scene, connect="segments", width=1)
+        self.cluster_arrows = scene.visuals.Arrow(
+            parent=self.view.scene, connect="segments", width=3, arrow_size=14, arrow_type="triangle_60"
+        )
+        empty = np.zeros((2, 2), np.float32)
+        self.trails.set_data(empty, size=1)
+        self.points.set_data(empty, size=1)
+        self.point_arrows.set_data(pos=empty)
+        self.cluster_arrows.set_data(pos=empty, arrows=np.zeros((1, 4), np.float32))
+        for order, visual in enumerate((self.trails, self.point_arrows, self.points, self.cluster_arrows)):
+            visual.visible = False
+            visual.order = order
+        self.set_latent(2)
+
+    # ----- scene setup ----------------------------------------------------------------
+    def set_latent(self, m: int) -> None:
+        """Circle with a pan/zoom camera (m = 2) or translucent sphere with an orbit camera (m = 3)."""
+        if m == self.latent_dim:
+            return
+        self.latent_dim = m
+        if self.guide is not None:
+            self.guide.parent = None
+        if m == 2:
+            angle = np.linspace(0, 2 * np.pi, 361)
+            circle = np.stack([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)
+            self.guide = scene.visuals.Line(circle, color=GUIDE, width=1.5, parent=self.view.scene)
+            self.view.camera = scene.PanZoomCamera(aspect=1, rect=(-1.3, -1.3, 2.6, 2.6))
+        else:
+            self.guide = scene.visuals.Sphere(
+                radius=0.985, method="latitude", rows=32, cols=64, color=(0.45, 0.5, 0.58, 0.10), parent=self.view.scene
+            )
+            self.guide.mesh.set_gl_state("translucent", depth_test=False, cull_face=False)
+            scene.visuals.Line(sphere_grid(), color=(0.6, 0.65, 0.72, 0.35), connect="segments", parent=self.guide)
+            self.view.camera = scene.TurntableCamera(fov=30, distance=6.5, elevation=25, azimuth=30)
+        self.guide.order = -1
+        self.clear_trails()
+
+    def clear_trails(self) -> None:
+        self._trail.clear()
+        self.trails.visible = False
+
+    # ----- drawing --------------------------------------------------------------------
+    def show_frame(self, frame: Frame) -> str:
+        """Draw one frame (points, arrows for the kernel the frame's run uses, trails) and
+        return the text that states the arrows' length scale ('' without arrows)."""
+        self.last_frame = frame
+        Z = frame.Z
+        self.set_latent(Z.shape[1])
+        colors = label_rgba(frame.labels)
+        self.points.set_data(Z, face_color=colors, edge_width=0, size=marker_size(len(Z)))
+        self.points.visible = True
+        self._draw_trails(frame, colors)
+        text = []
+        velocity = frame.velocity.get(frame.kernel)
+        if self.show_point_arrows and velocity is not None:
+            text.append(self._draw_point_arrows(Z, velocity, colors))
+        self.point_arrows.visible = self.show_point_arrows and velocity is not None
+        cluster_v = frame.cluster_velocity.get(frame.kernel)
+        if self.show_cluster_arrows and cluster_v is not None:
+            text.append(self._draw_cluster_arrows(frame.centers, cluster_v))
+        self.cluster_arrows.visible = self.show_cluster_arrows and cluster_v is not None
+        self.canvas.update()
+        return ("arrows: " + ", ".join(t for t in text if t)) if any(text) else ""
+
+    def show_points(self, Z: np.ndarray, labels: np.ndarray) -> None:
+        """Points only (for benchmarks and previews)."""
+        self.set_latent(Z.shape[1])
+        self.points.set_data(Z, face_color=label_rgba(labels), edge_width=0, size=marker_size(len(Z)))
+        self.points.visible = True
+        self.canvas.update()
+
+    def _draw_point_arrows(self, Z: np.ndarray, v: np.ndarray, colors: np.ndarray) -> str:
+        step = max(1, len(Z) // ARROW_MAX_POINTS)
+        Z, v, colors = Z[::step], v[::step], colors[::step]
+        scale = arrow_scale(v, POINT_ARROW_FRACTION)
+        seg = np.empty((2 * len(Z), Z.shape[1]), dtype=np.float32)
+        seg[0::2], seg[1::2] = Z, Z + scale * v
+        rgba = np.repeat(colors, 2, axis=0)
+        rgba[:, 3] = 0.75
+        self.point_arrows.set_data(pos=seg, color=rgba)
+        return f"points x{scale:.2g}" if scale else ""
+
+    def _draw_cluster_arrows(self, centers: np.ndarray, v: np.ndarray) -> str:
+        ok = np.all(np.isfinite(centers), axis=1) & np.all(np.isfinite(v), axis=1)
+        centers, v = centers[ok], v[ok]
+        scale = arrow_scale(v, CLUSTER_ARROW_FRACTION)
+        if not scale:
+            self.cluster_arrows.visible = False
+            return ""
+        start = centers * CLUSTER_ARROW_RADIUS
+        end = start + scale * v
+        seg = np.empty((2 * len(centers), centers.shape[1]), dtype=np.float32)
+        seg[0::2], seg[1::2] = start, end
+        ks = np.flatnonzero(ok)
+        rgb = np.array([cluster_rgb(int(k)) for k in ks], dtype=np.float32)
+        rgba = np.concatenate([0.55 + 0.45 * rgb, np.ones((len(rgb), 1), np.float32)], axis=1)
+        self.cluster_arrows.arrow_color = rgba
+        self.cluster_arrows.set_data(
+            pos=seg, color=np.repeat(rgba, 2, axis=0), arrows=np.concatenate([start, end], axis=1)
+        )
+        return f"clusters x{scale:.2g}"
+
+    def _draw_trails(self, frame: Frame, colors: np.ndarray) -> None:
+        key = (len(frame.Z), frame.Z.shape[1])
+        if key != self._trail_key or (self._trail and frame.step < self._trail[-1][0]):
+            self._trail.clear()
+            self._trail_key = key
+        if not self.show_trails or len(frame.Z) > TRAIL_MAX_POINTS:
+            self.trails.visible = False
+            self._trail.clear()
+            return
+        if self._trail and self._trail[-1][0] == frame.step:
+            self._trail.pop()
+        if self._trail:
+            past = np.concatenate([z for _, z in self._trail])
+            count = len(self._trail)
+            alpha = np.repeat(np.linspace(0.08, 0.45, count), len(frame.Z)).astype(np.float32)
+            rgba = np.tile(colors, (count, 1))
+            rgba[:, 3] = alpha
+            self.trails.set_data(past, face_color=rgba, edge_width=0, size=3)
+            self.trails.visible = True
+        self._trail.append((frame.step, frame.Z.copy()))
+
+    def render(self) -> np.ndarray:
+        """The canvas as an (h, w, 3) uint8 image, drawn now with OpenGL."""
+        return self.canvas.render(alpha=False)

@@ -1,0 +1,443 @@
+"""Export: a run replayed from its preset and drawn offscreen, frame by frame, into an MP4
+(H.264), a GIF or a folder of PNGs, with the window's look.
+
+Three parts, so the headless command (gui/export_cli.py) and the window's export
+(gui/export_job.py) share them:
+  FrameSource    steps its own Simulation (and the identity twin from the same start) and
+                 hands out the frames of every `steps_per_frame` steps;
+  FrameComposer  draws frames into one RGB image: a title bar (preset, step, kernel,
+                 cluster colours), then the chosen panels side by side (embedding views
+                 drawn by the same EmbeddingScene as the window, on canvases made at the
+                 export size; the kernel heatmap and metric curves are the window's
+                 pyqtgraph widgets, hidden and grabbed), curves in a strip below;
+  open_sink      writes images through imageio-ffmpeg's encoder (or PNG files) to a
+                 temporary file or folder beside the target, renamed only when complete:
+                 a failure, a full disk or a cancel leaves nothing under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import errno
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio.v3 as iio
+import imageio_ffmpeg
+import numpy as np
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QWidget
+from vispy import scene
+
+from gui.colors import BACKGROUND, FOREGROUND, MUTED, PANEL, cluster_hex
+from gui.curves import Curves
+from gui.embedding_scene import EmbeddingScene
+from gui.kernel_view import KernelView
+from gui.worker import KERNEL_NAMES, TWIN_KERNEL
+from sim import Frame, Preset, Simulation
+from sim.files import atomic_dir, atomic_path
+
+PANELS = ("embedding", "identity", "kernel", "curves")
+PANEL_LABELS = {
+    "embedding": "embedding (the run's kernel)",
+    "identity": "embedding, identity kernel from the same start",
+    "kernel": "kernel heatmap H(theta)",
+    "curves": "metric curves",
+}
+VIDEO_KINDS = {".mp4": "mp4", ".gif": "gif"}
+MIN_SIZE = (160, 120)
+MAX_SIZE = (7680, 4320)
+CURVES_SHARE = 0.3
+H264_OPTIONS = ["-preset", "veryfast", "-crf", "18", "-movflags", "+faststart"]
+GIF_FILTER = "split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=none"
+
+Events = tuple[tuple[int, str], ...]
+CanvasFactory = Callable[[tuple[int, int]], scene.SceneCanvas]
+
+
+class ExportError(ValueError):
+    """Options or a target that cannot be used; the message is one line naming the option."""
+
+
+class Cancelled(Exception):
+    """The export was cancelled; nothing is written."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to draw and how: panels (from PANELS, drawn in that order), the size of the
+    whole image (width, height), frames per second, number of frames, steps between two
+    frames, and the embedding views' arrows and trails."""
+
+    panels: tuple[str, ...] = ("embedding", "curves")
+    size: tuple[int, int] = (1280, 720)
+    fps: float = 30.0
+    frames: int = 100
+    steps_per_frame: int = 10
+    point_arrows: bool = False
+    cluster_arrows: bool = True
+    trails: bool = False
+
+    def check(self, kind: str) -> None:
+        """ExportError naming the first option out of range for output `kind` (mp4, gif, png)."""
+        unknown = [p for p in self.panels if p not in PANELS]
+        if not self.panels or unknown:
+            raise ExportError(f"--panels: expected some of {', '.join(PANELS)}, got {', '.join(self.panels) or 'none'}")
+        w, h = self.size
+        if not (MIN_SIZE[0] <= w <= MAX_SIZE[0] and MIN_SIZE[1] <= h <= MAX_SIZE[1]):
+            raise ExportError(
+                f"--size: expected from {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]}, got {w}x{h}"
+            )
+        if kind == "mp4" and (w % 2 or h % 2):
+            raise ExportError(f"--size: expected an even width and height for H.264 video, got {w}x{h}")
+        if not 0 < self.fps <= 240:
+            raise ExportError(f"--fps: expected a number from above 0 to 240, got {self.fps:g}")
+        if self.frames < 1:
+            raise ExportError(f"--frames: expected an integer >= 1, got {self.frames}")
+        if self.steps_per_frame < 1:
+            raise ExportError(f"--steps-per-frame: expected an integer >= 1, got {self.steps_per_frame}")
+
+
+def video_kind(path: Path) -> str:
+    """'mp4' or 'gif' from a video file's suffix (ExportError for any other)."""
+    kind = VIDEO_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise ExportError(f"--video: expected a .mp4 or .gif file, got {str(path)!r}")
+    return kind
+
+
+# ----- layout ---------------------------------------------------------------------------
+def _even(x: float) -> int:
+    return max(2, 2 * round(x / 2))
+
+
+def layout(panels: tuple[str, ...], size: tuple[int, int]) -> tuple[QRect, dict[str, QRect], dict[str, QRect]]:
+    """Where things go in a (width, height) image: the title bar, each panel's content and
+    each panel's caption strip (embedding and kernel panels have one, curves do not).
+    Panels other than curves share the top row equally; curves take a strip below."""
+    w, h = size
+    scale = h / 720
+    title = QRect(0, 0, w, _even(max(20, 34 * scale)))
+    caption_h = _even(max(16, 24 * scale))
+    top = [p for p in PANELS if p in panels and p != "curves"]
+    y0 = title.height()
+    body = h - y0
+    content: dict[str, QRect] = {}
+    captions: dict[str, QRect] = {}
+    curves_h = 0
+    if "curves" in panels:
+        curves_h = _even(body * CURVES_SHARE) if top else body
+        content["curves"] = QRect(0, h - curves_h, w, curves_h)
+    row = body - curves_h
+    for i, name in enumerate(top):
+        x = i * w // len(top)
+        width = (i + 1) * w // len(top) - x
+        captions[name] = QRect(x, y0, width, caption_h)
+        content[name] = QRect(x, y0 + caption_h, width, row - caption_h)
+    return title, content, captions
+
+
+# ----- frames ---------------------------------------------------------------------------
+class FrameSource:
+    """A run of its own from a preset (and, for the identity panel, a twin copied at step 0
+    that runs the identity kernel, as the window's side-by-side view does)."""
+
+    def __init__(
+        self,
+        preset: Preset,
+        steps_per_frame: int,
+        twin: bool = False,
+        with_kernel: bool = False,
+        cancelled: Callable[[], bool] = lambda: False,
+    ):
+        main = Simulation(copy.deepcopy(preset))
+        self.sims = [main]
+        if twin:
+            other = main.copy()
+            other.set_kernel(TWIN_KERNEL)
+            self.sims.append(other)
+        self.steps_per_frame = steps_per_frame
+        self.with_kernel = with_kernel
+        self.cancelled = cancelled
+
+    def frames(self, count: int) -> Iterator[tuple[tuple[Frame, ...], Events]]:
+        """`count` frame tuples (main, then twin) at steps 0, k, 2k, ..., each with the
+        events (kernel switches) since the previous one. Raises Cancelled when asked to."""
+        main = self.sims[0]
+        for i in range(count):
+            seen = len(main.switches)
+            for _ in range(self.steps_per_frame if i else 0):
+                if self.cancelled():
+                    raise Cancelled
+                for sim in self.sims:
+                    sim.step(1)
+            events = tuple((step, f"kernel: {KERNEL_NAMES[k]}") for step, k in main.switches[seen:])
+            frames = tuple(
+                sim.frame(with_kernel=self.with_kernel and j == 0, block_ratio=self.with_kernel and j == 0)
+                for j, sim in enumerate(self.sims)
+            )
+            yield frames, events
+
+
+def _offscreen(widget: QWidget, size: tuple[int, int]) -> QWidget:
+    """A widget sized for grab(), never shown: grab() lays out and paints a hidden widget."""
+    widget.resize(*size)
+    return widget
+
+
+def array_image(array: np.ndarray) -> QImage:
+    """A QImage copy of an (h, w, 3) uint8 array."""
+    array = np.ascontiguousarray(array[..., :3])
+    h, w = array.shape[:2]
+    return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+def image_array(image: QImage) -> np.ndarray:
+    """An (h, w, 3) uint8 array copy of a QImage."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    w, h = image.width(), image.height()
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(h, image.bytesPerLine())
+    return rows[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+class FrameComposer:
+    """Draws frame tuples into (h, w, 3) uint8 images laid out by `layout`. `make_canvas`
+    gives a SceneCanvas of a given size: an EGL one with no display, a hidden Qt one in the
+    window's process; either way the embedding is drawn at the export size."""
+
+    def __init__(self, options: ExportOptions, make_canvas: CanvasFactory, title: str):
+        self.options = options
+        self.title = title
+        self.size = options.size
+        self.title_rect, self.content, self.captions = layout(options.panels, options.size)
+        self.scenes: dict[str, EmbeddingScene] = {}
+        for name in ("embedding", "identity"):
+            if name in self.content:
+                r = self.content[name]
+                drawing = EmbeddingScene(make_canvas((r.width(), r.height())))
+                drawing.show_point_arrows = options.point_arrows
+                drawing.show_cluster_arrows = options.cluster_arrows
+                drawing.show_trails = options.trails
+                self.scenes[name] = drawing
+        self.kernel: KernelView | None = None
+        self.curves: Curves | None = None
+        self._widgets: list[QWidget] = []
+        if "kernel" in self.content:
+            self.kernel = KernelView()
+            graphics = self.kernel.graphics
+            graphics.setParent(None)
+            r = self.content["kernel"]
+            self._widgets += [self.kernel, _offscreen(graphics, (r.width(), r.height()))]
+        if "curves" in self.content:
+            r = self.content["curves"]
+            self.curves = Curves()
+            self._widgets.append(_offscreen(self.curves, (r.width(), r.height())))
+
+    def render(self, frames: tuple[Frame, ...], events: Events = ()) -> np.ndarray:
+        """The image of one moment: frames[0] the main run, frames[1] the identity twin."""
+        image = QImage(self.size[0], self.size[1], QImage.Format.Format_RGB888)
+        image.fill(QColor(BACKGROUND))
+        painter = QPainter(image)
+        try:
+            self._draw_title(painter, frames[0])
+            texts = {}
+            for name, drawing in self.scenes.items():
+                frame = frames[0] if name == "embedding" else frames[-1]
+                scale_text = drawing.show_frame(frame)
+                painter.drawImage(self.content[name], array_image(drawing.render()))
+                suffix = " (same start)" if name == "identity" else ""
+                texts[name] = (f"{KERNEL_NAMES[frame.kernel]} kernel{suffix}", scale_text)
+            if self.kernel is not None:
+                self.kernel.show_frame(frames[0])
+                painter.drawPixmap(self.content["kernel"], self._grab(self.kernel.graphics))
+                texts["kernel"] = ("Kernel H(theta)", self.kernel.info.text() if self.kernel.frame else "")
+            if self.curves is not None:
+                for step, text in events:
+                    self.curves.mark(step, text)
+                self.curves.add(frames)
+                self.curves.redraw()
+                painter.drawPixmap(self.content["curves"], self._grab(self.curves))
+            for name, (left, right) in texts.items():
+                self._draw_caption(painter, self.captions[name], left, right)
+        finally:
+            painter.end()
+        return image_array(image)
+
+    @staticmethod
+    def _grab(widget: QWidget) -> QPixmap:
+        if widget.layout() is not None:
+            widget.layout().activate()
+        return widget.grab()
+
+    def _font(self, height: int, bold: bool = False) -> QFont:
+        font = QFont()
+        font.setPixelSize(max(9, round(height * 0.52)))
+        font.setBold(bold)
+        return font
+
+    def _draw_title(self, painter: QPainter, frame: Frame) -> None:
+        r = self.title_rect
+        painter.fillRect(r, QColor(PANEL))
+        pad = r.height() // 2
+        painter.setFont(self._font(r.height(), bold=True))
+        painter.setPen(QColor(FOREGROUND))
+        flags = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        text = f"{self.title}    step {frame.step}    kernel: {KERNEL_NAMES[frame.kernel]}"
+        painter.drawText(r.adjusted(pad, 0, -pad, 0), flags, text)
+        # the cluster colours, right-aligned: a dot and the cluster's number each
+        painter.setFont(self._font(r.height()))
+        metrics = painter.fontMetrics()
+        x = r.right() - pad
+        dot = max(6, r.height() // 3)
+        for k in reversed(range(int(frame.labels.max()) + 1)):
+            label = f"{k + 1}"
+            x -= metrics.horizontalAdvance(label)
+            painter.setPen(QColor(FOREGROUND))
+            painter.drawText(QRect(x, r.top(), metrics.horizontalAdvance(label) + 2, r.height()), flags, label)
+            x -= dot + 4
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(cluster_hex(k)))
+            painter.drawEllipse(x, r.center().y() - dot // 2, dot, dot)
+            x -= pad // 2 + 4
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _draw_caption(self, painter: QPainter, r: QRect, left: str, right: str) -> None:
+        pad = max(4, r.height() // 4)
+        inner = r.adjusted(pad, 0, -pad, 0)
+        painter.setFont(self._font(r.height(), bold=True))
+        painter.setPen(QColor(FOREGROUND))
+        painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, left)
+        room = inner.width() - painter.fontMetrics().horizontalAdvance(left) - 2 * pad
+        painter.setFont(self._font(round(r.height() * 0.85)))
+        painter.setPen(QColor(MUTED))
+        right = painter.fontMetrics().elidedText(right, Qt.TextElideMode.ElideRight, max(0, room))
+        painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, right)
+
+    def close(self) -> None:
+        for drawing in self.scenes.values():
+            drawing.canvas.close()
+        for widget in self._widgets:
+            widget.close()
+            widget.deleteLater()
+
+
+# ----- writing --------------------------------------------------------------------------
+class VideoSink:
+    """Frames piped to ffmpeg (imageio-ffmpeg's build, libx264 or GIF with a palette); the
+    result is checked by counting its frames, so a disk that filled up at the very end
+    is an error and not a truncated file."""
+
+    def __init__(self, path: Path, kind: str, size: tuple[int, int], fps: float):
+        self.path, self.count = path, 0
+        if kind == "mp4":
+            codec, pix_fmt, params = "libx264", "yuv420p", H264_OPTIONS
+        else:
+            codec, pix_fmt, params = "gif", "pal8", ["-vf", GIF_FILTER, "-loop", "0"]
+        self._writer = imageio_ffmpeg.write_frames(
+            str(path),
+            size,
+            fps=fps,
+            codec=codec,
+            pix_fmt_out=pix_fmt,
+            quality=None,
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+            output_params=list(params),
+        )
+        self._writer.send(None)
+
+    def add(self, image: np.ndarray) -> None:
+        try:
+            self._writer.send(np.ascontiguousarray(image))
+        except OSError as exc:
+            raise OSError(errno.EIO, "the encoder stopped writing (disk full?)") from exc
+        self.count += 1
+
+    def finish(self) -> None:
+        self._writer.close()
+        try:
+            found, _ = imageio_ffmpeg.count_frames_and_secs(str(self.path))
+        except (RuntimeError, OSError) as exc:
+            raise OSError(errno.EIO, "the encoder's file is incomplete (disk full?)") from exc
+        if found != self.count:
+            raise OSError(errno.EIO, f"the encoder wrote {found} of {self.count} frames (disk full?)")
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):  # the export has already failed; its error is the one to report
+            self._writer.close()
+
+
+class PngSink:
+    """Numbered PNG files frame_00000.png, ... in a folder."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.count = folder, 0
+
+    def add(self, image: np.ndarray) -> None:
+        data = iio.imwrite("<bytes>", image, extension=".png")
+        (self.folder / f"frame_{self.count:05d}.png").write_bytes(data)
+        self.count += 1
+
+
+@contextmanager
+def open_sink(path: Path, kind: str, size: tuple[int, int], fps: float) -> Iterator[VideoSink | PngSink]:
+    """A sink writing to a temporary file (or folder, for kind 'png') beside `path`, which
+    gets the final name only when the block ends normally. Missing parent folders are
+    made; OSError at once if `path` cannot be written."""
+    path = Path(path)
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file, not a folder", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind != "png" and path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder; name a video file", str(path))
+    if kind == "png":
+        with atomic_dir(path) as tmp:
+            yield PngSink(tmp)
+        return
+    with atomic_path(path) as tmp:
+        sink = VideoSink(tmp, kind, size, fps)
+        try:
+            yield sink
+        except BaseException:
+            sink.abort()
+            raise
+        sink.finish()
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short reason for a failed write."""
+    if exc.strerror:
+        return exc.strerror
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def export(
+    preset: Preset,
+    options: ExportOptions,
+    path: Path,
+    kind: str,
+    make_canvas: CanvasFactory,
+    progress: Callable[[int, Frame], None] | None = None,
+) -> int:
+    """Render and write `options.frames` frames of a replay of `preset`; returns the count.
+    Raises OSError (cannot write), Cancelled/KeyboardInterrupt (nothing written) or the
+    simulation's errors; in every such case nothing is left under `path`."""
+    options.check(kind)
+    source = FrameSource(
+        preset, options.steps_per_frame, twin="identity" in options.panels, with_kernel="kernel" in options.panels
+    )
+    with open_sink(path, kind, options.size, options.fps) as sink:
+        composer = FrameComposer(options, make_canvas, preset.name)
+        try:
+            for i, (frames, events) in enumerate(source.frames(options.frames)):
+                sink.add(composer.render(frames, events))
+                if progress:
+                    progress(i + 1, frames[0])
+        finally:
+            composer.close()
+    return options.frames

@@ -1,0 +1,292 @@
+"""The File menu: New, Open preset..., Save, Save as..., Open recent (the last 8, kept in
+QSettings), Export video... and Export frames...; a preset file dropped on the window opens
+it. Saving asks the worker thread for Simulation.to_preset(), so a saved file replays the
+run: the data as edited, the seed, network, loss, and every kernel switch as a schedule.
+A file that cannot be used (unreadable, not TOML, a field out of range or unknown) is a
+dialog naming the file and the field, and the current run goes on untouched."""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QMimeData, QObject, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
+
+from gui.app import DEFAULT_PRESET
+from gui.export import ExportError, ExportOptions
+from gui.export_job import ExportDialog, ExportJob
+from sim import Preset, PresetError, load_preset
+from sim.preset import PRESET_DIR, resolve, save_preset
+
+RECENT_KEY = "recent_files"
+RECENT_MAX = 8
+PRESET_TIMEOUT_S = 10.0
+FILTER = "Presets (*.toml);;All files (*)"
+
+
+def dropped_preset(mime: QMimeData) -> Path | None:
+    """The first local .toml file among dropped URLs."""
+    for url in mime.urls() if mime.hasUrls() else []:
+        if url.isLocalFile() and url.toLocalFile().lower().endswith(".toml"):
+            return Path(url.toLocalFile())
+    return None
+
+
+def is_shipped(path: Path) -> bool:
+    return path.resolve().parent == PRESET_DIR.resolve()
+
+
+class FileMenu(QObject):
+    """Builds the File menu on `window` and does what its actions ask."""
+
+    def __init__(self, window: QMainWindow):
+        super().__init__(window)
+        self.window = window
+        self.current_file: Path | None = None
+        self._recent: list[str] = []
+        self.job: ExportJob | None = None
+        self.export_dialog: ExportDialog | None = None
+        bar = window.menuBar()
+        self.menu = QMenu("&File", window)
+        bar.insertMenu(bar.actions()[0] if bar.actions() else None, self.menu)
+        self.new_action = self._action(
+            "&New", QKeySequence.StandardKey.New, self.new, "Start over on the default preset"
+        )
+        self.open_action = self._action(
+            "&Open preset...", QKeySequence.StandardKey.Open, self.open, "Open a preset file"
+        )
+        self.recent_menu = self.menu.addMenu("Open &recent")
+        self.save_action = self._action(
+            "&Save", QKeySequence.StandardKey.Save, self.save, "Save the run as a preset that replays it"
+        )
+        self.save_as_action = self._action(
+            "Save &as...", QKeySequence.StandardKey.SaveAs, self.save_as, "Save the run to a new preset file"
+        )
+        self.menu.addSeparator()
+        self.export_video_action = self._action(
+            "Export &video...", QKeySequence("Ctrl+E"), lambda: self.show_export("mp4"), "Record an MP4 or GIF"
+        )
+        self.export_frames_action = self._action(
+            "Export &frames...", QKeySequence("Ctrl+Shift+E"), lambda: self.show_export("png"), "Record PNG frames"
+        )
+        quit_keys = QKeySequence(QKeySequence.StandardKey.Quit)
+        for action in window.actions():
+            if action.shortcut() == quit_keys:  # the window's own Quit, shown here too
+                self.menu.addSeparator()
+                self.menu.addAction(action)
+        self._load_recent()
+        window.setAcceptDrops(True)
+        window.installEventFilter(self)
+        window.controls.preset.activated.connect(lambda _: self.set_current(None))
+
+    def _action(self, text: str, keys: QKeySequence | QKeySequence.StandardKey, slot, tip: str) -> QAction:
+        action = QAction(text, self.window)
+        action.setShortcut(keys)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.menu.addAction(action)
+        return action
+
+    # ----- the current file and the recent list ---------------------------------------
+    def set_current(self, path: Path | None) -> None:
+        """The file Save writes to (None: Save asks, as for a shipped preset)."""
+        self.current_file = path
+        if path is not None:
+            self.window.setWindowTitle(f"Contrastive Kernel Lab - {path.name}")
+
+    def note_opened(self, name: str) -> None:
+        """A preset opened by name or path elsewhere (the command line): a user's file
+        becomes the current file and goes on the recent list; a shipped one does not."""
+        try:
+            path = resolve(name)
+        except PresetError:
+            return
+        if not is_shipped(path):
+            self.set_current(path.resolve())
+            self.add_recent(path)
+
+    def recent_files(self) -> list[str]:
+        return list(self._recent)
+
+    def add_recent(self, path: Path) -> None:
+        text = str(Path(path).resolve())
+        self._recent = [text] + [p for p in self._recent if p != text][: RECENT_MAX - 1]
+        self._store_recent()
+
+    def _load_recent(self) -> None:
+        settings = self.window.settings
+        value = settings.value(RECENT_KEY, []) if settings is not None else []
+        self._recent = ([value] if isinstance(value, str) else [str(v) for v in value or []])[:RECENT_MAX]
+        self._fill_recent_menu()
+
+    def _store_recent(self) -> None:
+        if self.window.settings is not None:
+            self.window.settings.setValue(RECENT_KEY, self._recent)
+        self._fill_recent_menu()
+
+    def clear_recent(self) -> None:
+        self._recent = []
+        self._store_recent()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for i, text in enumerate(self._recent):
+            action = self.recent_menu.addAction(f"&{i + 1} {Path(text).name}")
+            action.setToolTip(text)
+            action.setStatusTip(text)
+            action.setData(text)
+            action.triggered.connect(lambda _=False, text=text: self.open_file(Path(text)))
+        self.recent_menu.addSeparator()
+        clear = self.recent_menu.addAction("Clear the list")
+        clear.setEnabled(bool(self._recent))
+        clear.triggered.connect(self.clear_recent)
+
+    # ----- opening --------------------------------------------------------------------
+    def new(self) -> None:
+        self.window.open_preset(DEFAULT_PRESET)
+        self.set_current(None)
+
+    def open(self) -> None:
+        start = str(self.current_file.parent) if self.current_file else str(Path.home())
+        chosen, _ = QFileDialog.getOpenFileName(self.window, "Open preset", start, FILTER)
+        if chosen:
+            self.open_file(Path(chosen))
+
+    def open_file(self, path: Path) -> bool:
+        """Open a preset file; a bad one is a dialog naming file and field, and the run
+        goes on as it was. True when it opened."""
+        try:
+            if not path.is_file():
+                raise PresetError(f"{path}: cannot read: no such file")
+            load_preset(str(path))
+        except PresetError as exc:
+            QMessageBox.warning(self.window, "Cannot open preset", str(exc))
+            return False
+        self.window.open_preset(str(path))
+        self.set_current(None if is_shipped(path) else path.resolve())  # Save never overwrites a shipped one
+        self.add_recent(path)
+        self.window.statusBar().showMessage(f"opened {path}", 5000)
+        return True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Drag and drop of a .toml file onto the window."""
+        if watched is self.window and event.type() in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            path = dropped_preset(event.mimeData())
+            if path is None:
+                return False
+            event.acceptProposedAction()
+            if event.type() == QEvent.Type.Drop:
+                QTimer.singleShot(0, lambda: self.open_file(path))  # not inside the drop: it may show a dialog
+            return True
+        return super().eventFilter(watched, event)
+
+    # ----- saving ---------------------------------------------------------------------
+    def current_preset(self) -> Preset:
+        """The preset that replays the running simulation, from the worker thread."""
+        reply: queue.Queue[Preset | None] = queue.Queue()
+        self.window.send("preset", reply)
+        try:
+            preset = reply.get(timeout=PRESET_TIMEOUT_S)
+        except queue.Empty:
+            preset = None
+        if preset is None:
+            raise PresetError("the simulation did not answer (busy with a long command, or it failed to start)")
+        return preset
+
+    def save(self) -> bool:
+        if self.current_file is None:
+            return self.save_as()
+        return self.save_to(self.current_file)
+
+    def save_as(self) -> bool:
+        name = self.current_file or Path.home() / f"{self.window.preset.name}.toml"
+        chosen, _ = QFileDialog.getSaveFileName(self.window, "Save preset as", str(name), FILTER)
+        if not chosen:
+            return False
+        path = Path(chosen)
+        return self.save_to(path if path.suffix else path.with_suffix(".toml"))
+
+    def save_to(self, path: Path) -> bool:
+        try:
+            save_preset(self.current_preset(), path)
+        except OSError as exc:
+            QMessageBox.warning(self.window, "Cannot save preset", f"{path}: cannot write: {exc.strerror or exc}")
+            return False
+        except PresetError as exc:
+            QMessageBox.warning(self.window, "Cannot save preset", f"{path}: {exc}")
+            return False
+        self.set_current(path.resolve())
+        self.add_recent(path)
+        if self.window.settings is not None:
+            self.window.settings.setValue("preset", str(path.resolve()))
+        self.window.statusBar().showMessage(f"saved {path}", 5000)
+        return True
+
+    # ----- export ---------------------------------------------------------------------
+    def export_defaults(self, kind: str) -> tuple[ExportOptions, Path]:
+        """Options like the window shows now, and a file name in the last export folder."""
+        w = self.window
+        preset = w.snapshot.preset if w.snapshot else w.preset
+        step = w.snapshot.frames[0].step if w.snapshot else 0
+        panels = ["embedding"]
+        if w.controls.side_by_side.isChecked():
+            panels.append("identity")
+        if w.kernel_view.wants_updates():
+            panels.append("kernel")
+        panels.append("curves")
+        every = max(1, preset.every)
+        options = ExportOptions(
+            panels=tuple(panels),
+            frames=max(step, preset.steps) // every + 1,
+            steps_per_frame=every,
+            point_arrows=w.controls.point_arrows.isChecked(),
+            cluster_arrows=w.controls.cluster_arrows.isChecked(),
+            trails=w.controls.trails.isChecked(),
+        )
+        folder = w.settings.value("export_dir") if w.settings is not None else None
+        folder = Path(folder) if isinstance(folder, str) and folder else Path.home()
+        name = f"{preset.name}.{kind}" if kind != "png" else f"{preset.name}-frames"
+        return options, folder / name
+
+    def show_export(self, kind: str) -> None:
+        if self.job is not None and self.job.running():
+            self.window.statusBar().showMessage("an export is running; cancel it or wait for it", 5000)
+            return
+        options, path = self.export_defaults(kind)
+        self.export_dialog = ExportDialog(self.window, kind, options, path)
+        self.export_dialog.accepted.connect(self._export_accepted)
+        self.export_dialog.open()
+
+    def _export_accepted(self) -> None:
+        dialog = self.export_dialog
+        path, kind = dialog.target()
+        self.start_export(dialog.options(), path, kind)
+
+    def start_export(self, options: ExportOptions, path: Path, kind: str) -> ExportJob | None:
+        """Record a replay of the current run; the window stays live meanwhile."""
+        try:
+            self.job = ExportJob(self.current_preset(), options, path, kind, self.window)
+        except (ExportError, PresetError, RuntimeError) as exc:
+            QMessageBox.warning(self.window, "Cannot export", str(exc))
+            return None
+        for action in (self.export_video_action, self.export_frames_action):
+            action.setEnabled(False)
+        self.job.finished.connect(self._export_finished)
+        if self.window.settings is not None:
+            self.window.settings.setValue("export_dir", str(path.parent))
+        self.window.statusBar().showMessage(f"exporting {path}...")
+        return self.job
+
+    def _export_finished(self, status: str, message: str) -> None:
+        for action in (self.export_video_action, self.export_frames_action):
+            action.setEnabled(True)
+        self.window.statusBar().showMessage(message, 10000)
+        if status == "failed":
+            QMessageBox.warning(self.window, "Export failed", message)
+
+    def shutdown(self) -> None:
+        """Stop an export in progress (nothing is written) before the window closes."""
+        if self.job is not None:
+            self.job.abort()

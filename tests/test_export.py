@@ -1,0 +1,242 @@
+"""`python main.py export`: run as a display-less machine runs it (no DISPLAY, no Qt platform
+set), the MP4 and PNG files it writes are read back and checked; bad presets and options
+are one line and exit status 2 with nothing written; an unwritable target, a full disk and
+Ctrl-C leave nothing under the final name."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import imageio.v2 as imageio
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from gui.colors import BACKGROUND, PALETTE
+from gui.export import layout, open_sink
+from gui.export_cli import main as export_main
+from sim import Simulation, load_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def headless_env() -> dict[str, str]:
+    """The environment of a machine with no display at all."""
+    drop = ("DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "QT_QPA_PLATFORM", "PYTEST_QT_API")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def export_cmd(*args: str) -> list[str]:
+    return [sys.executable, "main.py", "export", *args]
+
+
+def run_export(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        export_cmd(*args), cwd=ROOT, env=headless_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def near(image: np.ndarray, rgb: np.ndarray, tol: int) -> np.ndarray:
+    target = np.round(np.asarray(rgb) * 255).astype(int)
+    return np.all(np.abs(image[..., :3].astype(int) - target) <= tol, axis=-1)
+
+
+def hex_rgb(text: str) -> np.ndarray:
+    return np.array([int(text[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+
+
+def test_mp4_reads_back_with_its_frames_size_motion_and_every_cluster_colour(tmp_path):
+    out = tmp_path / "fig5.mp4"
+    size = (480, 320)
+    result = run_export(
+        "fig5-2d", "--video", str(out), "--frames", "8", "--steps-per-frame", "25", "--size", "480x320", "--fps", "10",
+        "--panels", "embedding", "identity",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}: 8 frames of 480x320" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig5.mp4"]  # no temporary file left
+
+    reader = imageio.get_reader(out, format="FFMPEG")
+    frames = [frame for frame in reader]  # the plugin reports inf frames: count by reading
+    reader.close()
+    assert len(frames) == 8
+    assert all(f.shape == (size[1], size[0], 3) for f in frames)
+    changes = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in itertools.pairwise(frames)]
+    assert min(changes) > 0.05, "some frames repeat: the run did not move"
+
+    _, content, _ = layout(("embedding", "identity"), size)
+    for name in ("embedding", "identity"):
+        r = content[name]
+        for index in (0, -1):
+            panel = frames[index][r.top() : r.bottom() + 1, r.left() : r.right() + 1]
+            assert near(panel, hex_rgb(BACKGROUND), tol=6).mean() > 0.5  # the window's background
+            for k in range(4):
+                found = near(panel, PALETTE[k], tol=40).sum()
+                assert found >= 15, f"{name} panel, frame {index}: cluster {k + 1}'s colour is missing"
+
+
+def test_png_frames_are_the_asked_count_and_size(tmp_path):
+    folder = tmp_path / "frames"
+    result = run_export(
+        "imbalanced", "--png-dir", str(folder), "--frames", "3", "--steps-per-frame", "5", "--size", "321x203",
+        "--panels", "embedding", "kernel", "curves",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
+    images = [iio.imread(folder / name) for name in names]
+    assert all(image.shape == (203, 321, 3) and image.dtype == np.uint8 for image in images)
+    assert not np.array_equal(images[0], images[-1])
+    _, content, _ = layout(("embedding", "kernel", "curves"), (321, 203))
+    r = content["kernel"]
+    heatmap = images[-1][r.top() : r.bottom() + 1, r.left() : r.right() + 1]
+    assert heatmap.std() > 20  # the kernel panel is drawn, not blank
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ('name = "x"\n[data]\nclusters = [ { center = [0.0, 0.0] } ]\n[loss]\ntau = -1.0\n', "loss.tau"),
+        ('name = "x"\ncolour = "red"\n[data]\nclusters = [ { center = [0.0, 0.0] } ]\n', "colour"),
+        ("name = [unclosed\n", "not valid TOML"),
+        (b"name = \xff\xfe\n", "cannot read"),
+    ],
+    ids=["out-of-range", "unknown-field", "not-toml", "unreadable"],
+)
+def test_a_bad_preset_is_one_line_and_exit_2(tmp_path, capsys, content, field):
+    preset = write(tmp_path / "bad.toml", content)
+    out = tmp_path / "out.mp4"
+    assert exit_code([str(preset), "--video", str(out), "--frames", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(preset) in err and field in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--video", "OUT.avi"], "--video: expected a .mp4 or .gif file"),
+        (["--video", "OUT.mp4", "--size", "641x360"], "--size: expected an even width and height"),
+        (["--video", "OUT.mp4", "--size", "wide"], "--size: expected WIDTHxHEIGHT"),
+        (["--video", "OUT.mp4", "--panels", "embedding", "heatmap"], "--panels: expected some of"),
+        (["--video", "OUT.mp4", "--frames", "0"], "--frames: expected an integer >= 1"),
+        (["--video", "OUT.mp4", "--fps", "0"], "--fps: expected a number"),
+        (["--png-dir", "OUT", "--video", "OUT.mp4"], "not allowed with argument"),
+        ([], "one of the arguments --video --png-dir is required"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, args, message):
+    args = [a.replace("OUT", str(tmp_path / "out")) for a in args]
+    assert exit_code(["fig5-2d", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def exit_code(argv: list[str]) -> int:
+    """The command's exit status, whether it returns it or argparse exits with it."""
+    try:
+        return export_main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_an_unwritable_target_says_so_and_writes_nothing(tmp_path):
+    blocker = write(tmp_path / "not-a-folder", "x")
+    result = run_export("fig5-2d", "--video", str(blocker / "out.mp4"), "--frames", "2", "--size", "320x240")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --video: cannot write") and "not a folder" in last and "nothing written" in last
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
+
+
+def test_ctrl_c_cancels_and_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "long.mp4"
+    proc = subprocess.Popen(
+        export_cmd("fig5-2d", "--video", str(out), "--frames", "500", "--size", "320x240"),
+        cwd=ROOT,
+        env=headless_env(),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = ""
+    while "frame 3/" not in seen:
+        char = proc.stderr.read(1)
+        assert char, f"the export ended early: {seen}"
+        seen += char
+    assert len(list(tmp_path.iterdir())) == 1  # the temporary file being written
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130
+    assert "cancelled; nothing written" in rest
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def file_size_limit():
+    """A full disk: writes past 64 KiB fail (EFBIG) in this process and in the encoder it starts."""
+    before = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, before[1]))
+    yield
+    resource.setrlimit(resource.RLIMIT_FSIZE, before)
+
+
+@pytest.mark.parametrize("kind", ["mp4", "gif", "png"])
+def test_a_full_disk_fails_the_write_and_leaves_nothing(tmp_path, file_size_limit, kind):
+    noise = np.random.default_rng(0).integers(0, 256, (6, 240, 320, 3), dtype=np.uint8)  # incompressible
+    target = tmp_path / ("out" if kind == "png" else f"out.{kind}")
+    with pytest.raises(OSError, match="disk full|File too large"), open_sink(target, kind, (320, 240), 10) as sink:
+        for frame in noise:
+            sink.add(frame)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["gif", "png"])
+def test_sinks_write_what_they_are_given(tmp_path, kind):
+    frames = [np.full((60, 80, 3), (40 * i, 200 - 40 * i, 90), dtype=np.uint8) for i in range(4)]
+    target = tmp_path / ("out" if kind == "png" else "out.gif")
+    with open_sink(target, kind, (80, 60), 5.0) as sink:
+        for frame in frames:
+            sink.add(frame)
+    read = [iio.imread(p) for p in sorted(target.iterdir())] if kind == "png" else list(iio.imiter(target))
+    assert len(read) == 4
+    for got, want in zip(read, frames):
+        assert got.shape[:2] == (60, 80)
+        assert np.abs(got[..., :3].astype(int) - want).max() <= 8
+
+
+def test_runs_in_two_threads_match_a_run_alone():
+    """An export steps its own run in its own thread while the window's worker steps the live
+    one: each must get exactly the frames it would get alone (torch's forward-mode AD and
+    seeded initialisation are process-wide state)."""
+
+    def run(results: dict, key: int) -> None:
+        sim = Simulation(load_preset("fig5-2d"), device="cpu")
+        for _ in range(20):
+            sim.step(1)
+            results[key] = sim.frame(block_ratio=False).Z
+
+    alone: dict = {}
+    run(alone, 0)
+    together: dict = {}
+    threads = [threading.Thread(target=run, args=(together, i)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(together) == [0, 1]
+    for Z in together.values():
+        np.testing.assert_array_equal(Z, alone[0])

@@ -1,0 +1,280 @@
+"""The File menu with a real event loop: Save as writes a preset that replays the run (data
+edit and kernel switch included) in a test Simulation and in the window; New and Open
+switch runs; the recent list keeps the last eight, persists and opens; a dropped file
+opens; bad files are a dialog naming file and field while the run goes on untouched; the
+export dialog records a video while the window stays live, and a cancel, a failure or
+closing the window leaves no file. File dialogs and message boxes are replaced, so
+nothing blocks."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+from gui_support import frame, open_window, wait_for, wait_step
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMessageBox, QPushButton
+
+from gui.export import ExportOptions
+from sim import Simulation, load_preset
+from sim.preset import PRESET_DIR, preset_to_toml
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """Replaced static dialogs: answers to give (set by the test) and warnings shown."""
+    state = {"save": "", "open": "", "warnings": []}
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (state["save"], "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (state["open"], "")))
+
+    def warning(parent, title, text, *args, **kwargs):
+        state["warnings"].append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(warning))
+    return state
+
+
+def preset_file(path: Path, name: str, shipped: str = "imbalanced") -> Path:
+    preset = load_preset(shipped)
+    preset.name = name
+    path.write_text(preset_to_toml(preset), encoding="utf-8")
+    return path
+
+
+def test_save_as_writes_a_replayable_preset_and_new_and_open_switch_runs(qtbot, tmp_path, dialogs) -> None:
+    window = open_window(qtbot, tmp_path)
+    window.send("move", 0, [-3.5, 0.75])
+    window.send("step", 12)
+    window.set_kernel("identity")
+    window.send("step", 8)
+    saved_at = wait_step(qtbot, window, 20)
+    assert saved_at.kernel == "identity"
+
+    path = tmp_path / "my run.toml"
+    dialogs["save"] = str(tmp_path / "my run")  # the suffix is added
+    window.files.save_as_action.trigger()
+    assert path.read_text().startswith("# Contrastive Kernel Lab preset")
+    preset = load_preset(str(path))
+    assert [(s.step, s.kernel) for s in preset.training.switches] == [(12, "identity")]
+    assert preset.data.clusters[0].center == [-3.5, 0.75] and preset.seed == 0
+    replay = Simulation(preset, device="cpu")
+    replay.step(20)
+    np.testing.assert_allclose(replay.frame(block_ratio=False).Z, saved_at.Z, atol=1e-5)
+    assert window.files.current_file == path.resolve()
+    assert "my run.toml" in window.windowTitle()
+    assert window.files.recent_files()[0] == str(path.resolve())
+
+    window.files.new_action.trigger()
+    wait_for(qtbot, lambda: window.snapshot.preset.data.clusters[0].center == [-3.0, 0.0])
+    assert window.files.current_file is None and frame(window).step == 0
+
+    dialogs["open"] = str(path)
+    window.files.open_action.trigger()
+    wait_for(qtbot, lambda: window.snapshot.preset.data.clusters[0].center == [-3.5, 0.75])
+    window.send("step", 20)
+    again = wait_step(qtbot, window, 20)
+    assert again.kernel == "identity"
+    np.testing.assert_allclose(again.Z, saved_at.Z, atol=1e-5)  # the window replays the saved run
+    assert window.files.current_file == path.resolve()
+
+    dialogs["save"] = ""  # Save writes to the current file without asking
+    window.set_kernel("nn")
+    wait_for(qtbot, lambda: frame(window).kernel == "nn")
+    window.files.save_action.trigger()
+    switches = [(s.step, s.kernel) for s in load_preset(str(path)).training.switches]
+    assert switches == [(12, "identity"), (20, "nn")]
+    assert dialogs["warnings"] == []
+
+
+def test_recent_files_keep_the_last_eight_persist_and_open(qtbot, tmp_path, dialogs) -> None:
+    window = open_window(qtbot, tmp_path)
+    files = [preset_file(tmp_path / f"p{i}.toml", f"recent-{i}") for i in range(10)]
+    for path in files:
+        window.files.add_recent(path)
+    newest_first = [str(p.resolve()) for p in reversed(files)][:8]
+    assert window.files.recent_files() == newest_first
+    window.settings.sync()
+    stored = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat).value("recent_files")
+    assert stored == newest_first
+    actions = [a for a in window.files.recent_menu.actions() if a.data()]
+    assert [a.data() for a in actions] == newest_first
+    actions[2].trigger()
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "recent-7")
+    assert window.files.recent_files()[0] == str(files[7].resolve())
+    assert len(window.files.recent_files()) == 8
+
+    shipped = PRESET_DIR / "appendix-b-3d.toml"
+    assert window.files.open_file(shipped)
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "appendix-b-3d")
+    assert window.files.current_file is None  # Save will ask: a shipped preset is never overwritten
+
+
+MIMES: list[QMimeData] = []  # an event only points to its data: keep the data alive
+
+
+def drag_events(path: Path) -> tuple[QDragEnterEvent, QDropEvent]:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    MIMES.append(mime)
+    action, button, mods = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(60, 60), action, mime, button, mods)
+    return enter, QDropEvent(QPointF(60, 60), action, mime, button, mods)
+
+
+def test_dropping_a_preset_file_on_the_window_opens_it(qtbot, tmp_path, dialogs) -> None:
+    window = open_window(qtbot, tmp_path)
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(b"not a preset")
+    enter, _ = drag_events(picture)
+    QApplication.sendEvent(window, enter)
+    assert not enter.isAccepted()  # only .toml files are taken
+
+    enter, drop = drag_events(preset_file(tmp_path / "dropped.toml", "dropped"))
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, drop)
+    assert drop.isAccepted()
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "dropped")
+    assert window.files.current_file == (tmp_path / "dropped.toml").resolve()
+    assert dialogs["warnings"] == []
+
+
+BAD_FILES = {
+    "range.toml": ('name = "x"\n[data]\nclusters = [ { center = [0.0, 0.0] } ]\n[loss]\ntau = -1.0\n', "loss.tau"),
+    "unknown.toml": ('name = "x"\ncolour = "red"\n[data]\nclusters = [ { center = [0.0, 0.0] } ]\n', "colour"),
+    "not-toml.toml": ("name = [unclosed\n", "not valid TOML"),
+    "unreadable.toml": (b"name = \xff\xfe\n", "cannot read"),
+}
+
+
+def test_bad_files_show_a_dialog_naming_file_and_field_and_leave_the_run_alone(qtbot, tmp_path, dialogs) -> None:
+    window = open_window(qtbot, tmp_path)
+    window.set_playing(True)
+    wait_for(qtbot, lambda: frame(window).step >= 5)
+    generation, title = window.snapshot.generation, window.windowTitle()
+    for name, (content, field) in BAD_FILES.items():
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        assert window.files.open_file(path) is False
+        dialog_title, text = dialogs["warnings"][-1]
+        assert dialog_title == "Cannot open preset" and str(path) in text and field in text, text
+    assert not window.files.open_file(tmp_path / "gone.toml")
+    assert "gone.toml" in dialogs["warnings"][-1][1] and "no such file" in dialogs["warnings"][-1][1]
+    for event in drag_events(tmp_path / "range.toml"):
+        QApplication.sendEvent(window, event)
+    wait_for(qtbot, lambda: len(dialogs["warnings"]) == len(BAD_FILES) + 2)
+    assert "loss.tau" in dialogs["warnings"][-1][1]
+
+    step = frame(window).step
+    wait_for(qtbot, lambda: frame(window).step > step + 5)  # the run goes on
+    assert window.snapshot.generation == generation and window.snapshot.preset.name == "fig5-2d"
+    assert window.windowTitle() == title and window.files.current_file is None
+    assert window.files.recent_files() == []
+
+
+def max_gap_while(qtbot, condition) -> tuple[float, float]:
+    """The longest pause of the window's event loop (a 20 ms timer) until `condition`
+    holds, and how long that took."""
+    ticks: list[float] = [time.perf_counter()]
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(20)
+    wait_for(qtbot, condition, timeout=120000)
+    timer.stop()
+    ticks.append(time.perf_counter())
+    return max(b - a for a, b in itertools.pairwise(ticks)), ticks[-1] - ticks[0]
+
+
+def test_export_dialog_records_a_video_while_the_window_stays_live(qtbot, tmp_path, dialogs) -> None:
+    window = open_window(qtbot, tmp_path)
+    window.set_side_by_side(True)
+    window.set_playing(True)
+    window.files.export_video_action.trigger()
+    dialog = window.files.export_dialog
+    assert dialog.isVisible() and dialog.panels["identity"].isChecked()
+    dialog.format.setCurrentIndex(dialog.format.findData("png"))
+    assert not dialog.path.text().endswith(".mp4")  # a folder for PNG frames
+    dialog.format.setCurrentIndex(dialog.format.findData("mp4"))
+    out = tmp_path / "exports" / "run.mp4"
+    dialog.path.setText(str(out))
+    dialog.width_box.setValue(400)
+    dialog.height_box.setValue(240)
+    dialog.frames.setValue(16)
+    dialog.steps_per_frame.setValue(10)
+    for name, box in dialog.panels.items():
+        box.setChecked(name in ("embedding", "identity", "curves"))
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    job = window.files.job
+    assert job is not None and job.progress.isVisible()
+    assert not window.files.export_video_action.isEnabled()
+    step = frame(window).step
+    gap, took = max_gap_while(qtbot, lambda: job.status)
+    assert job.status == "done", window.statusBar().currentMessage()
+    # an export run in the window's thread would stall its events for about all of `took`
+    assert gap < min(1.0, took / 3), f"the window stopped handling events for {gap:.2f} of {took:.2f} s"
+    assert frame(window).step > step  # the live run went on meanwhile
+    assert window.files.export_video_action.isEnabled() and not job.progress.isVisible()
+    assert f"wrote {out}" in window.statusBar().currentMessage()
+    reader = imageio.get_reader(out, format="FFMPEG")
+    frames = [f for f in reader]  # not list(reader): the plugin says it has inf frames
+    reader.close()
+    assert len(frames) == 16 and frames[0].shape == (240, 400, 3)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["run.mp4"]
+    assert dialogs["warnings"] == []
+
+
+def long_export(window, folder: Path):
+    folder.mkdir()
+    options = ExportOptions(panels=("embedding",), size=(240, 160), frames=2000, steps_per_frame=2)
+    return window.files.start_export(options, folder / "long.mp4", "mp4")
+
+
+def test_cancelling_an_export_leaves_no_file(qtbot, tmp_path, dialogs) -> None:
+    window = open_window(qtbot, tmp_path)
+    folder = tmp_path / "exports"
+    job = long_export(window, folder)
+    wait_for(qtbot, lambda: job.frames_drawn >= 3)
+    assert len(list(folder.iterdir())) == 1  # the temporary file being written
+    qtbot.mouseClick(job.progress.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: job.status)
+    assert job.status == "cancelled" and not job.thread.isRunning()
+    assert list(folder.iterdir()) == []
+    assert "cancelled; nothing written" in window.statusBar().currentMessage()
+    assert dialogs["warnings"] == []  # a cancel is no failure
+
+
+def test_a_failed_export_says_why_png_frames_export_and_closing_mid_export_writes_nothing(
+    qtbot, tmp_path, dialogs
+) -> None:
+    window = open_window(qtbot, tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    options = ExportOptions(panels=("embedding",), size=(240, 160), frames=3, steps_per_frame=2)
+    job = window.files.start_export(options, blocker / "out.mp4", "mp4")
+    wait_for(qtbot, lambda: job.status)
+    assert job.status == "failed"
+    title, text = dialogs["warnings"][-1]
+    assert title == "Export failed" and "cannot write" in text and "not a folder" in text
+    assert blocker.read_text() == "x"
+
+    frames_dir = tmp_path / "frames"
+    options = ExportOptions(panels=("embedding", "kernel"), size=(200, 120), frames=3, steps_per_frame=2)
+    job = window.files.start_export(options, frames_dir, "png")
+    wait_for(qtbot, lambda: job.status)
+    assert job.status == "done"
+    names = sorted(p.name for p in frames_dir.iterdir())
+    assert names == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
+    assert imageio.imread(frames_dir / names[-1]).shape == (120, 200, 3)
+
+    folder = tmp_path / "exports"
+    job = long_export(window, folder)
+    wait_for(qtbot, lambda: job.frames_drawn >= 2)
+    window.close()
+    assert not job.thread.isRunning() and window.thread.isFinished()
+    assert list(folder.iterdir()) == []
