@@ -29,7 +29,7 @@ def marker_size(n: int) -> float:
         return 8.0
     if n <= 20000:
         return 5.0
-    return 3.0
+    return 2.0 if n > 50000 else 3.0
 
 
 def arrow_scale(v: np.ndarray, fraction: float) -> float:
@@ -117,8 +117,7 @@ class EmbeddingScene:
         Z = frame.Z
         self.set_latent(Z.shape[1])
         colors = label_rgba(frame.labels)
-        self.points.set_data(Z, face_color=colors, edge_width=0, size=marker_size(len(Z)))
-        self.points.visible = True
+        self._set_points(Z, colors)
         self._draw_trails(frame, colors)
         text = []
         velocity = frame.velocity.get(frame.kernel)
@@ -135,9 +134,15 @@ class EmbeddingScene:
     def show_points(self, Z: np.ndarray, labels: np.ndarray) -> None:
         """Points only (for benchmarks and previews)."""
         self.set_latent(Z.shape[1])
-        self.points.set_data(Z, face_color=label_rgba(labels), edge_width=0, size=marker_size(len(Z)))
-        self.points.visible = True
+        self._set_points(Z, label_rgba(labels))
         self.canvas.update()
+
+    def _set_points(self, Z: np.ndarray, colors: np.ndarray) -> None:
+        """One set_data for all points; no antialiasing beyond 20k points (pixel fill is
+        what a software renderer spends its time on)."""
+        self.points.antialias = 0.0 if len(Z) > 20000 else 0.5
+        self.points.set_data(Z, face_color=colors, edge_width=0, size=marker_size(len(Z)))
+        self.points.visible = True
 
     def _draw_point_arrows(self, Z: np.ndarray, v: np.ndarray, colors: np.ndarray) -> str:
         step = max(1, len(Z) // ARROW_MAX_POINTS)

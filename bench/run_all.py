@@ -1,0 +1,165 @@
+"""Every benchmark, one process per row, side by side: prints the table the README quotes
+and writes bench/results.json with the raw numbers and the machine they came from.
+
+    .venv/bin/python bench/run_all.py [--quick] [--device auto]
+
+Rows: the layer-wise NTK against the torch.func jacrev contraction; the tiled NT-Xent
+against the dense one (time, peak memory, the largest N each handles); steps/s per kernel
+headless; steps/s with the window open against headless; frames/s drawing 10k and 100k
+points; video encoding and render+encode frames/s at 1280x720. The window rows need a
+display: without one they run under xvfb-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ROWS = {
+    "ntk": ("bench.bench_ntk", {"device": "{device}"}),
+    "scale": ("bench.bench_scale", {"device": "{device}", "sizes": [4096, 16384], "large": [200000], "threads": 1}),
+    "core": ("bench.bench_core", {"device": "{device}"}),
+    "gui": ("bench.bench_gui", {}),
+    "video": ("bench.bench_video", {}),
+}
+QUICK = {
+    "scale": {"sizes": [4096, 8192], "large": [32768]},
+    "core": {"steps": 100},
+    "gui": {"step_seconds": 3.0, "draw_seconds": 1.5},
+    "video": {"frames": 40},
+}
+
+
+def run_row(name: str, device: str, quick: bool) -> dict:
+    module, kwargs = ROWS[name]
+    kwargs = {k: (v.format(device=device) if isinstance(v, str) else v) for k, v in kwargs.items()}
+    if quick:
+        kwargs.update(QUICK.get(name, {}))
+    code = (
+        "import json, sys; sys.path.insert(0, '.'); "
+        f"from {module} import run; print('RESULT' + json.dumps(run(**json.loads(sys.argv[1]))))"
+    )
+    command = [sys.executable, "-c", code, json.dumps(kwargs)]
+    if name == "gui" and not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+        command = ["xvfb-run", "-a", "-s", "-screen 0 1920x1200x24", *command]
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "xcb"))
+    print(f"running {name}...", file=sys.stderr, flush=True)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT"):
+            return json.loads(line[len("RESULT") :])
+    return {"error": (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]}
+
+
+def _gib(value: float | None) -> str:
+    return "-" if value is None else f"{value / 2**30:.3f} GiB"
+
+
+def table(results: dict) -> list[str]:
+    lines = ["| measurement | result |", "| --- | --- |"]
+
+    def add(what: str, result: str) -> None:
+        lines.append(f"| {what} | {result} |")
+
+    r = results.get("ntk", {})
+    if "speedup" in r:
+        add(
+            f"NTK n={r['n']}, {r['depth']} x {r['width']} MLP: layer-wise vs jacrev J J^T",
+            f"{r['layerwise_s']:.3f} s, {_gib(r['layerwise_peak_bytes'])} vs {r['jacrev_s']:.2f} s, "
+            f"{_gib(r['jacrev_peak_bytes'])}: {r['speedup']:.0f}x faster, max rel. diff "
+            f"{r['max_abs_diff_over_max_abs']:.1e}",
+        )
+    r = results.get("scale", {})
+    for row in r.get("rows", []):
+        dense = (
+            f"{row['dense_s']:.2f} s, {_gib(row['dense_peak_bytes'])}"
+            if "dense_s" in row
+            else f"over budget ({_gib(row['dense_predicted_bytes'])} predicted)"
+        )
+        add(
+            f"NT-Xent + gradient, N = {row['N']} views: tiled vs dense",
+            f"{row['tiled_s']:.3f} s, {_gib(row['tiled_peak_bytes'])} vs {dense}",
+        )
+    for row in r.get("large", []):
+        add(
+            f"NT-Xent + gradient, N = {row['N']} views, tiled",
+            f"{row['tiled_s']:.1f} s, {_gib(row['tiled_peak_bytes'])}",
+        )
+    if r.get("dense_max_N"):
+        add(
+            f"largest N within {_gib(r['budget_bytes'])}",
+            f"dense {r['dense_max_N']}, tiled {r['tiled_max_N_by_memory'] or '-'} (by memory; time grows as N^2)",
+        )
+    r = results.get("core", {})
+    if "nn" in r:
+        add(
+            "fig5-2d steps/s headless, NN / identity / limit (frames every 20 steps)",
+            " / ".join(f"{r[k]['with_frames_every_20_steps_per_s']:.0f}" for k in ("nn", "identity", "limit")),
+        )
+    r = results.get("gui", {})
+    if "ratio" in r:
+        add(
+            "fig5-2d steps/s: window open vs headless",
+            f"{r['window_steps_per_s']:.0f} vs {r['headless_steps_per_s']:.0f} (ratio {r['ratio']:.2f}; "
+            f"window draws {r['window_frames_per_s']:.0f} frames/s)",
+        )
+        for k in (10, 100):
+            add(
+                f"frames/s drawing {k}k points (one view / side by side)",
+                f"{r[f'draw_fps_{k}k_1view']:.1f} / {r[f'draw_fps_{k}k_2view']:.1f}",
+            )
+    r = results.get("video", {})
+    if "encode_fps" in r:
+        add(
+            f"video {r['size']} H.264 (fig5-2d, embedding + curves): draw / encode / draw + encode",
+            f"{r['draw_fps']:.0f} / {r['encode_fps']:.0f} / {r['render_encode_fps']:.0f} frames/s",
+        )
+    for name, r in results.items():
+        if isinstance(r, dict) and "error" in r:
+            add(f"{name}", f"failed: {r['error']}")
+    return lines
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        )
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter timings")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args()
+    results = {name: run_row(name, args.device, args.quick) for name in args.rows}
+    results["machine"] = machine()
+    results["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    results["quick"] = args.quick
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"Machine: {results['machine']}; {results['date']}{' (quick)' if args.quick else ''}\n")
+    print("\n".join(table(results)))
+
+
+if __name__ == "__main__":
+    main()
