@@ -34,7 +34,7 @@ from gui.worker import KERNEL_NAMES, Snapshot, Worker
 from sim import Preset, PresetError, load_preset
 from sim.preset import ClusterSpec
 
-CURVE_INTERVAL = 0.1
+CURVE_INTERVAL = 0.25
 KERNEL_ORDER = ("nn", "identity", "limit")
 
 

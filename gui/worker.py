@@ -23,7 +23,7 @@ from sim.cluster_dynamics import ClusterFlow, cluster_flow
 
 KERNEL_NAMES = {"nn": "NN", "identity": "identity", "limit": "infinite width"}
 TWIN_KERNEL = "identity"
-DISPLAY_INTERVAL = 1 / 60
+DISPLAY_INTERVAL = 1 / 30
 SLOWEST_INTERVAL = 0.1
 FRAME_BUDGET = 0.2
 KERNEL_INTERVAL = 0.25
