@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import imageio.plugins.pillow  # noqa: F401 - loaded at import, not first inside an export thread
 import imageio.v3 as iio
 import imageio_ffmpeg
 import numpy as np

@@ -1,4 +1,4 @@
-"""The File menu: New, Open preset..., Save, Save as..., Open recent (the last 8, kept in
+"""The File menu: New, Open preset..., Open data..., Save, Save as..., Open recent (the last 8, kept in
 QSettings), Export video... and Export frames...; a preset file dropped on the window opens
 it. Saving asks the worker thread for Simulation.to_preset(), so a saved file replays the
 run: the data as edited, the seed, network, loss, and every kernel switch as a schedule.
@@ -7,6 +7,7 @@ dialog naming the file and the field, and the current run goes on untouched."""
 
 from __future__ import annotations
 
+import copy
 import queue
 from pathlib import Path
 
@@ -18,12 +19,14 @@ from gui.app import DEFAULT_PRESET
 from gui.export import ExportError, ExportOptions
 from gui.export_job import ExportDialog, ExportJob
 from sim import Preset, PresetError, load_preset
+from sim.datasets import user_data
 from sim.preset import PRESET_DIR, resolve, save_preset
 
 RECENT_KEY = "recent_files"
 RECENT_MAX = 8
 PRESET_TIMEOUT_S = 10.0
 FILTER = "Presets (*.toml);;All files (*)"
+DATA_FILTER = "Data (*.npy *.csv);;All files (*)"
 
 
 def dropped_preset(mime: QMimeData) -> Path | None:
@@ -56,6 +59,12 @@ class FileMenu(QObject):
         )
         self.open_action = self._action(
             "&Open preset...", QKeySequence.StandardKey.Open, self.open, "Open a preset file"
+        )
+        self.open_data_action = self._action(
+            "Open &data (.npy, .csv)...",
+            QKeySequence("Ctrl+D"),
+            self.open_data,
+            "Run the current settings on your own n x d data, optionally with integer labels in the last column",
         )
         self.recent_menu = self.menu.addMenu("Open &recent")
         self.save_action = self._action(
@@ -168,6 +177,38 @@ class FileMenu(QObject):
         self.set_current(None if is_shipped(path) else path.resolve())  # Save never overwrites a shipped one
         self.add_recent(path)
         self.window.statusBar().showMessage(f"opened {path}", 5000)
+        return True
+
+    def open_data(self) -> None:
+        start = str(self.current_file.parent) if self.current_file else str(Path.home())
+        chosen, _ = QFileDialog.getOpenFileName(self.window, "Open data", start, DATA_FILTER)
+        if not chosen:
+            return
+        answer = QMessageBox.question(
+            self.window, "Labels", "Does the last column hold integer labels (used for colours and metrics only)?"
+        )
+        self.open_data_file(Path(chosen), answer == QMessageBox.StandardButton.Yes)
+
+    def open_data_file(self, path: Path, labels_last_column: bool) -> bool:
+        """A new run with the current settings on the data in `path`; a malformed file is a
+        dialog naming the file and what was expected, and the run goes on as it was."""
+        try:
+            user_data(str(path), labels_last_column)
+        except PresetError as exc:
+            QMessageBox.warning(self.window, "Cannot open data", str(exc))
+            return False
+        preset = copy.deepcopy(self.window.snapshot.preset if self.window.snapshot else self.window.preset)
+        preset.name, preset.training.switches = path.stem, []
+        data = preset.data
+        data.kind, data.path, data.labels_last_column, data.clusters = (
+            "file",
+            str(path.resolve()),
+            labels_last_column,
+            [],
+        )
+        self.window.start_preset(preset)
+        self.set_current(None)
+        self.window.statusBar().showMessage(f"opened data {path}", 5000)
         return True
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -265,14 +265,18 @@ class MainWindow(QMainWindow):
         except PresetError as exc:
             self.on_failed(str(exc))
             return
+        self.start_preset(preset)
+        if self.settings is not None:
+            self.settings.setValue("preset", name)
+
+    def start_preset(self, preset: Preset) -> None:
+        """A new run on `preset` (already validated)."""
         self.preset = preset
         self.setWindowTitle(f"Contrastive Kernel Lab - {preset.name}")
         self.controls.show_preset(preset)
         self.controls.show_kernel(preset.training.kernel)
         self.undo_stack.clear()
         self.send("load", preset)
-        if self.settings is not None:
-            self.settings.setValue("preset", name)
 
     def _set_view_option(self, name: str, on: bool) -> None:
         for view in (self.main_view, self.twin_view):
