@@ -1,8 +1,9 @@
-"""Input view: the clean data in input space (a pyqtgraph plane; for 3-D data a chosen pair
-of axes; above 3-D the first two principal components) with each cluster's center as a
-draggable handle (fixed in a PCA projection). While a handle is dragged it
-emits `dragging(k, center)` (the run follows live); on release `dragged(k, old, new)`, which
-the window turns into an undoable edit. It only draws; the window owns the edits."""
+"""Input view: the clean data in input space (a pyqtgraph plane; for 3-D data an orbit view,
+gui/input_orbit.py, or a chosen pair of axes; above 3-D the first two principal components)
+with each cluster's center as a draggable handle (fixed in a PCA projection). While a handle
+is dragged it emits `dragging(k, center)` (the run follows live); on release
+`dragged(k, old, new)`, which the window turns into an undoable edit. It only draws; the
+window owns the edits."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, MUTED, cluster_hex, label_rgba
+from gui.input_orbit import InputOrbit
 from sim.preset import ClusterSpec
 
+ORBIT = "3-D orbit"
 AXIS_PAIRS = {"x - y": (0, 1), "x - z": (0, 2), "y - z": (1, 2)}
 SCATTER_MAX_POINTS = 50000
 
@@ -35,8 +38,11 @@ class InputView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.axes_box = QComboBox()
-        self.axes_box.addItems(list(AXIS_PAIRS))
-        self.axes_box.setToolTip("Which two input coordinates the plane shows (3-D data); handles move in that plane")
+        self.axes_box.addItems([ORBIT, *AXIS_PAIRS])
+        self.axes_box.setToolTip(
+            "3-D data: an orbit view (handles move parallel to the screen) or the plane of two input "
+            "coordinates (handles move in that plane)"
+        )
         self.axes_box.currentTextChanged.connect(self._redraw)
         self.hint = QLabel("drag a center to move its cluster")
         self.hint.setStyleSheet(f"color: {MUTED};")
@@ -57,6 +63,7 @@ class InputView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.plot_widget, 1)
+        self.orbit: InputOrbit | None = None
 
         self.X = np.zeros((0, 2), np.float32)
         self.labels = np.zeros(0, np.int64)
@@ -71,7 +78,12 @@ class InputView(QWidget):
     def axes(self) -> tuple[int, int]:
         if self.X.shape[1] < 3:
             return (0, 1)
-        return AXIS_PAIRS[self.axes_box.currentText()]
+        return AXIS_PAIRS.get(self.axes_box.currentText(), (0, 1))
+
+    @property
+    def orbiting(self) -> bool:
+        """Whether the 3-D orbit view shows the data (3-D data, orbit chosen)."""
+        return self.X.shape[1] == 3 and self.axes_box.currentText() == ORBIT
 
     def set_data(self, X: np.ndarray, labels: np.ndarray, clusters: list[ClusterSpec], movable: bool) -> None:
         """New clean data and cluster specs; handles being dragged keep their place."""
@@ -79,11 +91,6 @@ class InputView(QWidget):
         self.pca = principal_axes(X) if X.shape[1] > 3 else None
         self.X, self.labels, self.clusters, self.movable = X, labels, clusters, movable and self.pca is None
         self.axes_box.setVisible(X.shape[1] == 3)
-        if self.pca is not None:
-            share = self.pca[2]
-            self.hint.setText(f"PCA of {X.shape[1]}-D data: PC1-PC2 ({100 * share:.0f}% of variance)")
-        else:
-            self.hint.setText("drag a center to move its cluster")
         self._redraw()
         if refit:
             self.fit()
@@ -97,6 +104,8 @@ class InputView(QWidget):
         return points[:, [i, j]]
 
     def fit(self) -> None:
+        if self.orbit is not None and self.orbiting:
+            self.orbit.fit()
         if len(self.X):
             i, j = 0, 1
             pad = 0.5
@@ -109,6 +118,24 @@ class InputView(QWidget):
 
     def _redraw(self) -> None:
         if self.X.shape[1] < 2:
+            return
+        if self.pca is not None:
+            share = self.pca[2]
+            self.hint.setText(f"PCA of {self.X.shape[1]}-D data: PC1-PC2 ({100 * share:.0f}% of variance)")
+        elif self.orbiting:
+            self.hint.setText("drag a center to move its cluster; drag elsewhere to orbit")
+        else:
+            self.hint.setText("drag a center to move its cluster")
+        if self.orbiting and self.orbit is None:
+            self.orbit = InputOrbit()
+            self.orbit.dragging.connect(self.dragging)
+            self.orbit.dragged.connect(self.dragged)
+            self.layout().addWidget(self.orbit, 1)
+        self.plot_widget.setVisible(not self.orbiting)
+        if self.orbit is not None:
+            self.orbit.setVisible(self.orbiting)
+        if self.orbiting:
+            self.orbit.set_data(self.X, self.labels, self.clusters, self.movable)
             return
         step = max(1, len(self.X) // SCATTER_MAX_POINTS)
         plane, labels = self.shown(self.X[::step]), self.labels[::step]
@@ -168,3 +195,11 @@ class InputView(QWidget):
         point = self.plot.vb.mapViewToScene(self.handles[k].pos())
         view_point = self.plot_widget.mapFromScene(point)
         return float(view_point.x()), float(view_point.y())
+
+    def handle_canvas_pos(self, k: int) -> tuple[float, float]:
+        """Where handle k is in the orbit view, in its canvas (native widget) pixels."""
+        return self.orbit.handle_canvas_pos(k)
+
+    def close_canvas(self) -> None:
+        if self.orbit is not None:
+            self.orbit.close_canvas()

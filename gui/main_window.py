@@ -400,7 +400,7 @@ class MainWindow(QMainWindow):
         self.worker.stop()
         self.thread.quit()
         self.thread.wait()
-        for view in (self.main_view, self.twin_view):
+        for view in (self.main_view, self.twin_view, self.input_view):
             view.close_canvas()
         self.theory.shutdown()
         self.cluster_panel.shutdown()
