@@ -99,6 +99,16 @@ def measure(
     return result, best, peak
 
 
+def bench_device(device: str, threads: int | None) -> torch.device:
+    """The device to measure on ('auto': CUDA when torch sees a GPU), with the CPU thread
+    count set first when asked."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
 def run(
     n: int = 1024,
     width: int = 256,
@@ -110,11 +120,7 @@ def run(
     threads: int | None = None,
 ) -> dict:
     """Time and compare the layer-wise and the jacrev kernels; returns the numbers."""
-    if threads is not None:
-        torch.set_num_threads(threads)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    where = torch.device(device)
+    where = bench_device(device, threads)
     torch.manual_seed(seed)
     model = MLP(2, 2, width=width, depth=depth, activation="tanh").to(where)
     X = torch.randn(n, 2, device=where)

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_ntk import measure
+from bench.bench_ntk import bench_device, measure
 from sim.losses import contrastive_loss
 
 BUDGET_BYTES = 8 * 2**30
@@ -85,11 +85,7 @@ def run(
     threads: int | None = None,
 ) -> dict:
     """Time and measure the tiled and dense losses; returns the numbers (bytes, seconds)."""
-    if threads is not None:
-        torch.set_num_threads(threads)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    where, kind = torch.device(device), getattr(torch, dtype)
+    where, kind = bench_device(device, threads), getattr(torch, dtype)
 
     def tiled(Z):
         return contrastive_loss(Z, loss, tau, psi)
