@@ -29,12 +29,13 @@ from sim.data import (
     make_views,
     random_cap,
     sample_on_curve,
+    uniform_ball,
 )
 from sim.frame import Frame
 from sim.kernels import limit_kernel, ntk, trace_kernel
 from sim.losses import contrastive_loss
 from sim.networks import MLP, AveragingNet
-from sim.preset import KERNELS, Preset, PresetError, SwitchSpec
+from sim.preset import KERNELS, ClusterSpec, Preset, PresetError, SwitchSpec
 from sim.ssl_losses import ByolHead, vicreg_loss
 
 LIMIT_MAX_POINTS = 4096
@@ -374,15 +375,9 @@ class Simulation:
     def move_cluster(self, k: int, center: list[float] | np.ndarray) -> None:
         """Translate cluster k's samples so its center is `center`; the run continues on the
         moved data (the views of the next step are redrawn from it)."""
-        if not 0 <= k < self.num_clusters:
-            raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters - 1}, got {k}")
-        new = torch.as_tensor(np.asarray(center, dtype=np.float64), device=self.device, dtype=self.dtype)
-        if new.shape != (self.X.shape[1],) or not bool(torch.isfinite(new).all()):
-            raise PresetError(
-                f"cluster center: expected {self.X.shape[1]} finite numbers, got {list(np.asarray(center))}"
-            )
-        if self.curve is not None:
-            raise PresetError("cluster: clusters on a curve move along the curve only; edit data.clusters instead")
+        self._check_index(k)
+        self._check_editable()
+        new = self._checked_center(center)
         self.preset.data.clusters[k].center = [float(c) for c in new.cpu()]
         self.X = self._clusters_X()
         self._limit_H = None
@@ -392,8 +387,6 @@ class Simulation:
         """Insert a cluster of `count` samples uniform in the ball of `radius` about `center`
         at `index` (default: last; the clusters from there move up one); their offsets Delta
         copy those of random existing samples, so the start type holds. Returns its index."""
-        from sim.preset import ClusterSpec
-
         self._check_editable()
         c = self._checked_center(center)
         self._check_count_radius(count, radius)
@@ -471,12 +464,17 @@ class Simulation:
         self._views = self._draw_views()
 
     def _check_index(self, k: int) -> None:
+        if not self.preset.data.clusters:
+            raise PresetError(f"cluster: data.kind {self.preset.data.kind!r} has no clusters to edit")
         if not 0 <= k < self.num_clusters:
             raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters - 1}, got {k}")
 
     def _check_editable(self) -> None:
-        if self.curve is not None:
-            raise PresetError("cluster: clusters on a curve cannot be added or resized here; edit data.clusters")
+        if self.offsets is None:
+            raise PresetError(
+                f"cluster: only clusters in balls (data.kind 'clusters') can be moved, added or resized here, "
+                f"not {self.preset.data.kind!r} data"
+            )
 
     @staticmethod
     def _check_count_radius(count: int, radius: float) -> None:
@@ -499,8 +497,6 @@ class Simulation:
 
     def _ball_offsets(self, count: int, radius: float) -> torch.Tensor:
         """Offsets (float64, CPU) of `count` samples uniform in the ball of `radius`."""
-        from sim.data import uniform_ball
-
         return radius * uniform_ball(count, self.X.shape[1], self._edit_generator(), torch.float64)
 
     def _set_samples(self, labels: torch.Tensor, offsets: torch.Tensor | None, delta: torch.Tensor) -> None:

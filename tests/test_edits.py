@@ -130,3 +130,19 @@ def test_a_copy_edited_alike_stays_identical(sim: Simulation) -> None:
         s.add_cluster([0.0, 2.0], 5, 0.1)
     assert torch.equal(sim.X, twin.X)
     assert np.linalg.norm(sim.X[sim.labels == 0].numpy() - [-3.0, 0.0], axis=1).max() <= 0.6 + 1e-5
+
+
+def test_data_without_editable_clusters_refuses_edits_with_one_line() -> None:
+    p = load_preset("digits")
+    p.data.per_class = 5
+    sim = Simulation(p)
+    for edit in (
+        lambda: sim.move_cluster(0, [0.0] * 64),
+        lambda: sim.add_cluster([0.0] * 64, 3, 0.1),
+        lambda: sim.remove_cluster(0),
+        lambda: sim.set_cluster_radius(0, 0.1),
+    ):
+        with pytest.raises(PresetError, match="cluster: ") as err:
+            edit()
+        assert "\n" not in str(err.value)
+    assert sim.n == 25
