@@ -97,3 +97,9 @@ def test_run_bad_arguments(tmp_path):
     result = run("nope", "--out", str(tmp_path / "x.npz"))
     assert result.returncode == 2 and "no such preset" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_run_bad_device_is_one_line(tmp_path):
+    for device, expected in (("foo", "expected 'auto', 'cpu', 'cuda' or 'cuda:N'"), ("cuda:x", "cuda:N")):
+        result = run("fig5-2d", "--device", device, "--out", str(tmp_path / "x.npz"))
+        assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
