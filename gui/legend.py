@@ -1,12 +1,11 @@
-"""Legend: a row of coloured swatches naming each cluster (number and sample count), in the
-palette every view shares."""
+"""Legend: a row of coloured swatches naming each cluster (or class, for data that comes
+with labels) and its sample count, in the palette every view shares."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from gui.colors import MUTED, cluster_hex
-from sim.preset import ClusterSpec
 
 
 class Legend(QWidget):
@@ -22,11 +21,12 @@ class Legend(QWidget):
         self.row.addStretch(1)
         self.setToolTip("Cluster colours, shared by every view; n = samples in the cluster")
 
-    def set_clusters(self, clusters: list[ClusterSpec]) -> None:
+    def set_groups(self, names: list[str], counts: list[int]) -> None:
+        """One swatch per group k: its colour, `names[k]` and `counts[k]` samples."""
         texts = [
-            f'<span style="color:{cluster_hex(k)}; font-size:15px">&#9679;</span> {k + 1} '
-            f'<span style="color:{MUTED}">(n={c.count})</span>'
-            for k, c in enumerate(clusters)
+            f'<span style="color:{cluster_hex(k)}; font-size:15px">&#9679;</span> {name} '
+            f'<span style="color:{MUTED}">(n={count})</span>'
+            for k, (name, count) in enumerate(zip(names, counts, strict=True))
         ]
         while len(self.labels) > len(texts):
             self.labels.pop().deleteLater()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 from PySide6.QtCore import QSettings, Qt, QThread, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
@@ -337,7 +338,15 @@ class MainWindow(QMainWindow):
                 main.X, main.labels, [ClusterSpec(list(c.center), c.count, c.radius) for c in clusters], movable
             )
             self.cluster_table.set_clusters(clusters, movable)
-            self.legend.set_clusters(clusters)
+            counts = np.bincount(main.labels, minlength=int(main.labels.max()) + 1).tolist()
+            data = snap.preset.data
+            names = (
+                [f"digit {c}" for c in data.classes]
+                if data.kind == "digits"
+                else [str(k + 1) for k in range(len(counts))]
+            )
+            self.legend.set_groups(names, counts)
+            self.legend.title.setText("classes" if data.kind in ("digits", "file") else "clusters")
         self.controls.show_kernel(main.kernel)
         self.controls.show_playing(snap.playing)
         self.controls.counter.setText(f"step {main.step}")

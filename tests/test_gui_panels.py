@@ -85,3 +85,6 @@ def test_high_dimensional_data_shows_its_pca_projection(qtbot, tmp_path) -> None
     share = values[::-1][:2].sum() / values.sum()
     assert "PCA of 64-D data" in view.hint.text() and f"{100 * share:.0f}%" in view.hint.text()
     assert not view.movable and not view.axes_box.isVisible()
+    legend = [label.text() for label in window.legend.labels]
+    assert len(legend) == 5 and "digit 0" in legend[0] and "digit 4" in legend[4] and "(n=100)" in legend[0]
+    assert window.legend.title.text() == "classes"
