@@ -5,10 +5,12 @@ draws each Snapshot the worker hands over. Layout and last preset persist in QSe
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
 import torch
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QSettings, Qt, QThread, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
@@ -39,6 +41,14 @@ CURVE_INTERVAL = 0.25
 KERNEL_ORDER = ("nn", "identity", "limit")
 
 
+@functools.cache
+def gui_thread_garbage_collector() -> GarbageCollector:
+    """From the first window on, Python's cycle collector runs only on a timer in the GUI
+    thread. Run by an allocation in the simulation or export thread, it would destroy Qt
+    widgets caught in garbage cycles off the GUI thread, which deadlocks or aborts."""
+    return GarbageCollector(interval=0.5)
+
+
 def available_devices() -> list[str]:
     return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -48,6 +58,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, preset: Preset, settings: QSettings | None = None, autoplay: bool = False):
         super().__init__()
+        gui_thread_garbage_collector()
         self.setWindowTitle(f"Contrastive Kernel Lab - {preset.name}")
         self.settings = settings
         self.preset = preset
