@@ -46,9 +46,13 @@ def _spin(low: float, high: float, decimals: int, step: float, tip: str) -> QDou
     return box
 
 
-def _int_spin(low: int, high: int, tip: str) -> QSpinBox:
+def int_spin(low: int, high: int, tip: str, value: int | None = None, step: int = 1) -> QSpinBox:
+    """An integer box that reports a value only when editing ends (not on every key)."""
     box = QSpinBox()
     box.setRange(low, high)
+    box.setSingleStep(step)
+    if value is not None:
+        box.setValue(value)
     box.setKeyboardTracking(False)
     box.setToolTip(tip)
     return box
@@ -101,12 +105,12 @@ class Controls(QWidget):
         self.lr = _spin(1e-5, 100.0, 5, 0.01, "Step size eta for the network (NN) and infinite-width kernels")
         self.lr_points = _spin(1e-5, 100.0, 5, 0.01, "Step size for the identity kernel (moving Delta directly)")
         self.noise = _spin(0.0, 5.0, 3, 0.01, "Std sigma of the Gaussian noise that makes each view")
-        self.steps_per_frame = _int_spin(0, 100000, "Steps between two drawn frames; 'max' runs as fast as it can")
+        self.steps_per_frame = int_spin(0, 100000, "Steps between two drawn frames; 'max' runs as fast as it can")
         self.steps_per_frame.setSpecialValueText("max")
 
         self.net_kind = _combo([("MLP", "mlp"), ("averaging (1 layer)", "averaging")], "Network type (rebuilds)")
-        self.width = _int_spin(1, 100000, "Hidden width (rebuilds the network)")
-        self.depth = _int_spin(1, 64, "Number of layers of the MLP (rebuilds the network)")
+        self.width = int_spin(1, 100000, "Hidden width (rebuilds the network)")
+        self.depth = int_spin(1, 64, "Number of layers of the MLP (rebuilds the network)")
         self.activation = _combo([(a, a) for a in ACTIVATIONS], "Activation function (rebuilds the network)")
         self.latent = _combo([("circle S^1", 2), ("sphere S^2", 3)], "Latent space (rebuilds the network)")
         self.loss = _combo(

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressDialog,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +38,7 @@ from vispy import app as vispy_app
 from vispy import scene
 
 from gui.colors import BACKGROUND, MUTED
+from gui.controls import int_spin
 from gui.export import (
     PANEL_LABELS,
     PANELS,
@@ -90,8 +90,8 @@ class ExportDialog(QDialog):
         for name, box in self.panels.items():
             box.setChecked(name in defaults.panels)
             box.toggled.connect(self._update)
-        self.width_box = self._spin(160, 7680, defaults.size[0], 2, "Frame width in pixels (even for H.264)")
-        self.height_box = self._spin(120, 4320, defaults.size[1], 2, "Frame height in pixels (even for H.264)")
+        self.width_box = int_spin(160, 7680, "Frame width in pixels (even for H.264)", defaults.size[0], 2)
+        self.height_box = int_spin(120, 4320, "Frame height in pixels (even for H.264)", defaults.size[1], 2)
         size_row = QHBoxLayout()
         size_row.addWidget(self.width_box)
         size_row.addWidget(QLabel("x"))
@@ -101,8 +101,8 @@ class ExportDialog(QDialog):
         self.fps.setDecimals(1)
         self.fps.setValue(defaults.fps)
         self.fps.setToolTip("Frames per second of the video")
-        self.frames = self._spin(1, 1_000_000, defaults.frames, 1, "Number of frames; the first is step 0")
-        self.steps_per_frame = self._spin(1, 1_000_000, defaults.steps_per_frame, 1, "Training steps between frames")
+        self.frames = int_spin(1, 1_000_000, "Number of frames; the first is step 0", defaults.frames, 1)
+        self.steps_per_frame = int_spin(1, 1_000_000, "Training steps between frames", defaults.steps_per_frame, 1)
         self.point_arrows = QCheckBox("per-point arrows")
         self.point_arrows.setChecked(defaults.point_arrows)
         self.cluster_arrows = QCheckBox("per-cluster arrows")
@@ -140,15 +140,6 @@ class ExportDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.buttons)
         self._update()
-
-    @staticmethod
-    def _spin(low: int, high: int, value: int, step: int, tip: str) -> QSpinBox:
-        box = QSpinBox()
-        box.setRange(low, high)
-        box.setSingleStep(step)
-        box.setValue(value)
-        box.setToolTip(tip)
-        return box
 
     def kind(self) -> str:
         return self.format.currentData()
