@@ -13,6 +13,7 @@ import numpy as np
 from vispy import scene
 
 from gui.colors import GUIDE, cluster_rgb, label_rgba
+from gui.point_splat import SPLAT_MIN_POINTS, PointSplat
 from sim import Frame
 
 POINT_ARROW_FRACTION = 0.18
@@ -80,6 +81,7 @@ class EmbeddingScene:
         for order, visual in enumerate((self.trails, self.point_arrows, self.points, self.cluster_arrows)):
             visual.visible = False
             visual.order = order
+        self.splat = PointSplat(self.view, order=self.points.order)
         self.set_latent(2)
 
     # ----- scene setup ----------------------------------------------------------------
@@ -138,9 +140,13 @@ class EmbeddingScene:
         self.canvas.update()
 
     def _set_points(self, Z: np.ndarray, colors: np.ndarray) -> None:
-        """One set_data for all points; no antialiasing beyond 20k points (pixel fill is
-        what a software renderer spends its time on)."""
-        self.points.antialias = 0.0 if len(Z) > 20000 else 0.5
+        """One set_data for all points: antialiased markers up to SPLAT_MIN_POINTS points,
+        beyond that one image of 2-3 px squares (gui/point_splat.py says why)."""
+        if len(Z) > SPLAT_MIN_POINTS:
+            self.points.visible = False
+            self.splat.show(Z, colors, int(marker_size(len(Z))))
+            return
+        self.splat.hide()
         self.points.set_data(Z, face_color=colors, edge_width=0, size=marker_size(len(Z)))
         self.points.visible = True
 
