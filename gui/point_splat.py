@@ -88,11 +88,8 @@ class PointSplat:
         width, height = (max(1, round(s)) for s in self.view.size)
         M = projective_matrix(self.view.scene.transform)
         self._inverse.matrix = np.linalg.inv(M)
-        homogeneous = np.empty((len(Z), 4), dtype=np.float32)
-        homogeneous[:, :-1] = 0.0
-        homogeneous[:, : Z.shape[1]] = Z
-        homogeneous[:, 3] = 1.0
-        p = homogeneous @ M.astype(np.float32)
+        m = Z.shape[1]
+        p = Z @ M[:m].astype(np.float32) + M[3].astype(np.float32)  # (Z, 0.., 1) @ M
         xy = p[:, :2] / p[:, 3:4]
         if Z.shape[1] == 3:  # the far side of the sphere first (w grows with distance from the eye)
             far = p[:, 3] > M[3, 3]
