@@ -1,7 +1,9 @@
 """Every benchmark, one process per row, side by side: prints the table the README quotes
 and writes bench/results.json with the raw numbers and the machine they came from.
 
-    .venv/bin/python bench/run_all.py [--quick] [--device auto]
+    .venv/bin/python bench/run_all.py [--quick] [--device auto] [--big] [--rows ntk scale ...]
+
+On a lent GPU machine, bench/gpu_check.sh runs the CUDA check and the GPU rows in one go.
 
 Rows: the layer-wise NTK against the torch.func jacrev contraction; the tiled NT-Xent
 against the dense one (time, peak memory, the largest N each handles); steps/s per kernel
@@ -39,11 +41,16 @@ QUICK = {
 }
 
 
-def run_row(name: str, device: str, quick: bool) -> dict:
+BIG = {"scale": {"sizes": [4096, 16384, 32768], "large": [200000, 1000000]}}
+
+
+def run_row(name: str, device: str, quick: bool, big: bool = False) -> dict:
     module, kwargs = ROWS[name]
     kwargs = {k: (v.format(device=device) if isinstance(v, str) else v) for k, v in kwargs.items()}
     if quick:
         kwargs.update(QUICK.get(name, {}))
+    if big:
+        kwargs.update(BIG.get(name, {}))
     code = (
         "import json, sys; sys.path.insert(0, '.'); "
         f"from {module} import run; print('RESULT' + json.dumps(run(**json.loads(sys.argv[1]))))"
@@ -150,9 +157,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter timings")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--big", action="store_true", help="the tiled loss at 1M views too (for a GPU)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
-    results = {name: run_row(name, args.device, args.quick) for name in args.rows}
+    results = {name: run_row(name, args.device, args.quick, args.big) for name in args.rows}
     results["machine"] = machine()
     results["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results["quick"] = args.quick

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# One prepared run for a lent GPU machine (the device tool's `run`, about 5 minutes):
+# the CUDA path against the CPU, then the GPU benchmark rows (layer-wise NTK, tiled loss up
+# to 1M views, steps/s per kernel). Writes the log and bench results under $OUT (or
+# bench/gpu-out). The window rows need a display and stay CPU-machine rows.
+#
+#     device run: bash bench/gpu_check.sh        (timeout_s 540)
+set -o pipefail
+out="${OUT:-bench/gpu-out}"
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+py="${PYTHON:-python3}"
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+    "$py" bench/cuda_check.py --device cuda
+    "$py" bench/run_all.py --device cuda --rows ntk scale core --big --out "$out/results-gpu.json"
+} 2>&1 | tee "$out/gpu-log.txt"
