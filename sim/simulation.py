@@ -87,6 +87,7 @@ class Simulation:
         self._views_state = self.views_generator.get_state()
         self._limit_H: torch.Tensor | None = None
         self._views = self._draw_views()
+        self._next_gradient: tuple | None = None
 
     # ----- construction -------------------------------------------------------------
     def _make_data(self) -> None:
@@ -256,11 +257,16 @@ class Simulation:
         for switch in self.preset.training.switches:
             if switch.step == self.step_count:
                 self.set_kernel(switch.kernel)
-        loss, _ = self._loss_of(self._views)
         moving = [p for p in self.model.parameters() if p.requires_grad] if self.kernel == "nn" else [self.delta]
-        head = self.head.parameters() if self.head else []
-        grads = list(torch.autograd.grad(loss, moving + head))
-        grads, head_grads = grads[: len(moving)], grads[len(moving) :]
+        cached = self._take_next_gradient()
+        if cached is not None:
+            loss, by_tensor = cached
+            grads, head_grads = [by_tensor[p] for p in moving], []
+        else:
+            loss, _ = self._loss_of(self._views)
+            head = self.head.parameters() if self.head else []
+            grads = list(torch.autograd.grad(loss, moving + head))
+            grads, head_grads = grads[: len(moving)], grads[len(moving) :]
         if self.kernel == "identity":
             grads = [self.n * grads[0]]
         elif self.kernel == "limit":
@@ -274,6 +280,18 @@ class Simulation:
         self.step_count += 1
         self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
+
+    def _take_next_gradient(self) -> tuple[torch.Tensor, dict[torch.Tensor, torch.Tensor]] | None:
+        """The loss and gradients a frame computed on the next step's views, if nothing that
+        changes them (a step, an edit, a loss setting) happened since: the step then skips
+        its own forward and backward pass and lands on the very same numbers."""
+        cached, self._next_gradient = self._next_gradient, None
+        if cached is None:
+            return None
+        views, step, loss_spec, loss, by_tensor = cached
+        if views is not self._views or step != self.step_count or loss_spec != self.preset.loss:
+            return None
+        return loss, by_tensor
 
     def _check_finite(self, loss: torch.Tensor, updates: tuple[torch.Tensor, ...]) -> None:
         total = loss.detach() + sum(u.sum() for u in updates)
@@ -302,6 +320,9 @@ class Simulation:
         params = dict(self.model.named_parameters())
         grads = torch.autograd.grad(loss, [*params.values(), self.delta])
         g_theta, g_delta = grads[:-1], grads[-1].detach()
+        if views is self._views and self.head is None:
+            by_tensor = dict(zip([*params.values(), self.delta], grads))
+            self._next_gradient = (views, self.step_count, copy.deepcopy(self.preset.loss), loss.detach(), by_tensor)
         lr = self.preset.training
         with torch.no_grad():
             u = self._raw(self.X)
@@ -543,4 +564,5 @@ class Simulation:
         other.views_generator = torch.Generator(device=self.device)
         other.views_generator.set_state(self.views_generator.get_state())
         other._views = self._views.clone()
+        other._next_gradient = None
         return other

@@ -169,3 +169,44 @@ def test_float64_on_request_and_metrics_present():
     # velocities are tangent to the sphere
     for v in frame.velocity.values():
         assert np.abs((v * frame.Z).sum(1)).max() < 1e-6
+
+
+def _stepped(name, between, frames, **changes):
+    """fig5-2d-like run: 3 steps, `between(sim)` (with a frame just before it when `frames`),
+    3 more steps, a frame after every step when `frames`; the embeddings at the end."""
+    sim = Simulation(preset(name, **changes))
+    for _ in range(3):
+        sim.step(1)
+        if frames:
+            sim.frame(block_ratio=False)
+    between(sim)
+    for _ in range(3):
+        sim.step(1)
+        if frames:
+            sim.frame(block_ratio=False)
+    return sim.embed()
+
+
+@pytest.mark.parametrize(
+    "name, between",
+    [
+        ("fig5-2d", lambda sim: None),
+        ("fig5-2d", lambda sim: sim.set_kernel("identity")),
+        ("fig5-2d", lambda sim: sim.set_kernel("limit")),
+        ("fig5-2d", lambda sim: setattr(sim.preset.loss, "tau", 0.2)),
+        ("fig5-2d", lambda sim: sim.move_cluster(0, [0.5, -1.0])),
+        ("fig5-2d", lambda sim: sim.set_cluster_count(1, 40)),
+        ("fig5-2d", lambda sim: sim.remove_cluster(2)),
+        ("one-hidden-layer", lambda sim: None),
+    ],
+)
+def test_frames_between_steps_change_nothing(name, between):
+    """A frame's gradient is reused by the next step when still valid: runs with and without
+    frames (around kernel switches, loss changes and data edits) are bit for bit the same."""
+    assert torch.equal(_stepped(name, between, True), _stepped(name, between, False))
+
+
+def test_frames_change_nothing_with_a_byol_head():
+    between = lambda sim: None
+    with_frames = _stepped("fig5-2d", between, True, loss__kind="byol")
+    assert torch.equal(with_frames, _stepped("fig5-2d", between, False, loss__kind="byol"))
