@@ -6,6 +6,7 @@ the window connects them."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -71,7 +72,10 @@ def shipped_presets() -> list[str]:
 
 
 class Controls(QWidget):
-    """All the knobs; `show_preset` sets them from a preset without emitting."""
+    """All the knobs; `show_preset` sets them from a preset without emitting.
+    `shipped_preset_chosen(name)`: the user picked a shipped preset in the list."""
+
+    shipped_preset_chosen = Signal(str)
 
     def __init__(self, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
@@ -90,6 +94,7 @@ class Controls(QWidget):
             run_row.addWidget(button)
 
         self.preset = _combo([(name, name) for name in shipped_presets()], "Open a shipped preset (a new run)")
+        self.preset.activated.connect(self._preset_activated)
         self.kernel = _combo(
             list(KERNEL_ITEMS),
             "Which kernel moves the embedding: NN (train the network), identity (move each point freely) or the "
@@ -210,7 +215,6 @@ class Controls(QWidget):
             self.latent: preset.network.latent_dim,
             self.loss: preset.loss.kind,
             self.device: preset.device,
-            self.preset: preset.name,
         }
         for box, value in choices.items():
             box.blockSignals(True)
@@ -221,9 +225,30 @@ class Controls(QWidget):
             if i >= 0:
                 box.setCurrentIndex(i)
             box.blockSignals(False)
+        self._show_preset_name(preset.name)
         self.depth.setEnabled(preset.network.kind == "mlp")
         self.kernel_meaning.setText(KERNEL_MEANING[preset.loss.kind])
         self.tau.setEnabled(preset.loss.kind in ("nt_xent", "generalized"))
+
+    def _show_preset_name(self, name: str) -> None:
+        """Select the shipped preset `name`; a preset opened from a file of another name gets
+        a last entry of its own (which opens nothing) instead of a stale shipped name."""
+        box = self.preset
+        box.blockSignals(True)
+        if box.itemData(box.count() - 1) is None:
+            box.removeItem(box.count() - 1)
+        i = box.findData(name)
+        if i < 0:
+            box.addItem(f"{name} (opened file)", None)
+            box.setItemData(box.count() - 1, "The preset of this run, opened from a file", Qt.ItemDataRole.ToolTipRole)
+            i = box.count() - 1
+        box.setCurrentIndex(i)
+        box.blockSignals(False)
+
+    def _preset_activated(self, index: int) -> None:
+        name = self.preset.itemData(index)
+        if name is not None:
+            self.shipped_preset_chosen.emit(name)
 
     def show_kernel(self, kernel: str) -> None:
         self.kernel.blockSignals(True)

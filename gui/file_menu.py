@@ -88,7 +88,7 @@ class FileMenu(QObject):
         self._load_recent()
         window.setAcceptDrops(True)
         window.installEventFilter(self)
-        window.controls.preset.activated.connect(lambda _: self.set_current(None))
+        window.controls.shipped_preset_chosen.connect(lambda _: self.set_current(None))
 
     def _action(self, text: str, keys: QKeySequence | QKeySequence.StandardKey, slot, tip: str) -> QAction:
         action = QAction(text, self.window)

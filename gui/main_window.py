@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self._curves_drawn = 0.0
         self._kernel_wanted = False
         self._closed = False
+        self._starting_text = ""
         self.undo_stack = QUndoStack(self)
 
         self._build_views()
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.worker.diverged.connect(self.on_diverged)
         self.worker.notice.connect(self.on_notice)
         self.thread.start()
+        self._show_starting(preset)
         if autoplay:
             self.set_playing(True)
 
@@ -205,7 +207,7 @@ class MainWindow(QMainWindow):
         c.reset.clicked.connect(self.reset)
         c.kernel.currentIndexChanged.connect(lambda _: self.set_kernel(c.kernel.currentData()))
         c.side_by_side.toggled.connect(self.set_side_by_side)
-        c.preset.activated.connect(lambda _: self.open_preset(c.preset.currentData()))
+        c.shipped_preset_chosen.connect(self.open_preset)
         for box, command in (
             (c.tau, "tau"),
             (c.lr, "lr"),
@@ -289,6 +291,12 @@ class MainWindow(QMainWindow):
         self.controls.show_kernel(preset.training.kernel)
         self.undo_stack.clear()
         self.send("load", preset)
+        self._show_starting(preset)
+
+    def _show_starting(self, preset: Preset) -> None:
+        """Until the run's first frame arrives (tens of seconds at 100k samples on a CPU)."""
+        self._starting_text = f"starting {preset.name}: building the data and the network, computing the first frame..."
+        self.statusBar().showMessage(self._starting_text)
 
     def _set_view_option(self, name: str, on: bool) -> None:
         for view in (self.main_view, self.twin_view):
@@ -322,6 +330,8 @@ class MainWindow(QMainWindow):
         main = snap.frames[0]
         if snap.generation != self.generation:
             self.generation = snap.generation
+            if self.statusBar().currentMessage() == self._starting_text:
+                self.statusBar().clearMessage()
             self.curves.clear()
             self.main_view.clear_trails()
             self.twin_view.clear_trails()

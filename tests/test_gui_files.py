@@ -115,6 +115,32 @@ def test_recent_files_keep_the_last_eight_persist_and_open(qtbot, tmp_path, dial
     assert window.files.current_file is None  # Save will ask: a shipped preset is never overwritten
 
 
+def test_the_preset_list_names_an_opened_file_and_picking_that_entry_restarts_nothing(qtbot, tmp_path, dialogs) -> None:
+    window = open_window(qtbot, tmp_path)
+    box = window.controls.preset
+    shipped = box.count()
+    assert window.files.open_file(preset_file(tmp_path / "mine.toml", "my-clusters"))
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "my-clusters")
+    assert box.currentText() == "my-clusters (opened file)" and box.count() == shipped + 1
+    generation = window.snapshot.generation
+    box.activated.emit(box.currentIndex())  # what a click on the entry sends
+    qtbot.wait(300)
+    assert window.snapshot.generation == generation and window.files.current_file is not None
+    box.activated.emit(box.findData("fig5-2d"))
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "fig5-2d")
+    assert box.currentText() == "fig5-2d" and box.count() == shipped
+    assert window.files.current_file is None
+
+
+def test_the_status_bar_says_the_run_is_starting_until_its_first_frame(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    assert window.statusBar().currentMessage() == ""
+    window.open_preset("imbalanced")
+    assert window.statusBar().currentMessage().startswith("starting imbalanced")
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "imbalanced")
+    assert window.statusBar().currentMessage() == ""
+
+
 MIMES: list[QMimeData] = []  # an event only points to its data: keep the data alive
 
 
