@@ -164,6 +164,12 @@ class FrameSource:
         self.steps_per_frame = steps_per_frame
         self.with_kernel = with_kernel
         self.cancelled = cancelled
+        for sim in self.sims:  # a cancel stops a long step (large n) between two tiles of its loss
+            sim.on_tile = self._stop_if_cancelled
+
+    def _stop_if_cancelled(self, done: int, total: int) -> None:
+        if self.cancelled():
+            raise Cancelled
 
     def frames(self, count: int) -> Iterator[tuple[tuple[Frame, ...], Events]]:
         """`count` frame tuples (main, then twin) at steps 0, k, 2k, ..., each with the

@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self.on_failed)
         self.worker.diverged.connect(self.on_diverged)
         self.worker.notice.connect(self.on_notice)
+        self.worker.progress.connect(self.on_progress)
         self.thread.start()
         self._show_starting(preset)
         if autoplay:
@@ -400,6 +401,11 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def on_notice(self, message: str) -> None:
         self.statusBar().showMessage(message, 5000)
+
+    @Slot(str)
+    def on_progress(self, message: str) -> None:
+        """How far a long step or frame is (large n), shown while it runs."""
+        self.statusBar().showMessage(message, 2000)
 
     @Slot(str)
     def on_diverged(self, message: str) -> None:

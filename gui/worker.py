@@ -27,6 +27,13 @@ DISPLAY_INTERVAL = 1 / 30
 SLOWEST_INTERVAL = 0.1
 FRAME_BUDGET = 0.2
 KERNEL_INTERVAL = 0.25
+PROGRESS_AFTER = 0.5
+PROGRESS_INTERVAL = 0.25
+
+
+class Interrupted(Exception):
+    """Raised from inside a long loss when a command is waiting: the step or frame is dropped
+    (the run is as before it) and the command is applied at once."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +57,15 @@ class Snapshot:
 
 class Worker(QObject):
     """Steps the simulation as fast as it may, publishes a Snapshot at most once per
-    display interval (and so that frames take at most FRAME_BUDGET of its time)."""
+    display interval (and so that frames take at most FRAME_BUDGET of its time). A command
+    sent during a long step or frame (a large n) interrupts it between two tiles of the loss,
+    and such work reports its progress (`progress`, a line of text) after PROGRESS_AFTER s."""
 
     ready = Signal()
     failed = Signal(str)
     diverged = Signal(str)
     notice = Signal(str)
+    progress = Signal(str)
 
     def __init__(self, preset: Preset):
         super().__init__()
@@ -64,6 +74,10 @@ class Worker(QObject):
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._stop = threading.Event()
+        self._interruptible = False
+        self._doing = ""
+        self._work_started = 0.0
+        self._last_progress = 0.0
         self.sims: list[Simulation] = []
         self.playing = False
         self.steps_per_frame = 0
@@ -85,7 +99,7 @@ class Worker(QObject):
 
     # ----- called from the window's thread --------------------------------------------
     def send(self, command: str, *args: Any) -> None:
-        """Queue a command; it is applied between two steps, in order."""
+        """Queue a command; it is applied between two steps (or interrupts a long one), in order."""
         self._commands.put((command, args))
 
     def take(self) -> Snapshot | None:
@@ -96,14 +110,14 @@ class Worker(QObject):
 
     def stop(self) -> None:
         self._stop.set()
-        self._commands.put(("noop", ()))
+        self.send("noop")
 
     # ----- the worker thread ----------------------------------------------------------
     def run(self) -> None:
         """The loop: apply commands, step, publish; returns when stopped."""
         torch.set_num_threads(1)
         try:
-            self.sims = [Simulation(copy.deepcopy(self._preset))]
+            self.sims = [self._watched(Simulation(copy.deepcopy(self._preset)))]
         except (PresetError, RuntimeError) as exc:
             self.failed.emit(str(exc))
             return
@@ -115,6 +129,23 @@ class Worker(QObject):
                 self._advance()
             if self._dirty or (self.playing and self._due()) or self._kernel_due():
                 self._publish()
+
+    def _watched(self, sim: Simulation) -> Simulation:
+        sim.on_tile = self._on_tile
+        return sim
+
+    def _begin(self, doing: str) -> None:
+        self._doing, self._work_started, self._last_progress = doing, time.perf_counter(), 0.0
+
+    def _on_tile(self, done: int, total: int) -> None:
+        """Called between two tiles of a loss: stop the play loop's work for a waiting
+        command (a step the user asked for runs to its end), say how far along."""
+        if self._interruptible and not self._commands.empty():
+            raise Interrupted
+        now = time.perf_counter()
+        if now - self._work_started >= PROGRESS_AFTER and now - self._last_progress >= PROGRESS_INTERVAL:
+            self._last_progress = now
+            self.progress.emit(f"{self._doing}: loss {done / total:.0%} of {total:,} rows")
 
     def _drain(self, block: bool) -> None:
         try:
@@ -138,27 +169,39 @@ class Worker(QObject):
                     time.sleep(min(wait, 0.05))
                     continue
                 return
-            if not self._step_all():
+            if not self._step_all(interruptible=True):
                 return
             done += 1
             if not self.steps_per_frame and self._due():
                 return
 
-    def _step_all(self) -> bool:
+    def _step_all(self, interruptible: bool) -> bool:
+        """One step of every simulation, in lockstep: after an interrupted step, the ones
+        behind catch up first. False when interrupted or diverged."""
         main = self.sims[0]
-        switches = len(main.switches)
+        switches, before = len(main.switches), main.step_count
+        target = max(sim.step_count for sim in self.sims)
+        if all(sim.step_count == target for sim in self.sims):
+            target += 1
+        self._interruptible = interruptible
         try:
             for sim in self.sims:
-                sim.step(1)
+                if sim.step_count < target:
+                    self._begin(f"step {target}")
+                    sim.step(1)
+        except Interrupted:
+            return False
         except (Divergence, PresetError) as exc:
             self._restore_lockstep()
             self.playing = False
             self._dirty = True
             self.diverged.emit(str(exc))
             return False
-        for step, kernel in main.switches[switches:]:
-            self._events.append((step, f"kernel: {KERNEL_NAMES[kernel]}"))
-        self._rate_steps += 1
+        finally:
+            self._interruptible = False
+            for step, kernel in main.switches[switches:]:
+                self._events.append((step, f"kernel: {KERNEL_NAMES[kernel]}"))
+            self._rate_steps += main.step_count - before
         return True
 
     def _restore_lockstep(self) -> None:
@@ -180,11 +223,18 @@ class Worker(QObject):
         start = time.perf_counter()
         wanted = self.kernel_wanted or self.flow_wanted
         with_kernel = wanted and start - self._last_kernel >= KERNEL_INTERVAL
+        self._begin(f"frame at step {self.sims[0].step_count}")
+        self._interruptible = True
+        try:
+            frames = tuple(sim.frame(with_kernel=with_kernel, block_ratio=with_kernel) for sim in self.sims)
+            flow = cluster_flow(self.sims[0]) if with_kernel and self.flow_wanted else None
+        except Interrupted:
+            return
+        finally:
+            self._interruptible = False
         if with_kernel:
             self._last_kernel = start
         self._kernel_stale = wanted and not with_kernel
-        frames = tuple(sim.frame(with_kernel=with_kernel, block_ratio=with_kernel) for sim in self.sims)
-        flow = cluster_flow(self.sims[0]) if with_kernel and self.flow_wanted else None
         now = time.perf_counter()
         self._frame_cost = 0.8 * self._frame_cost + 0.2 * (now - start) if self._frame_cost else now - start
         if now - self._rate_since >= 0.5:
@@ -232,7 +282,7 @@ class Worker(QObject):
     def _cmd_step(self, count: int = 1) -> None:
         self.playing = False
         for _ in range(count):
-            if not self._step_all():
+            if not self._step_all(interruptible=False):
                 break
 
     def _cmd_kernel(self, kernel: str) -> None:
@@ -249,7 +299,7 @@ class Worker(QObject):
             del self.sims[1:]
 
     def _make_twin(self) -> Simulation:
-        twin = self.sims[0].copy()
+        twin = self._watched(self.sims[0].copy())
         twin.set_kernel(TWIN_KERNEL)
         return twin
 
@@ -282,7 +332,7 @@ class Worker(QObject):
         self._restart(copy.deepcopy(preset))
 
     def _restart(self, preset: Preset) -> None:
-        sim = Simulation(preset)
+        sim = self._watched(Simulation(preset))
         twin = len(self.sims) == 2
         self.sims = [sim]
         if twin:

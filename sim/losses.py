@@ -12,13 +12,18 @@ keeps each row's log-sum-exp and, when a gradient is wanted, accumulates the gra
 the same pass (every tile is built and exponentiated once), so memory is O(N chunk) and
 the backward pass only scales the stored O(N m) gradient. `chunk=None` picks the rows per
 tile from a byte budget (TILE_BYTES); every chunk gives the same values up to round-off.
+`on_tile(done, total)`, if given, is called after each tile with the rows done so far: for
+progress, and to stop a long loss by raising from it (nothing is changed by a stopped loss).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
+
+TileHook = Callable[[int, int], None]
 
 PSI = ("log", "linear")
 LOG2E = 1.0 / math.log(2.0)
@@ -58,7 +63,7 @@ class _TiledLogSumExp(torch.autograd.Function):
     dR = (W + W^T) R / tau, du = rowsum W + colsum W, W_ab = phi'(l_a) softmax_b(S_a) / N."""
 
     @staticmethod
-    def forward(ctx, R, u, tau, exclude_self, phi, floor, chunk, want_grad):
+    def forward(ctx, R, u, tau, exclude_self, phi, floor, chunk, want_grad, on_tile):
         N, m = R.shape
         inv = 1.0 / tau
         norms = R.norm(dim=1)
@@ -105,6 +110,8 @@ class _TiledLogSumExp(torch.autograd.Function):
             s = G[m]
             lse[start:stop] = M + s.log()
             if not want_grad:
+                if on_tile is not None:
+                    on_tile(stop, N)
                 continue
             # d_a = phi'(l_a) / (N s_a): 1 / (N s_a) for phi = id, exp(shift_a) / N for phi = exp.
             d = (M.exp() / N) if phi == "exp" else 1.0 / (N * s)
@@ -112,6 +119,8 @@ class _TiledLogSumExp(torch.autograd.Function):
             grad_u[start:stop] = d * s
             Y = torch.cat([R[start:stop] * (d * inv)[:, None], d[:, None]], dim=1)
             columns.addmm_(Y.T, E)
+            if on_tile is not None:
+                on_tile(stop, N)
         wide = lse.double()
         value = (wide.exp().mean() if phi == "exp" else wide.mean()).to(R.dtype)
         if want_grad:
@@ -126,7 +135,7 @@ class _TiledLogSumExp(torch.autograd.Function):
     def backward(ctx, grad_output):
         grad_R, grad_u = ctx.saved_tensors
         grad_u = grad_output * grad_u if ctx.has_u else None
-        return grad_output * grad_R, grad_u, None, None, None, None, None, None
+        return grad_output * grad_R, grad_u, None, None, None, None, None, None, None
 
 
 def _rows(Z: torch.Tensor) -> torch.Tensor:
@@ -139,7 +148,9 @@ def _wants_grad(Z: torch.Tensor) -> bool:
     return torch.is_grad_enabled() and Z.requires_grad
 
 
-def views_nt_xent(Z: torch.Tensor, tau: float, chunk: int | None = None) -> torch.Tensor:
+def views_nt_xent(
+    Z: torch.Tensor, tau: float, chunk: int | None = None, on_tile: TileHook | None = None
+) -> torch.Tensor:
     """Mean over the V*n rows a of  -mean_{a+} s(z_a, z_a+)/tau + log sum_{b != a} exp(s(z_a, z_b)/tau),
     with s the cosine similarity of unit vectors. `chunk`: rows per tile (None: by TILE_BYTES)."""
     V, n = Z.shape[:2]
@@ -150,7 +161,7 @@ def views_nt_xent(Z: torch.Tensor, tau: float, chunk: int | None = None) -> torc
     if V > 1:
         with torch.no_grad():
             floor = (rows * rows.roll(-n, dims=0)).sum(1) / tau  # each row's logit with one positive
-    repulsion = _TiledLogSumExp.apply(rows, None, tau, True, "id", floor, chunk, _wants_grad(Z))
+    repulsion = _TiledLogSumExp.apply(rows, None, tau, True, "id", floor, chunk, _wants_grad(Z), on_tile)
     return repulsion - attraction
 
 
@@ -160,7 +171,9 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, tau: float, chunk: int | None 
     return views_nt_xent(torch.stack([z_a, z_b]), tau, chunk)
 
 
-def generalized_loss(Z: torch.Tensor, tau: float, psi: str = "log", chunk: int | None = None) -> torch.Tensor:
+def generalized_loss(
+    Z: torch.Tensor, tau: float, psi: str = "log", chunk: int | None = None, on_tile: TileHook | None = None
+) -> torch.Tensor:
     """E[-log s(z - z+)] + E_x[ psi( E_x' s(z - z') ) ] with s(v) = exp(-|v|^2 / (2 tau));
     the inner mean runs over every row, the row itself included (no indicator)."""
     if psi not in PSI:
@@ -176,16 +189,21 @@ def generalized_loss(Z: torch.Tensor, tau: float, psi: str = "log", chunk: int |
     with torch.no_grad():
         floor = (rows * rows).sum(1) / tau + 2 * u  # each row's own term
     phi = "exp" if psi == "linear" else "id"
-    repulsion = _TiledLogSumExp.apply(rows, u, tau, False, phi, floor, chunk, _wants_grad(Z))
+    repulsion = _TiledLogSumExp.apply(rows, u, tau, False, phi, floor, chunk, _wants_grad(Z), on_tile)
     return attraction + repulsion
 
 
 def contrastive_loss(
-    Z: torch.Tensor, kind: str, tau: float, psi: str = "log", chunk: int | None = None
+    Z: torch.Tensor,
+    kind: str,
+    tau: float,
+    psi: str = "log",
+    chunk: int | None = None,
+    on_tile: TileHook | None = None,
 ) -> torch.Tensor:
     """The loss named `kind` ('nt_xent' or 'generalized') of (V, n, m) unit views."""
     if kind == "nt_xent":
-        return views_nt_xent(Z, tau, chunk)
+        return views_nt_xent(Z, tau, chunk, on_tile)
     if kind == "generalized":
-        return generalized_loss(Z, tau, psi, chunk)
+        return generalized_loss(Z, tau, psi, chunk, on_tile)
     raise ValueError(f"loss.kind: expected 'nt_xent' or 'generalized', got {kind!r}")

@@ -33,7 +33,7 @@ from sim.data import (
 )
 from sim.frame import Frame
 from sim.kernels import limit_kernel, ntk, trace_kernel
-from sim.losses import contrastive_loss
+from sim.losses import TileHook, contrastive_loss
 from sim.networks import MLP, AveragingNet
 from sim.preset import KERNELS, ClusterSpec, Preset, PresetError, SwitchSpec
 from sim.ssl_losses import ByolHead, vicreg_loss
@@ -70,7 +70,12 @@ def tangent_part(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 class Simulation:
-    """A run built from a Preset; `step()` advances it, `frame()` snapshots it."""
+    """A run built from a Preset; `step()` advances it, `frame()` snapshots it.
+    `on_tile(done, total)`, when set, is called from inside a contrastive loss after each tile
+    of its rows (sim/losses.py): for progress, and an exception raised from it stops a step or
+    a frame with the run left exactly as before it."""
+
+    on_tile: TileHook | None = None
 
     def __init__(self, preset: Preset, device: str | None = None, dtype: str | None = None):
         self.preset = preset
@@ -226,7 +231,7 @@ class Simulation:
             return vicreg_loss(Z, loss.vicreg_invariance, loss.vicreg_variance, loss.vicreg_covariance), Z
         if loss.kind == "byol":
             return self.head.loss(Z, views, self.delta), Z
-        return contrastive_loss(Z, loss.kind, loss.tau, loss.psi), Z
+        return contrastive_loss(Z, loss.kind, loss.tau, loss.psi, on_tile=self.on_tile), Z
 
     def limit_H(self) -> torch.Tensor:
         """The fixed infinite-width kernel on the current data, computed once per data."""

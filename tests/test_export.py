@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from gui.colors import BACKGROUND, PALETTE
-from gui.export import layout, open_sink
+from gui.export import Cancelled, FrameSource, layout, open_sink
 from gui.export_cli import main as export_main
 from sim import Simulation, load_preset
 
@@ -240,3 +240,16 @@ def test_runs_in_two_threads_match_a_run_alone():
     assert sorted(together) == [0, 1]
     for Z in together.values():
         np.testing.assert_array_equal(Z, alone[0])
+
+
+def test_a_cancel_stops_an_export_inside_a_step_s_loss(monkeypatch) -> None:
+    """At a large n one step is long: the cancel is heard between two tiles of its loss."""
+    import sim.losses
+
+    monkeypatch.setattr(sim.losses, "DEFAULT_TILE_BYTES", 512 * 4 * 16)  # 32 tiles per loss
+    calls = itertools.count(1)
+    source = FrameSource(load_preset("fig5-2d"), steps_per_frame=20, cancelled=lambda: next(calls) >= 10)
+    frames = source.frames(3)
+    with pytest.raises(Cancelled):
+        next(frames)  # the frame at step 0: the 10th tile of its loss hears the cancel
+    assert source.sims[0].step_count == 0
