@@ -139,8 +139,10 @@ class InputView(QWidget):
             return
         step = max(1, len(self.X) // SCATTER_MAX_POINTS)
         plane, labels = self.shown(self.X[::step]), self.labels[::step]
-        brushes = [pg.mkBrush(*(c * 255).astype(int)) for c in label_rgba(labels, 0.85)]
-        self.scatter.setData(x=plane[:, 0], y=plane[:, 1], brush=brushes)
+        # one brush object per cluster, shared by its points: pyqtgraph renders a symbol per
+        # distinct brush (a brush per point took 4 s for 50k points)
+        palette = [pg.mkBrush(*(c * 255).astype(int)) for c in label_rgba(np.arange(int(labels.max()) + 1), 0.85)]
+        self.scatter.setData(x=plane[:, 0], y=plane[:, 1], brush=[palette[k] for k in labels.tolist()])
         self._sync_handles()
 
     def _sync_handles(self) -> None:

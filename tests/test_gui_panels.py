@@ -12,6 +12,7 @@ import numpy as np
 from gui_support import frame, open_window, wait_for
 from PySide6.QtGui import QImage
 
+from gui.colors import PALETTE
 from sim.theory import circle_loss
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,3 +89,11 @@ def test_high_dimensional_data_shows_its_pca_projection(qtbot, tmp_path) -> None
     legend = [label.text() for label in window.legend.labels]
     assert len(legend) == 5 and "digit 0" in legend[0] and "digit 4" in legend[4] and "(n=100)" in legend[0]
     assert window.legend.title.text() == "classes"
+    # each point has its class's colour, from one brush object per class (a brush per point
+    # made pyqtgraph render a symbol per point: seconds for 50k points)
+    brushes = view.scatter.data["brush"]
+    assert len({id(b) for b in brushes}) == 5
+    for brush, label in zip(brushes, view.labels):
+        expected = np.round(PALETTE[label] * 255).astype(int)
+        color = brush.color()
+        assert (color.red(), color.green(), color.blue()) == tuple(expected)
