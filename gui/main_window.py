@@ -343,11 +343,12 @@ class MainWindow(QMainWindow):
         if len(snap.frames) > 1:
             self.twin_view.title.setText(f"{KERNEL_NAMES[snap.frames[1].kernel]} kernel (same start)")
             self.twin_view.show_frame(snap.frames[1])
-        self.curves.add(snap.frames)
         now = time.perf_counter()
-        if now - self._curves_drawn >= CURVE_INTERVAL or not snap.playing:
-            self.curves.redraw()
-            self._curves_drawn = now
+        if not snap.preview:  # a preview has embeddings only: the curves wait for the full frame
+            self.curves.add(snap.frames)
+            if now - self._curves_drawn >= CURVE_INTERVAL or not snap.playing:
+                self.curves.redraw()
+                self._curves_drawn = now
         if main.H is not None and self.kernel_view.wants_updates():
             self.kernel_view.show_frame(main)
         if snap.flow is not None:

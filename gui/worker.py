@@ -28,6 +28,8 @@ SLOWEST_INTERVAL = 0.1
 FRAME_BUDGET = 0.2
 KERNEL_INTERVAL = 0.25
 PROGRESS_AFTER = 0.5
+PREVIEW_AFTER = 0.3
+PREVIEW_ROWS = 40000
 PROGRESS_INTERVAL = 0.25
 
 
@@ -41,7 +43,8 @@ class Snapshot:
     """What the window draws: the frames (main, then the twin when side by side), the
     events since the previous snapshot ((step, text): kernel switches, data edits), and
     the run's vital signs. `generation` changes when the run restarts (reset, rebuild);
-    `data_version` when the clean data changes."""
+    `data_version` when the clean data changes. A `preview` holds frames with embeddings
+    only (Simulation.preview): no loss, metrics or velocities; a full snapshot follows."""
 
     frames: tuple[Frame, ...]
     events: tuple[tuple[int, str], ...]
@@ -53,6 +56,7 @@ class Snapshot:
     data_version: int
     preset: Preset = dataclasses.field(repr=False)
     flow: ClusterFlow | None = None
+    preview: bool = False
 
 
 class Worker(QObject):
@@ -125,6 +129,8 @@ class Worker(QObject):
             self._drain(block=not self.playing and not self._dirty)
             if self._stop.is_set():
                 break
+            if self._behind():  # a step interrupted half-way: the twin catches up, playing or not
+                self._step_all(interruptible=True)
             if self.playing:
                 self._advance()
             if self._dirty or (self.playing and self._due()) or self._kernel_due():
@@ -139,8 +145,9 @@ class Worker(QObject):
 
     def _on_tile(self, done: int, total: int) -> None:
         """Called between two tiles of a loss: stop the play loop's work for a waiting
-        command (a step the user asked for runs to its end), say how far along."""
-        if self._interruptible and not self._commands.empty():
+        command (a step the user asked for, or one with only its end left, runs to its end),
+        say how far along."""
+        if self._interruptible and done < total and not self._commands.empty():
             raise Interrupted
         now = time.perf_counter()
         if now - self._work_started >= PROGRESS_AFTER and now - self._last_progress >= PROGRESS_INTERVAL:
@@ -180,9 +187,7 @@ class Worker(QObject):
         behind catch up first. False when interrupted or diverged."""
         main = self.sims[0]
         switches, before = len(main.switches), main.step_count
-        target = max(sim.step_count for sim in self.sims)
-        if all(sim.step_count == target for sim in self.sims):
-            target += 1
+        target = max(sim.step_count for sim in self.sims) + (not self._behind())
         self._interruptible = interruptible
         try:
             for sim in self.sims:
@@ -204,6 +209,10 @@ class Worker(QObject):
             self._rate_steps += main.step_count - before
         return True
 
+    def _behind(self) -> bool:
+        """Whether a simulation is a step behind another (its step was interrupted)."""
+        return len({sim.step_count for sim in self.sims}) > 1
+
     def _restore_lockstep(self) -> None:
         """If one simulation stepped and the other diverged, drop the twin's lead."""
         if len(self.sims) == 2 and self.sims[0].step_count != self.sims[1].step_count:
@@ -220,6 +229,10 @@ class Worker(QObject):
         return self._kernel_stale and time.perf_counter() - self._last_kernel >= KERNEL_INTERVAL
 
     def _publish(self) -> None:
+        """A full frame of every simulation, handed over; when frames are slow, a preview
+        (the embeddings from one forward pass) is handed over first."""
+        if self._slow_frames():
+            self._hand_over(tuple(sim.preview() for sim in self.sims), None, preview=True)
         start = time.perf_counter()
         wanted = self.kernel_wanted or self.flow_wanted
         with_kernel = wanted and start - self._last_kernel >= KERNEL_INTERVAL
@@ -237,6 +250,20 @@ class Worker(QObject):
         self._kernel_stale = wanted and not with_kernel
         now = time.perf_counter()
         self._frame_cost = 0.8 * self._frame_cost + 0.2 * (now - start) if self._frame_cost else now - start
+        self._hand_over(frames, flow, preview=False)
+        self._last_publish = now
+        self._dirty = False
+
+    def _slow_frames(self) -> bool:
+        """Whether a full frame takes long enough to show a preview first: by the frames timed
+        so far, or before any, by the number of view rows the loss runs over."""
+        if self._frame_cost:
+            return self._frame_cost >= PREVIEW_AFTER
+        main = self.sims[0]
+        return main.n * main.preset.views.count >= PREVIEW_ROWS
+
+    def _hand_over(self, frames: tuple[Frame, ...], flow: ClusterFlow | None, preview: bool) -> None:
+        now = time.perf_counter()
         if now - self._rate_since >= 0.5:
             self._rate = self._rate_steps / (now - self._rate_since)
             self._rate_steps, self._rate_since = 0, now
@@ -252,6 +279,7 @@ class Worker(QObject):
             data_version=self.data_version,
             preset=copy.deepcopy(main.preset),
             flow=flow,
+            preview=preview,
         )
         self._events = []
         with self._lock:
@@ -260,8 +288,6 @@ class Worker(QObject):
                 snap = _merge(self._latest, snap)
             self._latest = snap
         self.published += 1
-        self._last_publish = now
-        self._dirty = False
         self.ready.emit()
 
     # ----- commands -------------------------------------------------------------------
@@ -281,6 +307,8 @@ class Worker(QObject):
 
     def _cmd_step(self, count: int = 1) -> None:
         self.playing = False
+        if self._behind() and not self._step_all(interruptible=False):
+            return
         for _ in range(count):
             if not self._step_all(interruptible=False):
                 break

@@ -64,6 +64,10 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _cpu(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).numpy().copy()
+
+
 def tangent_part(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The part of v tangent to the sphere at unit z (row by row)."""
     return v - (v * z).sum(-1, keepdim=True) * z
@@ -374,23 +378,41 @@ class Simulation:
             name: tangent_part(centers, metrics.cluster_means(v, self.labels, k)) for name, v in moves.items()
         }
 
-        def cpu(t: torch.Tensor) -> np.ndarray:
-            return t.detach().to("cpu", torch.float32).numpy().copy()
-
         return Frame(
             step=self.step_count,
             kernel=self.kernel,
-            X=cpu(self.X),
+            X=_cpu(self.X),
             labels=self.labels.cpu().numpy().copy(),
-            Z=cpu(z),
+            Z=_cpu(z),
             loss=float(loss),
             metrics=scalars,
-            cluster_metrics={name: cpu(v) for name, v in per_cluster.items()},
-            centers=cpu(centers),
-            velocity={name: cpu(v) for name, v in moves.items()},
-            cluster_velocity={name: cpu(v) for name, v in cluster_moves.items()},
-            H=cpu(H) if with_kernel else None,
+            cluster_metrics={name: _cpu(v) for name, v in per_cluster.items()},
+            centers=_cpu(centers),
+            velocity={name: _cpu(v) for name, v in moves.items()},
+            cluster_velocity={name: _cpu(v) for name, v in cluster_moves.items()},
+            H=_cpu(H) if with_kernel else None,
             H_index=idx.cpu().numpy().copy() if with_kernel else None,
+        )
+
+    def preview(self) -> Frame:
+        """The embeddings alone, from one forward pass of the clean samples: no loss (nan), no
+        metrics, no velocities. What a window shows at once after an edit when a whole frame
+        takes long (large n on a CPU)."""
+        z = self.embed()
+        means = metrics.cluster_means(z, self.labels, self.num_clusters)
+        centers = means / means.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return Frame(
+            step=self.step_count,
+            kernel=self.kernel,
+            X=_cpu(self.X),
+            labels=self.labels.cpu().numpy().copy(),
+            Z=_cpu(z),
+            loss=float("nan"),
+            metrics={},
+            cluster_metrics={},
+            centers=_cpu(centers),
+            velocity={},
+            cluster_velocity={},
         )
 
     def to_preset(self) -> Preset:

@@ -86,3 +86,20 @@ def test_three_d_preset_draws_on_the_sphere(qtbot, tmp_path) -> None:
     found = [colour_pixels(image, PALETTE[k]).sum() for k in range(4)]
     assert min(found) >= 20
     assert window.input_view.axes_box.isVisibleTo(window.input_view)
+
+
+def test_previews_draw_the_points_and_leave_curves_and_arrows_to_full_frames(qtbot, tmp_path, monkeypatch) -> None:
+    import gui.worker
+
+    monkeypatch.setattr(gui.worker, "PREVIEW_ROWS", 0)
+    monkeypatch.setattr(gui.worker, "PREVIEW_AFTER", 0.0)  # every frame is preceded by a preview
+    window = open_window(qtbot, tmp_path)
+    drawn = []
+    window.worker.ready.connect(lambda: drawn.append((window.snapshot.preview, window.main_view.scale_label.text())))
+    window.set_playing(True)
+    wait_for(qtbot, lambda: sum(p for p, _ in drawn) >= 5 and sum(not p for p, _ in drawn) >= 5)
+    window.set_playing(False)
+    assert all(text == "" for preview, text in drawn if preview)  # no arrows on a preview
+    assert any(text.startswith("arrows") for preview, text in drawn if not preview)
+    steps, values = window.curves.series[(0, "loss")].view()
+    assert len(steps) >= 5 and np.isfinite(values).all()

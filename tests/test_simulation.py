@@ -210,3 +210,14 @@ def test_frames_change_nothing_with_a_byol_head():
     between = lambda sim: None
     with_frames = _stepped("fig5-2d", between, True, loss__kind="byol")
     assert torch.equal(with_frames, _stepped("fig5-2d", between, False, loss__kind="byol"))
+
+
+def test_a_preview_has_the_frame_s_embeddings_and_nothing_it_would_need_the_loss_for():
+    sim = Simulation(load_preset("fig5-2d"))
+    sim.step(5)
+    full, preview = sim.frame(block_ratio=False), sim.preview()
+    assert preview.step == full.step == 5
+    np.testing.assert_array_equal(preview.Z, full.Z)
+    np.testing.assert_array_equal(preview.centers, full.centers)
+    np.testing.assert_array_equal(preview.X, full.X)
+    assert np.isnan(preview.loss) and preview.velocity == {} and preview.metrics == {}

@@ -5,6 +5,10 @@ behind the main run catches up alone; long work reports its progress."""
 
 from __future__ import annotations
 
+import threading
+import time
+
+import numpy as np
 import pytest
 import torch
 
@@ -83,6 +87,20 @@ def test_a_twin_interrupted_behind_the_main_run_catches_up_alone(qapp) -> None:
     assert torch.equal(main.embed(), alone.embed()) and torch.equal(twin.embed(), identity.embed())
 
 
+def test_a_command_at_the_last_tile_lets_the_step_end(qapp) -> None:
+    worker = started(qapp)
+    send_at_tile(worker, lambda index, done: done == 512, "noop")
+    assert worker._step_all(interruptible=True) is True and worker.sims[0].step_count == 1
+
+
+def test_a_step_asked_for_after_an_interrupted_one_moves_both_runs_past_it(qapp) -> None:
+    worker = started(qapp, twin=True)
+    send_at_tile(worker, lambda index, done: index == 1 and done == 64, "step", 2)
+    assert worker._step_all(interruptible=True) is False
+    worker._drain(block=False)
+    assert [sim.step_count for sim in worker.sims] == [3, 3]
+
+
 def test_long_work_reports_its_progress(qapp, monkeypatch) -> None:
     monkeypatch.setattr(worker_module, "PROGRESS_AFTER", 0.0)
     monkeypatch.setattr(worker_module, "PROGRESS_INTERVAL", 0.0)
@@ -104,3 +122,75 @@ def test_steps_the_user_asks_for_run_to_their_end_with_commands_queued_behind(qa
     worker.send("tau", 0.3)
     worker._drain(block=False)
     assert worker.sims[0].step_count == 3 and worker.sims[0].preset.loss.tau == 0.3
+
+
+def handed_over(worker: Worker) -> list:
+    """Every snapshot the worker hands over, taken at once (as a window that keeps up)."""
+    taken = []
+    worker.ready.connect(lambda: taken.append(worker.take()))
+    return taken
+
+
+def test_slow_frames_are_preceded_by_a_preview_of_the_embeddings(qapp, monkeypatch) -> None:
+    monkeypatch.setattr(worker_module, "PREVIEW_ROWS", 512)  # fig5-2d's views count as slow
+    worker = started(qapp)
+    main = worker.sims[0]
+    taken = handed_over(worker)
+    worker._publish()
+    preview, full = taken
+    assert preview.preview and not full.preview
+    np_z = main.embed().numpy()
+    assert (preview.frames[0].Z == np_z).all() and (full.frames[0].Z == np_z).all()
+    assert preview.frames[0].velocity == {} and preview.frames[0].metrics == {}
+    assert full.frames[0].velocity and full.frames[0].metrics
+
+    monkeypatch.setattr(worker_module, "PREVIEW_ROWS", 10**9)
+    taken.clear()
+    worker._publish()  # timed frames of fig5-2d are fast: no preview any more
+    assert [s.preview for s in taken] == [False]
+
+
+def test_an_edit_during_a_slow_frame_still_shows_its_preview(qapp, monkeypatch) -> None:
+    """Dragging at a large n: each move interrupts the slow frame, its preview still comes."""
+    monkeypatch.setattr(worker_module, "PREVIEW_ROWS", 512)
+    worker = started(qapp)
+    taken = handed_over(worker)
+    send_at_tile(worker, lambda index, done: done == 64, "move", 0, [-2.0, 0.5])
+    worker._publish()
+    assert [s.preview for s in taken] == [True] and worker._dirty
+    worker._drain(block=False)
+    worker._publish()
+    assert [s.preview for s in taken] == [True, True, False]
+    assert taken[1].data_version == taken[2].data_version > taken[0].data_version
+    moved = taken[1].frames[0].X[taken[1].frames[0].labels == 0].mean(0)
+    assert np.allclose(moved, [-2.0, 0.5], atol=0.1)
+
+
+def test_a_pause_that_interrupts_the_twin_leaves_both_runs_at_the_same_step(qapp) -> None:
+    """The real loop, in a thread: pausing while the twin is half-way through its step."""
+    worker = Worker(load_preset("fig5-2d"))
+    paused = []
+    on_tile = worker._on_tile
+
+    def pause_inside_the_twins_step(done, total):
+        sims = worker.sims
+        if not paused and len(sims) == 2 and sims[0].step_count > sims[1].step_count and done == 64:
+            paused.append(sims[1].step_count)
+            worker.send("play", False)
+        on_tile(done, total)
+
+    worker._on_tile = pause_inside_the_twins_step
+    worker.send("twin", True)
+    worker.send("play", True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (paused and not worker.playing and not worker._dirty) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+        thread.join()
+    assert paused, "the twin's step was never reached"
+    main, twin = worker.take().frames
+    assert main.step == twin.step == paused[0] + 1
