@@ -3,7 +3,9 @@ similarity matrix, side by side in one process: forward + backward time and peak
 few row counts N = V n (V = 2 views, m latent dims), the gradients compared, and the largest N
 each handles within a memory budget. The dense one is run only where its peak, predicted from
 its smaller runs (bytes per N^2), fits the budget; past that its largest N is that prediction.
-The tiled one is run at 200k rows and, with --big, at 1M rows.
+The tiled one is run at 200k rows and, with --big, at 1M rows; where the fused Triton kernels
+serve the loss (float32 on CUDA) the torch tiles are timed beside them, and on CUDA a whole
+simulation step at those rows too.
 
 Peak memory: CUDA max_memory_allocated; on the CPU the peak resident set size, reset through
 /proc/self/clear_refs (the helpers of bench_ntk). On a busy CPU use --threads 1.
@@ -23,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_ntk import bench_device, measure
+from sim import Simulation, fused_lse, load_preset
 from sim.losses import contrastive_loss
 
 BUDGET_BYTES = 8 * 2**30
@@ -117,11 +120,22 @@ def run(
         rows.append(row)
         del Z, g_tiled
     big = []
+    fused = fused_lse.usable(_views(2, m, where, kind, seed))
     for N in large:
         Z = _views(N, m, where, kind, seed)
         grad, seconds, peak = _measure(_forward_backward(tiled, Z), where, 1)
-        big.append({"N": N, "tiled_s": seconds, "tiled_peak_bytes": peak, "finite": bool(torch.isfinite(grad).all())})
-        del Z, grad
+        row = {"N": N, "tiled_s": seconds, "tiled_peak_bytes": peak, "finite": bool(torch.isfinite(grad).all())}
+        del grad
+        if fused:  # the fused kernels served it: the torch tiles beside them
+            fused_lse.ENABLED = False
+            try:
+                row["torch_tiles_s"] = _measure(_forward_backward(tiled, Z), where, 1)[1]
+            finally:
+                fused_lse.ENABLED = True
+        if where.type == "cuda":
+            row["step_s"] = step_seconds(N, where)
+        big.append(row)
+        del Z
     per_row = max((b["tiled_peak_bytes"] / b["N"] for b in big if b["tiled_peak_bytes"]), default=None)
     return {
         "device": str(where),
@@ -137,6 +151,18 @@ def run(
         "tiled_bytes_per_N": per_row,
         "tiled_max_N_by_memory": None if not per_row else int(budget_bytes / per_row),
     }
+
+
+def step_seconds(N: int, device: torch.device) -> float:
+    """One whole step of fig5-2d (NN kernel) with N / 2 samples, two views each: the forward
+    pass, the loss and its gradient, the backward pass through the network and the update."""
+    preset = load_preset("fig5-2d")
+    for cluster in preset.data.clusters:
+        cluster.count = N // (2 * len(preset.data.clusters))
+    sim = Simulation(preset, device=str(device))
+    sim.step(1)  # warm: kernels compiled, memory pools grown
+    _, seconds, _ = measure(lambda: sim.step(1), device, 1)
+    return seconds
 
 
 def _gib(value: float | None) -> str:
@@ -192,6 +218,10 @@ def main() -> None:
                 f"  (predicted {_gib(predicted)})" if predicted else ""
             )
         print(f"{row['N']:>10,} {row['tiled_s']:9.3f} {_gib(row['tiled_peak_bytes']):>12} {dense}")
+        if "torch_tiles_s" in row:
+            print(f"{'':>10} fused kernels above; torch tiles {row['torch_tiles_s']:.3f} s")
+        if "step_s" in row:
+            print(f"{'':>10} one whole step of fig5-2d at these views: {row['step_s']:.3f} s")
     per_square = "n/a" if r["dense_bytes_per_N2"] is None else f"{r['dense_bytes_per_N2']:.1f}"
     per_row = "n/a" if r["tiled_bytes_per_N"] is None else f"{r['tiled_bytes_per_N']:.0f}"
     print(

@@ -1,5 +1,6 @@
-"""The CUDA path against the CPU, for a lent GPU machine (tests stay CPU-only): the tiled
-loss and its gradient against the dense one in float64 on the CPU; a fig5-2d run of 50 steps
+"""The CUDA path against the CPU, for a lent GPU machine (tests stay CPU-only): the loss and
+its gradient (fused Triton kernels and torch tiles) against the dense one in float64 on the
+CPU; the fused kernels' dot precisions (error, seconds at 1M views); a fig5-2d run of 50 steps
 and its frame (velocities, kernel heatmap) on CUDA against the same run on the CPU. Prints
 one line per check and exits 1 if any fails.
 
@@ -9,7 +10,9 @@ one line per check and exits 1 if any fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_scale import dense_loss
-from sim import Simulation, load_preset
+from sim import Simulation, fused_lse, load_preset
 from sim.losses import contrastive_loss
 
 
@@ -28,7 +31,10 @@ def relative(a, b) -> float:
 
 
 def loss_check(device: torch.device) -> list[tuple[str, float, float]]:
+    """The losses on `device` (float32; by the fused kernels where they serve, and by the torch
+    tiles) against the dense float64 loss on the CPU."""
     out = []
+    paths = [("fused kernels", True), ("torch tiles", False)] if _fused_serves(device) else [("torch tiles", False)]
     for kind in ("nt_xent", "generalized"):
         g = torch.Generator().manual_seed(1)
         Z64 = torch.randn(2, 3000, 3, generator=g, dtype=torch.float64)
@@ -36,17 +42,65 @@ def loss_check(device: torch.device) -> list[tuple[str, float, float]]:
         ref = Z64.clone().requires_grad_(True)
         loss_ref = dense_loss(ref, kind, 0.5)
         (grad_ref,) = torch.autograd.grad(loss_ref, ref)
-        Z = Z64.to(device, torch.float32).requires_grad_(True)
-        loss = contrastive_loss(Z, kind, 0.5, "log")
-        (grad,) = torch.autograd.grad(loss, Z)
-        out.append(
-            (
-                f"{kind} loss, 6000 views, float32 on {device} vs float64 dense on cpu",
-                relative(loss.item(), loss_ref.item()),
-                1e-5,
-            )
-        )
-        out.append((f"{kind} gradient", relative(grad.cpu(), grad_ref), 1e-4))
+        for path, fused in paths:
+            with fused_path(fused):
+                Z = Z64.to(device, torch.float32).requires_grad_(True)
+                loss = contrastive_loss(Z, kind, 0.5, "log")
+                (grad,) = torch.autograd.grad(loss, Z)
+            what = f"{kind}, 6000 views, float32 on {device} ({path}) vs float64 dense on cpu"
+            out.append((f"{what}: loss", relative(loss.item(), loss_ref.item()), 1e-5))
+            out.append((f"{what}: gradient", relative(grad.cpu(), grad_ref), 1e-4))
+    return out
+
+
+def _fused_serves(device: torch.device) -> bool:
+    return fused_lse.usable(torch.zeros(1, 3, device=device))
+
+
+@contextlib.contextmanager
+def fused_path(on: bool):
+    fused_lse.ENABLED = on
+    try:
+        yield
+    finally:
+        fused_lse.ENABLED = True
+
+
+def precision_check(device: torch.device, rows: int = 1_000_000) -> list[tuple[str, float, float]]:
+    """The fused kernels with each precision of their dots: gradient error against the
+    torch tiles (float32) at 200k views, and the seconds of loss + gradient at `rows` views
+    (the bound is the target: under a second). Printed to choose DOT_PRECISION from."""
+    if device.type != "cuda" or not _fused_serves(device):
+        return []
+    out = []
+    chosen = fused_lse.DOT_PRECISION
+    g = torch.Generator(device=device).manual_seed(2)
+    small = torch.randn(2, 100_000, 3, generator=g, device=device)
+    small = small / small.norm(dim=-1, keepdim=True)
+    big = torch.randn(2, rows // 2, 3, generator=g, device=device)
+    big = big / big.norm(dim=-1, keepdim=True)
+
+    def gradient(Z):
+        Z = Z.clone().requires_grad_(True)
+        return torch.autograd.grad(contrastive_loss(Z, "nt_xent", 0.5), Z)[0]
+
+    with fused_path(False):
+        reference = gradient(small)
+    try:
+        for precision in ("tf32x3", "tf32", "ieee"):
+            fused_lse.DOT_PRECISION = precision
+            error = relative(gradient(small).cpu(), reference.cpu())
+            gradient(big[:, :1000])  # compiled before the timing
+            torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            gradient(big)
+            torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - start
+            mark = " (the default)" if precision == chosen else ""
+            out.append((f"dots in {precision}{mark}: gradient at 200k views vs torch tiles", error, 1e-4))
+            out.append((f"dots in {precision}{mark}: seconds for loss + gradient at {rows:,} views", seconds, 1.0))
+    finally:
+        fused_lse.DOT_PRECISION = chosen
     return out
 
 
@@ -73,10 +127,10 @@ def main() -> None:
     device = torch.device(parser.parse_args().device)
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name(device) if device.type == 'cuda' else device}")
     failed = 0
-    for what, error, bound in loss_check(device) + run_check(device):
+    for what, error, bound in loss_check(device) + precision_check(device) + run_check(device):
         ok = error <= bound
         failed += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {what}: relative difference {error:.2e} (bound {bound:.0e})")
+        print(f"{'ok  ' if ok else 'FAIL'} {what}: {error:.2e} (bound {bound:.0e})")
     sys.exit(1 if failed else 0)
 
 

@@ -97,10 +97,14 @@ def table(results: dict) -> list[str]:
             f"{row['tiled_s']:.3f} s, {_gib(row['tiled_peak_bytes'])} vs {dense}",
         )
     for row in r.get("large", []):
+        fused = "torch_tiles_s" in row
         add(
-            f"NT-Xent + gradient, N = {row['N']} views, tiled",
-            f"{row['tiled_s']:.1f} s, {_gib(row['tiled_peak_bytes'])}",
+            f"NT-Xent + gradient, N = {row['N']} views, " + ("fused kernels vs torch tiles" if fused else "tiled"),
+            f"{row['tiled_s']:.2f} s, {_gib(row['tiled_peak_bytes'])}"
+            + (f" vs {row['torch_tiles_s']:.2f} s" if fused else ""),
         )
+        if "step_s" in row:
+            add(f"one whole step of fig5-2d, N = {row['N']} views", f"{row['step_s']:.2f} s")
     if r.get("dense_max_N"):
         add(
             f"largest N within {_gib(r['budget_bytes'])}",

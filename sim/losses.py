@@ -12,6 +12,8 @@ keeps each row's log-sum-exp and, when a gradient is wanted, accumulates the gra
 the same pass (every tile is built and exponentiated once), so memory is O(N chunk) and
 the backward pass only scales the stored O(N m) gradient. `chunk=None` picks the rows per
 tile from a byte budget (TILE_BYTES); every chunk gives the same values up to round-off.
+On a GPU (float32 with Triton, which torch's CUDA builds bring) the same two sums come from
+`sim.fused_lse` instead: two passes of one Triton kernel that keep each tile in registers.
 `on_tile(done, total)`, if given, is called after each tile with the rows done so far: for
 progress, and to stop a long loss by raising from it (nothing is changed by a stopped loss).
 """
@@ -22,6 +24,8 @@ import math
 from collections.abc import Callable
 
 import torch
+
+from sim import fused_lse
 
 TileHook = Callable[[int, int], None]
 
@@ -60,72 +64,16 @@ class _TiledLogSumExp(torch.autograd.Function):
     to be in each row), exponentiated in place into E, and reduced by two thin matrix
     products: E [R, 1] gives the rows' sums and row gradient, [d R_A / tau, d]^T E the
     column gradient, with d_a = phi'(l_a) / (N s_a). Gradient of the symmetric S:
-    dR = (W + W^T) R / tau, du = rowsum W + colsum W, W_ab = phi'(l_a) softmax_b(S_a) / N."""
+    dR = (W + W^T) R / tau, du = rowsum W + colsum W, W_ab = phi'(l_a) softmax_b(S_a) / N.
+    Where `fused_lse.usable(R)`, the fused kernels compute the same (`floor` is not needed:
+    they keep each row's running maximum)."""
 
     @staticmethod
     def forward(ctx, R, u, tau, exclude_self, phi, floor, chunk, want_grad, on_tile):
-        N, m = R.shape
-        inv = 1.0 / tau
-        norms = R.norm(dim=1)
-        shift = norms * (norms.max() * inv)
-        if u is not None:
-            shift = shift + u + u.max()
-        # S_ab - shift_a = Q_a . K_b, with K = [R, 1, u] and Q = [R / tau, u - shift, 1].
-        K = [R.T, torch.ones(1, N, dtype=R.dtype, device=R.device)]
-        Q = [R * inv, ((u if u is not None else 0) - shift)[:, None]]
-        if u is not None:
-            K.append(u[None, :])
-            Q.append(torch.ones(N, 1, dtype=R.dtype, device=R.device))
-        # exp2 runs about twice as fast as exp on the CPU: the tiles hold (S - shift) log2(e).
-        K, Q = torch.cat(K).contiguous(), torch.cat(Q, dim=1) * LOG2E
-        R1 = K[: m + 1]  # (m + 1, N): R^T with a row of ones
-        rows = _tile_rows(N, R, chunk)
-        starts = range(0, N, rows)
-        if floor is None:
-            exact = [True] * len(starts)
-        else:  # one flag per tile, read in one transfer: no device sync inside the loop
-            far = ((shift - floor) > _exact_max_gap(R.dtype)).long()
-            tile = torch.arange(N, device=R.device) // rows
-            exact = (torch.zeros(len(starts), dtype=torch.long, device=R.device).index_add_(0, tile, far) > 0).tolist()
-        buffer = torch.empty(rows, N, dtype=R.dtype, device=R.device)
-        lse = torch.empty(N, dtype=R.dtype, device=R.device)
+        fused = fused_lse.usable(R)
+        args = (R, u, tau, exclude_self, phi, chunk, want_grad, on_tile)
+        value, grad_R, grad_u = fused_lse.mean_log_sum_exp(*args) if fused else _tiles(*args, floor)
         if want_grad:
-            grad_R = torch.empty(N, m, dtype=R.dtype, device=R.device)
-            grad_u = torch.empty(N, dtype=R.dtype, device=R.device)
-            columns = torch.zeros(m + 1, N, dtype=R.dtype, device=R.device)
-        for start, use_max in zip(starts, exact):
-            stop = min(start + rows, N)
-            E = buffer[: stop - start]
-            torch.mm(Q[start:stop], K, out=E)
-            if exclude_self:
-                E[:, start:stop].diagonal().fill_(float("-inf"))
-            M = shift[start:stop]
-            if use_max:
-                top = E.max(dim=1).values
-                top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-                E.sub_(top[:, None])
-                M = M + top * LN2
-            E.exp2_()
-            G = torch.mm(R1, E.T)  # (m + 1, rows): sum_b E_ab R_b and s_a
-            s = G[m]
-            lse[start:stop] = M + s.log()
-            if not want_grad:
-                if on_tile is not None:
-                    on_tile(stop, N)
-                continue
-            # d_a = phi'(l_a) / (N s_a): 1 / (N s_a) for phi = id, exp(shift_a) / N for phi = exp.
-            d = (M.exp() / N) if phi == "exp" else 1.0 / (N * s)
-            grad_R[start:stop] = (d * inv)[:, None] * G[:m].T
-            grad_u[start:stop] = d * s
-            Y = torch.cat([R[start:stop] * (d * inv)[:, None], d[:, None]], dim=1)
-            columns.addmm_(Y.T, E)
-            if on_tile is not None:
-                on_tile(stop, N)
-        wide = lse.double()
-        value = (wide.exp().mean() if phi == "exp" else wide.mean()).to(R.dtype)
-        if want_grad:
-            grad_R += columns[:m].T
-            grad_u += columns[m]
             ctx.save_for_backward(grad_R, grad_u)
         ctx.has_u = u is not None
         return value
@@ -136,6 +84,74 @@ class _TiledLogSumExp(torch.autograd.Function):
         grad_R, grad_u = ctx.saved_tensors
         grad_u = grad_output * grad_u if ctx.has_u else None
         return grad_output * grad_R, grad_u, None, None, None, None, None, None, None
+
+
+def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):
+    """_TiledLogSumExp's value and gradients (None unless `want_grad`) with torch operations."""
+    N, m = R.shape
+    inv = 1.0 / tau
+    norms = R.norm(dim=1)
+    shift = norms * (norms.max() * inv)
+    if u is not None:
+        shift = shift + u + u.max()
+    # S_ab - shift_a = Q_a . K_b, with K = [R, 1, u] and Q = [R / tau, u - shift, 1].
+    K = [R.T, torch.ones(1, N, dtype=R.dtype, device=R.device)]
+    Q = [R * inv, ((u if u is not None else 0) - shift)[:, None]]
+    if u is not None:
+        K.append(u[None, :])
+        Q.append(torch.ones(N, 1, dtype=R.dtype, device=R.device))
+    # exp2 runs about twice as fast as exp on the CPU: the tiles hold (S - shift) log2(e).
+    K, Q = torch.cat(K).contiguous(), torch.cat(Q, dim=1) * LOG2E
+    R1 = K[: m + 1]  # (m + 1, N): R^T with a row of ones
+    rows = _tile_rows(N, R, chunk)
+    starts = range(0, N, rows)
+    if floor is None:
+        exact = [True] * len(starts)
+    else:  # one flag per tile, read in one transfer: no device sync inside the loop
+        far = ((shift - floor) > _exact_max_gap(R.dtype)).long()
+        tile = torch.arange(N, device=R.device) // rows
+        exact = (torch.zeros(len(starts), dtype=torch.long, device=R.device).index_add_(0, tile, far) > 0).tolist()
+    buffer = torch.empty(rows, N, dtype=R.dtype, device=R.device)
+    lse = torch.empty(N, dtype=R.dtype, device=R.device)
+    if want_grad:
+        grad_R = torch.empty(N, m, dtype=R.dtype, device=R.device)
+        grad_u = torch.empty(N, dtype=R.dtype, device=R.device)
+        columns = torch.zeros(m + 1, N, dtype=R.dtype, device=R.device)
+    for start, use_max in zip(starts, exact):
+        stop = min(start + rows, N)
+        E = buffer[: stop - start]
+        torch.mm(Q[start:stop], K, out=E)
+        if exclude_self:
+            E[:, start:stop].diagonal().fill_(float("-inf"))
+        M = shift[start:stop]
+        if use_max:
+            top = E.max(dim=1).values
+            top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+            E.sub_(top[:, None])
+            M = M + top * LN2
+        E.exp2_()
+        G = torch.mm(R1, E.T)  # (m + 1, rows): sum_b E_ab R_b and s_a
+        s = G[m]
+        lse[start:stop] = M + s.log()
+        if not want_grad:
+            if on_tile is not None:
+                on_tile(stop, N)
+            continue
+        # d_a = phi'(l_a) / (N s_a): 1 / (N s_a) for phi = id, exp(shift_a) / N for phi = exp.
+        d = (M.exp() / N) if phi == "exp" else 1.0 / (N * s)
+        grad_R[start:stop] = (d * inv)[:, None] * G[:m].T
+        grad_u[start:stop] = d * s
+        Y = torch.cat([R[start:stop] * (d * inv)[:, None], d[:, None]], dim=1)
+        columns.addmm_(Y.T, E)
+        if on_tile is not None:
+            on_tile(stop, N)
+    wide = lse.double()
+    value = (wide.exp().mean() if phi == "exp" else wide.mean()).to(R.dtype)
+    if not want_grad:
+        return value, None, None
+    grad_R += columns[:m].T
+    grad_u += columns[m]
+    return value, grad_R, grad_u
 
 
 def _rows(Z: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,121 @@
+"""The GPU path of the contrastive losses (sim/fused_lse.py, sim/fused_kernel.py), checked
+without a GPU: the kernel compiled by Triton for an H200 (sm_90) down to its binary, and the
+whole path run on the CPU by Triton's interpreter in a child process (TRITON_INTERPRET must be
+set before Triton is imported): losses and gradients against dense float64 references written
+here, for NT-Xent and the generalized loss, an embedding dimension over the kernel's padding,
+and several launches with progress between them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from sim import fused_lse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dense(Z: torch.Tensor, kind: str, tau: float, psi: str) -> torch.Tensor:
+    """The loss of two views (2, n, m) from full N x N matrices."""
+    n = Z.shape[1]
+    R = Z.reshape(2 * n, -1)
+    partner = torch.arange(2 * n).roll(n)
+    if kind == "nt_xent":
+        S = R @ R.T / tau
+        positive = S[torch.arange(2 * n), partner]
+        S = S.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+        return (torch.logsumexp(S, 1) - positive).mean()
+    D2 = torch.cdist(R, R) ** 2
+    attraction = ((R - R[partner]) ** 2).sum(1).mean() / (2 * tau)
+    inner = torch.exp(-D2 / (2 * tau)).mean(1)
+    return attraction + (inner.log() if psi == "log" else inner).mean()
+
+
+def check_in_the_interpreter() -> None:
+    """Run in the child: asserts, then prints what it checked."""
+    assert fused_lse.usable(torch.zeros(2, 3)) and not fused_lse.usable(torch.zeros(2, 3, dtype=torch.float64))
+    calls = []
+    fused = fused_lse.mean_log_sum_exp
+
+    def spy(*args):
+        calls.append(args)
+        return fused(*args)
+
+    fused_lse.mean_log_sum_exp = spy
+    from sim.losses import contrastive_loss
+
+    g = torch.Generator().manual_seed(3)
+    tiles = []
+    for kind, psi, m in [
+        ("nt_xent", "log", 3),
+        ("nt_xent", "log", 20),
+        ("generalized", "log", 3),
+        ("generalized", "linear", 2),
+    ]:
+        Z = torch.randn(2, 150, m, generator=g, dtype=torch.float64)
+        Z = Z / Z.norm(dim=-1, keepdim=True)
+        reference = Z.clone().requires_grad_(True)
+        expected = dense(reference, kind, 0.3, psi)
+        (expected_grad,) = torch.autograd.grad(expected, reference)
+        rows = Z.float().requires_grad_(True)
+        tiles.clear()
+        value = contrastive_loss(
+            rows, kind, 0.3, psi, chunk=100, on_tile=lambda done, total: tiles.append((done, total))
+        )
+        (grad,) = torch.autograd.grad(value, rows)
+        assert abs(value.item() - expected.item()) <= 2e-6 * abs(expected.item()), (kind, psi, m, value, expected)
+        error = ((grad.double() - expected_grad).abs().max() / expected_grad.abs().max()).item()
+        assert error < 1e-5, (kind, psi, m, error)
+        # 300 rows, launches of 128 rows (chunk 100 rounded up to a block): 3 per pass, 2 passes
+        assert tiles == [(50, 300), (100, 300), (150, 300), (200, 300), (250, 300), (300, 300)], tiles
+    assert len(calls) == 4
+    with torch.no_grad():
+        tiles.clear()
+        value = contrastive_loss(rows, "nt_xent", 0.3, chunk=100, on_tile=lambda done, total: tiles.append(done))
+    assert tiles == [100, 200, 300]  # no gradient wanted: the second pass is skipped
+    print("interpreted: 4 losses and gradients match")
+
+
+def test_the_fused_path_matches_dense_float64_references_in_the_triton_interpreter() -> None:
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, __file__], check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "interpreted: 4 losses and gradients match" in done.stdout
+
+
+@pytest.mark.parametrize("exclude_self", [True, False])
+def test_the_kernel_compiles_for_an_h200(exclude_self: bool) -> None:
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    pointers = {name: "*fp32" for name in ("Q", "K", "offset", "lse", "mean")}
+    constants = {
+        "D": 16,
+        "BLOCK_M": fused_lse.BLOCK_ROWS,
+        "BLOCK_N": fused_lse.BLOCK_COLUMNS,
+        "EXCLUDE_SELF": exclude_self,
+        "DOT": fused_lse.DOT_PRECISION,
+    }
+    signature = {**pointers, "N": "i32", "first_row": "i32", **{name: "constexpr" for name in constants}}
+    compiled = triton.compile(
+        ASTSource(fn=fused_lse._kernel(), signature=signature, constexprs=constants), target=GPUTarget("cuda", 90, 32)
+    )
+    assert len(compiled.asm["cubin"]) > 1000
+    assert "mma" in compiled.asm["ptx"]  # the two dots run on tensor cores
+
+
+def test_tensors_on_the_cpu_take_the_torch_path_outside_the_interpreter(monkeypatch) -> None:
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert not fused_lse.usable(torch.zeros(4, 3))
+
+
+if __name__ == "__main__":
+    check_in_the_interpreter()
