@@ -378,16 +378,12 @@ class Simulation:
             name: tangent_part(centers, metrics.cluster_means(v, self.labels, k)) for name, v in moves.items()
         }
 
-        return Frame(
-            step=self.step_count,
-            kernel=self.kernel,
-            X=_cpu(self.X),
-            labels=self.labels.cpu().numpy().copy(),
-            Z=_cpu(z),
+        return self._frame(
+            z,
+            centers,
             loss=float(loss),
             metrics=scalars,
             cluster_metrics={name: _cpu(v) for name, v in per_cluster.items()},
-            centers=_cpu(centers),
             velocity={name: _cpu(v) for name, v in moves.items()},
             cluster_velocity={name: _cpu(v) for name, v in cluster_moves.items()},
             H=_cpu(H) if with_kernel else None,
@@ -401,18 +397,20 @@ class Simulation:
         z = self.embed()
         means = metrics.cluster_means(z, self.labels, self.num_clusters)
         centers = means / means.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return self._frame(
+            z, centers, loss=float("nan"), metrics={}, cluster_metrics={}, velocity={}, cluster_velocity={}
+        )
+
+    def _frame(self, z: torch.Tensor, centers: torch.Tensor, **rest) -> Frame:
+        """A Frame of this run now: its step, kernel, data and embeddings z, with `rest`."""
         return Frame(
             step=self.step_count,
             kernel=self.kernel,
             X=_cpu(self.X),
             labels=self.labels.cpu().numpy().copy(),
             Z=_cpu(z),
-            loss=float("nan"),
-            metrics={},
-            cluster_metrics={},
             centers=_cpu(centers),
-            velocity={},
-            cluster_velocity={},
+            **rest,
         )
 
     def to_preset(self) -> Preset:
