@@ -1,6 +1,6 @@
 """The CUDA path against the CPU, for a lent GPU machine (tests stay CPU-only): the loss and
 its gradient (fused Triton kernels and torch tiles) against the dense one in float64 on the
-CPU; the fused kernels' dot precisions (error, seconds at 1M views); a fig5-2d run of 50 steps
+CPU; the fused kernels' dot precisions and shapes (error, seconds at 1M views); a fig5-2d run of 50 steps
 and its frame (velocities, kernel heatmap) on CUDA against the same run on the CPU. Prints
 one line per check and exits 1 if any fails.
 
@@ -66,16 +66,56 @@ def fused_path(on: bool):
         fused_lse.ENABLED = True
 
 
-def precision_check(device: torch.device, rows: int = 1_000_000) -> list[tuple[str, float, float]]:
+def _seconds(compute, device: torch.device) -> float:
+    """Wall time of compute() after a warm run (kernels compiled), synchronised."""
+    compute()
+    torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    compute()
+    torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def shape_check(device: torch.device, rows: int = 1_000_000) -> list[tuple[str, float, float]]:
+    """Seconds of loss + gradient at `rows` views for a few kernel shapes (rows per program,
+    columns per step, warps), the default first: printed to choose the shape from."""
+    if device.type != "cuda" or not _fused_serves(device):
+        return []
+    from triton.compiler.errors import CompilationError
+    from triton.runtime.errors import OutOfResources
+
+    g = torch.Generator(device=device).manual_seed(4)
+    Z = torch.randn(2, rows // 2, 3, generator=g, device=device)
+    Z = (Z / Z.norm(dim=-1, keepdim=True)).requires_grad_(True)
+    chosen = (fused_lse.BLOCK_ROWS, fused_lse.BLOCK_COLUMNS, fused_lse.NUM_WARPS)
+    out = []
+    try:
+        for shape in dict.fromkeys([chosen, (64, 64, 4), (128, 32, 4), (128, 128, 8), (256, 64, 8)]):
+            fused_lse.BLOCK_ROWS, fused_lse.BLOCK_COLUMNS, fused_lse.NUM_WARPS = shape
+            try:
+                seconds = _seconds(lambda: torch.autograd.grad(contrastive_loss(Z, "nt_xent", 0.5), Z), device)
+            except (RuntimeError, OutOfResources, CompilationError) as exc:  # a finding, not the end of the run
+                print(f"kernel shape {shape}: {type(exc).__name__}: {exc}".splitlines()[0])
+                seconds = float("inf")
+            mark = " (the default)" if shape == chosen else ""
+            out.append((f"kernel shape {shape}{mark}: seconds for loss + gradient at {rows:,} views", seconds, 1.0))
+    finally:
+        fused_lse.BLOCK_ROWS, fused_lse.BLOCK_COLUMNS, fused_lse.NUM_WARPS = chosen
+    return out
+
+
+def precision_check(
+    device: torch.device, rows: int = 1_000_000, small_rows: int = 200_000
+) -> list[tuple[str, float, float]]:
     """The fused kernels with each precision of their dots: gradient error against the
-    torch tiles (float32) at 200k views, and the seconds of loss + gradient at `rows` views
+    torch tiles (float32) at `small_rows` views, and the seconds of loss + gradient at `rows` views
     (the bound is the target: under a second). Printed to choose DOT_PRECISION from."""
     if device.type != "cuda" or not _fused_serves(device):
         return []
     out = []
     chosen = fused_lse.DOT_PRECISION
     g = torch.Generator(device=device).manual_seed(2)
-    small = torch.randn(2, 100_000, 3, generator=g, device=device)
+    small = torch.randn(2, small_rows // 2, 3, generator=g, device=device)
     small = small / small.norm(dim=-1, keepdim=True)
     big = torch.randn(2, rows // 2, 3, generator=g, device=device)
     big = big / big.norm(dim=-1, keepdim=True)
@@ -90,14 +130,9 @@ def precision_check(device: torch.device, rows: int = 1_000_000) -> list[tuple[s
         for precision in ("tf32x3", "tf32", "ieee"):
             fused_lse.DOT_PRECISION = precision
             error = relative(gradient(small).cpu(), reference.cpu())
-            gradient(big[:, :1000])  # compiled before the timing
-            torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            gradient(big)
-            torch.cuda.synchronize(device)
-            seconds = time.perf_counter() - start
+            seconds = _seconds(lambda: gradient(big), device)
             mark = " (the default)" if precision == chosen else ""
-            out.append((f"dots in {precision}{mark}: gradient at 200k views vs torch tiles", error, 1e-4))
+            out.append((f"dots in {precision}{mark}: gradient at {small_rows:,} views vs torch tiles", error, 1e-4))
             out.append((f"dots in {precision}{mark}: seconds for loss + gradient at {rows:,} views", seconds, 1.0))
     finally:
         fused_lse.DOT_PRECISION = chosen
@@ -127,7 +162,7 @@ def main() -> None:
     device = torch.device(parser.parse_args().device)
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name(device) if device.type == 'cuda' else device}")
     failed = 0
-    for what, error, bound in loss_check(device) + precision_check(device) + run_check(device):
+    for what, error, bound in loss_check(device) + precision_check(device) + shape_check(device) + run_check(device):
         ok = error <= bound
         failed += not ok
         print(f"{'ok  ' if ok else 'FAIL'} {what}: {error:.2e} (bound {bound:.0e})")

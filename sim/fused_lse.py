@@ -22,8 +22,11 @@ import os
 import torch
 
 LOG2E = 1.0 / math.log(2.0)
+# The kernel's shape: rows per program, columns per inner step, warps per program (untuned:
+# bench/cuda_check.py times a few shapes on a GPU).
 BLOCK_ROWS = 128
 BLOCK_COLUMNS = 64
+NUM_WARPS = 4
 # Rows per launch on a GPU when no chunk is asked for: enough programs to fill the device,
 # few enough launches that a long loss still reports progress (and can be stopped) between them.
 LAUNCH_ROWS = 2**17
@@ -95,7 +98,7 @@ def mean_log_sum_exp(
             grid = (-(-min(step, N - first) // BLOCK_ROWS),)
             _kernel()[grid](
                 Q, K, offset, lse, mean, N, first, D, BLOCK_ROWS, BLOCK_COLUMNS,
-                exclude_self, DOT_PRECISION,
+                exclude_self, DOT_PRECISION, num_warps=NUM_WARPS,
             )  # fmt: skip
             done[0] += 1
             if on_tile is not None:
