@@ -97,6 +97,7 @@ class Worker(QObject):
         self._last_kernel = 0.0
         self._kernel_stale = False
         self._frame_cost = 0.0
+        self._previewed: tuple | None = None
         self._rate_steps = 0
         self._rate_since = time.perf_counter()
         self._rate = 0.0
@@ -131,6 +132,8 @@ class Worker(QObject):
                 break
             if self._behind():  # a step interrupted half-way: the twin catches up, playing or not
                 self._step_all(interruptible=True)
+            if self._dirty and self._slow_frames():  # a new run or an edit: shown before a long step
+                self._preview()
             if self.playing:
                 self._advance()
             if self._dirty or (self.playing and self._due()) or self._kernel_due():
@@ -232,7 +235,7 @@ class Worker(QObject):
         """A full frame of every simulation, handed over; when frames are slow, a preview
         (the embeddings from one forward pass) is handed over first."""
         if self._slow_frames():
-            self._hand_over(tuple(sim.preview() for sim in self.sims), None, preview=True)
+            self._preview()
         start = time.perf_counter()
         wanted = self.kernel_wanted or self.flow_wanted
         with_kernel = wanted and start - self._last_kernel >= KERNEL_INTERVAL
@@ -253,6 +256,13 @@ class Worker(QObject):
         self._hand_over(frames, flow, preview=False)
         self._last_publish = now
         self._dirty = False
+
+    def _preview(self) -> None:
+        """Hand over the embeddings alone (one forward pass), once per state of the runs."""
+        state = (self.generation, self.data_version, tuple(sim.step_count for sim in self.sims))
+        if state != self._previewed:
+            self._previewed = state
+            self._hand_over(tuple(sim.preview() for sim in self.sims), None, preview=True)
 
     def _slow_frames(self) -> bool:
         """Whether a full frame takes long enough to show a preview first: by the frames timed

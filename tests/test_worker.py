@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import Qt
 
 import gui.worker as worker_module
 import sim.losses
@@ -194,3 +195,27 @@ def test_a_pause_that_interrupts_the_twin_leaves_both_runs_at_the_same_step(qapp
     assert paused, "the twin's step was never reached"
     main, twin = worker.take().frames
     assert main.step == twin.step == paused[0] + 1
+
+
+def test_a_slow_run_started_playing_shows_its_preview_before_the_first_step(qapp, monkeypatch) -> None:
+    """At a large n the first step takes tens of seconds: the start is shown before it, and
+    each state of the run is previewed once."""
+    monkeypatch.setattr(worker_module, "PREVIEW_ROWS", 512)
+    monkeypatch.setattr(worker_module, "PREVIEW_AFTER", 0.0)  # every frame counts as slow
+    worker = Worker(load_preset("fig5-2d"))
+    taken = []  # taken in the worker's thread as it hands over: nothing replaced unseen
+    worker.ready.connect(lambda: taken.append(worker.take()), Qt.ConnectionType.DirectConnection)
+    worker.send("play", True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while sum(not s.preview for s in taken) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+        thread.join()
+    first = taken[0]
+    assert first.preview and first.frames[0].step == 0
+    previews = [s.frames[0].step for s in taken if s.preview]
+    assert len(previews) == len(set(previews))
