@@ -3,7 +3,8 @@ without a GPU: the kernel compiled by Triton for an H200 (sm_90) down to its bin
 whole path run on the CPU by Triton's interpreter in a child process (TRITON_INTERPRET must be
 set before Triton is imported): losses and gradients against dense float64 references written
 here, for NT-Xent and the generalized loss, an embedding dimension over the kernel's padding,
-and several launches with progress between them."""
+and several launches with progress between them; and a short simulation run through the
+kernels against the same run through the torch tiles."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,7 +80,26 @@ def check_in_the_interpreter() -> None:
         tiles.clear()
         value = contrastive_loss(rows, "nt_xent", 0.3, chunk=100, on_tile=lambda done, total: tiles.append(done))
     assert tiles == [100, 200, 300]  # no gradient wanted: the second pass is skipped
-    print("interpreted: 4 losses and gradients match")
+
+    from sim import Simulation, load_preset
+
+    frames, before = [], len(calls)
+    for enabled in (True, False):  # a run through the kernels, then through the torch tiles
+        fused_lse.ENABLED = enabled
+        sim = Simulation(load_preset("fig5-2d"))
+        sim.step(10)
+        frames.append(sim.frame())
+    assert len(calls) - before >= 10  # the first run's steps went through the kernels
+    through_kernels, through_tiles = frames
+    assert (
+        np.abs(through_kernels.Z - through_tiles.Z).max() < 1e-4
+        and abs(through_kernels.loss - through_tiles.loss) < 1e-5
+    )
+    assert (
+        np.abs(through_kernels.velocity["nn"] - through_tiles.velocity["nn"]).max()
+        < 1e-3 * np.abs(through_tiles.velocity["nn"]).max()
+    )
+    print("interpreted: 4 losses and gradients match, and a run of fig5-2d")
 
 
 def test_the_fused_path_matches_dense_float64_references_in_the_triton_interpreter() -> None:
@@ -87,7 +108,7 @@ def test_the_fused_path_matches_dense_float64_references_in_the_triton_interpret
         [sys.executable, __file__], check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "interpreted: 4 losses and gradients match" in done.stdout
+    assert "interpreted: 4 losses and gradients match, and a run of fig5-2d" in done.stdout
 
 
 @pytest.mark.parametrize("exclude_self", [True, False])
