@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One prepared run for a lent GPU machine (the device tool's `run`, about 6 minutes):
 # the CUDA path against the CPU (the fused loss kernels and the torch tiles against float64;
-# the kernels' dot precisions and shapes timed at 1M views), then the GPU benchmark rows
+# the kernel's shapes timed at 1M views), then the GPU benchmark rows
 # (layer-wise NTK, the loss up to 1M views by kernels and torch tiles, a whole step there,
 # steps/s per kernel). Writes the log and bench results under $OUT (or
 # bench/gpu-out). The window rows need a display and stay CPU-machine rows.

@@ -1,10 +1,13 @@
-"""The Triton kernel behind `sim.fused_lse` (which owns the math and the launches; this module
-imports Triton, so it is imported only where a GPU or Triton's interpreter will run it).
+"""The Triton kernel behind `sim.fused_lse` (which owns the math, the operands and the
+launches; this module imports Triton, so it is imported only where a GPU or Triton's
+interpreter will run it).
 
 `softmax_pass`: for each row i of a block of BLOCK_M rows, walks the columns j in blocks of
-BLOCK_N with a running maximum and writes lse_i = log sum_j exp(S_ij) (natural units) and the
-softmax-weighted mean of the K_j, where S_ij log2(e) = Q_i.K_j + offset_j (j = i left out when
-EXCLUDE_SELF). The tile S is held in registers only, never written to memory.
+BLOCK_N with a running maximum and writes lse_i = log sum_j exp(S_ij) (natural units) and
+sum_j softmax_ij V_j, where S_ij log2(e) = Q_i.K_j + offset_j (j = i left out when
+EXCLUDE_SELF). Both products run on tensor cores in TF32; the operands arrive split into
+high and low TF32 parts so that the products keep float32's precision (`sim.fused_lse`).
+The tile S lives in registers only, never in memory.
 """
 
 import triton
@@ -13,39 +16,42 @@ import triton.language as tl
 
 @triton.jit
 def softmax_pass(
-    Q,  # (N, D): R * log2(e) / tau, zero-padded to D columns
-    K,  # (N, D): R, zero-padded
-    offset,  # (N,): the column offsets c, times log2(e)
-    lse,  # (N,) out: log sum_j exp(...) in natural units
-    mean,  # (N, D) out: softmax-weighted mean of K's rows
+    Q,  # (N, D) row operands of the logits
+    K,  # (N, D) column operands of the logits
+    V,  # (N, DV) the vectors averaged
+    offset,  # (N,) the column offsets, times log2(e)
+    lse,  # (N,) out: log sum_j exp(S_ij)
+    mean,  # (N, DV) out: sum_j softmax_ij V_j
     N,
     first_row,
     D: tl.constexpr,
+    DV: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     EXCLUDE_SELF: tl.constexpr,
-    DOT: tl.constexpr,
 ):
     rows = first_row + tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     dims = tl.arange(0, D)
+    vdims = tl.arange(0, DV)
     row_ok = rows < N
     q = tl.load(Q + rows[:, None] * D + dims[None, :], mask=row_ok[:, None], other=0.0)
     top = tl.full((BLOCK_M,), -1.0e30, tl.float32)  # finite: exp2(top - new top) is 0, never NaN
     total = tl.zeros((BLOCK_M,), tl.float32)
-    acc = tl.zeros((BLOCK_M, D), tl.float32)
+    acc = tl.zeros((BLOCK_M, DV), tl.float32)
     for start in range(0, N, BLOCK_N):
         cols = start + tl.arange(0, BLOCK_N)
         col_ok = cols < N
         k = tl.load(K + cols[:, None] * D + dims[None, :], mask=col_ok[:, None], other=0.0)
+        v = tl.load(V + cols[:, None] * DV + vdims[None, :], mask=col_ok[:, None], other=0.0)
         c = tl.load(offset + cols, mask=col_ok, other=float("-inf"))
-        s = tl.dot(q, tl.trans(k), input_precision=DOT) + c[None, :]
+        s = tl.dot(q, tl.trans(k), input_precision="tf32") + c[None, :]
         if EXCLUDE_SELF:
             s = tl.where(rows[:, None] == cols[None, :], float("-inf"), s)
         new_top = tl.maximum(top, tl.max(s, axis=1))
         scale = tl.exp2(top - new_top)
         p = tl.exp2(s - new_top[:, None])
         total = total * scale + tl.sum(p, axis=1)
-        acc = acc * scale[:, None] + tl.dot(p, k, input_precision=DOT)
+        acc = acc * scale[:, None] + tl.dot(p, v, input_precision="tf32")
         top = new_top
     tl.store(lse + rows, (top + tl.log2(total)) * 0.6931471805599453, mask=row_ok)
-    tl.store(mean + rows[:, None] * D + dims[None, :], acc / total[:, None], mask=row_ok[:, None])
+    tl.store(mean + rows[:, None] * DV + vdims[None, :], acc / total[:, None], mask=row_ok[:, None])

@@ -30,10 +30,7 @@ NUM_WARPS = 4
 # Rows per launch on a GPU when no chunk is asked for: enough programs to fill the device,
 # few enough launches that a long loss still reports progress (and can be stopped) between them.
 LAUNCH_ROWS = 2**17
-# How the kernel's two dots (the logits, the softmax-weighted means) multiply on tensor cores:
-# "tf32x3" about float32's precision, "tf32" faster and ~1e-3 relative, "ieee" float32 on
-# the CUDA cores (bench/cuda_check.py measures each).
-DOT_PRECISION = "tf32x3"
+TF32_MASK = -(1 << 13)  # float32 bits kept by TF32: sign, exponent, 10 of the 23 mantissa bits
 
 
 # Off: every device takes the torch path (the benchmark's side-by-side row, a suspected kernel).
@@ -67,6 +64,33 @@ def _launch_rows(N: int, device: torch.device, chunk: int | None) -> int:
     return max(BLOCK_ROWS, -(-min(rows, N) // BLOCK_ROWS) * BLOCK_ROWS)
 
 
+def split_tf32(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x = high + low, `high` with the 10 mantissa bits TF32 keeps (the rest zeroed), so a
+    tensor core reads it exactly; `low`, read as TF32, keeps x to about 2^-21."""
+    high = (x.view(torch.int32) & TF32_MASK).view(torch.float32)
+    return high, x - high
+
+
+def _padded(parts: list[torch.Tensor]) -> torch.Tensor:
+    """The column blocks side by side, zero-padded to a power of two of at least 16 columns
+    (what a tensor-core product takes)."""
+    N = parts[0].shape[0]
+    width = sum(p.shape[1] for p in parts)
+    out = torch.zeros(N, max(16, 1 << (width - 1).bit_length()), dtype=parts[0].dtype, device=parts[0].device)
+    torch.cat(parts, dim=1, out=out[:, :width])
+    return out
+
+
+def operands(R: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The kernel's Q, K, V for rows R: with R log2(e) / tau = a + a', R = b + b' split into TF32
+    parts, Q = [a, a, a'] and K = [b, b', b] make Q.K = S log2(e) up to the a'.b' term (~2^-22),
+    in one TF32 product: the three-term split that keeps float32's precision, packed into the
+    columns a small m leaves as padding. V = [b, b'] returns the mean in two halves."""
+    a, a_low = split_tf32(R * (LOG2E / tau))
+    b, b_low = split_tf32(R)
+    return _padded([a, a, a_low]), _padded([b, b_low, b]), _padded([b, b_low])
+
+
 def mean_log_sum_exp(
     R: torch.Tensor,
     u: torch.Tensor | None,
@@ -80,10 +104,7 @@ def mean_log_sum_exp(
     """(mean_a phi(l_a), its gradient by R, by u) with the gradients None unless `want_grad`;
     `chunk` rows per launch (None: LAUNCH_ROWS), `on_tile(done, N)` called between launches."""
     N, m = R.shape
-    D = max(16, 1 << (m - 1).bit_length())
-    K = torch.zeros(N, D, dtype=R.dtype, device=R.device)
-    K[:, :m] = R
-    Q = K * (LOG2E / tau)
+    Q, K, V = operands(R, tau)
     zero = torch.zeros(N, dtype=R.dtype, device=R.device)
     u_ = zero if u is None else u
     step = _launch_rows(N, R.device, chunk)
@@ -92,18 +113,18 @@ def mean_log_sum_exp(
 
     def softmax_pass(offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lse = torch.empty(N, dtype=R.dtype, device=R.device)
-        mean = torch.empty(N, D, dtype=R.dtype, device=R.device)
+        mean = torch.empty(N, V.shape[1], dtype=R.dtype, device=R.device)
         offset = (offset * LOG2E).contiguous()
         for first in range(0, N, step):
             grid = (-(-min(step, N - first) // BLOCK_ROWS),)
             _kernel()[grid](
-                Q, K, offset, lse, mean, N, first, D, BLOCK_ROWS, BLOCK_COLUMNS,
-                exclude_self, DOT_PRECISION, num_warps=NUM_WARPS,
+                Q, K, V, offset, lse, mean, N, first, Q.shape[1], V.shape[1], BLOCK_ROWS, BLOCK_COLUMNS,
+                exclude_self, num_warps=NUM_WARPS,
             )  # fmt: skip
             done[0] += 1
             if on_tile is not None:
                 on_tile(N * done[0] // launches, N)
-        return lse, mean[:, :m]
+        return lse, mean[:, :m] + mean[:, m : 2 * m]
 
     lse, row_mean = softmax_pass(u_)
     ell = lse + u_

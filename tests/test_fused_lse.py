@@ -9,6 +9,7 @@ kernels against the same run through the torch tiles."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,25 +113,57 @@ def test_the_fused_path_matches_dense_float64_references_in_the_triton_interpret
 
 
 @pytest.mark.parametrize("exclude_self", [True, False])
-def test_the_kernel_compiles_for_an_h200(exclude_self: bool) -> None:
+def test_the_kernel_compiles_for_an_h200_on_tensor_cores_without_spilling_registers(
+    exclude_self: bool, tmp_path: Path
+) -> None:
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    pointers = {name: "*fp32" for name in ("Q", "K", "offset", "lse", "mean")}
+    pointers = {name: "*fp32" for name in ("Q", "K", "V", "offset", "lse", "mean")}
     constants = {
         "D": 16,
+        "DV": 16,
         "BLOCK_M": fused_lse.BLOCK_ROWS,
         "BLOCK_N": fused_lse.BLOCK_COLUMNS,
         "EXCLUDE_SELF": exclude_self,
-        "DOT": fused_lse.DOT_PRECISION,
     }
     signature = {**pointers, "N": "i32", "first_row": "i32", **{name: "constexpr" for name in constants}}
     compiled = triton.compile(
-        ASTSource(fn=fused_lse._kernel(), signature=signature, constexprs=constants), target=GPUTarget("cuda", 90, 32)
+        ASTSource(fn=fused_lse._kernel(), signature=signature, constexprs=constants),
+        target=GPUTarget("cuda", 90, 32),
+        options={"num_warps": fused_lse.NUM_WARPS},
     )
-    assert len(compiled.asm["cubin"]) > 1000
-    assert "mma" in compiled.asm["ptx"]  # the two dots run on tensor cores
+    cubin = tmp_path / "kernel.cubin"
+    cubin.write_bytes(compiled.asm["cubin"])
+    tools = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
+    usage = subprocess.run(
+        [tools / "cuobjdump", "--dump-resource-usage", cubin], check=True, capture_output=True, text=True
+    ).stdout
+    assert re.search(r"STACK:0\b", usage), usage  # no registers spilled to memory in the loop
+    sass = subprocess.run(
+        [tools / "cuobjdump", "--dump-sass", cubin], check=True, capture_output=True, text=True
+    ).stdout
+    assert "HGMMA" in sass and "MUFU.EX2" in sass  # Hopper's tensor-core products, hardware exp2
+
+
+def test_split_operands_keep_float32_precision_in_tf32_products() -> None:
+    g = torch.Generator().manual_seed(5)
+    R = torch.randn(500, 3, generator=g)
+    R = R / R.norm(dim=1, keepdim=True)
+    high, low = fused_lse.split_tf32(R)
+    assert torch.equal(high + low, R) and not (high.view(torch.int32) & 0x1FFF).any()
+    Q, K, V = fused_lse.operands(R, 0.2)
+    assert Q.shape == K.shape == V.shape == (500, 16)
+
+    def tf32(x):  # what a tensor core reads of a float32: its top 10 mantissa bits
+        return (x.view(torch.int32) & fused_lse.TF32_MASK).view(torch.float32).double()
+
+    exact = R.double() @ R.double().T * (fused_lse.LOG2E / 0.2)
+    three_term = tf32(Q) @ tf32(K).T
+    one_term = tf32(R * (fused_lse.LOG2E / 0.2)) @ tf32(R).T
+    assert (three_term - exact).abs().max() < 1e-5 < (one_term - exact).abs().max()
+    assert (tf32(V)[:, :3] + tf32(V)[:, 3:6] - R.double()).abs().max() < 1e-6  # the mean's two halves
 
 
 def test_tensors_on_the_cpu_take_the_torch_path_outside_the_interpreter(monkeypatch) -> None:
