@@ -4,8 +4,7 @@ interpreter will run it).
 
 `softmax_pass`: for each row i of a block of BLOCK_M rows, walks the columns j in blocks of
 BLOCK_N with a running maximum and writes lse_i = log sum_j exp(S_ij) (natural units) and
-sum_j softmax_ij V_j, where S_ij log2(e) = Q_i.K_j + offset_j (j = i left out when
-EXCLUDE_SELF). Both products run on tensor cores in TF32; the operands arrive split into
+sum_j softmax_ij V_j, where S_ij log2(e) = Q_i.K_j (j = i left out when EXCLUDE_SELF). Both products run on tensor cores in TF32; the operands arrive split into
 high and low TF32 parts so that the products keep float32's precision (`sim.fused_lse`).
 The tile S lives in registers only, never in memory.
 """
@@ -17,9 +16,8 @@ import triton.language as tl
 @triton.jit
 def softmax_pass(
     Q,  # (N, D) row operands of the logits
-    K,  # (N, D) column operands of the logits
+    K,  # (N, D) column operands of the logits, the column offsets included
     V,  # (N, DV) the vectors averaged
-    offset,  # (N,) the column offsets, times log2(e)
     lse,  # (N,) out: log sum_j exp(S_ij)
     mean,  # (N, DV) out: sum_j softmax_ij V_j
     N,
@@ -30,7 +28,8 @@ def softmax_pass(
     BLOCK_N: tl.constexpr,
     EXCLUDE_SELF: tl.constexpr,
 ):
-    rows = first_row + tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_start = first_row + tl.program_id(0) * BLOCK_M
+    rows = row_start + tl.arange(0, BLOCK_M)
     dims = tl.arange(0, D)
     vdims = tl.arange(0, DV)
     row_ok = rows < N
@@ -43,10 +42,12 @@ def softmax_pass(
         col_ok = cols < N
         k = tl.load(K + cols[:, None] * D + dims[None, :], mask=col_ok[:, None], other=0.0)
         v = tl.load(V + cols[:, None] * DV + vdims[None, :], mask=col_ok[:, None], other=0.0)
-        c = tl.load(offset + cols, mask=col_ok, other=float("-inf"))
-        s = tl.dot(q, tl.trans(k), input_precision="tf32") + c[None, :]
-        if EXCLUDE_SELF:
-            s = tl.where(rows[:, None] == cols[None, :], float("-inf"), s)
+        s = tl.dot(q, tl.trans(k), input_precision="tf32")  # the offsets ride in K's last columns
+        if start + BLOCK_N > N:  # the last block: columns past N count for nothing
+            s = tl.where(col_ok[None, :], s, float("-inf"))
+        if EXCLUDE_SELF:  # noqa: SIM102  (a compile-time branch around a run-time one)
+            if (start < row_start + BLOCK_M) & (start + BLOCK_N > row_start):  # blocks on the diagonal only
+                s = tl.where(rows[:, None] == cols[None, :], float("-inf"), s)
         new_top = tl.maximum(top, tl.max(s, axis=1))
         scale = tl.exp2(top - new_top)
         p = tl.exp2(s - new_top[:, None])

@@ -81,14 +81,23 @@ def _padded(parts: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def operands(R: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The kernel's Q, K, V for rows R: with R log2(e) / tau = a + a', R = b + b' split into TF32
-    parts, Q = [a, a, a'] and K = [b, b', b] make Q.K = S log2(e) up to the a'.b' term (~2^-22),
-    in one TF32 product: the three-term split that keeps float32's precision, packed into the
-    columns a small m leaves as padding. V = [b, b'] returns the mean in two halves."""
+def operands(R: torch.Tensor, tau: float) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+    """The kernel's Q, the parts of K but the offsets' columns, and V, for rows R: with
+    R log2(e) / tau = a + a' and R = b + b' split into TF32 parts, Q = [a, a, a', 1, 1] and
+    K = [b, b', b, c, c'] make Q.K = S log2(e) + c (c + c', a column offset, split too) up to
+    the a'.b' term (~2^-22), in one TF32 product: the three-term split that keeps float32's
+    precision, packed into the columns a small m leaves as padding. V = [b, b'] returns the
+    mean in two halves."""
     a, a_low = split_tf32(R * (LOG2E / tau))
     b, b_low = split_tf32(R)
-    return _padded([a, a, a_low]), _padded([b, b_low, b]), _padded([b, b_low])
+    ones = torch.ones(R.shape[0], 2, dtype=R.dtype, device=R.device)
+    return _padded([a, a, a_low, ones]), [b, b_low, b], _padded([b, b_low])
+
+
+def with_offset(K_parts: list[torch.Tensor], offset: torch.Tensor) -> torch.Tensor:
+    """K for one pass: its parts, then the column offsets (natural units) times log2(e), split."""
+    high, low = split_tf32(offset * LOG2E)
+    return _padded([*K_parts, high[:, None], low[:, None]])
 
 
 def mean_log_sum_exp(
@@ -104,7 +113,7 @@ def mean_log_sum_exp(
     """(mean_a phi(l_a), its gradient by R, by u) with the gradients None unless `want_grad`;
     `chunk` rows per launch (None: LAUNCH_ROWS), `on_tile(done, N)` called between launches."""
     N, m = R.shape
-    Q, K, V = operands(R, tau)
+    Q, K_parts, V = operands(R, tau)
     zero = torch.zeros(N, dtype=R.dtype, device=R.device)
     u_ = zero if u is None else u
     step = _launch_rows(N, R.device, chunk)
@@ -114,11 +123,11 @@ def mean_log_sum_exp(
     def softmax_pass(offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lse = torch.empty(N, dtype=R.dtype, device=R.device)
         mean = torch.empty(N, V.shape[1], dtype=R.dtype, device=R.device)
-        offset = (offset * LOG2E).contiguous()
+        K = with_offset(K_parts, offset)
         for first in range(0, N, step):
             grid = (-(-min(step, N - first) // BLOCK_ROWS),)
             _kernel()[grid](
-                Q, K, V, offset, lse, mean, N, first, Q.shape[1], V.shape[1], BLOCK_ROWS, BLOCK_COLUMNS,
+                Q, K, V, lse, mean, N, first, Q.shape[1], V.shape[1], BLOCK_ROWS, BLOCK_COLUMNS,
                 exclude_self, num_warps=NUM_WARPS,
             )  # fmt: skip
             done[0] += 1

@@ -120,7 +120,7 @@ def test_the_kernel_compiles_for_an_h200_on_tensor_cores_without_spilling_regist
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    pointers = {name: "*fp32" for name in ("Q", "K", "V", "offset", "lse", "mean")}
+    pointers = {name: "*fp32" for name in ("Q", "K", "V", "lse", "mean")}
     constants = {
         "D": 16,
         "DV": 16,
@@ -153,16 +153,18 @@ def test_split_operands_keep_float32_precision_in_tf32_products() -> None:
     R = R / R.norm(dim=1, keepdim=True)
     high, low = fused_lse.split_tf32(R)
     assert torch.equal(high + low, R) and not (high.view(torch.int32) & 0x1FFF).any()
-    Q, K, V = fused_lse.operands(R, 0.2)
+    Q, K_parts, V = fused_lse.operands(R, 0.2)
+    offset = torch.randn(500, generator=g) * 10
+    K = fused_lse.with_offset(K_parts, offset)
     assert Q.shape == K.shape == V.shape == (500, 16)
 
     def tf32(x):  # what a tensor core reads of a float32: its top 10 mantissa bits
         return (x.view(torch.int32) & fused_lse.TF32_MASK).view(torch.float32).double()
 
-    exact = R.double() @ R.double().T * (fused_lse.LOG2E / 0.2)
+    exact = (R.double() @ R.double().T / 0.2 + offset.double()[None, :]) * fused_lse.LOG2E
     three_term = tf32(Q) @ tf32(K).T
-    one_term = tf32(R * (fused_lse.LOG2E / 0.2)) @ tf32(R).T
-    assert (three_term - exact).abs().max() < 1e-5 < (one_term - exact).abs().max()
+    one_term = (tf32(R * (fused_lse.LOG2E / 0.2)) @ tf32(R).T) + tf32(offset * fused_lse.LOG2E)[None, :]
+    assert (three_term - exact).abs().max() < 2e-5 < (one_term - exact).abs().max()
     assert (tf32(V)[:, :3] + tf32(V)[:, 3:6] - R.double()).abs().max() < 1e-6  # the mean's two halves
 
 
