@@ -13,14 +13,18 @@ the same pass (every tile is built and exponentiated once), so memory is O(N chu
 the backward pass only scales the stored O(N m) gradient. `chunk=None` picks the rows per
 tile from a byte budget (TILE_BYTES); every chunk gives the same values up to round-off.
 On a GPU (float32 with Triton, which torch's CUDA builds bring) the same two sums come from
-`sim.fused_lse` instead: two passes of one Triton kernel that keep each tile in registers.
+`sim.fused_lse` instead: two passes of one Triton kernel that keep each tile in registers
+(checked against the torch tiles at its first use on a device; the torch tiles serve if it
+fails there).
 `on_tile(done, total)`, if given, is called after each tile with the rows done so far: for
 progress, and to stop a long loss by raising from it (nothing is changed by a stopped loss).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -70,7 +74,7 @@ class _TiledLogSumExp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, R, u, tau, exclude_self, phi, floor, chunk, want_grad, on_tile):
-        fused = fused_lse.usable(R)
+        fused = fused_lse.usable(R) and _fused_works(str(R.device))
         args = (R, u, tau, exclude_self, phi, chunk, want_grad, on_tile)
         value, grad_R, grad_u = fused_lse.mean_log_sum_exp(*args) if fused else _tiles(*args, floor)
         if want_grad:
@@ -84,6 +88,28 @@ class _TiledLogSumExp(torch.autograd.Function):
         grad_R, grad_u = ctx.saved_tensors
         grad_u = grad_output * grad_u if ctx.has_u else None
         return grad_output * grad_R, grad_u, None, None, None, None, None, None, None
+
+
+@functools.cache
+def _fused_works(device: str) -> bool:
+    """The fused kernel's first use on a device: it runs against the torch tiles on a small
+    problem (both kinds of rows, float32); if it cannot be built or launched there (a missing
+    compiler, an old driver) or disagrees, the torch tiles serve this process and a warning
+    says why."""
+    g = torch.Generator().manual_seed(0)
+    R = torch.nn.functional.normalize(torch.randn(300, 3, generator=g), dim=1).to(device)
+    u = (torch.randn(300, generator=g) - 3).to(device)
+    try:
+        for rows, offsets, exclude_self, phi in ((R, None, True, "id"), (R, u, False, "exp")):
+            args = (rows, offsets, 0.5, exclude_self, phi, None, True, None)
+            fused, tiles = fused_lse.mean_log_sum_exp(*args), _tiles(*args, None)
+            for a, b in zip(fused, tiles):
+                if not (a is None or torch.allclose(a, b, rtol=1e-4, atol=1e-6)):
+                    raise ArithmeticError(f"differs from the torch tiles by {(a - b).abs().max().item():.1e}")
+    except Exception as exc:  # noqa: BLE001  (whatever stops the kernel, the torch tiles still serve)
+        warnings.warn(f"fused loss kernel not used on {device} ({type(exc).__name__}: {exc}); torch tiles serve")
+        return False
+    return True
 
 
 def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):

@@ -3,8 +3,9 @@ without a GPU: the kernel compiled by Triton for an H200 (sm_90) down to its bin
 whole path run on the CPU by Triton's interpreter in a child process (TRITON_INTERPRET must be
 set before Triton is imported): losses and gradients against dense float64 references written
 here, for NT-Xent and the generalized loss, an embedding dimension over the kernel's padding,
-and several launches with progress between them; and a short simulation run through the
-kernels against the same run through the torch tiles."""
+and several launches with progress between them; a short simulation run through the
+kernels against the same run through the torch tiles; and a kernel that fails or disagrees
+at its first use set aside for the torch tiles, with a warning."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,9 @@ def dense(Z: torch.Tensor, kind: str, tau: float, psi: str) -> torch.Tensor:
 def check_in_the_interpreter() -> None:
     """Run in the child: asserts, then prints what it checked."""
     assert fused_lse.usable(torch.zeros(2, 3)) and not fused_lse.usable(torch.zeros(2, 3, dtype=torch.float64))
+    from sim import losses
+
+    assert losses._fused_works("cpu")  # the kernel's first-use check passed (interpreted)
     calls = []
     fused = fused_lse.mean_log_sum_exp
 
@@ -100,7 +105,27 @@ def check_in_the_interpreter() -> None:
         np.abs(through_kernels.velocity["nn"] - through_tiles.velocity["nn"]).max()
         < 1e-3 * np.abs(through_tiles.velocity["nn"]).max()
     )
-    print("interpreted: 4 losses and gradients match, and a run of fig5-2d")
+
+    fused_lse.ENABLED = True
+    rows = Z.float()
+    expected = dense(Z, "nt_xent", 0.3, "log").item()
+
+    def failing(*args):
+        raise RuntimeError("no C compiler")
+
+    def wrong(*args):
+        value, grad_R, grad_u = fused(*args)
+        return value * 1.01, grad_R, grad_u
+
+    for broken, why in ((failing, "(RuntimeError: no C compiler)"), (wrong, "(ArithmeticError: differs from")):
+        losses._fused_works.cache_clear()
+        fused_lse.mean_log_sum_exp = broken
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = contrastive_loss(rows, "nt_xent", 0.3).item()
+        assert f"fused loss kernel not used on cpu {why}" in str(caught[0].message), caught
+        assert abs(value - expected) < 1e-5 * abs(expected)  # the torch tiles served
+    print("interpreted: 4 losses and gradients match, and a run of fig5-2d; a broken kernel is set aside")
 
 
 def test_the_fused_path_matches_dense_float64_references_in_the_triton_interpreter() -> None:
@@ -109,7 +134,9 @@ def test_the_fused_path_matches_dense_float64_references_in_the_triton_interpret
         [sys.executable, __file__], check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "interpreted: 4 losses and gradients match, and a run of fig5-2d" in done.stdout
+    assert (
+        "interpreted: 4 losses and gradients match, and a run of fig5-2d; a broken kernel is set aside" in done.stdout
+    )
 
 
 @pytest.mark.parametrize("exclude_self", [True, False])
