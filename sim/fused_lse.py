@@ -15,6 +15,7 @@ and on the CPU only under Triton's interpreter (TRITON_INTERPRET=1: how the test
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -126,10 +127,11 @@ def mean_log_sum_exp(
         K = with_offset(K_parts, offset)
         for first in range(0, N, step):
             grid = (-(-min(step, N - first) // BLOCK_ROWS),)
-            _kernel()[grid](
-                Q, K, V, lse, mean, N, first, Q.shape[1], V.shape[1], BLOCK_ROWS, BLOCK_COLUMNS,
-                exclude_self, num_warps=NUM_WARPS,
-            )  # fmt: skip
+            with torch.cuda.device(R.device) if R.is_cuda else contextlib.nullcontext():  # Triton launches there
+                _kernel()[grid](
+                    Q, K, V, lse, mean, N, first, Q.shape[1], V.shape[1], BLOCK_ROWS, BLOCK_COLUMNS,
+                    exclude_self, num_warps=NUM_WARPS,
+                )  # fmt: skip
             done[0] += 1
             if on_tile is not None:
                 on_tile(N * done[0] // launches, N)
