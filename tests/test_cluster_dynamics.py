@@ -72,3 +72,40 @@ def test_remark_4_4_the_small_cluster_is_captured_late():
     small = capture_step(8)
     assert balanced <= 200
     assert small >= 2 * balanced
+
+
+def counting_losses(sim: Simulation) -> list[int]:
+    """A list that grows by one for every loss the simulation evaluates (its last tile)."""
+    losses: list[int] = []
+    sim.on_tile = lambda done, total: losses.append(done) if done == total else None
+    return losses
+
+
+def test_the_flow_after_a_frame_reuses_its_loss_and_gradient_and_matches_a_fresh_one():
+    sim = Simulation(load_preset("fig5-2d"))
+    sim.step(3)
+    fresh = sim.copy()
+    losses = counting_losses(sim)
+    sim.frame()
+    assert len(losses) == 1
+    flow = cluster_flow(sim)
+    assert len(losses) == 1  # the flow's velocities and point gradients came with the frame
+    expected = cluster_flow(fresh)
+    for name in ("Hbar", "gradient", "predicted", "measured"):
+        np.testing.assert_array_equal(getattr(flow, name), getattr(expected, name))
+
+
+def test_velocities_are_computed_again_when_what_they_depend_on_changes():
+    sim = Simulation(load_preset("fig5-2d"))
+    losses = counting_losses(sim)
+    _, before, _ = sim.velocities()
+    sim.preset.training.lr = 0.1  # the moves scale with the step size
+    _, faster, _ = sim.velocities()
+    torch.testing.assert_close(faster["nn"], 2 * before["nn"])
+    sim.preset.loss.tau = 0.3
+    sim.velocities()
+    sim.move_cluster(0, [-2.5, 0.0])
+    sim.velocities()
+    sim.step(1)
+    sim.velocities()
+    assert len(losses) == 5  # the step reused the last gradient: five losses in all
