@@ -5,7 +5,8 @@ each handles within a memory budget. The dense one is run only where its peak, p
 its smaller runs (bytes per N^2), fits the budget; past that its largest N is that prediction.
 The tiled one is run at 200k rows and, with --big, at 1M rows; where the fused Triton kernels
 serve the loss (float32 on CUDA) the torch tiles are timed beside them, and on CUDA a whole
-simulation step at those rows too.
+simulation step at those rows too; on the CPU the tiles in threads (sim.losses.TILE_THREADS)
+are timed beside the tiles in one thread.
 
 Peak memory: CUDA max_memory_allocated; on the CPU the peak resident set size, reset through
 /proc/self/clear_refs (the helpers of bench_ntk). On a busy CPU use --threads 1.
@@ -25,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_ntk import bench_device, measure
-from sim import Simulation, fused_lse, load_preset
+from sim import Simulation, fused_lse, load_preset, losses
 from sim.losses import contrastive_loss
 
 BUDGET_BYTES = 8 * 2**30
@@ -126,6 +127,14 @@ def run(
         grad, seconds, peak = _measure(_forward_backward(tiled, Z), where, 1)
         row = {"N": N, "tiled_s": seconds, "tiled_peak_bytes": peak, "finite": bool(torch.isfinite(grad).all())}
         del grad
+        if where.type == "cpu" and losses.TILE_THREADS > 1:  # the tiles in threads, and in one
+            threads = losses.TILE_THREADS
+            losses.TILE_THREADS = 1
+            try:
+                row["one_thread_s"] = _measure(_forward_backward(tiled, Z), where, 1)[1]
+            finally:
+                losses.TILE_THREADS = threads
+            row["tile_threads"] = threads
         if fused:  # the fused kernels served it: the torch tiles beside them
             fused_lse.ENABLED = False
             try:
@@ -218,6 +227,8 @@ def main() -> None:
                 f"  (predicted {_gib(predicted)})" if predicted else ""
             )
         print(f"{row['N']:>10,} {row['tiled_s']:9.3f} {_gib(row['tiled_peak_bytes']):>12} {dense}")
+        if "one_thread_s" in row:
+            print(f"{'':>10} tiles in {row['tile_threads']} threads above; in one thread {row['one_thread_s']:.3f} s")
         if "torch_tiles_s" in row:
             print(f"{'':>10} fused kernels above; torch tiles {row['torch_tiles_s']:.3f} s")
         if "step_s" in row:

@@ -23,7 +23,10 @@ progress, and to stop a long loss by raising from it (nothing is changed by a st
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import os
+import threading
 import warnings
 from collections.abc import Callable
 
@@ -41,6 +44,13 @@ LN2 = math.log(2.0)
 TILE_BYTES = {"cuda": 2**30}
 DEFAULT_TILE_BYTES = 4 * 2**20
 MIN_TILE_ROWS = 8
+# On the CPU, from PARALLEL_MIN_ROWS rows on, the tiles are cut into TILE_GROUPS groups (each
+# with its own column sums, added in group order: the numbers do not depend on the thread
+# count) shared out to TILE_THREADS threads: measured 1.87x on 2 cores where torch's own
+# threads inside each operation give 1.3x.
+PARALLEL_MIN_ROWS = 4096
+TILE_GROUPS = 8
+TILE_THREADS = os.cpu_count() or 1
 
 
 def _tile_rows(N: int, R: torch.Tensor, chunk: int | None) -> int:
@@ -137,13 +147,12 @@ def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):
         far = ((shift - floor) > _exact_max_gap(R.dtype)).long()
         tile = torch.arange(N, device=R.device) // rows
         exact = (torch.zeros(len(starts), dtype=torch.long, device=R.device).index_add_(0, tile, far) > 0).tolist()
-    buffer = torch.empty(rows, N, dtype=R.dtype, device=R.device)
     lse = torch.empty(N, dtype=R.dtype, device=R.device)
-    if want_grad:
-        grad_R = torch.empty(N, m, dtype=R.dtype, device=R.device)
-        grad_u = torch.empty(N, dtype=R.dtype, device=R.device)
-        columns = torch.zeros(m + 1, N, dtype=R.dtype, device=R.device)
-    for start, use_max in zip(starts, exact):
+    grad_R = torch.empty(N, m, dtype=R.dtype, device=R.device) if want_grad else None
+    grad_u = torch.empty(N, dtype=R.dtype, device=R.device) if want_grad else None
+
+    def tile(start: int, use_max: bool, buffer: torch.Tensor, columns: torch.Tensor | None) -> None:
+        """Rows start.. of every output; the tile's column gradient added to `columns`."""
         stop = min(start + rows, N)
         E = buffer[: stop - start]
         torch.mm(Q[start:stop], K, out=E)
@@ -159,25 +168,99 @@ def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):
         G = torch.mm(R1, E.T)  # (m + 1, rows): sum_b E_ab R_b and s_a
         s = G[m]
         lse[start:stop] = M + s.log()
-        if not want_grad:
-            if on_tile is not None:
-                on_tile(stop, N)
-            continue
+        if columns is None:
+            return
         # d_a = phi'(l_a) / (N s_a): 1 / (N s_a) for phi = id, exp(shift_a) / N for phi = exp.
         d = (M.exp() / N) if phi == "exp" else 1.0 / (N * s)
         grad_R[start:stop] = (d * inv)[:, None] * G[:m].T
         grad_u[start:stop] = d * s
         Y = torch.cat([R[start:stop] * (d * inv)[:, None], d[:, None]], dim=1)
         columns.addmm_(Y.T, E)
-        if on_tile is not None:
-            on_tile(stop, N)
+
+    tiles = list(zip(starts, exact))
+    groups = 1 if R.device.type != "cpu" or N < PARALLEL_MIN_ROWS else min(TILE_GROUPS, len(tiles))
+    bounds = [len(tiles) * g // groups for g in range(groups + 1)]
+    parts = [tiles[a:b] for a, b in itertools.pairwise(bounds)]
+    columns = [torch.zeros(m + 1, N, dtype=R.dtype, device=R.device) if want_grad else None for _ in parts]
+    if groups == 1:
+        buffer = torch.empty(rows, N, dtype=R.dtype, device=R.device)
+        for start, use_max in tiles:
+            tile(start, use_max, buffer, columns[0])
+            if on_tile is not None:
+                on_tile(min(start + rows, N), N)
+    else:
+        _in_threads(
+            parts, columns, tile, lambda: torch.empty(rows, N, dtype=R.dtype, device=R.device), rows, N, on_tile
+        )
     wide = lse.double()
     value = (wide.exp().mean() if phi == "exp" else wide.mean()).to(R.dtype)
     if not want_grad:
         return value, None, None
-    grad_R += columns[:m].T
-    grad_u += columns[m]
+    total = columns[0]
+    for more in columns[1:]:  # in group order: the same sums whatever the number of threads
+        total += more
+    grad_R += total[:m].T
+    grad_u += total[m]
     return value, grad_R, grad_u
+
+
+def _in_threads(parts, columns, tile, new_buffer, rows: int, N: int, on_tile) -> None:
+    """The groups of tiles `parts` shared out to up to TILE_THREADS threads, the calling one
+    included (each group adds to its own `columns`); `on_tile(done, N)` is called from the
+    calling thread only, between its tiles and while it waits for the others. If it raises
+    (or a thread fails), the other threads stop after their current tile and it re-raises."""
+    pending = list(range(len(parts)))
+    lock, stop = threading.Lock(), threading.Event()
+    done, failures = [0], []
+
+    def work(report) -> None:
+        buffer = new_buffer()
+        with torch.no_grad():
+            while not stop.is_set():
+                with lock:
+                    if not pending:
+                        return
+                    group = pending.pop(0)
+                for start, use_max in parts[group]:
+                    if stop.is_set():
+                        return
+                    tile(start, use_max, buffer, columns[group])
+                    with lock:
+                        done[0] += min(start + rows, N) - start
+                    report()
+
+    def helper() -> None:
+        try:
+            work(lambda: None)
+        except BaseException as exc:  # noqa: BLE001  (handed to the calling thread, which re-raises it)
+            failures.append(exc)
+            stop.set()
+
+    def report() -> None:
+        if on_tile is not None and done[0] < N:
+            on_tile(done[0], N)
+
+    intra = torch.get_num_threads()
+    torch.set_num_threads(1)  # the threads share the cores out by tiles, not inside each operation
+    threads = [threading.Thread(target=helper, daemon=True) for _ in range(min(TILE_THREADS, len(parts)) - 1)]
+    try:
+        for thread in threads:
+            thread.start()
+        work(report)
+        while alive := [thread for thread in threads if thread.is_alive()]:
+            alive[0].join(0.05)
+            report()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for thread in threads:
+            thread.join()
+        torch.set_num_threads(intra)
+    if failures:
+        raise failures[0]
+    if on_tile is not None:
+        on_tile(N, N)
 
 
 def _rows(Z: torch.Tensor) -> torch.Tensor:

@@ -94,8 +94,14 @@ def test_previews_draw_the_points_and_leave_curves_and_arrows_to_full_frames(qtb
     monkeypatch.setattr(gui.worker, "PREVIEW_ROWS", 0)
     monkeypatch.setattr(gui.worker, "PREVIEW_AFTER", 0.0)  # every frame is preceded by a preview
     window = open_window(qtbot, tmp_path)
-    drawn = []
-    window.worker.ready.connect(lambda: drawn.append((window.snapshot.preview, window.main_view.scale_label.text())))
+    drawn = []  # (a preview, the arrows' label) as the window draws each frame, in its own thread
+    show_frame = window.main_view.show_frame
+
+    def recording(frame):
+        show_frame(frame)
+        drawn.append((window.snapshot.preview, window.main_view.scale_label.text()))
+
+    monkeypatch.setattr(window.main_view, "show_frame", recording)
     window.set_playing(True)
     wait_for(qtbot, lambda: sum(p for p, _ in drawn) >= 5 and sum(not p for p, _ in drawn) >= 5)
     window.set_playing(False)

@@ -4,6 +4,7 @@ several sizes and tile heights that do not divide the number of rows, through th
 fallback and a network; and a check that no intermediate grows beyond a tile of N x chunk."""
 
 import math
+import threading
 
 import pytest
 import torch
@@ -164,3 +165,72 @@ def test_memory_is_a_tile_not_the_matrix(kind, psi):
     with LargestTensor() as seen:
         contrastive_loss(Z.detach(), kind, 0.5, psi)  # default tile height
     assert seen.most <= max(losses.MIN_TILE_ROWS * N, losses.DEFAULT_TILE_BYTES // 4)
+
+
+@pytest.fixture
+def parallel_tiles(monkeypatch):
+    """The threaded tile path from 32 rows on (by default only large losses take it)."""
+    monkeypatch.setattr(losses, "PARALLEL_MIN_ROWS", 32)
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_tiles_in_threads_equal_dense(parallel_tiles, monkeypatch, kind, psi, threads):
+    monkeypatch.setattr(losses, "TILE_THREADS", threads)
+    check_against_dense(unit_views(3, 37, 3, seed=threads), kind, 0.4, psi, chunk=5)  # 23 tiles, 8 groups
+
+
+def test_tiles_in_threads_give_the_same_numbers_whatever_the_thread_count(parallel_tiles, monkeypatch):
+    Z = unit_views(2, 200, 3, seed=9, dtype=torch.float32).requires_grad_(True)
+    results = []
+    for threads in (1, 2, 4):
+        monkeypatch.setattr(losses, "TILE_THREADS", threads)
+        value = views_nt_xent(Z, 0.3, chunk=16)
+        results.append((value, *torch.autograd.grad(value, Z)))
+    for value, grad in results[1:]:
+        assert torch.equal(value, results[0][0]) and torch.equal(grad, results[0][1])
+
+
+def test_progress_and_a_stop_in_threads(parallel_tiles, monkeypatch):
+    """Progress comes from the calling thread only, never backwards, and ends at N; a raise
+    from it stops every thread and reaches the caller; torch's own thread count is restored."""
+    monkeypatch.setattr(losses, "TILE_THREADS", 2)
+    Z = unit_views(2, 400, 3, seed=4).requires_grad_(True)
+    seen, callers = [], set()
+
+    def on_tile(done, total):
+        seen.append((done, total))
+        callers.add(threading.get_ident())
+
+    intra = torch.get_num_threads()
+    contrastive_loss(Z, "nt_xent", 0.4, chunk=8, on_tile=on_tile)
+    assert callers == {threading.get_ident()}
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (800, 800)
+    assert {t for _, t in seen} == {800} and torch.get_num_threads() == intra
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_half(done, total):
+        if done >= total // 2:
+            raise Stop
+
+    before = threading.active_count()
+    with pytest.raises(Stop):
+        contrastive_loss(Z, "nt_xent", 0.4, chunk=8, on_tile=stop_at_half)
+    assert threading.active_count() == before and torch.get_num_threads() == intra
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_failing_tile_reaches_the_caller_from_whichever_thread_ran_it(monkeypatch, attempt):
+    monkeypatch.setattr(losses, "TILE_THREADS", 2)
+    parts = [[(0, True)], [(8, True)], [(16, True)]]
+
+    def tile(start, use_max, buffer, columns):
+        if start == 8:
+            raise MemoryError("tile at row 8")
+
+    before = threading.active_count()
+    with pytest.raises(MemoryError, match="tile at row 8"):
+        losses._in_threads(parts, [None] * 3, tile, lambda: None, 8, 24, None)
+    assert threading.active_count() == before
