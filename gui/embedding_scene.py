@@ -19,6 +19,7 @@ from sim import Frame
 POINT_ARROW_FRACTION = 0.18
 CLUSTER_ARROW_FRACTION = 0.35
 CLUSTER_ARROW_RADIUS = 1.1
+MIN_HEAD_PIXELS = 4.0
 TRAIL_LENGTH = 24
 TRAIL_MAX_POINTS = 4000
 ARROW_MAX_POINTS = 4000
@@ -81,6 +82,8 @@ class EmbeddingScene:
         for order, visual in enumerate((self.trails, self.point_arrows, self.points, self.cluster_arrows)):
             visual.visible = False
             visual.order = order
+        self._cluster_heads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.view.scene.events.transform_change.connect(self._place_cluster_heads)
         self.splat = PointSplat(self.view, order=self.points.order)
         self.set_latent(2)
 
@@ -175,11 +178,26 @@ class EmbeddingScene:
         ks = np.flatnonzero(ok)
         rgb = np.array([cluster_rgb(int(k)) for k in ks], dtype=np.float32)
         rgba = np.concatenate([0.55 + 0.45 * rgb, np.ones((len(rgb), 1), np.float32)], axis=1)
-        self.cluster_arrows.arrow_color = rgba
-        self.cluster_arrows.set_data(
-            pos=seg, color=np.repeat(rgba, 2, axis=0), arrows=np.concatenate([start, end], axis=1)
-        )
+        self.cluster_arrows.set_data(pos=seg, color=np.repeat(rgba, 2, axis=0))
+        self._cluster_heads = (start.astype(np.float32), end.astype(np.float32), rgba)
+        self._place_cluster_heads()
         return f"clusters x{scale:.2g}"
+
+    def _place_cluster_heads(self, event=None) -> None:
+        """Heads on the cluster arrows that have a direction on screen (at least MIN_HEAD_PIXELS
+        long there): seen end on, as on the sphere one can be, the head shader would fill its
+        whole square. Placed again whenever the camera moves."""
+        if self._cluster_heads is None:
+            return
+        start, end, rgba = self._cluster_heads
+        to_canvas = self.cluster_arrows.get_transform("visual", "canvas")
+        a, b = to_canvas.map(start), to_canvas.map(end)
+        shown = np.linalg.norm(b[:, :2] / b[:, 3:] - a[:, :2] / a[:, 3:], axis=1) >= MIN_HEAD_PIXELS
+        heads = np.concatenate([start, end], axis=1)[shown]
+        if not len(heads):  # the visual wants one head at least: a transparent one
+            heads, rgba, shown = np.concatenate([start, end], axis=1)[:1], np.zeros((1, 4), np.float32), [0]
+        self.cluster_arrows.arrow_color = rgba[shown]
+        self.cluster_arrows.set_data(arrows=heads)
 
     def _draw_trails(self, frame: Frame, colors: np.ndarray) -> None:
         key = (len(frame.Z), frame.Z.shape[1])

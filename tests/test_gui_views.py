@@ -109,3 +109,52 @@ def test_previews_draw_the_points_and_leave_curves_and_arrows_to_full_frames(qtb
     assert any(text.startswith("arrows") for preview, text in drawn if not preview)
     steps, values = window.curves.series[(0, "loss")].view()
     assert len(steps) >= 5 and np.isfinite(values).all()
+
+
+def test_an_arrow_pointing_at_the_camera_draws_no_square(qtbot) -> None:
+    """On the sphere an arrow can point straight at the viewer: its head has no direction on
+    screen and must not be drawn (the head shader fills its whole square then)."""
+    from gui.embedding_view import EmbeddingView
+    from sim import Frame
+
+    view = EmbeddingView("arrows")
+    qtbot.addWidget(view)
+    view.resize(500, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    scene = view.scene
+    scene.set_latent(3)
+    to_canvas = scene.cluster_arrows.get_transform("visual", "canvas")
+
+    def on_screen(p):
+        q = to_canvas.map(np.atleast_2d(p))
+        return q[:, :2] / q[:, 3:4]
+
+    # a point on the sphere's outline seen from the camera, and the tangent there that points at it
+    rng = np.random.default_rng(0)
+    best = None
+    for c in rng.normal(size=(4000, 3)):
+        c /= np.linalg.norm(c)
+        t = np.cross(c, rng.normal(size=3))
+        t /= np.linalg.norm(t)
+        start = c * 1.1
+        shift = np.linalg.norm(on_screen(start + 0.2 * t) - on_screen(start))
+        if best is None or shift < best[0]:
+            best = (shift, c, t)
+    _, c, t = best
+    others = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    centers = np.vstack([c, others])
+    tangent = np.vstack([t, np.cross(others, [[1.0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]])]) * 0.01
+    labels = np.repeat(np.arange(4), 20)
+    Z = np.repeat(centers, 20, axis=0).astype(np.float32)
+    f = Frame(
+        step=0, kernel="nn", X=Z, labels=labels, Z=Z, loss=0.0, metrics={}, cluster_metrics={},
+        centers=centers, velocity={}, cluster_velocity={"nn": tangent},
+    )  # fmt: skip
+    view.show_frame(f)
+    qtbot.wait(100)
+    image = view.grab_pixels()
+    head = lambda k: colour_pixels(image, 0.55 + 0.45 * PALETTE[k], tol=12).sum()
+    assert min(head(k) for k in (1, 2, 3)) >= 10  # the other arrows are drawn
+    assert head(0) < 30  # at most its shaft, seen end on: no filled square
+    view.close_canvas()
