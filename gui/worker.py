@@ -97,6 +97,7 @@ class Worker(QObject):
         self._last_kernel = 0.0
         self._kernel_stale = False
         self._frame_cost = 0.0
+        self._timed_rows = 0
         self._previewed: tuple | None = None
         self._rate_steps = 0
         self._rate_since = time.perf_counter()
@@ -251,8 +252,10 @@ class Worker(QObject):
         if with_kernel:
             self._last_kernel = start
         self._kernel_stale = wanted and not with_kernel
-        now = time.perf_counter()
-        self._frame_cost = 0.8 * self._frame_cost + 0.2 * (now - start) if self._frame_cost else now - start
+        now, rows = time.perf_counter(), self._rows()
+        same = self._frame_cost and rows == self._timed_rows  # frames of another size time afresh
+        self._frame_cost = 0.8 * self._frame_cost + 0.2 * (now - start) if same else now - start
+        self._timed_rows = rows
         self._hand_over(frames, flow, preview=False)
         self._last_publish = now
         self._dirty = False
@@ -266,11 +269,17 @@ class Worker(QObject):
 
     def _slow_frames(self) -> bool:
         """Whether a full frame takes long enough to show a preview first: by the frames timed
-        so far, or before any, by the number of view rows the loss runs over."""
-        if self._frame_cost:
+        at this size, or before any (a new run, a cluster's count changed), by the number of
+        view rows the loss runs over."""
+        rows = self._rows()
+        if self._frame_cost and rows == self._timed_rows:
             return self._frame_cost >= PREVIEW_AFTER
+        return rows >= PREVIEW_ROWS
+
+    def _rows(self) -> int:
+        """The rows of the main run's loss: samples times views."""
         main = self.sims[0]
-        return main.n * main.preset.views.count >= PREVIEW_ROWS
+        return main.n * main.preset.views.count
 
     def _hand_over(self, frames: tuple[Frame, ...], flow: ClusterFlow | None, preview: bool) -> None:
         now = time.perf_counter()

@@ -151,6 +151,20 @@ def test_slow_frames_are_preceded_by_a_preview_of_the_embeddings(qapp, monkeypat
     assert [s.preview for s in taken] == [False]
 
 
+def test_a_run_grown_past_the_preview_size_is_previewed_before_its_frames_are_timed(qapp, monkeypatch) -> None:
+    """Frames timed while the run was small say nothing of a run grown a hundred times."""
+    monkeypatch.setattr(worker_module, "PREVIEW_ROWS", 600)
+    worker = started(qapp)
+    taken = handed_over(worker)
+    worker._publish()  # 512 rows, frames timed fast: no preview
+    worker.send("count", 0, 200)  # 392 samples, 784 rows
+    worker._drain(block=False)
+    worker._publish()
+    assert [s.preview for s in taken] == [False, True, False]
+    worker._publish()  # timed at this size now, and fast
+    assert [s.preview for s in taken] == [False, True, False, False]
+
+
 def test_an_edit_during_a_slow_frame_still_shows_its_preview(qapp, monkeypatch) -> None:
     """Dragging at a large n: each move interrupts the slow frame, its preview still comes."""
     monkeypatch.setattr(worker_module, "PREVIEW_ROWS", 512)
