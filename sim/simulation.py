@@ -12,6 +12,7 @@ next ones, so asking for frames never changes a run. Kernels:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from sim.frame import Frame
 from sim.kernels import limit_kernel, ntk, trace_kernel
 from sim.losses import TileHook, contrastive_loss
 from sim.networks import MLP, AveragingNet
-from sim.preset import KERNELS, ClusterSpec, Preset, PresetError, SwitchSpec
+from sim.preset import KERNELS, ClusterSpec, LossSpec, Preset, PresetError, SwitchSpec, TrainingSpec
 from sim.ssl_losses import ByolHead, vicreg_loss
 
 LIMIT_MAX_POINTS = 4096
@@ -68,6 +69,23 @@ def _cpu(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float32).numpy().copy()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Observed:
+    """What velocities() found on the next step's views, with the state it holds for: the
+    loss, its gradient by every parameter and Delta (`by_tensor`; None with a BYOL head, whose
+    own gradient is not in it), the moves, dL/dDelta."""
+
+    views: torch.Tensor
+    step: int
+    loss_spec: LossSpec
+    training: TrainingSpec
+    kernel: str
+    loss: torch.Tensor
+    by_tensor: dict[torch.Tensor, torch.Tensor] | None
+    motion: tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]
+    g_delta: torch.Tensor
+
+
 def tangent_part(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The part of v tangent to the sphere at unit z (row by row)."""
     return v - (v * z).sum(-1, keepdim=True) * z
@@ -96,8 +114,7 @@ class Simulation:
         self._views_state = self.views_generator.get_state()
         self._limit_H: torch.Tensor | None = None
         self._views = self._draw_views()
-        self._next_gradient: tuple | None = None
-        self._motion: tuple | None = None
+        self._observed: _Observed | None = None
 
     # ----- construction -------------------------------------------------------------
     def _make_data(self) -> None:
@@ -295,13 +312,10 @@ class Simulation:
         """The loss and gradients a frame computed on the next step's views, if nothing that
         changes them (a step, an edit, a loss setting) happened since: the step then skips
         its own forward and backward pass and lands on the very same numbers."""
-        cached, self._next_gradient = self._next_gradient, None
-        if cached is None:
+        seen = self._observed
+        if seen is None or seen.by_tensor is None or not self._still(seen, settings=False):
             return None
-        views, step, loss_spec, loss, by_tensor = cached
-        if views is not self._views or step != self.step_count or loss_spec != self.preset.loss:
-            return None
-        return loss, by_tensor
+        return seen.loss, seen.by_tensor
 
     def _check_finite(self, loss: torch.Tensor, updates: tuple[torch.Tensor, ...]) -> None:
         total = loss.detach() + sum(u.sum() for u in updates)
@@ -315,24 +329,21 @@ class Simulation:
     def point_gradients(self) -> torch.Tensor:
         """(n, m): dL/du_j for each sample j, summed over its views, on the next step's views
         (the gradient with respect to Delta); taken from `velocities` of this same state."""
-        return self._motion_now()[1]
+        return self._observe().g_delta
 
-    def _motion_key(self) -> tuple:
-        """What the velocities on the next step's views depend on besides the parameters (which
-        change only by steps): the views (redrawn by steps and edits), the step, the loss and
-        training settings, the kernel."""
-        return (self.step_count, copy.deepcopy(self.preset.loss), copy.deepcopy(self.preset.training), self.kernel)
+    def _still(self, seen: _Observed, settings: bool) -> bool:
+        """Whether `seen` holds for now: same views (redrawn by steps and edits), step and loss
+        settings; with `settings`, also the same training settings and kernel (the moves)."""
+        same = seen.views is self._views and seen.step == self.step_count and seen.loss_spec == self.preset.loss
+        return same and (not settings or (seen.training == self.preset.training and seen.kernel == self.kernel))
 
-    def _motion_now(self) -> tuple[tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor], torch.Tensor]:
-        """velocities() on the next step's views and the point gradients, computed once per
-        state: a frame and the cluster flow after it share one loss and gradient."""
-        if self._motion is not None:
-            views, key, result, g_delta = self._motion
-            if views is self._views and key == self._motion_key():
-                return result, g_delta
-        result, g_delta = self._velocities(self._views)
-        self._motion = (self._views, self._motion_key(), result, g_delta)
-        return result, g_delta
+    def _observe(self) -> _Observed:
+        """velocities() on the next step's views, with the gradients that came with them,
+        computed once per state: a frame, the cluster flow after it and the next step share
+        one loss and gradient."""
+        if self._observed is None or not self._still(self._observed, settings=True):
+            self._velocities(self._views)
+        return self._observed
 
     def velocities(
         self, views: torch.Tensor | None = None
@@ -341,21 +352,16 @@ class Simulation:
         displacement of every clean embedding that one step of that kernel gives, computed
         without building H: the NN one as one vjp (grad_theta L) then one jvp at the samples."""
         if views is None or views is self._views:
-            (loss, moves, Z), _ = self._motion_now()
+            loss, moves, Z = self._observe().motion
             return loss, dict(moves), Z
-        return self._velocities(views)[0]
+        return self._velocities(views)
 
-    def _velocities(
-        self, views: torch.Tensor
-    ) -> tuple[tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor], torch.Tensor]:
-        """velocities() on `views`, and the point gradients dL/dDelta that came with them."""
+    def _velocities(self, views: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        """velocities() on `views`; on the next step's, kept with its gradients (_Observed)."""
         loss, Z = self._loss_of(views)
         params = dict(self.model.named_parameters())
         grads = torch.autograd.grad(loss, [*params.values(), self.delta])
         g_theta, g_delta = grads[:-1], grads[-1].detach()
-        if views is self._views and self.head is None:
-            by_tensor = dict(zip([*params.values(), self.delta], grads))
-            self._next_gradient = (views, self.step_count, copy.deepcopy(self.preset.loss), loss.detach(), by_tensor)
         lr = self.preset.training
         with torch.no_grad():
             u = self._raw(self.X)
@@ -369,7 +375,13 @@ class Simulation:
             moves["limit"] = -lr.lr * torch.einsum("ijkl,jl->ik", self.limit_H(), g_delta)
         norm = u.norm(dim=1, keepdim=True)
         motion = loss.detach(), {k: tangent_part(z, du.detach()) / norm for k, du in moves.items()}, Z.detach()
-        return motion, g_delta
+        if views is self._views:
+            by_tensor = dict(zip([*params.values(), self.delta], grads)) if self.head is None else None
+            self._observed = _Observed(
+                views, self.step_count, copy.deepcopy(self.preset.loss), copy.deepcopy(self.preset.training),
+                self.kernel, loss.detach(), by_tensor, motion, g_delta,
+            )  # fmt: skip
+        return motion
 
     def kernel_sample(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Trace kernel of H(theta) on at most KERNEL_MAX_POINTS samples sorted by cluster,
@@ -614,5 +626,5 @@ class Simulation:
         other.views_generator = torch.Generator(device=self.device)
         other.views_generator.set_state(self.views_generator.get_state())
         other._views = self._views.clone()
-        other._next_gradient = other._motion = None
+        other._observed = None
         return other
