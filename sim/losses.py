@@ -183,16 +183,7 @@ def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):
     bounds = [len(tiles) * g // groups for g in range(groups + 1)]
     parts = [tiles[a:b] for a, b in itertools.pairwise(bounds)]
     columns = [torch.zeros(m + 1, N, dtype=R.dtype, device=R.device) if want_grad else None for _ in parts]
-    if groups == 1:
-        buffer = torch.empty(rows, N, dtype=R.dtype, device=R.device)
-        for start, use_max in tiles:
-            tile(start, use_max, buffer, columns[0])
-            if on_tile is not None:
-                on_tile(min(start + rows, N), N)
-    else:
-        _in_threads(
-            parts, columns, tile, lambda: torch.empty(rows, N, dtype=R.dtype, device=R.device), rows, N, on_tile
-        )
+    _run_tiles(parts, columns, tile, lambda: torch.empty(rows, N, dtype=R.dtype, device=R.device), rows, N, on_tile)
     wide = lse.double()
     value = (wide.exp().mean() if phi == "exp" else wide.mean()).to(R.dtype)
     if not want_grad:
@@ -205,11 +196,12 @@ def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):
     return value, grad_R, grad_u
 
 
-def _in_threads(parts, columns, tile, new_buffer, rows: int, N: int, on_tile) -> None:
+def _run_tiles(parts, columns, tile, new_buffer, rows: int, N: int, on_tile) -> None:
     """The groups of tiles `parts` shared out to up to TILE_THREADS threads, the calling one
-    included (each group adds to its own `columns`); `on_tile(done, N)` is called from the
-    calling thread only, between its tiles and while it waits for the others. If it raises
-    (or a thread fails), the other threads stop after their current tile and it re-raises."""
+    included (each group adds to its own `columns`; one group runs in the calling thread
+    alone); `on_tile(done, N)` is called from the calling thread only, between its tiles and
+    while it waits for the others. If it raises (or a thread fails), the other threads stop
+    after their current tile and it re-raises."""
     pending = list(range(len(parts)))
     lock, stop = threading.Lock(), threading.Event()
     done, failures = [0], []
@@ -241,9 +233,10 @@ def _in_threads(parts, columns, tile, new_buffer, rows: int, N: int, on_tile) ->
         if on_tile is not None and done[0] < N:
             on_tile(done[0], N)
 
-    intra = torch.get_num_threads()
-    torch.set_num_threads(1)  # the threads share the cores out by tiles, not inside each operation
     threads = [threading.Thread(target=helper, daemon=True) for _ in range(min(TILE_THREADS, len(parts)) - 1)]
+    intra = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(1)  # the threads share the cores out by tiles, not inside each operation
     try:
         for thread in threads:
             thread.start()

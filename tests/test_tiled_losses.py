@@ -232,5 +232,5 @@ def test_a_failing_tile_reaches_the_caller_from_whichever_thread_ran_it(monkeypa
 
     before = threading.active_count()
     with pytest.raises(MemoryError, match="tile at row 8"):
-        losses._in_threads(parts, [None] * 3, tile, lambda: None, 8, 24, None)
+        losses._run_tiles(parts, [None] * 3, tile, lambda: None, 8, 24, None)
     assert threading.active_count() == before
