@@ -20,6 +20,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -128,19 +129,12 @@ def run(
         row = {"N": N, "tiled_s": seconds, "tiled_peak_bytes": peak, "finite": bool(torch.isfinite(grad).all())}
         del grad
         if where.type == "cpu" and losses.TILE_THREADS > 1:  # the tiles in threads, and in one
-            threads = losses.TILE_THREADS
-            losses.TILE_THREADS = 1
-            try:
+            row["tile_threads"] = losses.TILE_THREADS
+            with mock.patch.object(losses, "TILE_THREADS", 1):
                 row["one_thread_s"] = _measure(_forward_backward(tiled, Z), where, 1)[1]
-            finally:
-                losses.TILE_THREADS = threads
-            row["tile_threads"] = threads
         if fused:  # the fused kernels served it: the torch tiles beside them
-            fused_lse.ENABLED = False
-            try:
+            with mock.patch.object(fused_lse, "ENABLED", False):
                 row["torch_tiles_s"] = _measure(_forward_backward(tiled, Z), where, 1)[1]
-            finally:
-                fused_lse.ENABLED = True
         if where.type == "cuda":
             row["step_s"] = step_seconds(N, where)
         big.append(row)
