@@ -333,3 +333,25 @@ def preset_to_toml(preset: Preset) -> str:
 def save_preset(preset: Preset, path: str | Path) -> None:
     """Write the preset atomically (a failed write leaves any earlier file whole)."""
     atomic_write_text(path, preset_to_toml(preset))
+
+
+def with_changes(preset: Preset, changes: dict[str, Any], source: str = "preset") -> Preset:
+    """A new, validated Preset: `preset` with each dotted field of `changes` set ('seed',
+    'loss.tau', 'data.clusters[1].count'); `preset` itself is not changed. PresetError (one
+    line naming `source` and the field) when a name is unknown or a value out of range."""
+    raw = preset.to_dict()
+    for dotted, value in changes.items():
+        *parents, last = dotted.replace("[", ".").replace("]", "").split(".")
+        table: Any = raw
+        try:
+            for part in parents:
+                table = table[int(part)] if isinstance(table, list) else table[part]
+            if isinstance(table, list):
+                table[int(last)] = value
+            elif last in table:
+                table[last] = value
+            else:
+                raise KeyError(last)
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise PresetError(f"{source}: {dotted}: no such field") from None
+    return preset_from_dict(raw, source)

@@ -106,3 +106,16 @@ def test_command_line_bad_preset_one_line_exit_2(tmp_path, old, new, field):
     assert len(lines) == 1 and "Traceback" not in out.stderr
     assert lines[0].startswith(f"error: {path}: {field}: expected")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_with_changes_returns_a_new_validated_preset():
+    from sim.preset import with_changes
+
+    p = load_preset("fig5-2d")
+    q = with_changes(p, {"seed": 3, "loss.tau": 0.2, "data.clusters[1].count": 5})
+    assert (q.seed, q.loss.tau, q.data.clusters[1].count) == (3, 0.2, 5)
+    assert (p.seed, p.loss.tau, p.data.clusters[1].count) == (0, 0.5, 64)
+    with pytest.raises(PresetError, match=r"^preset: loss.taux: no such field$"):
+        with_changes(p, {"loss.taux": 1})
+    with pytest.raises(PresetError, match=r"loss.tau: expected a number > 0"):
+        with_changes(p, {"loss.tau": -1})
