@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_ntk import run as run_ntk
 from sim import Simulation, load_preset
+from sim.preset import with_changes
 
 
 def steps_per_second(kernel: str, steps: int, device: str, every: int | None) -> float:
@@ -23,7 +24,7 @@ def steps_per_second(kernel: str, steps: int, device: str, every: int | None) ->
     best = 0.0
     for _ in range(2):
         p = load_preset("fig5-2d")
-        p.training.kernel = kernel
+        p = with_changes(p, {"training.kernel": kernel})
         sim = Simulation(p, device=device)
         sim.step(5)
         sim.frame()

@@ -26,7 +26,7 @@ def run(frames: int = 120, preset: str = "fig5-2d") -> dict:
     from vispy import scene
 
     from gui.colors import BACKGROUND
-    from gui.export import ExportOptions, FrameComposer, FrameSource, open_sink
+    from gui.export import ExportOptions, FrameComposer, open_sink, replay
     from sim import load_preset
 
     app = QApplication.instance() or QApplication(["bench"])  # noqa: F841 - Qt widgets need it alive
@@ -35,8 +35,7 @@ def run(frames: int = 120, preset: str = "fig5-2d") -> dict:
     def canvas(size: tuple[int, int]) -> scene.SceneCanvas:
         return scene.SceneCanvas(size=size, show=False, bgcolor=BACKGROUND, keys=None)
 
-    source = FrameSource(load_preset(preset), options.steps_per_frame)
-    runs = list(source.frames(frames))
+    runs = list(replay(load_preset(preset), options)[1])
     composer = FrameComposer(options, canvas, preset)
     composer.render(*runs[0])
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,7 @@ from bench.bench_ntk import measure
 from bench.bench_scale import dense_loss
 from sim import Simulation, fused_lse, load_preset
 from sim.losses import _fused_works, contrastive_loss
+from sim.preset import with_changes
 
 
 def relative(a, b) -> float:
@@ -90,7 +91,7 @@ def run_check(device: torch.device) -> list[tuple[str, float, float]]:
     frames = {}
     for where in ("cpu", str(device)):
         preset = load_preset("fig5-2d")
-        preset.device = where
+        preset = with_changes(preset, {"device": where})
         sim = Simulation(preset)
         sim.step(50)
         frames[where] = sim.frame(with_kernel=True)

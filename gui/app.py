@@ -11,8 +11,8 @@ import sys
 from PySide6.QtCore import QSettings
 
 from sim import Preset, PresetError, load_preset
+from sim.preset import DEFAULT_PRESET
 
-DEFAULT_PRESET = "fig5-2d"
 ORGANIZATION = "ContrastiveKernelLab"
 APPLICATION = "Contrastive Kernel Lab"
 

@@ -6,8 +6,6 @@ eps (a sweep of fresh runs off the GUI thread: by Theorem 4.5 it grows like eps)
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -16,6 +14,7 @@ from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel, QPushButton, QTa
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
 from sim import Preset, Simulation
 from sim.cluster_dynamics import ClusterFlow, cluster_flow
+from sim.preset import with_changes
 
 SWEEP_EPS = (0.05, 0.1, 0.2, 0.3, 0.4)
 COLUMNS = ("cluster", "share n_k/n", "|G_k|", "|v| predicted", "|v| measured", "angle")
@@ -32,10 +31,8 @@ class _Sweep(QObject):
     def run(self) -> None:
         rows = []
         for eps in SWEEP_EPS:
-            p = copy.deepcopy(self.preset)
-            for c in p.data.clusters:
-                c.radius = eps
-            p.device = "cpu"
+            radii = {f"data.clusters[{k}].radius": eps for k in range(len(self.preset.data.clusters))}
+            p = with_changes(self.preset, {**radii, "device": "cpu"})
             rows.append((eps, cluster_flow(Simulation(p)).deviation))
         self.done.emit(rows)
 
@@ -126,7 +123,7 @@ class ClusterPanel(QWidget):
         self.sweep_button.setEnabled(False)
         self.sweep_button.setText("measuring...")
         self._thread = QThread(self)
-        self._job = _Sweep(copy.deepcopy(preset))
+        self._job = _Sweep(preset)
         self._job.moveToThread(self._thread)
         self._thread.started.connect(self._job.run)
         self._job.done.connect(self.show_sweep)

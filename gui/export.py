@@ -1,10 +1,10 @@
 """Export: a run replayed from its preset and drawn offscreen, frame by frame, into an MP4
 (H.264), a GIF or a folder of PNGs, with the window's look.
 
-Three parts, so the headless command (gui/export_cli.py) and the window's export
-(gui/export_job.py) share them:
-  FrameSource    steps its own Simulation (and the identity twin from the same start) and
-                 hands out the frames of every `steps_per_frame` steps;
+Three parts, so the headless command and the window's export (gui/export_job.py) share them:
+  replay         steps a run of its own (and the identity twin from the same start) through
+                 the run driver (sim/driver.py) and hands out the frames of every
+                 `steps_per_frame` steps;
   FrameComposer  draws frames into one RGB image: a title bar (preset, step, kernel,
                  cluster colours), then the chosen panels side by side (embedding views
                  drawn by the same EmbeddingScene as the window, on canvases made at the
@@ -18,7 +18,6 @@ Three parts, so the headless command (gui/export_cli.py) and the window's export
 from __future__ import annotations
 
 import contextlib
-import copy
 import errno
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,8 +37,8 @@ from gui.colors import BACKGROUND, FOREGROUND, MUTED, PANEL, cluster_hex
 from gui.curves import Curves
 from gui.embedding_scene import EmbeddingScene
 from gui.kernel_view import KernelView
-from gui.worker import KERNEL_NAMES, TWIN_KERNEL
-from sim import Frame, Preset, Simulation
+from sim import Frame, Preset
+from sim.driver import KERNEL_NAMES, Events, RunDriver
 from sim.files import atomic_dir, atomic_path
 
 PANELS = ("embedding", "identity", "kernel", "curves")
@@ -56,7 +55,6 @@ CURVES_SHARE = 0.3
 H264_OPTIONS = ["-preset", "veryfast", "-crf", "18", "-movflags", "+faststart"]
 GIF_FILTER = "split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=none"
 
-Events = tuple[tuple[int, str], ...]
 CanvasFactory = Callable[[tuple[int, int]], scene.SceneCanvas]
 
 
@@ -143,51 +141,22 @@ def layout(panels: tuple[str, ...], size: tuple[int, int]) -> tuple[QRect, dict[
 
 
 # ----- frames ---------------------------------------------------------------------------
-class FrameSource:
-    """A run of its own from a preset (and, for the identity panel, a twin copied at step 0
-    that runs the identity kernel, as the window's side-by-side view does)."""
+def replay(
+    preset: Preset, options: ExportOptions, cancelled: Callable[[], bool] = lambda: False
+) -> tuple[RunDriver, Iterator[tuple[tuple[Frame, ...], Events]]]:
+    """An export's frames: a run of its own from `preset` through the run driver (and, for
+    the identity panel, a twin copied at step 0 that runs the identity kernel, as the
+    window's side-by-side view does), `options.frames` frame tuples at steps 0, k, 2k, ...
+    with the events since the previous one. Raises Cancelled once `cancelled()` holds, between
+    two steps or between two tiles of a long step's loss (large n)."""
 
-    def __init__(
-        self,
-        preset: Preset,
-        steps_per_frame: int,
-        twin: bool = False,
-        with_kernel: bool = False,
-        cancelled: Callable[[], bool] = lambda: False,
-    ):
-        main = Simulation(copy.deepcopy(preset))
-        self.sims = [main]
-        if twin:
-            other = main.copy()
-            other.set_kernel(TWIN_KERNEL)
-            self.sims.append(other)
-        self.steps_per_frame = steps_per_frame
-        self.with_kernel = with_kernel
-        self.cancelled = cancelled
-        for sim in self.sims:  # a cancel stops a long step (large n) between two tiles of its loss
-            sim.on_tile = self._stop_if_cancelled
-
-    def _stop_if_cancelled(self, done: int, total: int) -> None:
-        if self.cancelled():
+    def stop(*_tile: int) -> None:
+        if cancelled():
             raise Cancelled
 
-    def frames(self, count: int) -> Iterator[tuple[tuple[Frame, ...], Events]]:
-        """`count` frame tuples (main, then twin) at steps 0, k, 2k, ..., each with the
-        events (kernel switches) since the previous one. Raises Cancelled when asked to."""
-        main = self.sims[0]
-        for i in range(count):
-            seen = len(main.switches)
-            for _ in range(self.steps_per_frame if i else 0):
-                if self.cancelled():
-                    raise Cancelled
-                for sim in self.sims:
-                    sim.step(1)
-            events = tuple((step, f"kernel: {KERNEL_NAMES[k]}") for step, k in main.switches[seen:])
-            frames = tuple(
-                sim.frame(with_kernel=self.with_kernel and j == 0, block_ratio=self.with_kernel and j == 0)
-                for j, sim in enumerate(self.sims)
-            )
-            yield frames, events
+    driver = RunDriver(preset, twin="identity" in options.panels, on_tile=stop)
+    kernel, every = "kernel" in options.panels, options.steps_per_frame
+    return driver, driver.record((options.frames - 1) * every, every, kernel, kernel, before_step=stop)
 
 
 def _offscreen(widget: QWidget, size: tuple[int, int]) -> QWidget:
@@ -435,13 +404,11 @@ def export(
     Raises OSError (cannot write), Cancelled/KeyboardInterrupt (nothing written) or the
     simulation's errors; in every such case nothing is left under `path`."""
     options.check(kind)
-    source = FrameSource(
-        preset, options.steps_per_frame, twin="identity" in options.panels, with_kernel="kernel" in options.panels
-    )
+    _, frames_of_run = replay(preset, options)
     with open_sink(path, kind, options.size, options.fps) as sink:
         composer = FrameComposer(options, make_canvas, preset.name)
         try:
-            for i, (frames, events) in enumerate(source.frames(options.frames)):
+            for i, (frames, events) in enumerate(frames_of_run):
                 sink.add(composer.render(frames, events))
                 if progress:
                     progress(i + 1, frames[0])

@@ -45,9 +45,9 @@ from gui.export import (
     Cancelled,
     ExportOptions,
     FrameComposer,
-    FrameSource,
     describe_os_error,
     open_sink,
+    replay,
 )
 from sim import Divergence, Preset, PresetError
 
@@ -226,15 +226,8 @@ class _Producer(QObject):
 
     def _write(self) -> None:
         o = self.options
-        source = FrameSource(
-            self.preset,
-            o.steps_per_frame,
-            twin="identity" in o.panels,
-            with_kernel="kernel" in o.panels,
-            cancelled=self._cancel.is_set,
-        )
+        _, frames = replay(self.preset, o, cancelled=self._cancel.is_set)
         with open_sink(self.path, self.kind, o.size, o.fps) as sink:
-            frames = source.frames(o.frames)
             current = next(frames)
             for i in range(o.frames):
                 self.render_wanted.emit(*current)

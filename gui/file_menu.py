@@ -7,24 +7,20 @@ dialog naming the file and the field, and the current run goes on untouched."""
 
 from __future__ import annotations
 
-import copy
-import queue
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
-from gui.app import DEFAULT_PRESET
 from gui.export import ExportError, ExportOptions
 from gui.export_job import ExportDialog, ExportJob
 from sim import Preset, PresetError, load_preset
 from sim.datasets import user_data
-from sim.preset import PRESET_DIR, resolve, save_preset
+from sim.preset import DEFAULT_PRESET, PRESET_DIR, resolve, save_preset, with_changes
 
 RECENT_KEY = "recent_files"
 RECENT_MAX = 8
-PRESET_TIMEOUT_S = 10.0
 FILTER = "Presets (*.toml);;All files (*)"
 DATA_FILTER = "Data (*.npy *.csv);;All files (*)"
 
@@ -197,15 +193,20 @@ class FileMenu(QObject):
         except PresetError as exc:
             QMessageBox.warning(self.window, "Cannot open data", str(exc))
             return False
-        preset = copy.deepcopy(self.window.snapshot.preset if self.window.snapshot else self.window.preset)
-        preset.name, preset.training.switches = path.stem, []
-        data = preset.data
-        data.kind, data.path, data.labels_last_column, data.clusters = (
-            "file",
-            str(path.resolve()),
-            labels_last_column,
-            [],
-        )
+        preset = self.window.snapshot.preset if self.window.snapshot else self.window.preset
+        changes = {
+            "name": path.stem,
+            "training.switches": [],
+            "data.kind": "file",
+            "data.path": str(path.resolve()),
+            "data.labels_last_column": labels_last_column,
+            "data.clusters": [],
+        }
+        try:
+            preset = with_changes(preset, changes, str(path))
+        except PresetError as exc:
+            QMessageBox.warning(self.window, "Cannot open data", str(exc))
+            return False
         self.window.start_preset(preset)
         self.set_current(None)
         self.window.statusBar().showMessage(f"opened data {path}", 5000)
@@ -225,16 +226,11 @@ class FileMenu(QObject):
 
     # ----- saving ---------------------------------------------------------------------
     def current_preset(self) -> Preset:
-        """The preset that replays the running simulation, from the worker thread."""
-        reply: queue.Queue[Preset | None] = queue.Queue()
-        self.window.send("preset", reply)
-        try:
-            preset = reply.get(timeout=PRESET_TIMEOUT_S)
-        except queue.Empty:
-            preset = None
-        if preset is None:
-            raise PresetError("the simulation did not answer (busy with a long command, or it failed to start)")
-        return preset
+        """The preset that replays the run as last drawn (the snapshot's: data as edited,
+        kernel switches as a schedule); the worker is not waited on."""
+        if self.window.snapshot is None:
+            raise PresetError("the run has not shown its first frame yet; nothing to save")
+        return self.window.snapshot.preset
 
     def save(self) -> bool:
         if self.current_file is None:

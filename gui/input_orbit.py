@@ -178,7 +178,7 @@ class InputOrbit(QWidget):
         self.grabbed = None
         new = [float(v) for v in self.centers[k]]
         if new != self._old and k < len(self.clusters):
-            self.clusters[k].center = new
+            self.clusters[k] = self.clusters[k].model_copy(update={"center": new})
             self.dragged.emit(k, self._old, new)
 
     def close_canvas(self) -> None:

@@ -189,7 +189,7 @@ class InputView(QWidget):
         old = self._drag_start.pop(k, list(self.clusters[k].center))
         new = self._center_at(k, self.handles[k])
         if new != old:
-            self.clusters[k].center = new
+            self.clusters[k] = self.clusters[k].model_copy(update={"center": new})
             self.dragged.emit(k, old, new)
 
     def handle_scene_pos(self, k: int) -> tuple[float, float]:

@@ -23,18 +23,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui import undo
 from gui.cluster_panel import ClusterPanel
+from gui.cluster_table import ClusterTable
 from gui.controls import KERNEL_MEANING, Controls
 from gui.curves import Curves
-from gui.edits import AddCluster, ClusterTable, EditCluster, MoveCluster, RemoveCluster
 from gui.embedding_view import EmbeddingView
 from gui.file_menu import FileMenu
 from gui.input_view import InputView
 from gui.kernel_view import KernelView
 from gui.legend import Legend
 from gui.theory_panel import TheoryPanel
-from gui.worker import KERNEL_NAMES, Snapshot, Worker
+from gui.worker import Snapshot, Worker
 from sim import Preset, PresetError, load_preset
+from sim.commands import (
+    Change,
+    Command,
+    Load,
+    MoveCluster,
+    Play,
+    Rebuild,
+    Reset,
+    SetKernel,
+    Step,
+    StepsPerFrame,
+    Twin,
+    WantFlow,
+    WantKernel,
+)
+from sim.driver import KERNEL_NAMES
 from sim.preset import ClusterSpec
 
 CURVE_INTERVAL = 0.25
@@ -144,7 +161,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.curves_dock, self.cluster_dock)
         self.curves_dock.raise_()
         self.theory_dock.visibilityChanged.connect(lambda shown: shown and self.theory.compute())
-        self.cluster_dock.visibilityChanged.connect(lambda shown: self.send("flow_wanted", bool(shown)))
+        self.cluster_dock.visibilityChanged.connect(lambda shown: self.send(WantFlow(bool(shown))))
         self.cluster_panel.sweep_button.clicked.connect(lambda: self.cluster_panel.sweep(self.snapshot.preset))
         self.tabifyDockWidget(self.table_dock, self.kernel_dock)
         self.table_dock.raise_()
@@ -209,49 +226,49 @@ class MainWindow(QMainWindow):
         c.kernel.currentIndexChanged.connect(lambda _: self.set_kernel(c.kernel.currentData()))
         c.side_by_side.toggled.connect(self.set_side_by_side)
         c.shipped_preset_chosen.connect(self.open_preset)
-        for box, command in (
-            (c.tau, "tau"),
-            (c.lr, "lr"),
-            (c.lr_points, "lr_points"),
-            (c.noise, "noise"),
-            (c.steps_per_frame, "steps_per_frame"),
+        for box, field in (
+            (c.tau, "loss.tau"),
+            (c.lr, "training.lr"),
+            (c.lr_points, "training.lr_points"),
+            (c.noise, "views.noise"),
         ):
-            box.valueChanged.connect(lambda v, command=command: self.send(command, v))
+            box.valueChanged.connect(lambda v, field=field: self.send(Change({field: float(v)})))
+        c.steps_per_frame.valueChanged.connect(lambda v: self.send(StepsPerFrame(int(v))))
         for key, widget in c.network_widgets().items():
             signal = widget.currentIndexChanged if hasattr(widget, "currentData") else widget.valueChanged
             signal.connect(lambda _, key=key, widget=widget: self.rebuild(key, widget))
         c.point_arrows.toggled.connect(lambda on: self._set_view_option("show_point_arrows", on))
         c.cluster_arrows.toggled.connect(lambda on: self._set_view_option("show_cluster_arrows", on))
         c.trails.toggled.connect(lambda on: self._set_view_option("show_trails", on))
-        self.input_view.dragging.connect(lambda k, center: self.send("move", k, center, False))
+        self.input_view.dragging.connect(lambda k, center: self.send(MoveCluster(k, tuple(center), False)))
         self.input_view.dragged.connect(self.on_dragged)
         t = self.cluster_table
-        t.count_edited.connect(lambda k, old, new: self.undo_stack.push(EditCluster(self.send, k, "count", old, new)))
-        t.radius_edited.connect(lambda k, old, new: self.undo_stack.push(EditCluster(self.send, k, "radius", old, new)))
+        t.count_edited.connect(lambda k, old, new: self.undo_stack.push(undo.count(self.send, k, old, new)))
+        t.radius_edited.connect(lambda k, old, new: self.undo_stack.push(undo.radius(self.send, k, old, new)))
         t.add_requested.connect(self.add_cluster)
         t.remove_requested.connect(self.remove_cluster)
         self.kernel_view.average.toggled.connect(lambda _: self._sync_kernel_wanted())
 
     # ----- user actions ---------------------------------------------------------------
-    def send(self, command: str, *args: object) -> None:
-        self.worker.send(command, *args)
+    def send(self, command: Command) -> None:
+        self.worker.send(command)
 
     @Slot(bool)
     def set_playing(self, on: bool) -> None:
         self.controls.show_playing(on)
-        self.send("play", on)
+        self.send(Play(on))
 
     def step_once(self) -> None:
         self.controls.show_playing(False)
-        self.send("step", 1)
+        self.send(Step(1))
 
     def reset(self) -> None:
-        self.send("reset")
+        self.send(Reset())
         self.statusBar().showMessage("reset to step 0 (same seed, current data and settings)", 4000)
 
     def set_kernel(self, kernel: str) -> None:
         self.controls.show_kernel(kernel)
-        self.send("kernel", kernel)
+        self.send(SetKernel(kernel))
 
     def cycle_kernel(self) -> None:
         current = self.controls.kernel.currentData()
@@ -262,7 +279,7 @@ class MainWindow(QMainWindow):
         self.controls.side_by_side.setChecked(on)
         self.controls.side_by_side.blockSignals(False)
         self.twin_view.setVisible(on)
-        self.send("twin", on)
+        self.send(Twin(on))
 
     def rebuild(self, key: str, widget: QWidget) -> None:
         value = widget.currentData() if hasattr(widget, "currentData") else widget.value()
@@ -270,7 +287,7 @@ class MainWindow(QMainWindow):
         if key == "loss.kind":
             self.controls.kernel_meaning.setText(KERNEL_MEANING[value])
             self.controls.tau.setEnabled(value in ("nt_xent", "generalized"))
-        self.send("rebuild", {key: value})
+        self.send(Rebuild({key: value}))
         self.undo_stack.clear()
         self.statusBar().showMessage(f"{key} = {value}: building a new network, the run restarts at step 0", 5000)
 
@@ -291,7 +308,7 @@ class MainWindow(QMainWindow):
         self.controls.show_preset(preset)
         self.controls.show_kernel(preset.training.kernel)
         self.undo_stack.clear()
-        self.send("load", preset)
+        self.send(Load(preset))
         self._show_starting(preset)
 
     def _show_starting(self, preset: Preset) -> None:
@@ -310,16 +327,16 @@ class MainWindow(QMainWindow):
 
     @Slot(int, list, list)
     def on_dragged(self, k: int, old: list, new: list) -> None:
-        self.undo_stack.push(MoveCluster(self.send, k, old, new))
+        self.undo_stack.push(undo.move(self.send, k, old, new))
 
     def add_cluster(self) -> None:
         dim = len(self.clusters()[0].center)
-        spec = ClusterSpec([0.0] * dim, 64, 0.3)
-        self.undo_stack.push(AddCluster(self.send, spec, len(self.clusters())))
+        spec = ClusterSpec(center=[0.0] * dim, count=64, radius=0.3)
+        self.undo_stack.push(undo.add(self.send, spec, len(self.clusters())))
 
     def remove_cluster(self, k: int) -> None:
         spec = self.clusters()[k]
-        self.undo_stack.push(RemoveCluster(self.send, ClusterSpec(list(spec.center), spec.count, spec.radius), k))
+        self.undo_stack.push(undo.remove(self.send, spec, k))
 
     # ----- drawing --------------------------------------------------------------------
     @Slot()
@@ -357,9 +374,7 @@ class MainWindow(QMainWindow):
             self.data_version = snap.data_version
             clusters = snap.preset.data.clusters
             movable = snap.preset.data.kind == "clusters"
-            self.input_view.set_data(
-                main.X, main.labels, [ClusterSpec(list(c.center), c.count, c.radius) for c in clusters], movable
-            )
+            self.input_view.set_data(main.X, main.labels, list(clusters), movable)
             self.cluster_table.set_clusters(clusters, movable)
             counts = np.bincount(main.labels, minlength=int(main.labels.max()) + 1).tolist()
             data = snap.preset.data
@@ -393,7 +408,7 @@ class MainWindow(QMainWindow):
         wanted = self.kernel_view.wants_updates()
         if wanted != self._kernel_wanted:
             self._kernel_wanted = wanted
-            self.send("kernel_wanted", wanted)
+            self.send(WantKernel(wanted))
 
     @Slot(str)
     def on_failed(self, message: str) -> None:

@@ -1,28 +1,26 @@
-"""The worker: one QObject, living in its own QThread, that owns the Simulation (and, in
-side-by-side mode, a twin copy stepped in lockstep with the identity kernel). The window
-talks to it only through `send(command, *args)`, a thread-safe queue drained between two
-steps, and reads results with `take()`: the latest Snapshot, replaced (never queued) when
-the window has not drawn the previous one yet. The `ready` signal carries no data; it only
-says a snapshot is waiting.
+"""The worker: one QObject, living in its own QThread, that owns the run driver (the
+simulation and, side by side, its identity twin; sim/driver.py) and decides when to step and
+when to publish. The window talks to it only through `send(command)` (sim/commands.py), a
+thread-safe queue drained between two steps, and reads results with `take()`: the latest
+Snapshot, replaced (never queued) when the window has not drawn the previous one yet. The
+`ready` signal carries no data; it only says a snapshot is waiting.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import queue
 import threading
 import time
-from typing import Any
 
 import torch
 from PySide6.QtCore import QObject, Signal
 
 from sim import Divergence, Frame, Preset, PresetError, Simulation
 from sim.cluster_dynamics import ClusterFlow, cluster_flow
+from sim.commands import Command, Noop, Play, Rebuild, Step, StepsPerFrame, WantFlow, WantKernel
+from sim.driver import RunDriver
 
-KERNEL_NAMES = {"nn": "NN", "identity": "identity", "limit": "infinite width"}
-TWIN_KERNEL = "identity"
 DISPLAY_INTERVAL = 1 / 30
 SLOWEST_INTERVAL = 0.1
 FRAME_BUDGET = 0.2
@@ -43,8 +41,10 @@ class Snapshot:
     """What the window draws: the frames (main, then the twin when side by side), the
     events since the previous snapshot ((step, text): kernel switches, data edits), and
     the run's vital signs. `generation` changes when the run restarts (reset, rebuild);
-    `data_version` when the clean data changes. A `preview` holds frames with embeddings
-    only (Simulation.preview): no loss, metrics or velocities; a full snapshot follows."""
+    `data_version` when the clean data changes. `preset` replays the run (Simulation.to_preset:
+    the data as edited, kernel switches as a schedule): what Save writes. A `preview` holds
+    frames with embeddings only (Simulation.preview): no loss, metrics or velocities; a full
+    snapshot follows."""
 
     frames: tuple[Frame, ...]
     events: tuple[tuple[int, str], ...]
@@ -74,7 +74,7 @@ class Worker(QObject):
     def __init__(self, preset: Preset):
         super().__init__()
         self._preset = preset
-        self._commands: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
+        self._commands: queue.Queue[Command] = queue.Queue()
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._stop = threading.Event()
@@ -82,16 +82,13 @@ class Worker(QObject):
         self._doing = ""
         self._work_started = 0.0
         self._last_progress = 0.0
-        self.sims: list[Simulation] = []
+        self.driver: RunDriver | None = None
         self.playing = False
         self.steps_per_frame = 0
         self.kernel_wanted = False
         self.flow_wanted = False
-        self.generation = 0
-        self.data_version = 0
         self.published = 0
         self.dropped = 0
-        self._events: list[tuple[int, str]] = []
         self._dirty = True
         self._last_publish = 0.0
         self._last_kernel = 0.0
@@ -104,9 +101,9 @@ class Worker(QObject):
         self._rate = 0.0
 
     # ----- called from the window's thread --------------------------------------------
-    def send(self, command: str, *args: Any) -> None:
+    def send(self, command: Command) -> None:
         """Queue a command; it is applied between two steps (or interrupts a long one), in order."""
-        self._commands.put((command, args))
+        self._commands.put(command)
 
     def take(self) -> Snapshot | None:
         """The newest snapshot, or None if there is none since the last take."""
@@ -116,14 +113,14 @@ class Worker(QObject):
 
     def stop(self) -> None:
         self._stop.set()
-        self.send("noop")
+        self.send(Noop())
 
     # ----- the worker thread ----------------------------------------------------------
     def run(self) -> None:
         """The loop: apply commands, step, publish; returns when stopped."""
         torch.set_num_threads(1)
         try:
-            self.sims = [self._watched(Simulation(copy.deepcopy(self._preset)))]
+            self.driver = RunDriver(self._preset, on_tile=self._on_tile)
         except (PresetError, RuntimeError) as exc:
             self.failed.emit(str(exc))
             return
@@ -131,7 +128,7 @@ class Worker(QObject):
             self._drain(block=not self.playing and not self._dirty)
             if self._stop.is_set():
                 break
-            if self._behind():  # a step interrupted half-way: the twin catches up, playing or not
+            if self.driver.behind:  # a step interrupted half-way: the twin catches up, playing or not
                 self._step_all(interruptible=True)
             if self._dirty and self._slow_frames():  # a new run or an edit: shown before a long step
                 self._preview()
@@ -140,9 +137,10 @@ class Worker(QObject):
             if self._dirty or (self.playing and self._due()) or self._kernel_due():
                 self._publish()
 
-    def _watched(self, sim: Simulation) -> Simulation:
-        sim.on_tile = self._on_tile
-        return sim
+    @property
+    def sims(self) -> list[Simulation]:
+        """The run, then its twin when side by side (none before the run is built)."""
+        return self.driver.sims if self.driver else []
 
     def _begin(self, doing: str) -> None:
         self._doing, self._work_started, self._last_progress = doing, time.perf_counter(), 0.0
@@ -160,13 +158,13 @@ class Worker(QObject):
 
     def _drain(self, block: bool) -> None:
         try:
-            command, args = self._commands.get(timeout=0.05) if block else self._commands.get_nowait()
+            command = self._commands.get(timeout=0.05) if block else self._commands.get_nowait()
         except queue.Empty:
             return
         while True:
-            self._apply(command, args)
+            self._apply(command)
             try:
-                command, args = self._commands.get_nowait()
+                command = self._commands.get_nowait()
             except queue.Empty:
                 return
 
@@ -187,40 +185,25 @@ class Worker(QObject):
                 return
 
     def _step_all(self, interruptible: bool) -> bool:
-        """One step of every simulation, in lockstep: after an interrupted step, the ones
-        behind catch up first. False when interrupted or diverged."""
-        main = self.sims[0]
-        switches, before = len(main.switches), main.step_count
-        target = max(sim.step_count for sim in self.sims) + (not self._behind())
+        """One step of every simulation, in lockstep (RunDriver.step): after an interrupted
+        step, the ones behind catch up first. False when interrupted or diverged."""
+        main = self.driver.main
+        before = main.step_count
         self._interruptible = interruptible
+        self._begin(f"step {max(sim.step_count for sim in self.sims) + (not self.driver.behind)}")
         try:
-            for sim in self.sims:
-                if sim.step_count < target:
-                    self._begin(f"step {target}")
-                    sim.step(1)
+            self.driver.step()
         except Interrupted:
             return False
         except (Divergence, PresetError) as exc:
-            self._restore_lockstep()
             self.playing = False
             self._dirty = True
             self.diverged.emit(str(exc))
             return False
         finally:
             self._interruptible = False
-            for step, kernel in main.switches[switches:]:
-                self._events.append((step, f"kernel: {KERNEL_NAMES[kernel]}"))
             self._rate_steps += main.step_count - before
         return True
-
-    def _behind(self) -> bool:
-        """Whether a simulation is a step behind another (its step was interrupted)."""
-        return len({sim.step_count for sim in self.sims}) > 1
-
-    def _restore_lockstep(self) -> None:
-        """If one simulation stepped and the other diverged, drop the twin's lead."""
-        if len(self.sims) == 2 and self.sims[0].step_count != self.sims[1].step_count:
-            self.sims[1] = self._make_twin()
 
     def _interval(self) -> float:
         return min(max(DISPLAY_INTERVAL, self._frame_cost / FRAME_BUDGET), SLOWEST_INTERVAL)
@@ -243,8 +226,8 @@ class Worker(QObject):
         self._begin(f"frame at step {self.sims[0].step_count}")
         self._interruptible = True
         try:
-            frames = tuple(sim.frame(with_kernel=with_kernel, block_ratio=with_kernel) for sim in self.sims)
-            flow = cluster_flow(self.sims[0]) if with_kernel and self.flow_wanted else None
+            frames = self.driver.frames(with_kernel, block_ratio=with_kernel)
+            flow = cluster_flow(self.driver.main) if with_kernel and self.flow_wanted else None
         except Interrupted:
             return
         finally:
@@ -262,10 +245,11 @@ class Worker(QObject):
 
     def _preview(self) -> None:
         """Hand over the embeddings alone (one forward pass), once per state of the runs."""
-        state = (self.generation, self.data_version, tuple(sim.step_count for sim in self.sims))
+        d = self.driver
+        state = (d.generation, d.data_version, tuple(sim.step_count for sim in d.sims))
         if state != self._previewed:
             self._previewed = state
-            self._hand_over(tuple(sim.preview() for sim in self.sims), None, preview=True)
+            self._hand_over(d.previews(), None, preview=True)
 
     def _slow_frames(self) -> bool:
         """Whether a full frame takes long enough to show a preview first: by the frames timed
@@ -278,7 +262,7 @@ class Worker(QObject):
 
     def _rows(self) -> int:
         """The rows of the main run's loss: samples times views."""
-        main = self.sims[0]
+        main = self.driver.main
         return main.n * main.preset.views.count
 
     def _hand_over(self, frames: tuple[Frame, ...], flow: ClusterFlow | None, preview: bool) -> None:
@@ -286,21 +270,20 @@ class Worker(QObject):
         if now - self._rate_since >= 0.5:
             self._rate = self._rate_steps / (now - self._rate_since)
             self._rate_steps, self._rate_since = 0, now
-        main = self.sims[0]
+        d = self.driver
         snap = Snapshot(
             frames=frames,
-            events=tuple(self._events),
+            events=d.take_events(),
             steps_per_s=self._rate if self.playing else 0.0,
             playing=self.playing,
-            device=str(main.device),
-            n=main.n,
-            generation=self.generation,
-            data_version=self.data_version,
-            preset=copy.deepcopy(main.preset),
+            device=str(d.main.device),
+            n=d.main.n,
+            generation=d.generation,
+            data_version=d.data_version,
+            preset=d.main.to_preset(),
             flow=flow,
             preview=preview,
         )
-        self._events = []
         with self._lock:
             if self._latest is not None:
                 self.dropped += 1
@@ -310,141 +293,41 @@ class Worker(QObject):
         self.ready.emit()
 
     # ----- commands -------------------------------------------------------------------
-    def _apply(self, command: str, args: tuple[Any, ...]) -> None:
-        if command == "noop":
-            return
-        handler = getattr(self, f"_cmd_{command}")
+    def _apply(self, command: Command) -> None:
+        """Scheduling commands here; run commands go to the driver. A command that fails
+        leaves the run as it was and says why (`failed`)."""
         try:
-            handler(*args)
+            match command:
+                case Noop():
+                    return
+                case Play(on):
+                    self.playing = on
+                    self._rate_steps, self._rate_since = 0, time.perf_counter()
+                case Step(count):
+                    self._step_now(count)
+                case StepsPerFrame(count):
+                    self.steps_per_frame = count
+                case WantKernel(on):
+                    self.kernel_wanted, self._last_kernel = on, 0.0
+                case WantFlow(on):
+                    self.flow_wanted, self._last_kernel = on, 0.0
+                case _:
+                    self.driver.apply(command)
+                    if isinstance(command, Rebuild):
+                        changed = ", ".join(f"{k}={v}" for k, v in command.changes.items())
+                        self.notice.emit(f"rebuilt the network: {changed}")
         except (PresetError, Divergence, ValueError) as exc:
             self.failed.emit(str(exc))
         self._dirty = True
 
-    def _cmd_play(self, on: bool) -> None:
-        self.playing = on
-        self._rate_steps, self._rate_since = 0, time.perf_counter()
-
-    def _cmd_step(self, count: int = 1) -> None:
+    def _step_now(self, count: int) -> None:
+        """Pause and take `count` steps, each to its end (after a step left half-way)."""
         self.playing = False
-        if self._behind() and not self._step_all(interruptible=False):
+        if self.driver.behind and not self._step_all(interruptible=False):
             return
         for _ in range(count):
             if not self._step_all(interruptible=False):
                 break
-
-    def _cmd_kernel(self, kernel: str) -> None:
-        main = self.sims[0]
-        before = len(main.switches)
-        main.set_kernel(kernel)
-        for step, name in main.switches[before:]:
-            self._events.append((step, f"kernel: {KERNEL_NAMES[name]}"))
-
-    def _cmd_twin(self, on: bool) -> None:
-        if on and len(self.sims) == 1:
-            self.sims.append(self._make_twin())
-        elif not on:
-            del self.sims[1:]
-
-    def _make_twin(self) -> Simulation:
-        twin = self._watched(self.sims[0].copy())
-        twin.set_kernel(TWIN_KERNEL)
-        return twin
-
-    def _cmd_reset(self) -> None:
-        """Same seed, current data and settings, current kernel, step 0."""
-        preset = copy.deepcopy(self.sims[0].preset)
-        preset.training.kernel = self.sims[0].kernel
-        self._restart(preset)
-
-    def _cmd_rebuild(self, changes: dict[str, Any]) -> None:
-        """A new network (and so a new run from step 0) with `changes` applied: keys are
-        'network.<field>', 'loss.kind' or 'device'."""
-        preset = copy.deepcopy(self.sims[0].preset)
-        preset.training.kernel = self.sims[0].kernel
-        for key, value in changes.items():
-            if key == "device":
-                preset.device = value
-            else:
-                section, field = key.split(".")
-                setattr(getattr(preset, section), field, value)
-        self._restart(preset)
-        self.notice.emit("rebuilt the network: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
-
-    def _cmd_preset(self, reply: queue.Queue) -> None:
-        """Put a preset that replays the main run (Simulation.to_preset: data as edited,
-        kernel switches as a schedule) on `reply`; None before the run exists."""
-        reply.put(self.sims[0].to_preset() if self.sims else None)
-
-    def _cmd_load(self, preset: Preset) -> None:
-        self._restart(copy.deepcopy(preset))
-
-    def _restart(self, preset: Preset) -> None:
-        sim = self._watched(Simulation(preset))
-        twin = len(self.sims) == 2
-        self.sims = [sim]
-        if twin:
-            self.sims.append(self._make_twin())
-        self.generation += 1
-        self.data_version += 1
-        self._events = []
-
-    def _cmd_tau(self, tau: float) -> None:
-        for sim in self.sims:
-            sim.preset.loss.tau = float(tau)
-
-    def _cmd_noise(self, sigma: float) -> None:
-        for sim in self.sims:
-            sim.preset.views.noise = float(sigma)
-
-    def _cmd_lr(self, lr: float) -> None:
-        for sim in self.sims:
-            sim.preset.training.lr = float(lr)
-            for opt in (sim.theta_opt, sim.limit_opt):
-                for group in opt.param_groups:
-                    group["lr"] = float(lr)
-
-    def _cmd_lr_points(self, lr: float) -> None:
-        for sim in self.sims:
-            sim.preset.training.lr_points = float(lr)
-            for group in sim.delta_opt.param_groups:
-                group["lr"] = float(lr)
-
-    def _cmd_steps_per_frame(self, count: int) -> None:
-        self.steps_per_frame = int(count)
-
-    def _cmd_flow_wanted(self, on: bool) -> None:
-        """The cluster-dynamics panel is on screen: compute the cluster flow with the kernel."""
-        self.flow_wanted = on
-        self._last_kernel = 0.0
-
-    def _cmd_kernel_wanted(self, on: bool) -> None:
-        self.kernel_wanted = on
-        self._last_kernel = 0.0
-
-    def _edit(self, text: str, method: str, *args: Any) -> None:
-        for sim in self.sims:
-            getattr(sim, method)(*args)
-        self.data_version += 1
-        self._events.append((self.sims[0].step_count, text))
-
-    def _cmd_move(self, k: int, center: list[float], record: bool = True) -> None:
-        for sim in self.sims:
-            sim.move_cluster(k, center)
-        self.data_version += 1
-        if record:
-            self._events.append((self.sims[0].step_count, f"moved cluster {k + 1}"))
-
-    def _cmd_add(self, center: list[float], count: int, radius: float, index: int) -> None:
-        self._edit(f"added cluster {index + 1}", "add_cluster", center, count, radius, index)
-
-    def _cmd_remove(self, k: int) -> None:
-        self._edit(f"removed cluster {k + 1}", "remove_cluster", k)
-
-    def _cmd_count(self, k: int, count: int) -> None:
-        self._edit(f"cluster {k + 1}: n={count}", "set_cluster_count", k, count)
-
-    def _cmd_radius(self, k: int, radius: float) -> None:
-        self._edit(f"cluster {k + 1}: radius={radius:g}", "set_cluster_radius", k, radius)
 
 
 def _merge(old: Snapshot, new: Snapshot) -> Snapshot:

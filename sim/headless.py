@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.driver import RunDriver
 from sim.files import atomic_path
 from sim.frame import Frame
-from sim.preset import KERNELS, PresetError, load_preset
-from sim.simulation import Divergence, Simulation
+from sim.preset import KERNELS, PresetError, load_preset, with_changes
+from sim.simulation import Divergence
 
 
 def record(frames: list[Frame]) -> dict[str, np.ndarray]:
@@ -45,14 +46,14 @@ def record(frames: list[Frame]) -> dict[str, np.ndarray]:
     return out
 
 
-def run(sim: Simulation, steps: int, every: int, progress=None) -> list[Frame]:
-    """Frames at step 0, every `every` steps and at the end; progress(step, steps, frame)."""
-    frames = [sim.frame()]
-    while sim.step_count < steps:
-        sim.step(min(every, steps - sim.step_count))
-        frames.append(sim.frame())
-        if progress:
-            progress(sim.step_count, steps, frames[-1])
+def run(driver: RunDriver, steps: int, every: int, progress=None) -> list[Frame]:
+    """The run's frames (RunDriver.record) at step 0, every `every` steps and at `steps`;
+    progress(step, steps, frame) after each one but the first."""
+    frames = []
+    for (frame, *_twin), _events in driver.record(steps, every):
+        frames.append(frame)
+        if progress and len(frames) > 1:
+            progress(frame.step, steps, frame)
     return frames
 
 
@@ -84,11 +85,10 @@ def main(argv: list[str]) -> int:
             if value is not None and value < (0 if name == "seed" else 1):
                 raise PresetError(f"--{name}: expected an integer >= {0 if name == 'seed' else 1}, got {value}")
         preset = load_preset(args.preset)
-        if args.seed is not None:
-            preset.seed = args.seed
-        if args.kernel:
-            preset.training.kernel = args.kernel
-        sim = Simulation(preset, device=args.device, dtype=args.dtype)
+        overrides = {"seed": args.seed, "training.kernel": args.kernel}
+        preset = with_changes(preset, {k: v for k, v in overrides.items() if v is not None}, args.preset)
+        driver = RunDriver(preset, device=args.device, dtype=args.dtype)
+        sim = driver.main
     except PresetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
 
     print(f"{preset.name}: n={sim.n}, device {sim.device}, kernel {sim.kernel}", file=sys.stderr)
     try:
-        frames = run(sim, steps, every, progress)
+        frames = run(driver, steps, every, progress)
     except Divergence as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-ACTIVATIONS = ("relu", "tanh", "gelu", "softplus", "erf")
+from sim.preset import ACTIVATIONS
 
 
 def activate(name: str, a: torch.Tensor) -> torch.Tensor:

@@ -1,255 +1,249 @@
-"""Presets: the validated, serialisable description of a run (data, views, network, loss,
-training, seed), read from and written to TOML.
+"""Presets: the validated, immutable, serialisable description of a run (data, views, network,
+loss, training, seed), read from TOML with `tomllib` and written with `tomli-w`.
 
-Validation is strict: an unknown field, a wrong type or a value out of range raises
-PresetError with one line naming the source, the field and what was expected.
+Each field declares its type and limits once, on the field (pydantic v2, frozen models). The
+loader, the window's edits (`with_changes`) and the controls' ranges (`field_range`) all read
+those declarations. A preset is never changed in place: `with_changes` returns a new,
+validated value. A value that does not fit raises PresetError with one line naming the
+source, the field and what its declaration expects.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+import annotated_types
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.files import atomic_write_text
-from sim.networks import ACTIVATIONS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
-KERNELS = ("nn", "identity", "limit")
-STARTS = ("network", "uniform", "clump", "given")
-LOSSES = ("nt_xent", "generalized", "vicreg", "byol")
-DATA_KINDS = ("clusters", "manifold", "digits", "file")
+DEFAULT_PRESET = "fig5-2d"  # what the window opens first, and File > New
+Kernel = Literal["nn", "identity", "limit"]
+Start = Literal["network", "uniform", "clump", "given"]
+LossKind = Literal["nt_xent", "generalized", "vicreg", "byol"]
+DataKind = Literal["clusters", "manifold", "digits", "file"]
+Activation = Literal["relu", "tanh", "gelu", "softplus", "erf"]
+KERNELS, STARTS, LOSSES = get_args(Kernel), get_args(Start), get_args(LossKind)
+DATA_KINDS, ACTIVATIONS = get_args(DataKind), get_args(Activation)
+LIMIT_MAX_POINTS = 4096  # the infinite-width kernel is an (n m) x (n m) matrix
+PI = 3.1416
+
+Coordinate = Annotated[float, Field(ge=-1e6, le=1e6)]
 
 
 class PresetError(ValueError):
     """A preset that cannot be used; the message is one line naming file and field."""
 
 
-@dataclass
-class ClusterSpec:
-    center: list[float]
-    count: int = 64
-    radius: float = 0.2
+class Spec(BaseModel):
+    """A frozen part of a preset: unknown fields, wrong types (no silent conversion but int to
+    float) and non-finite numbers are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
-@dataclass
-class DataSpec:
-    kind: str = "clusters"
-    dim: int = 2
-    curve: str = "circle"
-    curve_radius: float = 1.0
-    pitch: float = 0.2
-    clusters: list[ClusterSpec] = field(default_factory=list)
-    path: str = ""
+class ClusterSpec(Spec):
+    center: list[Coordinate] = Field(min_length=1, description="a list of finite numbers")
+    count: int = Field(64, ge=1, le=1_000_000)
+    radius: float = Field(0.2, ge=0, le=1e6)
+
+
+class DataSpec(Spec):
+    kind: DataKind = "clusters"
+    dim: int = Field(2, ge=1, le=4096)
+    curve: Literal["circle", "helix"] = "circle"
+    curve_radius: float = Field(1.0, gt=0, le=1e6)
+    pitch: float = Field(0.2, ge=-1e6, le=1e6)
+    clusters: list[ClusterSpec] = Field(default_factory=list, max_length=1000, description="a list of clusters")
+    path: str = Field("", description="a path to a .npy or .csv file")
     labels_last_column: bool = False
-    classes: list[int] = field(default_factory=lambda: list(range(10)))
-    per_class: int = 0
+    classes: list[int] = Field(
+        default_factory=lambda: list(range(10)), min_length=1, description="a list of distinct digits 0 to 9"
+    )
+    per_class: int = Field(0, ge=0, le=100_000, description="an integer >= 0 (0: all)")
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_digits(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v) or not all(0 <= c <= 9 for c in v):
+            raise ValueError("digits")
+        return v
 
 
-@dataclass
-class ViewsSpec:
-    count: int = 2
-    noise: float = 0.05
-    orthogonal_noise: float = 0.0
-    rotation: float = 0.0
-    scale: float = 0.0
-    shift: int = 0
+class ViewsSpec(Spec):
+    count: int = Field(2, ge=2, le=64)
+    noise: float = Field(0.05, ge=0, le=1e3)
+    orthogonal_noise: float = Field(0.0, ge=0, le=1e3)
+    rotation: float = Field(0.0, ge=0, le=PI, description="an angle in radians from 0 to pi")
+    scale: float = Field(0.0, ge=0, lt=1)
+    shift: int = Field(0, ge=0, le=3, description="an integer from 0 to 3 (pixels)")
 
 
-@dataclass
-class NetworkSpec:
-    kind: str = "mlp"
-    latent_dim: int = 2
-    width: int = 64
-    depth: int = 4
-    activation: str = "tanh"
+class NetworkSpec(Spec):
+    kind: Literal["mlp", "averaging"] = "mlp"
+    latent_dim: Literal[2, 3] = Field(2, description="2 (circle) or 3 (sphere)")
+    width: int = Field(64, ge=1, le=100_000)
+    depth: int = Field(4, ge=1, le=64)
+    activation: Activation = "tanh"
 
 
-@dataclass
-class LossSpec:
-    kind: str = "nt_xent"
-    tau: float = 0.5
-    psi: str = "log"
-    vicreg_invariance: float = 25.0
-    vicreg_variance: float = 25.0
-    vicreg_covariance: float = 1.0
-    byol_ema: float = 0.99
-    byol_predictor_width: int = 32
+class LossSpec(Spec):
+    kind: LossKind = "nt_xent"
+    tau: float = Field(0.5, gt=0, le=1e3)
+    psi: Literal["log", "linear"] = "log"
+    vicreg_invariance: float = Field(25.0, ge=0, le=1e6)
+    vicreg_variance: float = Field(25.0, ge=0, le=1e6)
+    vicreg_covariance: float = Field(1.0, ge=0, le=1e6)
+    byol_ema: float = Field(0.99, ge=0, lt=1)
+    byol_predictor_width: int = Field(32, ge=1, le=4096)
 
 
-@dataclass
-class SwitchSpec:
-    step: int
-    kernel: str
+class SwitchSpec(Spec):
+    step: int = Field(ge=0, le=10**9)
+    kernel: Kernel
 
 
-@dataclass
-class TrainingSpec:
-    kernel: str = "nn"
-    start: str = "network"
-    start_points: str = ""
-    clump_width: float = 0.3
-    optimizer: str = "gd"
-    lr: float = 0.05
-    lr_points: float = 0.05
-    momentum: float = 0.9
-    limit_draws: int = 4
-    switches: list[SwitchSpec] = field(default_factory=list)
+class TrainingSpec(Spec):
+    kernel: Kernel = "nn"
+    start: Start = "network"
+    start_points: str = Field("", description="a path to a .npy file")
+    clump_width: float = Field(0.3, gt=0, le=PI)
+    optimizer: Literal["gd", "momentum", "adam"] = "gd"
+    lr: float = Field(0.05, gt=0, le=100)
+    lr_points: float = Field(0.05, gt=0, le=100)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    limit_draws: int = Field(4, ge=1, le=256)
+    switches: list[SwitchSpec] = Field(
+        default_factory=list, max_length=10_000, description="a list of {step, kernel} tables"
+    )
 
 
-@dataclass
-class Preset:
-    name: str = "untitled"
-    description: str = ""
-    seed: int = 0
-    steps: int = 1000
-    every: int = 10
-    device: str = "auto"
-    dtype: str = "float32"
-    data: DataSpec = field(default_factory=DataSpec)
-    views: ViewsSpec = field(default_factory=ViewsSpec)
-    network: NetworkSpec = field(default_factory=NetworkSpec)
-    loss: LossSpec = field(default_factory=LossSpec)
-    training: TrainingSpec = field(default_factory=TrainingSpec)
+class Preset(Spec):
+    name: str = Field("untitled", min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
+    seed: int = Field(0, ge=0, le=2**62)
+    steps: int = Field(1000, ge=1, le=10**9)
+    every: int = Field(10, ge=1, le=10**9)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$", description="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    dtype: Literal["float32", "float64"] = "float32"
+    data: DataSpec = Field(default_factory=DataSpec)
+    views: ViewsSpec = Field(default_factory=ViewsSpec)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    loss: LossSpec = Field(default_factory=LossSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain TOML-ready values (nested dicts and lists)."""
+        return self.model_dump()
 
     @property
     def n(self) -> int:
+        """Samples of cluster or manifold data (0 for digits and files: known once read)."""
         return sum(c.count for c in self.data.clusters)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+# ----- what a field expects, from its declaration ------------------------------------------------
 
 
-def _is_number(v: Any) -> bool:
-    return (isinstance(v, (int, float))) and not isinstance(v, bool)
+def _bounds(info: Any) -> dict[str, float]:
+    """The numeric bounds (gt, ge, lt, le) declared on a field."""
+    found = {}
+    for item in info.metadata:
+        for key in ("gt", "ge", "lt", "le"):
+            if isinstance(item, getattr(annotated_types, key.capitalize())):
+                found[key] = getattr(item, key)
+    return found
 
 
-# field -> (check, what was expected)
-_CHECKS: dict[str, tuple[Any, str]] = {
-    "name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-    "description": (lambda v: isinstance(v, str), "a string"),
-    "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "steps": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "every": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "device": (
-        lambda v: isinstance(v, str) and (v in ("auto", "cpu", "cuda") or v.startswith("cuda:")),
-        "'auto', 'cpu', 'cuda' or 'cuda:N'",
-    ),
-    "dtype": (lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
-    "data.kind": (lambda v: v in DATA_KINDS, "one of " + ", ".join(DATA_KINDS)),
-    "data.path": (lambda v: isinstance(v, str), "a path to a .npy or .csv file"),
-    "data.labels_last_column": (lambda v: isinstance(v, bool), "true or false"),
-    "data.classes": (
-        lambda v: (
-            isinstance(v, list) and len(v) >= 1 and all(_is_int(c) and 0 <= c <= 9 for c in v) and len(set(v)) == len(v)
-        ),
-        "a list of distinct digits 0 to 9",
-    ),
-    "data.per_class": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 (0: all)"),
-    "views.shift": (lambda v: _is_int(v) and 0 <= v <= 3, "an integer from 0 to 3 (pixels)"),
-    "data.dim": (lambda v: _is_int(v) and 1 <= v <= 4096, "an integer from 1 to 4096"),
-    "data.curve": (lambda v: v in ("circle", "helix"), "'circle' or 'helix'"),
-    "data.curve_radius": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "data.pitch": (_is_number, "a number"),
-    "data.clusters": (lambda v: isinstance(v, list), "a list of clusters"),
-    "center": (
-        lambda v: isinstance(v, list) and len(v) >= 1 and all(_is_number(x) for x in v),
-        "a list of numbers",
-    ),
-    "count": (lambda v: _is_int(v) and 1 <= v <= 10_000_000, "an integer from 1 to 10000000"),
-    "radius": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "views.count": (lambda v: _is_int(v) and 2 <= v <= 64, "an integer from 2 to 64"),
-    "views.noise": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "views.orthogonal_noise": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "views.rotation": (lambda v: _is_number(v) and 0 <= v <= 3.1416, "an angle in radians from 0 to pi"),
-    "views.scale": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 to below 1"),
-    "network.kind": (lambda v: v in ("mlp", "averaging"), "'mlp' or 'averaging'"),
-    "network.latent_dim": (lambda v: v in (2, 3), "2 (circle) or 3 (sphere)"),
-    "network.width": (lambda v: _is_int(v) and 1 <= v <= 1_000_000, "an integer from 1 to 1000000"),
-    "network.depth": (lambda v: _is_int(v) and 1 <= v <= 64, "an integer from 1 to 64"),
-    "network.activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
-    "loss.kind": (lambda v: v in LOSSES, "one of " + ", ".join(LOSSES)),
-    "loss.tau": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "loss.psi": (lambda v: v in ("log", "linear"), "'log' or 'linear'"),
-    "loss.vicreg_invariance": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "loss.vicreg_variance": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "loss.vicreg_covariance": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "loss.byol_ema": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 to below 1"),
-    "loss.byol_predictor_width": (lambda v: _is_int(v) and 1 <= v <= 4096, "an integer from 1 to 4096"),
-    "training.kernel": (lambda v: v in KERNELS, "one of " + ", ".join(KERNELS)),
-    "training.start": (lambda v: v in STARTS, "one of " + ", ".join(STARTS)),
-    "training.start_points": (lambda v: isinstance(v, str), "a path to a .npy file"),
-    "training.clump_width": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "training.optimizer": (lambda v: v in ("gd", "momentum", "adam"), "'gd', 'momentum' or 'adam'"),
-    "training.lr": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "training.lr_points": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "training.momentum": (lambda v: _is_number(v) and 0 <= v < 1, "a number from 0 to below 1"),
-    "training.limit_draws": (lambda v: _is_int(v) and 1 <= v <= 256, "an integer from 1 to 256"),
-    "training.switches": (lambda v: isinstance(v, list), "a list of {step, kernel} tables"),
-    "step": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "kernel": (lambda v: v in KERNELS, "one of " + ", ".join(KERNELS)),
-}
+def field_range(model: type[Spec], name: str) -> tuple[float, float]:
+    """The (lowest, highest) value field `name` of `model` accepts, as the controls' ranges
+    read it; an open bound (gt, lt) is given as the bound itself."""
+    b = _bounds(model.model_fields[name])
+    return b.get("ge", b.get("gt", float("-inf"))), b.get("le", b.get("lt", float("inf")))
 
 
-def _build(cls: type, raw: Any, path: str, source: str) -> Any:
-    """Instantiate dataclass `cls` from the mapping `raw`, checking every field."""
-    where = path or "preset"
-    if not isinstance(raw, dict):
-        raise PresetError(f"{source}: {where}: expected a table, got {type(raw).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise PresetError(
-            f"{source}: {path + '.' if path else ''}{unknown[0]}: unknown field (known: {', '.join(fields)})"
-        )
-    values = {}
-    for name, value in raw.items():
-        full = f"{path}.{name}" if path else name
-        nested = {
-            "data": DataSpec,
-            "views": ViewsSpec,
-            "network": NetworkSpec,
-            "loss": LossSpec,
-            "training": TrainingSpec,
-        }
-        if cls is Preset and name in nested:
-            values[name] = _build(nested[name], value, name, source)
+def _number(v: float) -> str:
+    return str(v) if isinstance(v, int) else f"{v:g}"
+
+
+def expected(info: Any) -> str:
+    """The text 'expected ...' for a field, from its declaration."""
+    if info.description:
+        return info.description
+    kind = info.annotation
+    if getattr(kind, "__origin__", None) is Literal:
+        return "one of " + ", ".join(str(a) for a in kind.__args__)
+    if kind is bool:
+        return "true or false"
+    if kind is str:
+        return "a non-empty string" if any(isinstance(m, annotated_types.MinLen) for m in info.metadata) else "a string"
+    if isinstance(kind, type) and issubclass(kind, Spec):
+        return "a table"
+    noun = "an integer" if kind is int else "a number"
+    b = _bounds(info)
+    low = [f"from {_number(b['ge'])}"] if "ge" in b else [f"> {_number(b['gt'])}"] if "gt" in b else []
+    if "le" in b:
+        high = f"to {_number(b['le'])}" if "ge" in b else f"and <= {_number(b['le'])}"
+    elif "lt" in b:
+        high = f"to below {_number(b['lt'])}" if "ge" in b else f"and < {_number(b['lt'])}"
+    else:
+        high = ""
+    return " ".join([noun, *low, high]).strip()
+
+
+def _field_at(loc: tuple[Any, ...]) -> tuple[str, Any]:
+    """The dotted name ('data.clusters[0].radius') and declaration of the field at a pydantic
+    error location; a location inside a list of numbers names the list."""
+    model: Any = Preset
+    name, info = "", None
+    for part in loc:
+        if isinstance(part, int):
+            if info is not None and _model_of(info) is not info.annotation:
+                name += f"[{part}]"
             continue
-        key = full if full in _CHECKS else name
-        check, expected = _CHECKS[key]
-        if not check(value):
-            raise PresetError(f"{source}: {full}: expected {expected}, got {value!r}")
-        if name == "clusters":
-            value = [_build(ClusterSpec, c, f"{full}[{i}]", source) for i, c in enumerate(value)]
-        elif name == "switches":
-            value = [_build(SwitchSpec, s, f"{full}[{i}]", source) for i, s in enumerate(value)]
-        elif name == "classes":
-            value = [int(x) for x in value]
-        elif isinstance(value, list):
-            value = [float(x) for x in value]
-        elif fields[name].type == "float":
-            value = float(value)
-        values[name] = value
-    missing = [
-        n
-        for n, f in fields.items()
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and n not in values
-    ]
-    if missing:
-        raise PresetError(
-            f"{source}: {path + '.' if path else ''}{missing[0]}: missing, expected {_CHECKS[missing[0]][1]}"
-        )
-    return cls(**values)
+        if not (isinstance(model, type) and issubclass(model, Spec)) or part not in model.model_fields:
+            return (f"{name}.{part}" if name else str(part)), None
+        info = model.model_fields[part]
+        name = f"{name}.{part}" if name else part
+        model = _model_of(info)
+    return name, info
+
+
+def _one_line(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    name, info = _field_at(first["loc"])
+    where = name or "preset"
+    if first["type"] == "extra_forbidden":
+        model = _model_of(_field_at(first["loc"][:-1])[1])
+        return f"{source}: {where}: unknown field (known: {', '.join(model.model_fields)})"
+    what = expected(info) if info is not None else "a table"
+    if first["type"] == "missing":
+        return f"{source}: {where}: missing, expected {what}"
+    return f"{source}: {where}: expected {what}, got {first['input']!r}"
+
+
+def _model_of(info: Any) -> Any:
+    """The model a field holds (a list's item model for a list of tables); Preset for None."""
+    if info is None:
+        return Preset
+    inner = info.annotation
+    args = getattr(inner, "__args__", ())
+    if getattr(inner, "__origin__", None) is list and args and isinstance(args[0], type) and issubclass(args[0], Spec):
+        return args[0]
+    return inner
+
+
+# ----- reading, checking, writing -------------------------------------------------------------------
 
 
 def _check_consistency(p: Preset, source: str) -> None:
+    """What one field cannot say alone: fields that must agree with each other."""
+    if p.data.kind in ("clusters", "manifold") and not p.data.clusters:
+        raise PresetError(f"{source}: data.clusters: expected a list of at least one cluster, got none")
     for i, c in enumerate(p.data.clusters):
         want = 1 if p.data.kind == "manifold" else p.data.dim
         if len(c.center) != want:
@@ -263,76 +257,27 @@ def _check_consistency(p: Preset, source: str) -> None:
         raise PresetError(f"{source}: data.path: expected a .npy or .csv file for data.kind 'file', got ''")
     if p.training.start == "given" and not p.training.start_points:
         raise PresetError(f"{source}: training.start_points: expected a .npy file of points for start 'given', got ''")
+    if p.views.shift and p.data.kind != "digits":
+        raise PresetError(
+            f"{source}: views.shift: expected 0 for {p.data.kind!r} data (shifts move images), got {p.views.shift}"
+        )
+    kernels = {p.training.kernel, *(s.kernel for s in p.training.switches)}
+    if "limit" in kernels and p.n > LIMIT_MAX_POINTS:
+        raise PresetError(f"{source}: training.kernel: 'limit' handles at most {LIMIT_MAX_POINTS} samples, got {p.n}")
 
 
 def preset_from_dict(raw: Any, source: str = "preset") -> Preset:
-    """A validated Preset from a plain mapping (as read from TOML)."""
-    preset = _build(Preset, raw, "", source)
-    if preset.data.kind in ("clusters", "manifold") and not preset.data.clusters:
-        raise PresetError(f"{source}: data.clusters: expected a list of at least one cluster, got none")
+    """A validated Preset from a plain mapping (as read from TOML); PresetError otherwise."""
+    if not isinstance(raw, dict):
+        raise PresetError(f"{source}: preset: expected a table, got {type(raw).__name__}")
+    try:
+        preset = Preset.model_validate(raw)
+    except ValidationError as exc:
+        raise PresetError(_one_line(exc, source)) from None
+    except RecursionError:
+        raise PresetError(f"{source}: preset: expected values nested at most a few levels deep") from None
     _check_consistency(preset, source)
     return preset
-
-
-def resolve(name_or_path: str) -> Path:
-    """A preset file from a path or the name of a shipped preset."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    shipped = PRESET_DIR / f"{name_or_path}.toml"
-    if shipped.is_file():
-        return shipped
-    known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
-    raise PresetError(f"{name_or_path}: no such preset file or shipped preset (shipped: {known})")
-
-
-def load_preset(name_or_path: str) -> Preset:
-    """Read and validate a preset; PresetError with a one-line message if anything is off."""
-    path = resolve(name_or_path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{path}: cannot read: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"{path}: not valid TOML: {exc}") from exc
-    return preset_from_dict(raw, str(path))
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def preset_to_toml(preset: Preset) -> str:
-    """The preset as TOML text in a fixed layout (one cluster or switch a line), so
-    save -> load -> save gives the same file."""
-    raw = preset.to_dict()
-    lines = [f"# Contrastive Kernel Lab preset: {preset.name}", "# Format: README.md, 'Preset files'."]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in raw.items() if not isinstance(v, dict)]
-    for section, table in raw.items():
-        if not isinstance(table, dict):
-            continue
-        lines += ["", f"[{section}]"]
-        for k, v in table.items():
-            if isinstance(v, list) and v and isinstance(v[0], dict):
-                lines += [f"{k} = ["] + [f"  {_toml_value(item)}," for item in v] + ["]"]
-            else:
-                lines.append(f"{k} = {_toml_value(v)}")
-    return "\n".join(lines) + "\n"
-
-
-def save_preset(preset: Preset, path: str | Path) -> None:
-    """Write the preset atomically (a failed write leaves any earlier file whole)."""
-    atomic_write_text(path, preset_to_toml(preset))
 
 
 def with_changes(preset: Preset, changes: dict[str, Any], source: str = "preset") -> Preset:
@@ -355,3 +300,42 @@ def with_changes(preset: Preset, changes: dict[str, Any], source: str = "preset"
         except (KeyError, IndexError, ValueError, TypeError):
             raise PresetError(f"{source}: {dotted}: no such field") from None
     return preset_from_dict(raw, source)
+
+
+def resolve(name_or_path: str) -> Path:
+    """A preset file from a path or the name of a shipped preset."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = PRESET_DIR / f"{name_or_path}.toml"
+    if shipped.is_file():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
+    raise PresetError(f"{name_or_path}: no such preset file or shipped preset (shipped: {known})")
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """Read and validate a preset; PresetError with a one-line message if anything is off."""
+    path = resolve(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PresetError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise PresetError(f"{path}: not valid TOML here: arrays or tables nested too deeply") from None
+    return preset_from_dict(raw, str(path))
+
+
+def preset_to_toml(preset: Preset) -> str:
+    """The preset as TOML text: two comment lines, then every field in the models' order
+    (tomli-w's layout), so save -> load -> save gives the same file."""
+    title = " ".join(preset.name.split())
+    header = f"# Contrastive Kernel Lab preset: {title}\n# Format: README.md, 'Preset files'.\n"
+    return header + tomli_w.dumps(preset.to_dict())
+
+
+def save_preset(preset: Preset, path: str | Path) -> None:
+    """Write the preset atomically (a failed write leaves any earlier file whole)."""
+    atomic_write_text(path, preset_to_toml(preset))

@@ -20,26 +20,16 @@ import numpy as np
 import torch
 from torch.func import functional_call, jvp
 
-from sim import datasets, metrics
-from sim.data import (
-    Cluster,
-    Curve,
-    centers_of,
-    cluster_offsets,
-    evenly_spaced,
-    make_views,
-    random_cap,
-    sample_on_curve,
-    uniform_ball,
-)
+from sim import metrics
+from sim.data import evenly_spaced, make_views, random_cap
 from sim.frame import Frame
 from sim.kernels import limit_kernel, ntk, trace_kernel
 from sim.losses import TileHook, contrastive_loss
 from sim.networks import MLP, AveragingNet
-from sim.preset import KERNELS, ClusterSpec, LossSpec, Preset, PresetError, SwitchSpec, TrainingSpec
+from sim.preset import KERNELS, LIMIT_MAX_POINTS, LossSpec, Preset, PresetError, TrainingSpec, with_changes
+from sim.samples import Samples, build_samples
 from sim.ssl_losses import ByolHead, vicreg_loss
 
-LIMIT_MAX_POINTS = 4096
 KERNEL_MAX_POINTS = 256
 # Process-wide torch state that runs in different threads (the window's worker, an export)
 # must take turns with: forward-mode AD levels (two threads inside jvp at once corrupt each
@@ -106,7 +96,7 @@ class Simulation:
         self.kernel = preset.training.kernel
         self.step_count = 0
         self.switches: list[tuple[int, str]] = []
-        self._make_data()
+        self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
         self._make_model()
         self._make_start()
         self._make_optimisers()
@@ -117,37 +107,19 @@ class Simulation:
         self._observed: _Observed | None = None
 
     # ----- construction -------------------------------------------------------------
-    def _make_data(self) -> None:
-        spec = self.preset.data
-        gen = torch.Generator().manual_seed(self.preset.seed)
-        clusters = [Cluster(tuple(c.center), c.count, c.radius) for c in spec.clusters]
-        self.curve, self.offsets, self.tangents = None, None, None
-        if spec.kind in ("digits", "file"):
-            if spec.kind == "digits":
-                X, labels = datasets.digits(spec.classes, spec.per_class, self.preset.seed)
-            else:
-                X, labels = datasets.user_data(spec.path, spec.labels_last_column)
-            self.X = X.to(self.device, self.dtype)
-            self.labels = labels.to(self.device)
-            self.num_clusters = int(labels.max()) + 1
-            return
-        if spec.kind == "manifold":
-            self.curve = Curve(spec.curve, spec.dim, spec.curve_radius, spec.pitch)
-            X, labels, t = sample_on_curve(self.curve, clusters, gen, torch.float64)
-            self.tangents = self.curve.tangent(t).to(self.device, self.dtype)
-        else:
-            self.offsets, labels = cluster_offsets(clusters, gen, torch.float64)
-            X = centers_of(clusters, labels, torch.float64) + self.offsets
-        self.X = X.to(self.device, self.dtype)
-        self.labels = labels.to(self.device)
-        self.num_clusters = len(clusters)
+    @property
+    def X(self) -> torch.Tensor:
+        """(n, d) clean samples on the run's device."""
+        return self.samples.X
 
-    def _clusters_X(self) -> torch.Tensor:
-        """X = each sample's cluster center + its offset, in float64, then on the device: the
-        same numbers a fresh build with these centers gives."""
-        clusters = [Cluster(tuple(c.center), c.count, c.radius) for c in self.preset.data.clusters]
-        labels = self.labels.cpu()
-        return (centers_of(clusters, labels, torch.float64) + self.offsets).to(self.device, self.dtype)
+    @property
+    def labels(self) -> torch.Tensor:
+        """(n,) cluster of each sample, sorted (colours and metrics only; never the loss)."""
+        return self.samples.labels
+
+    @property
+    def num_clusters(self) -> int:
+        return self.samples.num_clusters
 
     def _make_model(self) -> None:
         net = self.preset.network
@@ -227,7 +199,7 @@ class Simulation:
         a data edit they are redrawn from that same state, so a run that starts from the
         edited data (a saved preset) draws the very same views."""
         self.views_generator.set_state(self._views_state)
-        return make_views(self.X, self.preset.views, self.views_generator, self.tangents)
+        return make_views(self.X, self.preset.views, self.views_generator, self.samples.tangents)
 
     def _raw(self, inputs: torch.Tensor) -> torch.Tensor:
         """u = f_theta(inputs) + Delta for (V, n, d) or (n, d) inputs of the n samples."""
@@ -378,7 +350,7 @@ class Simulation:
         if views is self._views:
             by_tensor = dict(zip([*params.values(), self.delta], grads)) if self.head is None else None
             self._observed = _Observed(
-                views, self.step_count, copy.deepcopy(self.preset.loss), copy.deepcopy(self.preset.training),
+                views, self.step_count, self.preset.loss, self.preset.training,
                 self.kernel, loss.detach(), by_tensor, motion, g_delta,
             )  # fmt: skip
         return motion
@@ -453,10 +425,25 @@ class Simulation:
     def to_preset(self) -> Preset:
         """A preset that replays this run: the data as edited now, the starting kernel, and
         every kernel switch made so far (scheduled or interactive) as the switch schedule."""
-        preset = copy.deepcopy(self.preset)
-        made = {(s.step, s.kernel) for s in preset.training.switches} | set(self.switches)
-        preset.training.switches = [SwitchSpec(step, kernel) for step, kernel in sorted(made)]
-        return preset
+        made = {(s.step, s.kernel) for s in self.preset.training.switches} | set(self.switches)
+        switches = [{"step": step, "kernel": kernel} for step, kernel in sorted(made)]
+        return with_changes(self.preset, {"training.switches": switches}, "run")
+
+    # ----- settings the window changes during a run ---------------------------------------------
+    def change(self, changes: dict[str, object]) -> None:
+        """Set settings that a run takes between two steps (dotted preset fields: 'loss.tau',
+        'views.noise', 'training.lr', 'training.lr_points'), validated by the preset model
+        (PresetError, the run untouched, when a value is out of range); step sizes reach the
+        optimisers at once."""
+        allowed = {"loss.tau", "loss.psi", "views.noise", "training.lr", "training.lr_points"}
+        unknown = sorted(set(changes) - allowed)
+        if unknown:
+            raise PresetError(f"{unknown[0]}: not a setting a running simulation changes (these: {sorted(allowed)})")
+        self.preset = with_changes(self.preset, changes, "setting")
+        train = self.preset.training
+        for opt, lr in ((self.theta_opt, train.lr), (self.limit_opt, train.lr), (self.delta_opt, train.lr_points)):
+            for group in opt.param_groups:
+                group["lr"] = lr
 
     # ----- edits ----------------------------------------------------------------------
     def move_cluster(self, k: int, center: list[float] | np.ndarray) -> None:
@@ -465,31 +452,21 @@ class Simulation:
         self._check_index(k)
         self._check_editable()
         new = self._checked_center(center)
-        self.preset.data.clusters[k].center = [float(c) for c in new.cpu()]
-        self.X = self._clusters_X()
-        self._limit_H = None
-        self._views = self._draw_views()
+        self._edited(with_changes(self.preset, {f"data.clusters[{k}].center": new}, "cluster"))
+        self._take(self.samples.with_centers(self.preset.data.clusters))
 
     def add_cluster(self, center: list[float] | np.ndarray, count: int, radius: float, index: int | None = None) -> int:
         """Insert a cluster of `count` samples uniform in the ball of `radius` about `center`
         at `index` (default: last; the clusters from there move up one); their offsets Delta
         copy those of random existing samples, so the start type holds. Returns its index."""
         self._check_editable()
-        c = self._checked_center(center)
-        self._check_count_radius(count, radius)
         k = self.num_clusters if index is None else index
         if not 0 <= k <= self.num_clusters:
             raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters}, got {k}")
-        donors = torch.randint(0, self.n, (count,), generator=self._edit_generator(), device="cpu").to(self.device)
-        label = torch.full((count,), k, dtype=torch.long)
-        labels = self.labels.cpu()
-        shifted = torch.where(labels >= k, labels + 1, labels)
-        self.preset.data.clusters.insert(k, ClusterSpec([float(x) for x in c.cpu()], int(count), float(radius)))
-        self._set_samples(
-            torch.cat([shifted, label]),
-            torch.cat([self.offsets, self._ball_offsets(count, radius)]),
-            torch.cat([self.delta.detach(), self.delta.detach()[donors]]),
-        )
+        cluster = {"center": self._checked_center(center), "count": count, "radius": float(radius)}
+        specs = [c.model_dump() for c in self.preset.data.clusters]
+        self._edited(with_changes(self.preset, {"data.clusters": [*specs[:k], cluster, *specs[k:]]}, "cluster"))
+        self._take(*self.samples.added(k, self.preset.data.clusters, self._edit_generator))
         return k
 
     def remove_cluster(self, k: int) -> None:
@@ -497,58 +474,36 @@ class Simulation:
         self._check_index(k)
         if self.num_clusters == 1:
             raise PresetError("cluster: cannot remove the last cluster")
-        keep = (self.labels != k).cpu()
-        labels = self.labels.cpu()[keep]
-        labels = torch.where(labels > k, labels - 1, labels)
-        del self.preset.data.clusters[k]
-        if self.curve is not None:
-            self.X, self.tangents = self.X[keep.to(self.device)], self.tangents[keep.to(self.device)]
-            self._set_samples(labels, None, self.delta.detach()[keep.to(self.device)])
-        else:
-            self._set_samples(labels, self.offsets[keep], self.delta.detach()[keep.to(self.device)])
+        specs = [c.model_dump() for c in self.preset.data.clusters]
+        self._edited(with_changes(self.preset, {"data.clusters": specs[:k] + specs[k + 1 :]}, "cluster"))
+        self._take(*self.samples.removed(k, self.preset.data.clusters))
 
     def set_cluster_count(self, k: int, count: int) -> None:
         """Grow cluster k with fresh samples (Delta copied from its own samples) or shrink it
         by dropping its last samples."""
         self._check_editable()
         self._check_index(k)
-        spec = self.preset.data.clusters[k]
-        self._check_count_radius(count, spec.radius)
-        labels = self.labels.cpu()
-        mine = torch.nonzero(labels == k).flatten()
-        if count < len(mine):
-            keep = torch.ones(self.n, dtype=torch.bool)
-            keep[mine[count:]] = False
-            spec.count = int(count)
-            self._set_samples(labels[keep], self.offsets[keep], self.delta.detach()[keep.to(self.device)])
-        elif count > len(mine):
-            extra = count - len(mine)
-            pick = torch.randint(0, len(mine), (extra,), generator=self._edit_generator(), device="cpu")
-            donors = mine[pick].to(self.device)
-            spec.count = int(count)
-            self._set_samples(
-                torch.cat([labels, torch.full((extra,), k, dtype=torch.long)]),
-                torch.cat([self.offsets, self._ball_offsets(extra, spec.radius)]),
-                torch.cat([self.delta.detach(), self.delta.detach()[donors]]),
-            )
+        if count == self.preset.data.clusters[k].count:
+            return
+        self._edited(with_changes(self.preset, {f"data.clusters[{k}].count": count}, "cluster"))
+        self._take(*self.samples.recounted(k, self.preset.data.clusters, self._edit_generator))
 
     def set_cluster_radius(self, k: int, radius: float) -> None:
         """Scale cluster k's samples about its center to the new radius (from a radius of 0
         they are drawn afresh, uniformly in the ball)."""
         self._check_editable()
         self._check_index(k)
-        spec = self.preset.data.clusters[k]
-        self._check_count_radius(spec.count, radius)
-        mine = (self.labels == k).cpu()
-        self.offsets = self.offsets.clone()
-        if spec.radius > 0:
-            self.offsets[mine] *= radius / spec.radius
-        else:
-            self.offsets[mine] = self._ball_offsets(int(mine.sum()), radius)
-        spec.radius = float(radius)
-        self.X = self._clusters_X()
-        self._limit_H = None
-        self._views = self._draw_views()
+        old = self.preset.data.clusters[k].radius
+        self._edited(with_changes(self.preset, {f"data.clusters[{k}].radius": float(radius)}, "cluster"))
+        self._take(self.samples.resized(k, old, self.preset.data.clusters, self._edit_generator))
+
+    def _edited(self, preset: Preset) -> None:
+        """Take the edited preset (validated by the caller through with_changes): the limit
+        kernel's sample count is checked before any sample changes."""
+        kernels = {self.kernel, *(s.kernel for s in preset.training.switches)}
+        if "limit" in kernels and preset.n > LIMIT_MAX_POINTS:
+            raise PresetError(f"cluster: the 'limit' kernel handles at most {LIMIT_MAX_POINTS} samples, got {preset.n}")
+        self.preset = preset
 
     def _check_index(self, k: int) -> None:
         if not self.preset.data.clusters:
@@ -557,53 +512,32 @@ class Simulation:
             raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters - 1}, got {k}")
 
     def _check_editable(self) -> None:
-        if self.offsets is None:
+        if not self.samples.editable:
             raise PresetError(
                 f"cluster: only clusters in balls (data.kind 'clusters') can be moved, added or resized here, "
                 f"not {self.preset.data.kind!r} data"
             )
 
-    @staticmethod
-    def _check_count_radius(count: int, radius: float) -> None:
-        if not (isinstance(count, int) and 1 <= count <= 10_000_000):
-            raise PresetError(f"cluster count: expected an integer from 1 to 10000000, got {count!r}")
-        if not (np.isfinite(radius) and radius >= 0):
-            raise PresetError(f"cluster radius: expected a number >= 0, got {radius!r}")
-
-    def _checked_center(self, center: list[float] | np.ndarray) -> torch.Tensor:
-        c = torch.as_tensor(np.asarray(center, dtype=np.float64), device=self.device, dtype=self.dtype)
-        if c.shape != (self.X.shape[1],) or not bool(torch.isfinite(c).all()):
-            raise PresetError(
-                f"cluster center: expected {self.X.shape[1]} finite numbers, got {list(np.asarray(center))}"
-            )
-        return c
+    def _checked_center(self, center: list[float] | np.ndarray) -> list[float]:
+        c = np.asarray(center, dtype=np.float64)
+        if c.shape != (self.X.shape[1],) or not np.all(np.isfinite(c)):
+            raise PresetError(f"cluster center: expected {self.X.shape[1]} finite numbers, got {list(c)}")
+        return [float(x) for x in torch.as_tensor(c, dtype=self.dtype).to(torch.float64)]
 
     def _edit_generator(self) -> torch.Generator:
         """Seeded by the seed, the step and n, so the same edit at the same point draws the same samples."""
         return torch.Generator().manual_seed(self.preset.seed * 1_000_003 + 7919 * self.step_count + self.n)
 
-    def _ball_offsets(self, count: int, radius: float) -> torch.Tensor:
-        """Offsets (float64, CPU) of `count` samples uniform in the ball of `radius`."""
-        return radius * uniform_ball(count, self.X.shape[1], self._edit_generator(), torch.float64)
-
-    def _set_samples(self, labels: torch.Tensor, offsets: torch.Tensor | None, delta: torch.Tensor) -> None:
-        """Replace the samples (CPU labels, float64 offsets; None on a curve, where self.X and
-        self.tangents are already cut), kept sorted by cluster; X follows from the preset's
-        centers. Delta's optimisers restart on the new shape (theta's keep their state); the
-        limit kernel and the views are redone."""
-        order = torch.argsort(labels, stable=True)
-        self.labels = labels[order].contiguous().to(self.device)
-        if offsets is not None:
-            self.offsets = offsets[order].contiguous()
-            self.X = self._clusters_X()
-        else:
-            device_order = order.to(self.device)
-            self.X, self.tangents = self.X[device_order].contiguous(), self.tangents[device_order].contiguous()
-        self.delta = delta[order.to(self.device)].clone()
-        self.num_clusters = int(self.labels.max()) + 1
-        self.delta.requires_grad_(True)
-        self.delta_opt = self._optimiser([self.delta], self.preset.training.lr_points)
-        self.limit_opt = self._optimiser([self.delta], self.preset.training.lr)
+    def _take(self, samples: Samples, source: torch.Tensor | None = None) -> None:
+        """Continue on edited samples. When their number changed, each sample's Delta comes
+        from the old sample `source` names, and Delta's optimisers restart on the new shape
+        (theta's keep their state). The limit kernel and the views are redone."""
+        self.samples = samples
+        if source is not None:
+            self.delta = self.delta.detach()[source.to(self.device)].clone()
+            self.delta.requires_grad_(True)
+            self.delta_opt = self._optimiser([self.delta], self.preset.training.lr_points)
+            self.limit_opt = self._optimiser([self.delta], self.preset.training.lr)
         self._limit_H = None
         self._views = self._draw_views()
 
@@ -612,9 +546,6 @@ class Simulation:
         random stream): two kernels from the same start, side by side."""
         other = Simulation.__new__(Simulation)
         other.__dict__.update(self.__dict__)
-        other.preset = copy.deepcopy(self.preset)
-        other.X, other.labels = self.X.clone(), self.labels.clone()
-        other.offsets = None if self.offsets is None else self.offsets.clone()
         other.model = copy.deepcopy(self.model)
         other.head = copy.deepcopy(self.head)
         other.delta = self.delta.detach().clone()

@@ -6,6 +6,7 @@ import torch
 
 from sim import Simulation, load_preset
 from sim.cluster_dynamics import block_means, cluster_flow, within_deviation
+from sim.preset import with_changes
 
 
 def test_block_means_match_loops():
@@ -32,8 +33,7 @@ def test_within_cluster_deviation_is_order_eps():
     devs = []
     for eps in (0.05, 0.1, 0.2):
         p = load_preset("fig5-2d")
-        for c in p.data.clusters:
-            c.radius = eps
+        p = with_changes(p, {f"data.clusters[{k}].radius": eps for k in range(len(p.data.clusters))})
         devs.append(cluster_flow(Simulation(p)).deviation)
     assert devs[0] < 0.02
     assert devs[1] / devs[0] == pytest.approx(2, rel=0.25)
@@ -57,9 +57,7 @@ def test_remark_4_4_a_clusters_push_carries_its_share():
 
 def capture_step(count: int, k: int = 3, steps: int = 500, every: int = 25) -> int:
     """First step at which cluster k's mean is more than 45 degrees from every other cluster's."""
-    p = load_preset("imbalanced")
-    p.data.clusters[k].count = count
-    sim = Simulation(p, device="cpu")
+    sim = Simulation(with_changes(load_preset("imbalanced"), {f"data.clusters[{k}].count": count}), device="cpu")
     while sim.step_count <= steps:
         if sim.frame(block_ratio=False).cluster_metrics["neighbour_angle"][k] > 45:
             return sim.step_count
@@ -99,10 +97,10 @@ def test_velocities_are_computed_again_when_what_they_depend_on_changes():
     sim = Simulation(load_preset("fig5-2d"))
     losses = counting_losses(sim)
     _, before, _ = sim.velocities()
-    sim.preset.training.lr = 0.1  # the moves scale with the step size
+    sim.change({"training.lr": 0.1})  # the moves scale with the step size
     _, faster, _ = sim.velocities()
     torch.testing.assert_close(faster["nn"], 2 * before["nn"])
-    sim.preset.loss.tau = 0.3
+    sim.change({"loss.tau": 0.3})
     sim.velocities()
     sim.move_cluster(0, [-2.5, 0.0])
     sim.velocities()

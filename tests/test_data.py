@@ -9,7 +9,7 @@ import torch
 
 from sim import Simulation, load_preset
 from sim.data import Cluster, Curve, evenly_spaced, make_views, sample_clusters, sample_on_curve
-from sim.preset import ClusterSpec, ViewsSpec
+from sim.preset import ViewsSpec, with_changes
 
 
 def gen(seed=0):
@@ -89,10 +89,14 @@ def test_evenly_spaced_points(m):
 
 
 def test_manifold_preset_runs_with_orthogonal_views():
-    p = load_preset("fig5-2d")
-    p.data.kind, p.data.dim, p.data.curve = "manifold", 3, "helix"
-    p.data.clusters = [ClusterSpec(center=[t], count=30, radius=0.2) for t in (0.0, 2.0, 4.0)]
-    p.views.orthogonal_noise, p.views.noise = 0.05, 0.0
-    sim = Simulation(p)
+    changes = {
+        "data.kind": "manifold",
+        "data.dim": 3,
+        "data.curve": "helix",
+        "data.clusters": [{"center": [t], "count": 30, "radius": 0.2} for t in (0.0, 2.0, 4.0)],
+        "views.orthogonal_noise": 0.05,
+        "views.noise": 0.0,
+    }
+    sim = Simulation(with_changes(load_preset("fig5-2d"), changes))
     sim.step(3)
     assert sim.frame().X.shape == (90, 3)

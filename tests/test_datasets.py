@@ -8,6 +8,7 @@ import torch
 from sim import PresetError, Simulation, load_preset
 from sim.data import shift_images
 from sim.datasets import digits, user_data
+from sim.preset import with_changes
 
 
 def test_digits_subset():
@@ -22,9 +23,7 @@ def test_digits_subset():
 
 
 def test_digits_preset_runs_and_the_network_separates_classes():
-    p = load_preset("digits")
-    p.data.per_class = 30
-    sim = Simulation(p)
+    sim = Simulation(with_changes(load_preset("digits"), {"data.per_class": 30}))
     assert sim.frame().X.shape == (150, 64) and sim.num_clusters == 5
     sim.step(150)
     assert sim.frame().metrics["silhouette"] > 0.1
@@ -80,9 +79,8 @@ def test_file_preset_runs_in_high_dimension(tmp_path):
     centers = rng.normal(size=(3, 10)) * 3
     data = np.vstack([c + 0.2 * rng.normal(size=(20, 10)) for c in centers])
     np.save(tmp_path / "d.npy", np.hstack([data, np.repeat([[0], [1], [2]], 20, axis=0)]))
-    p = load_preset("fig5-2d")
-    p.data.kind, p.data.path, p.data.labels_last_column = "file", str(tmp_path / "d.npy"), True
-    sim = Simulation(p)
+    changes = {"data.kind": "file", "data.path": str(tmp_path / "d.npy"), "data.labels_last_column": True}
+    sim = Simulation(with_changes(load_preset("fig5-2d"), changes))
     sim.step(3)
     frame = sim.frame()
     assert frame.X.shape == (60, 10) and sim.num_clusters == 3

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sim import PresetError, Simulation, load_preset
+from sim.preset import with_changes
 
 
 @pytest.fixture
@@ -133,9 +134,7 @@ def test_a_copy_edited_alike_stays_identical(sim: Simulation) -> None:
 
 
 def test_data_without_editable_clusters_refuses_edits_with_one_line() -> None:
-    p = load_preset("digits")
-    p.data.per_class = 5
-    sim = Simulation(p)
+    sim = Simulation(with_changes(load_preset("digits"), {"data.per_class": 5}))
     for edit in (
         lambda: sim.move_cluster(0, [0.0] * 64),
         lambda: sim.add_cluster([0.0] * 64, 3, 0.1),

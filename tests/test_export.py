@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from gui.colors import BACKGROUND, PALETTE
-from gui.export import Cancelled, FrameSource, layout, open_sink
+from gui.export import Cancelled, ExportOptions, layout, open_sink, replay
 from gui.export_cli import main as export_main
 from sim import Simulation, load_preset
 
@@ -248,8 +248,8 @@ def test_a_cancel_stops_an_export_inside_a_step_s_loss(monkeypatch) -> None:
 
     monkeypatch.setattr(sim.losses, "DEFAULT_TILE_BYTES", 512 * 4 * 16)  # 32 tiles per loss
     calls = itertools.count(1)
-    source = FrameSource(load_preset("fig5-2d"), steps_per_frame=20, cancelled=lambda: next(calls) >= 10)
-    frames = source.frames(3)
+    options = ExportOptions(panels=("embedding",), size=(320, 240), fps=10, frames=3, steps_per_frame=20)
+    driver, frames = replay(load_preset("fig5-2d"), options, cancelled=lambda: next(calls) >= 10)
     with pytest.raises(Cancelled):
         next(frames)  # the frame at step 0: the 10th tile of its loss hears the cancel
-    assert source.sims[0].step_count == 0
+    assert driver.main.step_count == 0

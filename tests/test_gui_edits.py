@@ -43,7 +43,7 @@ def test_dragging_a_handle_moves_its_cluster_and_undo_puts_it_back(qtbot, tmp_pa
     x, y = view.handle_scene_pos(1)
     drag(view.plot_widget.viewport(), (x, y), (x, y - 120))
     wait_for(qtbot, lambda: window.undo_stack.count() == 1)
-    moved_center = np.array(window.undo_stack.command(0).new)
+    moved_center = np.array(window.undo_stack.command(0).do.center)
     assert moved_center[1] > 1.0 and abs(moved_center[0] - means[1][0]) < 0.3
     wait_for(qtbot, lambda: cluster_means(frame(window))[1][1] > 1.0)
     now = cluster_means(frame(window))

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMess
 
 from gui.export import ExportOptions
 from sim import Simulation, load_preset
-from sim.preset import PRESET_DIR, preset_to_toml
+from sim.commands import MoveCluster, Step
+from sim.preset import PRESET_DIR, preset_to_toml, with_changes
 
 
 @pytest.fixture
@@ -41,18 +42,17 @@ def dialogs(monkeypatch):
 
 
 def preset_file(path: Path, name: str, shipped: str = "imbalanced") -> Path:
-    preset = load_preset(shipped)
-    preset.name = name
+    preset = with_changes(load_preset(shipped), {"name": name})
     path.write_text(preset_to_toml(preset), encoding="utf-8")
     return path
 
 
 def test_save_as_writes_a_replayable_preset_and_new_and_open_switch_runs(qtbot, tmp_path, dialogs) -> None:
     window = open_window(qtbot, tmp_path)
-    window.send("move", 0, [-3.5, 0.75])
-    window.send("step", 12)
+    window.send(MoveCluster(0, (-3.5, 0.75)))
+    window.send(Step(12))
     window.set_kernel("identity")
-    window.send("step", 8)
+    window.send(Step(8))
     saved_at = wait_step(qtbot, window, 20)
     assert saved_at.kernel == "identity"
 
@@ -77,7 +77,7 @@ def test_save_as_writes_a_replayable_preset_and_new_and_open_switch_runs(qtbot, 
     dialogs["open"] = str(path)
     window.files.open_action.trigger()
     wait_for(qtbot, lambda: window.snapshot.preset.data.clusters[0].center == [-3.5, 0.75])
-    window.send("step", 20)
+    window.send(Step(20))
     again = wait_step(qtbot, window, 20)
     assert again.kernel == "identity"
     np.testing.assert_allclose(again.Z, saved_at.Z, atol=1e-5)  # the window replays the saved run

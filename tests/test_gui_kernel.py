@@ -10,7 +10,7 @@ import time
 import numpy as np
 from gui_support import frame, open_window, wait_for
 
-from gui.edits import MoveCluster
+from gui import undo
 from gui.kernel_view import block_means
 
 
@@ -40,7 +40,7 @@ def test_heatmap_updates_only_when_visible_and_follows_clusters(qtbot, tmp_path)
     assert within_block_share(shown.H, labels) < 0.05
     before = block_means(shown.H, labels)
 
-    window.undo_stack.push(MoveCluster(window.send, 1, [-1.0, 0.0], [0.0, 3.0]))
+    window.undo_stack.push(undo.move(window.send, 1, [-1.0, 0.0], [0.0, 3.0]))
     wait_for(qtbot, lambda: kv.frame is not shown and kv.frame.X[kv.frame.labels == 1][:, 1].mean() > 2.0)
     after = block_means(kv.frame.H, kv.frame.labels[kv.frame.H_index])
     untouched = [(a, b) for a in (0, 2, 3) for b in (0, 2, 3)]

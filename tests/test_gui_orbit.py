@@ -39,7 +39,7 @@ def test_orbit_handle_drag_moves_a_cluster_and_empty_drag_orbits(qtbot, tmp_path
     drag(native, (x, y), (x + 30, y - 60))
     assert (camera.azimuth, camera.elevation) == (azimuth, elevation)
     wait_for(qtbot, lambda: window.undo_stack.count() == 1)
-    old, new = np.array(window.undo_stack.command(0).old), np.array(window.undo_stack.command(0).new)
+    old, new = np.array(window.undo_stack.command(0).inverse.center), np.array(window.undo_stack.command(0).do.center)
     np.testing.assert_allclose(old, [-1.0, 0.0, 0.0], atol=1e-6)
     assert np.linalg.norm(new - old) > 0.3
     np.testing.assert_allclose(view.handle_canvas_pos(1), (round(x) + 30, round(y) - 60), atol=0.5)

@@ -9,6 +9,7 @@ from gui_support import frame, open_window, wait_for, wait_step
 from PySide6.QtCore import Qt
 
 from gui.colors import PALETTE
+from sim.commands import Step
 
 
 def colour_pixels(image: np.ndarray, rgb: np.ndarray, tol: int = 6) -> np.ndarray:
@@ -19,7 +20,7 @@ def colour_pixels(image: np.ndarray, rgb: np.ndarray, tol: int = 6) -> np.ndarra
 
 def test_screenshot_shows_every_cluster_colour_on_the_circle(qtbot, tmp_path) -> None:
     window = open_window(qtbot, tmp_path)
-    window.send("step", 150)
+    window.send(Step(150))
     f = wait_step(qtbot, window, 150)
     image = window.main_view.grab_pixels()
     h, w = image.shape[:2]
@@ -79,7 +80,7 @@ def test_arrows_and_trails_draw_scaled_tangent_vectors(qtbot, tmp_path) -> None:
 
 def test_three_d_preset_draws_on_the_sphere(qtbot, tmp_path) -> None:
     window = open_window(qtbot, tmp_path, preset="appendix-b-3d")
-    window.send("step", 100)
+    window.send(Step(100))
     f = wait_step(qtbot, window, 100)
     assert f.Z.shape[1] == 3 and window.main_view.latent_dim == 3
     image = window.main_view.grab_pixels()

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 
 from gui.app import main
 from sim import Divergence, Simulation
+from sim.commands import Step
 
 
 def test_window_opens_on_default_preset_and_advances(qtbot, tmp_path) -> None:
@@ -56,12 +57,12 @@ def test_kernel_switch_mid_run_is_continuous_and_changes_dynamics(qtbot, tmp_pat
     # one more step with each kernel from that state
     window.set_kernel("nn")
     window.reset()
-    window.send("step", 20)
+    window.send(Step(20))
     before = wait_step(qtbot, window, 20)
     window.step_once()
     nn_next = wait_step(qtbot, window, 21)
     window.reset()
-    window.send("step", 20)
+    window.send(Step(20))
     wait_step(qtbot, window, 20)
     np.testing.assert_allclose(frame(window).Z, before.Z, atol=1e-6)
     window.set_kernel("identity")

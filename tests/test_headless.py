@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from sim import Simulation, load_preset
+from sim.preset import with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,8 +73,7 @@ def test_run_writes_every_documented_key(tmp_path):
     assert list(data["kernel"]) == ["identity"] * F
 
     # the same run, done here through the API, gives the same numbers
-    p = load_preset("fig5-2d")
-    p.seed, p.training.kernel = 3, "identity"
+    p = with_changes(load_preset("fig5-2d"), {"seed": 3, "training.kernel": "identity"})
     sim = Simulation(p, device="cpu")
     sim.step(20)
     frame = sim.frame()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim import PresetError, Simulation, load_preset
-from sim.preset import PRESET_DIR
+from sim.preset import PRESET_DIR, with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
@@ -32,12 +32,12 @@ def test_shipped_preset_runs(name):
 
 BROKEN = [
     ("name = 1\n", "name", "non-empty string"),
-    ("seed = -1\n", "seed", "integer >= 0"),
+    ("seed = -1\n", "seed", "integer from 0"),
     ("colour = 'red'\n", "colour", "unknown field"),
     ("[data]\ndim = 2\nclusters = []\n", "data.clusters", "at least one cluster"),
     ("[data]\ndim = 2\nclusters = [{center=[1.0], count=3}]\n", "data.clusters[0].center", "2 coordinates"),
     ("[data]\ndim = 2\nclusters = [{center=[1.0, 0.0], count=0}]\n", "data.clusters[0].count", "integer from 1"),
-    ("[data]\ndim = 2\nclusters = [{center=[1.0, 0.0], radius=-1}]\n", "data.clusters[0].radius", ">= 0"),
+    ("[data]\ndim = 2\nclusters = [{center=[1.0, 0.0], radius=-1}]\n", "data.clusters[0].radius", "number from 0"),
     ("[data]\ndim = 2\nclusters = [{count=3}]\n", "data.clusters[0].center", "missing"),
     ("[data]\ndim = 2\nclusters = [{center=[0.0,0.0]}]\n[views]\ncount = 1\n", "views.count", "from 2 to 64"),
     ("[data]\nclusters = [{center=[0.0,0.0]}]\n[network]\nlatent_dim = 4\n", "network.latent_dim", "2 (circle)"),
@@ -48,7 +48,7 @@ BROKEN = [
     (
         "[data]\nclusters = [{center=[0.0,0.0]}]\n[training]\nswitches = [{step=-3, kernel='nn'}]\n",
         "training.switches[0].step",
-        ">= 0",
+        "integer from 0",
     ),
     ("data = 3\n", "data", "table"),
     ("[data\n", "", "not valid TOML"),
@@ -119,3 +119,70 @@ def test_with_changes_returns_a_new_validated_preset():
         with_changes(p, {"loss.taux": 1})
     with pytest.raises(PresetError, match=r"loss.tau: expected a number > 0"):
         with_changes(p, {"loss.tau": -1})
+
+
+@pytest.mark.parametrize(
+    "line, field, expected",
+    [
+        ("[loss]\ntau = inf\n", "loss.tau", "> 0 and <= 1000"),
+        ("[loss]\ntau = nan\n", "loss.tau", "> 0 and <= 1000"),
+        ("[training]\nlr = inf\n", "training.lr", "> 0 and <= 100"),
+        ("[training]\nlr = 1e30\n", "training.lr", "> 0 and <= 100"),
+        ("[training]\nlr_points = -inf\n", "training.lr_points", "> 0 and <= 100"),
+        ("[data]\nclusters = [{center=[nan, 0.0]}]\n", "data.clusters[0].center", "finite numbers"),
+        ("[data]\nclusters = [{center=[0.0, 0.0], radius=inf}]\n", "data.clusters[0].radius", "from 0 to 1e+06"),
+        ("[data]\nclusters = [{center=[0.0, 0.0], count=-1}]\n", "data.clusters[0].count", "from 1 to 1000000"),
+        ("seed = 9223372036854775807\n", "seed", "from 0 to"),
+        ("[network]\nwidth = 1000000\n", "network.width", "from 1 to 100000"),
+        ("[views]\nshift = 1\n", "views.shift", "expected 0 for 'clusters' data"),
+        ("[views]\nnoise = true\n", "views.noise", "number from 0"),
+    ],
+)
+def test_every_number_is_finite_and_in_its_declared_range(tmp_path, line, field, expected):
+    """Issue 10/11: each field's own declaration refuses non-finite and out-of-range values at
+    load, with one line naming the file and the field."""
+    path = tmp_path / "bad.toml"
+    base = "" if line.startswith("[data]") else "[data]\nclusters = [{center=[0.0, 0.0]}]\n"
+    path.write_text(line + base if line.startswith("seed") else base + line)
+    with pytest.raises(PresetError) as err:
+        load_preset(str(path))
+    message = str(err.value)
+    assert message.startswith(f"{path}: {field}: ") and "\n" not in message
+    assert expected in message
+
+
+def test_the_limit_kernel_beyond_its_sample_count_is_refused_at_load(tmp_path):
+    path = tmp_path / "big.toml"
+    path.write_text("[data]\nclusters = [{center=[0.0, 0.0], count=5000}]\n[training]\nkernel = 'limit'\n")
+    with pytest.raises(PresetError, match=r"big.toml: training.kernel: 'limit' handles at most 4096 samples, got 5000"):
+        load_preset(str(path))
+
+
+def test_presets_are_immutable_and_changes_are_new_validated_values():
+    from pydantic import ValidationError
+
+    p = load_preset("fig5-2d")
+    with pytest.raises(ValidationError):
+        p.loss.tau = 0.3
+    with pytest.raises(PresetError, match=r"^edit: data.clusters\[0\].count: expected an integer from 1 to 1000000"):
+        with_changes(p, {"data.clusters[0].count": -1}, "edit")
+
+
+def test_field_ranges_come_from_the_declarations():
+    from sim.preset import ClusterSpec, LossSpec, NetworkSpec, field_range
+
+    assert field_range(NetworkSpec, "width") == (1, 100_000)
+    assert field_range(ClusterSpec, "count") == (1, 1_000_000)
+    assert field_range(LossSpec, "tau") == (0, 1000)
+
+
+@pytest.mark.parametrize("name", ["🧪 clusters ✨", "Ünïcödé — 日本語", 'quote " and \\ backslash'])
+def test_a_preset_named_with_emoji_saves_and_reopens_equal_under_a_non_ascii_path(tmp_path, name):
+    from sim.preset import save_preset
+
+    p = with_changes(load_preset("fig5-2d"), {"name": name, "description": "line one\nline two 🎉"})
+    folder = tmp_path / "données 🗂"
+    folder.mkdir()
+    path = folder / f"{name.split()[0]}.toml"
+    save_preset(p, path)
+    assert load_preset(str(path)) == p

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from sim import load_preset
-from sim.preset import SwitchSpec, preset_from_dict, preset_to_toml
+from sim.preset import preset_from_dict, preset_to_toml, with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,9 +29,10 @@ def readme_example() -> str:
 def test_readme_preset_example_is_what_save_writes() -> None:
     example = readme_example()
     preset = preset_from_dict(tomllib.loads(example), "README.md")
-    expected = load_preset("fig5-2d")
-    expected.data.clusters[0].center = [-3.5, 0.75]
-    expected.training.switches = [SwitchSpec(300, "identity")]
+    expected = with_changes(
+        load_preset("fig5-2d"),
+        {"data.clusters[0].center": [-3.5, 0.75], "training.switches": [{"step": 300, "kernel": "identity"}]},
+    )
     assert preset == expected
     written = preset_to_toml(preset).splitlines()
     shown = [line.split("  #")[0].rstrip() for line in example.splitlines()]

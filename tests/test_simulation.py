@@ -6,15 +6,11 @@ import pytest
 import torch
 
 from sim import Divergence, PresetError, Simulation, load_preset
-from sim.preset import SwitchSpec
+from sim.preset import with_changes
 
 
 def preset(name, **changes):
-    p = load_preset(name)
-    for key, value in changes.items():
-        section, field = key.split("__")
-        setattr(getattr(p, section), field, value)
-    return p
+    return with_changes(load_preset(name), {key.replace("__", "."): value for key, value in changes.items()})
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +64,7 @@ def test_theorem_3_2_uniform_start_has_zero_tangential_gradient():
 @pytest.mark.parametrize("kernel", ["nn", "identity", "limit"])
 def test_one_step_moves_points_by_the_predicted_velocity(kernel):
     p = preset("fig5-2d", training__kernel=kernel, network__width=32, network__depth=2)
-    p.dtype = "float64"
-    p.training.lr, p.training.lr_points = 0.002, 0.002
+    p = with_changes(p, {"dtype": "float64", "training.lr": 0.002, "training.lr_points": 0.002})
     sim = Simulation(p)
     sim.step(20)
     frame = sim.frame()
@@ -95,8 +90,7 @@ def test_switching_kernels_keeps_the_embedding_continuous():
 
 
 def test_scheduled_switches_apply_at_their_step():
-    p = load_preset("fig5-2d")
-    p.training.switches = [SwitchSpec(step=5, kernel="identity")]
+    p = with_changes(load_preset("fig5-2d"), {"training.switches": [{"step": 5, "kernel": "identity"}]})
     sim = Simulation(p)
     sim.step(5)
     assert sim.kernel == "nn"
@@ -120,9 +114,7 @@ def test_copy_is_identical_and_independent():
 def test_same_seed_same_run_different_seed_different_run():
     runs = []
     for seed in (0, 0, 1):
-        p = load_preset("fig5-2d")
-        p.seed = seed
-        sim = Simulation(p)
+        sim = Simulation(with_changes(load_preset("fig5-2d"), {"seed": seed}))
         sim.step(30)
         runs.append(sim.frame().Z)
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -134,11 +126,11 @@ def test_divergence_keeps_the_last_good_state():
     sim.step(5)
     z = sim.frame().Z
     params = [p.detach().clone() for p in sim.model.parameters()]
-    sim.preset.loss.tau = 1e-300
+    sim.change({"loss.tau": 1e-300})
     with pytest.raises(Divergence, match="step 5"):
         sim.step()
     assert sim.step_count == 5
-    sim.preset.loss.tau = 0.5
+    sim.change({"loss.tau": 0.5})
     np.testing.assert_array_equal(sim.frame().Z, z)
     for before, after in zip(params, sim.model.parameters()):
         assert torch.equal(before, after)
@@ -193,7 +185,7 @@ def _stepped(name, between, frames, **changes):
         ("fig5-2d", lambda sim: None),
         ("fig5-2d", lambda sim: sim.set_kernel("identity")),
         ("fig5-2d", lambda sim: sim.set_kernel("limit")),
-        ("fig5-2d", lambda sim: setattr(sim.preset.loss, "tau", 0.2)),
+        ("fig5-2d", lambda sim: sim.change({"loss.tau": 0.2})),
         ("fig5-2d", lambda sim: sim.move_cluster(0, [0.5, -1.0])),
         ("fig5-2d", lambda sim: sim.set_cluster_count(1, 40)),
         ("fig5-2d", lambda sim: sim.remove_cluster(2)),

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sim import Simulation, load_preset
+from sim.preset import with_changes
 from sim.ssl_losses import byol_loss, vicreg_loss
 
 
@@ -46,8 +47,7 @@ def test_byol_loss_is_two_minus_two_cosine():
 @pytest.mark.parametrize("kind", ["vicreg", "byol"])
 @pytest.mark.parametrize("kernel", ["nn", "identity"])
 def test_runs_with_either_kernel_and_lowers_the_loss(kind, kernel):
-    p = load_preset("fig5-2d")
-    p.loss.kind, p.training.kernel = kind, kernel
+    p = with_changes(load_preset("fig5-2d"), {"loss.kind": kind, "training.kernel": kernel})
     sim = Simulation(p)
     first = sim.frame().loss
     sim.step(60)
@@ -57,8 +57,7 @@ def test_runs_with_either_kernel_and_lowers_the_loss(kind, kernel):
 
 
 def test_byol_target_is_a_moving_average_of_the_online_network():
-    p = load_preset("fig5-2d")
-    p.loss.kind, p.loss.byol_ema = "byol", 0.9
+    p = with_changes(load_preset("fig5-2d"), {"loss.kind": "byol", "loss.byol_ema": 0.9})
     sim = Simulation(p)
     sim.step(3)
     target_before = [t.clone() for t in sim.head.target.parameters()]

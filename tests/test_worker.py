@@ -17,6 +17,9 @@ import gui.worker as worker_module
 import sim.losses
 from gui.worker import Worker
 from sim import Simulation, load_preset
+from sim.commands import Change, Command, MoveCluster, Noop, Play, SetCount, Step, Twin
+from sim.driver import RunDriver
+from sim.preset import with_changes
 
 
 @pytest.fixture(autouse=True)
@@ -27,13 +30,11 @@ def small_tiles(monkeypatch):
 
 def started(qapp, twin: bool = False) -> Worker:
     worker = Worker(load_preset("fig5-2d"))
-    worker.sims = [worker._watched(Simulation(load_preset("fig5-2d")))]
-    if twin:
-        worker.sims.append(worker._make_twin())
+    worker.driver = RunDriver(load_preset("fig5-2d"), twin=twin, on_tile=worker._on_tile)
     return worker
 
 
-def send_at_tile(worker: Worker, when, command: str, *args) -> list[tuple[int, int]]:
+def send_at_tile(worker: Worker, when, command: Command) -> list[tuple[int, int]]:
     """Make the worker receive `command` from inside a loss, once, at the first tile where
     when(sim_index, done) holds; returns the tiles seen as (sim index, rows done)."""
     seen: list[tuple[int, int]] = []
@@ -44,7 +45,7 @@ def send_at_tile(worker: Worker, when, command: str, *args) -> list[tuple[int, i
             seen.append((index, done))
             if when(index, done) and not sent:
                 sent.append(True)
-                worker.send(command, *args)
+                worker.send(command)
             worker._on_tile(done, total)
 
         run.on_tile = on_tile
@@ -55,7 +56,7 @@ def test_a_command_interrupts_a_step_inside_the_loss_and_the_run_goes_on_as_if_s
     worker = started(qapp)
     main = worker.sims[0]
     before = main.embed()
-    seen = send_at_tile(worker, lambda index, done: done == 160, "tau", 0.3)
+    seen = send_at_tile(worker, lambda index, done: done == 160, Change({"loss.tau": 0.3}))
     assert worker._step_all(interruptible=True) is False
     assert seen[-1] == (0, 160)  # stopped at the tile the command came in, not at the end
     assert main.step_count == 0 and torch.equal(main.embed(), before)
@@ -63,8 +64,7 @@ def test_a_command_interrupts_a_step_inside_the_loss_and_the_run_goes_on_as_if_s
     assert main.preset.loss.tau == 0.3
     assert worker._step_all(interruptible=True) is True and main.step_count == 1
 
-    reference = load_preset("fig5-2d")
-    reference.loss.tau = 0.3
+    reference = with_changes(load_preset("fig5-2d"), {"loss.tau": 0.3})
     expected = Simulation(reference)
     expected.step(1)
     assert torch.equal(main.embed(), expected.embed())
@@ -73,7 +73,7 @@ def test_a_command_interrupts_a_step_inside_the_loss_and_the_run_goes_on_as_if_s
 def test_a_twin_interrupted_behind_the_main_run_catches_up_alone(qapp) -> None:
     worker = started(qapp, twin=True)
     main, twin = worker.sims
-    send_at_tile(worker, lambda index, done: index == 1 and done == 64, "noop")
+    send_at_tile(worker, lambda index, done: index == 1 and done == 64, Noop())
     assert worker._step_all(interruptible=True) is False
     assert (main.step_count, twin.step_count) == (1, 0)
     worker._drain(block=False)
@@ -90,13 +90,13 @@ def test_a_twin_interrupted_behind_the_main_run_catches_up_alone(qapp) -> None:
 
 def test_a_command_at_the_last_tile_lets_the_step_end(qapp) -> None:
     worker = started(qapp)
-    send_at_tile(worker, lambda index, done: done == 512, "noop")
+    send_at_tile(worker, lambda index, done: done == 512, Noop())
     assert worker._step_all(interruptible=True) is True and worker.sims[0].step_count == 1
 
 
 def test_a_step_asked_for_after_an_interrupted_one_moves_both_runs_past_it(qapp) -> None:
     worker = started(qapp, twin=True)
-    send_at_tile(worker, lambda index, done: index == 1 and done == 64, "step", 2)
+    send_at_tile(worker, lambda index, done: index == 1 and done == 64, Step(2))
     assert worker._step_all(interruptible=True) is False
     worker._drain(block=False)
     assert [sim.step_count for sim in worker.sims] == [3, 3]
@@ -119,8 +119,8 @@ def test_long_work_reports_its_progress(qapp, monkeypatch) -> None:
 def test_steps_the_user_asks_for_run_to_their_end_with_commands_queued_behind(qapp) -> None:
     worker = started(qapp)
     for _ in range(3):
-        worker.send("step", 1)
-    worker.send("tau", 0.3)
+        worker.send(Step(1))
+    worker.send(Change({"loss.tau": 0.3}))
     worker._drain(block=False)
     assert worker.sims[0].step_count == 3 and worker.sims[0].preset.loss.tau == 0.3
 
@@ -157,7 +157,7 @@ def test_a_run_grown_past_the_preview_size_is_previewed_before_its_frames_are_ti
     worker = started(qapp)
     taken = handed_over(worker)
     worker._publish()  # 512 rows, frames timed fast: no preview
-    worker.send("count", 0, 200)  # 392 samples, 784 rows
+    worker.send(SetCount(0, 200))  # 392 samples, 784 rows
     worker._drain(block=False)
     worker._publish()
     assert [s.preview for s in taken] == [False, True, False]
@@ -170,7 +170,7 @@ def test_an_edit_during_a_slow_frame_still_shows_its_preview(qapp, monkeypatch) 
     monkeypatch.setattr(worker_module, "PREVIEW_ROWS", 512)
     worker = started(qapp)
     taken = handed_over(worker)
-    send_at_tile(worker, lambda index, done: done == 64, "move", 0, [-2.0, 0.5])
+    send_at_tile(worker, lambda index, done: done == 64, MoveCluster(0, (-2.0, 0.5)))
     worker._publish()
     assert [s.preview for s in taken] == [True] and worker._dirty
     worker._drain(block=False)
@@ -191,12 +191,12 @@ def test_a_pause_that_interrupts_the_twin_leaves_both_runs_at_the_same_step(qapp
         sims = worker.sims
         if not paused and len(sims) == 2 and sims[0].step_count > sims[1].step_count and done == 64:
             paused.append(sims[1].step_count)
-            worker.send("play", False)
+            worker.send(Play(False))
         on_tile(done, total)
 
     worker._on_tile = pause_inside_the_twins_step
-    worker.send("twin", True)
-    worker.send("play", True)
+    worker.send(Twin(True))
+    worker.send(Play(True))
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
@@ -219,7 +219,7 @@ def test_a_slow_run_started_playing_shows_its_preview_before_the_first_step(qapp
     worker = Worker(load_preset("fig5-2d"))
     taken = []  # taken in the worker's thread as it hands over: nothing replaced unseen
     worker.ready.connect(lambda: taken.append(worker.take()), Qt.ConnectionType.DirectConnection)
-    worker.send("play", True)
+    worker.send(Play(True))
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:

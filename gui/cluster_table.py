@@ -1,14 +1,10 @@
-"""Data edits the user can undo: move, add and remove a cluster, change its count or radius
-(QUndoCommands that send the matching worker command both ways), and the cluster table
-that lists each cluster's colour, count, radius and center and emits the edits."""
+"""The cluster table: each cluster's colour, count, radius and center, with the count and
+radius editable (the edits are emitted as (k, old, new); gui/undo.py makes them undoable)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QUndoCommand
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
@@ -24,58 +20,6 @@ from PySide6.QtWidgets import (
 
 from gui.colors import cluster_hex
 from sim.preset import ClusterSpec
-
-Send = Callable[..., None]
-
-
-class MoveCluster(QUndoCommand):
-    def __init__(self, send: Send, k: int, old: list[float], new: list[float]):
-        super().__init__(f"move cluster {k + 1}")
-        self.send, self.k, self.old, self.new = send, k, list(old), list(new)
-
-    def redo(self) -> None:
-        self.send("move", self.k, self.new, True)
-
-    def undo(self) -> None:
-        self.send("move", self.k, self.old, True)
-
-
-class AddCluster(QUndoCommand):
-    def __init__(self, send: Send, spec: ClusterSpec, index: int):
-        super().__init__(f"add cluster {index + 1}")
-        self.send, self.spec, self.index = send, spec, index
-
-    def redo(self) -> None:
-        self.send("add", list(self.spec.center), self.spec.count, self.spec.radius, self.index)
-
-    def undo(self) -> None:
-        self.send("remove", self.index)
-
-
-class RemoveCluster(QUndoCommand):
-    def __init__(self, send: Send, spec: ClusterSpec, index: int):
-        super().__init__(f"remove cluster {index + 1}")
-        self.send, self.spec, self.index = send, spec, index
-
-    def redo(self) -> None:
-        self.send("remove", self.index)
-
-    def undo(self) -> None:
-        self.send("add", list(self.spec.center), self.spec.count, self.spec.radius, self.index)
-
-
-class EditCluster(QUndoCommand):
-    """Change `field` ('count' or 'radius') of cluster k."""
-
-    def __init__(self, send: Send, k: int, field: str, old: Any, new: Any):
-        super().__init__(f"cluster {k + 1}: {field} {old} -> {new}")
-        self.send, self.k, self.field, self.old, self.new = send, k, field, old, new
-
-    def redo(self) -> None:
-        self.send(self.field, self.k, self.new)
-
-    def undo(self) -> None:
-        self.send(self.field, self.k, self.old)
 
 
 class ClusterTable(QWidget):
@@ -115,7 +59,7 @@ class ClusterTable(QWidget):
 
     def set_clusters(self, clusters: list[ClusterSpec], editable: bool) -> None:
         """Show these clusters; spin boxes are updated in place (signals blocked)."""
-        self.clusters = [ClusterSpec(list(c.center), c.count, c.radius) for c in clusters]
+        self.clusters = list(clusters)
         if self.table.rowCount() != len(clusters):
             self.table.setRowCount(len(clusters))
             for k in range(len(clusters)):
@@ -160,13 +104,13 @@ class ClusterTable(QWidget):
     def _count_changed(self, k: int, value: int) -> None:
         old = self.clusters[k].count
         if value != old:
-            self.clusters[k].count = value
+            self.clusters[k] = self.clusters[k].model_copy(update={"count": value})
             self.count_edited.emit(k, old, value)
 
     def _radius_changed(self, k: int, value: float) -> None:
         old = self.clusters[k].radius
         if value != old:
-            self.clusters[k].radius = value
+            self.clusters[k] = self.clusters[k].model_copy(update={"radius": value})
             self.radius_edited.emit(k, old, value)
 
     def _remove(self) -> None:

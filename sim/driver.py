@@ -1,0 +1,199 @@
+"""The run driver: a simulation and its optional twin (a copy stepped in lockstep with the
+identity kernel, the side-by-side view of Figure 5), the run commands applied between two
+steps, and the frames. The window's worker, the video export and the headless run all step
+runs through it.
+
+A step of the driver steps every simulation once, in lockstep. Work inside a step can be
+stopped between two tiles of the loss by an exception raised from `on_tile` (progress and
+interruption hooks); the simulations that finished their step are then ahead, and the next
+`step()` only brings the others up to them. `events` collects what happened since it was
+last taken ((step, text): kernel switches, edits), for the curves' markers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from sim.commands import (
+    AddCluster,
+    Change,
+    Command,
+    Load,
+    MoveCluster,
+    Rebuild,
+    RemoveCluster,
+    Reset,
+    SetCount,
+    SetKernel,
+    SetRadius,
+    Twin,
+)
+from sim.frame import Frame
+from sim.losses import TileHook
+from sim.preset import Preset, PresetError, with_changes
+from sim.simulation import Divergence, Simulation
+
+KERNEL_NAMES = {"nn": "NN", "identity": "identity", "limit": "infinite width"}
+TWIN_KERNEL = "identity"
+Events = tuple[tuple[int, str], ...]
+
+
+class RunDriver:
+    """Steps `sims` (the run, then its twin when side by side) in lockstep. `generation`
+    changes when the run restarts (reset, rebuild, load); `data_version` when the clean data
+    change. Commands that fail raise PresetError with the run as it was."""
+
+    def __init__(
+        self,
+        preset: Preset,
+        twin: bool = False,
+        device: str | None = None,
+        dtype: str | None = None,
+        on_tile: TileHook | None = None,
+    ):
+        self.on_tile = on_tile
+        self.device, self.dtype = device, dtype
+        self.sims = [self._watched(Simulation(preset, device=device, dtype=dtype))]
+        if twin:
+            self.sims.append(self._make_twin())
+        self.generation = 0
+        self.data_version = 0
+        self.events: list[tuple[int, str]] = []
+
+    @property
+    def main(self) -> Simulation:
+        return self.sims[0]
+
+    def _watched(self, sim: Simulation) -> Simulation:
+        sim.on_tile = self.on_tile
+        return sim
+
+    def _make_twin(self) -> Simulation:
+        twin = self._watched(self.main.copy())
+        twin.set_kernel(TWIN_KERNEL)
+        return twin
+
+    # ----- stepping -------------------------------------------------------------------------------
+    @property
+    def behind(self) -> bool:
+        """Whether a simulation is a step behind another (its step was interrupted)."""
+        return len({sim.step_count for sim in self.sims}) > 1
+
+    def step(self) -> None:
+        """One step of every simulation; after an interrupted step, only the ones behind catch
+        up. An exception from `on_tile` propagates with the unfinished simulation as before
+        its step. Divergence or PresetError: the run keeps its last good state (a twin that
+        stepped alone is copied afresh from the run) and the error propagates."""
+        main = self.main
+        switches = len(main.switches)
+        target = max(sim.step_count for sim in self.sims) + (not self.behind)
+        try:
+            for sim in self.sims:
+                if sim.step_count < target:
+                    sim.step(1)
+        except (Divergence, PresetError):
+            if len(self.sims) == 2 and main.step_count != self.sims[1].step_count:
+                self.sims[1] = self._make_twin()
+            raise
+        finally:
+            self._kernel_events(main.switches[switches:])
+
+    def _kernel_events(self, switches: list[tuple[int, str]]) -> None:
+        self.events += [(step, f"kernel: {KERNEL_NAMES[kernel]}") for step, kernel in switches]
+
+    def take_events(self) -> Events:
+        events, self.events = tuple(self.events), []
+        return events
+
+    # ----- frames ---------------------------------------------------------------------------------
+    def frames(
+        self, with_kernel: bool = False, block_ratio: bool = True, twin_kernel: bool = True
+    ) -> tuple[Frame, ...]:
+        """A Frame of every simulation (Simulation.frame); the twin's with H(theta) and its
+        block ratio only when `twin_kernel`."""
+        return tuple(
+            sim.frame(
+                with_kernel=with_kernel and (i == 0 or twin_kernel), block_ratio=block_ratio and (i == 0 or twin_kernel)
+            )
+            for i, sim in enumerate(self.sims)
+        )
+
+    def previews(self) -> tuple[Frame, ...]:
+        """The embeddings alone of every simulation (Simulation.preview)."""
+        return tuple(sim.preview() for sim in self.sims)
+
+    def record(
+        self,
+        steps: int,
+        every: int,
+        with_kernel: bool = False,
+        block_ratio: bool = True,
+        before_step: Callable[[], None] | None = None,
+    ) -> Iterator[tuple[tuple[Frame, ...], Events]]:
+        """Frames from the step now to `steps`: now, every `every` steps and at `steps`, each
+        with the events since the previous one. H(theta) only for the run, not its twin.
+        `before_step` is called before each step (a cancel raises from it)."""
+        yield self.frames(with_kernel, block_ratio, twin_kernel=False), self.take_events()
+        while self.main.step_count < steps:
+            for _ in range(min(every, steps - self.main.step_count)):
+                if before_step:
+                    before_step()
+                self.step()
+            yield self.frames(with_kernel, block_ratio, twin_kernel=False), self.take_events()
+
+    # ----- commands -------------------------------------------------------------------------------
+    def apply(self, command: Command) -> None:
+        """Apply a run command between two steps (scheduling commands are the caller's)."""
+        match command:
+            case SetKernel(kernel):
+                switches = len(self.main.switches)
+                self.main.set_kernel(kernel)
+                self._kernel_events(self.main.switches[switches:])
+            case Twin(on):
+                if on and len(self.sims) == 1:
+                    self.sims.append(self._make_twin())
+                elif not on:
+                    del self.sims[1:]
+            case Reset():
+                self._restart(with_changes(self.main.preset, {"training.kernel": self.main.kernel}, "reset"))
+            case Rebuild(changes):
+                preset = with_changes(self.main.preset, {"training.kernel": self.main.kernel, **changes}, "rebuild")
+                if "device" in changes:
+                    self.device = None
+                self._restart(preset)
+            case Load(preset):
+                self._restart(preset)
+            case Change(changes):
+                for sim in self.sims:
+                    sim.change(changes)
+            case MoveCluster(k, center, record):
+                self._edit(f"moved cluster {k + 1}" if record else "", lambda sim: sim.move_cluster(k, list(center)))
+            case AddCluster(center, count, radius, index):
+                self._edit(
+                    f"added cluster {index + 1}", lambda sim: sim.add_cluster(list(center), count, radius, index)
+                )
+            case RemoveCluster(k):
+                self._edit(f"removed cluster {k + 1}", lambda sim: sim.remove_cluster(k))
+            case SetCount(k, count):
+                self._edit(f"cluster {k + 1}: n={count}", lambda sim: sim.set_cluster_count(k, count))
+            case SetRadius(k, radius):
+                self._edit(f"cluster {k + 1}: radius={radius:g}", lambda sim: sim.set_cluster_radius(k, radius))
+            case _:
+                raise TypeError(f"not a run command: {command!r}")
+
+    def _edit(self, text: str, edit: Callable[[Simulation], None]) -> None:
+        for sim in self.sims:
+            edit(sim)
+        self.data_version += 1
+        if text:
+            self.events.append((self.main.step_count, text))
+
+    def _restart(self, preset: Preset) -> None:
+        sim = self._watched(Simulation(preset, device=self.device, dtype=self.dtype))
+        twin = len(self.sims) == 2
+        self.sims = [sim]
+        if twin:
+            self.sims.append(self._make_twin())
+        self.generation += 1
+        self.data_version += 1
+        self.events = []
