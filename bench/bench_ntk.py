@@ -1,4 +1,4 @@
-"""Layer-wise NTK (sim.kernels.ntk) against the torch.func Jacobian contraction J J^T.
+"""Layer-wise NTK (sim.ntk.ntk) against the torch.func Jacobian contraction J J^T.
 
 Builds a depth x width tanh MLP (2 inputs, 2 outputs) and n random inputs, times both ways
 (best of a few repeats), records their peak memory (CUDA: max_memory_allocated; CPU on Linux:
@@ -22,8 +22,8 @@ from torch.func import functional_call, jacrev, vmap
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.kernels import ntk
 from sim.networks import MLP
+from sim.ntk import ntk
 
 REFERENCE_CHUNK_BYTES = 256 * 2**20
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sim.kernels import ntk
 from sim.metrics import cluster_means, subsample
+from sim.ntk import ntk
 from sim.simulation import KERNEL_MAX_POINTS, Simulation, tangent_part
 
 

@@ -54,7 +54,7 @@ def _kernel():
     here, so that runs on the CPU never load Triton."""
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # multiply-adds fused, said aloud (Triton 3.9 asks)
     try:
-        from sim.fused_kernel import softmax_pass
+        from sim.fused_lse_triton import softmax_pass
     except ImportError:
         return None
     return softmax_pass

@@ -2,7 +2,7 @@
 
 Both map (n, d) inputs to (n, m) raw outputs; projection onto the sphere happens in the
 simulation. Each activation comes with its derivative, which the closed-form kernels of
-`sim.kernels` need.
+`sim.ntk` needs.
 """
 
 from __future__ import annotations

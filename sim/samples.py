@@ -16,8 +16,8 @@ from collections.abc import Callable
 import torch
 
 from sim import datasets
-from sim.data import Cluster, Curve, centers_of, cluster_offsets, sample_on_curve, uniform_ball
 from sim.preset import ClusterSpec, DataSpec
+from sim.synthetic import Cluster, Curve, centers_of, cluster_offsets, sample_on_curve, uniform_ball
 
 EditGenerator = Callable[[], torch.Generator]
 

@@ -21,14 +21,15 @@ import torch
 from torch.func import functional_call, jvp
 
 from sim import metrics
-from sim.data import evenly_spaced, make_views, random_cap
 from sim.frame import Frame
-from sim.kernels import limit_kernel, ntk, trace_kernel
 from sim.losses import TileHook, contrastive_loss
 from sim.networks import MLP, AveragingNet
+from sim.ntk import limit_kernel, ntk, trace_kernel
 from sim.preset import KERNELS, LIMIT_MAX_POINTS, LossSpec, Preset, PresetError, TrainingSpec, with_changes
 from sim.samples import Samples, build_samples
 from sim.ssl_losses import ByolHead, vicreg_loss
+from sim.starts import evenly_spaced, random_cap
+from sim.views import make_views
 
 KERNEL_MAX_POINTS = 256
 # Process-wide torch state that runs in different threads (the window's worker, an export)

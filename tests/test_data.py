@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from sim import Simulation, load_preset
-from sim.data import Cluster, Curve, evenly_spaced, make_views, sample_clusters, sample_on_curve
 from sim.preset import ViewsSpec, with_changes
+from sim.starts import evenly_spaced
+from sim.synthetic import Cluster, Curve, sample_clusters, sample_on_curve
+from sim.views import make_views
 
 
 def gen(seed=0):

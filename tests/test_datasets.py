@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from sim import PresetError, Simulation, load_preset
-from sim.data import shift_images
 from sim.datasets import digits, user_data
 from sim.preset import with_changes
+from sim.views import shift_images
 
 
 def test_digits_subset():

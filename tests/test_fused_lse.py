@@ -1,4 +1,4 @@
-"""The GPU path of the contrastive losses (sim/fused_lse.py, sim/fused_kernel.py), checked
+"""The GPU path of the contrastive losses (sim/fused_lse.py, sim/fused_lse_triton.py), checked
 without a GPU: the kernel compiled by Triton for an H200 (sm_90) down to its binary, and the
 whole path run on the CPU by Triton's interpreter in a child process (TRITON_INTERPRET must be
 set before Triton is imported): losses and gradients against dense float64 references written

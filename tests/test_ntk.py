@@ -1,4 +1,4 @@
-"""Checks of sim.kernels against references written out here: the Jacobian contraction J J^T
+"""Checks of sim.ntk against references written out here: the Jacobian contraction J J^T
 from torch.func, Prop 4.3 with explicit loops, the ReLU arc-cosine limit via atan2, and a
 Monte Carlo expectation for the erf limit."""
 
@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from sim import kernels
-from sim.kernels import limit_kernel, limit_kernel_averaging, ntk, trace_kernel
+from sim import ntk as ntk_module
 from sim.networks import MLP, AveragingNet
+from sim.ntk import limit_kernel, limit_kernel_averaging, ntk, trace_kernel
 
 
 def jacobian_kernel(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
@@ -127,7 +127,7 @@ def test_general_path_bilinear_and_chunked(monkeypatch: pytest.MonkeyPatch) -> N
     X = points(13, 3, seed=8)
     expected = jacobian_kernel(model, X)
     torch.testing.assert_close(ntk(model, X), expected, rtol=1e-5, atol=1e-12)
-    monkeypatch.setattr(kernels, "JACOBIAN_CHUNK_BYTES", 2 * 2 * 80 * 8)
+    monkeypatch.setattr(ntk_module, "JACOBIAN_CHUNK_BYTES", 2 * 2 * 80 * 8)
     torch.testing.assert_close(ntk(model, X), expected, rtol=1e-5, atol=1e-12)
 
 
