@@ -21,7 +21,7 @@ import pytest
 
 from gui.colors import BACKGROUND, PALETTE
 from gui.export import Cancelled, FrameSource, layout, open_sink
-from gui.export_cli import main as export_main
+from main import main
 from sim import Simulation, load_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +149,7 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, args, message):
 def exit_code(argv: list[str]) -> int:
     """The command's exit status, whether it returns it or argparse exits with it."""
     try:
-        return export_main(argv)
+        return main(["export", *argv])
     except SystemExit as exc:
         return exc.code
 
