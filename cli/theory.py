@@ -6,6 +6,7 @@ SIGTERM (every file is written atomically, so none is left half-written)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def write_all(out: Path, width: int, height: int) -> int:
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a headless command: no window, no display needed
     from gui.theory_panel import write_png
     from sim.theory import figure3_tables, write_csv
 

@@ -14,7 +14,9 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         description="Open the window on a preset; it starts playing.",
     )
     p.add_argument(
-        "preset", nargs="?", help="a shipped preset's name or a preset file (default: the last one opened, else fig5-2d)"
+        "preset",
+        nargs="?",
+        help="a shipped preset's name or a preset file (default: the last one opened, else fig5-2d)",
     )
     p.set_defaults(handler=handle)
 

@@ -10,7 +10,6 @@ Platonic sets on S^2). The tables come from sim.theory, computed off the GUI thr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -128,9 +127,9 @@ class TheoryPanel(QWidget):
 
 
 def write_png(tables: Tables, path: Path, width: int, height: int) -> None:
-    """Render the panel offscreen (no display needed) and save it atomically."""
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    """Draw the panel, never shown, at width x height pixels into a PNG written atomically
+    (OSError if it cannot be). Uses the running QApplication or makes one on the platform
+    Qt is given (the `theory` command gives the offscreen one, so no display is needed)."""
     from PySide6.QtWidgets import QApplication
 
     from gui.colors import apply_dark_theme
@@ -141,10 +140,9 @@ def write_png(tables: Tables, path: Path, width: int, height: int) -> None:
     panel = TheoryPanel()
     panel.resize(width, height)
     panel.show_tables(tables)
-    panel.show()
-    app.processEvents()
+    panel.layout().activate()
     image = panel.grab()
-    panel.close()
+    panel.deleteLater()
     with atomic_path(path) as tmp:
         if not image.save(str(tmp), "PNG"):
             raise OSError(f"could not encode {path.name}")

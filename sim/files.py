@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 MAX_SUFFIX = 16
 
 
@@ -98,7 +97,9 @@ def check_writable(path: str | Path, folder: bool = False) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder", str(path))
-    probe = _fresh(parent / path.name, ".tmp", lambda p: os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)))
+    probe = _fresh(
+        parent / path.name, ".tmp", lambda p: os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    )
     probe.unlink()
 
 

@@ -89,6 +89,7 @@ def test_png_frames_are_the_asked_count_and_size(tmp_path):
         "--panels", "embedding", "kernel", "curves",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"wrote {folder}: 3 frames of 321x203"  # no frame rate
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
@@ -163,10 +164,28 @@ def test_an_unwritable_target_says_so_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
 
 
-def test_ctrl_c_cancels_and_leaves_no_partial_file(tmp_path):
-    out = tmp_path / "long.mp4"
+@pytest.mark.parametrize(
+    "target", [["--video", "/proc/x.mp4"], ["--png-dir", "/proc/frames"], ["--png-dir", "FULL"]], ids=str
+)
+def test_an_unwritable_target_is_refused_before_any_frame(tmp_path, target):
+    full = tmp_path / "full"
+    full.mkdir()
+    write(full / "frame_00000.png", "x")
+    target = [a.replace("FULL", str(full)) for a in target]
+    result = run_export("fig5-2d", *target, "--frames", "100000", "--size", "320x240")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr  # no header, no progress
+    assert result.stderr.startswith(f"error: {target[0]}: cannot write {target[1]}")
+    assert sorted(p.name for p in full.iterdir()) == ["frame_00000.png"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "sig", "status"),
+    [("mp4", signal.SIGINT, 130), ("mp4", signal.SIGTERM, 143), ("png", signal.SIGTERM, 143)],
+)
+def test_ctrl_c_or_sigterm_cancels_and_leaves_no_partial_file(tmp_path, kind, sig, status):
+    target = ["--video", str(tmp_path / "long.mp4")] if kind == "mp4" else ["--png-dir", str(tmp_path / "frames")]
     proc = subprocess.Popen(
-        export_cmd("fig5-2d", "--video", str(out), "--frames", "500", "--size", "320x240"),
+        export_cmd("fig5-2d", *target, "--frames", "500", "--size", "320x240"),
         cwd=ROOT,
         env=headless_env(),
         stderr=subprocess.PIPE,
@@ -177,11 +196,11 @@ def test_ctrl_c_cancels_and_leaves_no_partial_file(tmp_path):
         char = proc.stderr.read(1)
         assert char, f"the export ended early: {seen}"
         seen += char
-    assert len(list(tmp_path.iterdir())) == 1  # the temporary file being written
-    proc.send_signal(signal.SIGINT)
+    assert len(list(tmp_path.iterdir())) == 1  # the temporary file (or folder) being written
+    proc.send_signal(sig)
     rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130
-    assert "cancelled; nothing written" in rest
+    assert proc.wait(timeout=60) == status
+    assert "cancelled; nothing written" in rest and "Traceback" not in rest
     assert list(tmp_path.iterdir()) == []
 
 
