@@ -5,6 +5,7 @@ Ctrl-C leave nothing under the final name."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import resource
@@ -18,9 +19,11 @@ import imageio.v2 as imageio
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from PySide6.QtGui import QImage, QPainter
 
 from gui.colors import BACKGROUND, PALETTE
-from gui.export import Cancelled, FrameSource, layout, open_sink
+from gui.export import Cancelled, ExportOptions, FrameComposer, FrameSource, image_array, layout, open_sink
+from gui.worker import KERNEL_NAMES
 from main import main
 from sim import Simulation, load_preset
 
@@ -272,3 +275,33 @@ def test_a_cancel_stops_an_export_inside_a_step_s_loss(monkeypatch) -> None:
     with pytest.raises(Cancelled):
         next(frames)  # the frame at step 0: the 10th tile of its loss hears the cancel
     assert source.sims[0].step_count == 0
+
+
+def test_a_long_title_is_shortened_and_step_and_kernel_stay_whole(qapp) -> None:
+    """The title bar with a run name wider than the frame: the name ends in an ellipsis, and
+    the pixels that show the step and kernel change with them, left of the cluster colours."""
+    frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
+    later = dataclasses.replace(frame, step=1234, kernel="identity")
+    size = (640, 360)
+
+    def title_bar(name: str, shown) -> tuple[str, np.ndarray]:
+        composer = FrameComposer(ExportOptions(panels=("curves",), size=size), lambda s: None, name)
+        image = QImage(*size, QImage.Format.Format_RGB888)
+        painter = QPainter(image)
+        text = composer.draw_title(painter, shown)
+        painter.end()
+        composer.close()
+        return text, image_array(image)[: composer.title_rect.height()]
+
+    text, _ = title_bar("fig5-2d", frame)
+    assert text == f"fig5-2d    step 0    kernel: {KERNEL_NAMES['nn']}"
+    name = "a run whose name is much longer than the frame is wide " * 4
+    text, first = title_bar(name, frame)
+    assert text.endswith(f"\N{HORIZONTAL ELLIPSIS}    step 0    kernel: {KERNEL_NAMES['nn']}")
+    text, second = title_bar(name, later)
+    assert text.endswith(f"\N{HORIZONTAL ELLIPSIS}    step 1234    kernel: {KERNEL_NAMES['identity']}")
+    changed = np.nonzero(np.any(first != second, axis=(0, 2)))[0]
+    assert changed.size > 0, "step and kernel are not drawn: the title pushed them out"
+    legend = [np.nonzero(near(first, PALETTE[k], tol=30).any(axis=0))[0] for k in range(4)]
+    assert all(columns.size for columns in legend), "a cluster colour is missing from the title bar"
+    assert changed.max() < min(columns.min() for columns in legend)
