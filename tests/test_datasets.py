@@ -53,6 +53,13 @@ BAD = [
     ("x.csv", "1,2.5\n3,4\n", True, "integer labels"),
     ("x.npy", b"not an array", False, "cannot read"),
     ("missing.csv", None, False, "cannot read"),
+    ("x.csv", "1,2\n3,inf\n", False, "expected finite numbers"),
+    ("x.csv", "1,2\n3,1e400\n", False, "expected finite numbers"),
+    ("x.csv", b"1,2\n3,\xff\n", False, "expected UTF-8 text"),
+    ("x.csv", "1,2,0\n3,4,1.5\n", True, "integer labels"),
+    ("x.csv", "1,2,0\n3,4,inf\n", True, "integer labels"),
+    ("empty.npy", b"", False, "empty file"),
+    ("empty.csv", b"", False, "at least 2 rows"),
 ]
 
 
@@ -67,6 +74,7 @@ def test_malformed_user_files(tmp_path, name, content, labelled, expected):
         user_data(str(path), labelled)
     message = str(err.value)
     assert message.startswith(str(path)) and expected in message and "\n" not in message
+    assert message.count(str(path)) == 1 and message.count("data.") == 1  # file and field named once
 
 
 def test_one_dimensional_npy_is_refused(tmp_path):
@@ -101,3 +109,70 @@ def test_shift_moves_an_image_by_at_most_the_shift_and_fills_with_zero():
     edge[0, 0, :] = 1.0
     out = shift_images(edge.reshape(1, 64).repeat(200, 1), 1, torch.Generator().manual_seed(1)).reshape(200, 8, 8)
     assert set(out.sum((1, 2)).tolist()) == {0.0, 7.0, 8.0}  # off the top; one pixel off the side; whole
+
+
+def rows_of(text: str) -> np.ndarray:
+    return np.array([[float(v) for v in line.split()] for line in text.strip().splitlines()])
+
+
+FOUR_BY_THREE = "1.5 -2 3\n4 5e-1 6\n-7 8 9.25\n10 11 12\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1.5,-2,3\n4,5e-1,6\n-7,8,9.25\n10,11,12\n",
+        "1.5;-2;3\n4;5e-1;6\n-7;8;9.25\n10;11;12\n",
+        "1.5\t-2\t3\n4\t5e-1\t6\n-7\t8\t9.25\n10\t11\t12\n",
+        "  1.5   -2  3\n4 5e-1 6\n -7 8 9.25\n10   11 12  \n",
+        "x,y,z\n1.5, -2, 3\n4, 5e-1, 6\n-7, 8, 9.25\n10, 11, 12\n",
+        "# measured 2026\n\nx;y;z   # a header\n1.5;-2;3\n4;5e-1;6  # note\n# a comment line\n-7;8;9.25\n10;11;12\n",
+        "\ufeff1.5,-2,3\r\n4,5e-1,6\r\n-7,8,9.25\r\n10,11,12\r\n",
+        "\ufeffx\ty\tz\n1.5\t-2\t3\n4\t5e-1\t6\n-7\t8\t9.25\n10\t11\t12\n",
+    ],
+    ids=["comma", "semicolon", "tab", "spaces", "header", "comments", "bom", "bom-header"],
+)
+def test_every_accepted_text_layout_reads_the_same_numbers(tmp_path, text):
+    path = tmp_path / "data.csv"
+    path.write_bytes(text.encode("utf-8"))
+    X, labels = user_data(str(path), labels_last_column=False)
+    np.testing.assert_array_equal(X.numpy(), rows_of(FOUR_BY_THREE))  # a byte-order mark loses no row
+    assert labels.tolist() == [0, 0, 0, 0]
+
+
+def test_labels_beyond_int64_stay_distinct_classes(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("x,label\n0.5,1e20\n1.5,2e20\n2.5,1e20\n3.5,100000000000000000001\n4.5,100000000000000000000\n")
+    X, labels = user_data(str(path), labels_last_column=True)
+    np.testing.assert_array_equal(X.numpy()[:, 0], [0.5, 1.5, 2.5, 3.5, 4.5])
+    # sorted: 1e20 == 100000000000000000000 < 100000000000000000001 < 2e20
+    assert labels.tolist() == [0, 2, 0, 1, 0]
+    np.save(tmp_path / "big.npy", np.array([[0.0, 1e20], [1.0, 2e20], [2.0, -1e20]]))
+    assert user_data(str(tmp_path / "big.npy"), True)[1].tolist() == [1, 2, 0]
+    extremes = np.array([[0, np.iinfo(np.int64).max], [1, np.iinfo(np.int64).max - 1], [2, np.iinfo(np.int64).min]])
+    np.save(tmp_path / "int.npy", extremes)
+    X, labels = user_data(str(tmp_path / "int.npy"), True)
+    assert labels.tolist() == [2, 1, 0] and X.dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    ("array", "expected"),
+    [
+        (np.array([[1 + 2j, 3], [4, 5]]), "expected real numbers, got complex values (complex128)"),
+        (
+            np.array([[1, "a"], [2, "b"]], dtype=object),
+            "expected an array of numbers, got Python objects (dtype object)",
+        ),
+        (np.array([["1", "2"], ["3", "4"]]), "expected an array of numbers, got dtype <U1"),
+        (np.array([[True, False], [False, True]]), "expected an array of numbers, got dtype bool"),
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), "expected finite numbers"),
+    ],
+    ids=["complex", "object", "text", "bool", "nan"],
+)
+def test_npy_arrays_that_are_not_real_numbers_are_refused(tmp_path, array, expected):
+    path = tmp_path / "bad.npy"
+    np.save(path, array, allow_pickle=True)
+    with pytest.raises(PresetError) as err:
+        user_data(str(path), False)
+    message = str(err.value)
+    assert message.startswith(f"{path}: data.path: ") and expected in message and message.count(str(path)) == 1
