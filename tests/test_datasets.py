@@ -4,6 +4,9 @@ one-pixel shift views."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from sim import PresetError, Simulation, load_preset
 from sim.data import shift_images
@@ -176,3 +179,60 @@ def test_npy_arrays_that_are_not_real_numbers_are_refused(tmp_path, array, expec
         user_data(str(path), False)
     message = str(err.value)
     assert message.startswith(f"{path}: data.path: ") and expected in message and message.count(str(path)) == 1
+
+
+def check_outcome(path, labelled: bool) -> None:
+    """user_data either reads the file into finite float64 rows with one label each, or
+    refuses it with one line naming the file and the field once; never anything else."""
+    try:
+        X, labels = user_data(str(path), labelled)
+    except PresetError as exc:
+        message = str(exc)
+        assert "\n" not in message and message.startswith(f"{path}: data.") and message.count(str(path)) == 1
+        return
+    assert X.dtype == torch.float64 and X.ndim == 2 and X.shape[0] >= 2 and bool(torch.isfinite(X).all())
+    assert labels.shape == (X.shape[0],) and labels.dtype == torch.int64
+    assert sorted(set(labels.tolist())) == list(range(int(labels.max()) + 1))
+
+
+CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["", "x", "nan", "1e400", "1,5", '"3"', "#", "\ufeff", " ", "0x10", "1_0"]),
+)
+LINES = st.lists(st.lists(CELLS, min_size=0, max_size=5), max_size=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=LINES, delimiter=st.sampled_from([",", ";", "\t", " ", "  "]), bom=st.booleans(), labelled=st.booleans())
+def test_any_delimited_text_is_read_or_refused_in_one_line(tmp_path, rows, delimiter, bom, labelled):
+    text = ("\ufeff" if bom else "") + "\n".join(delimiter.join(row) for row in rows)
+    path = tmp_path / "data.csv"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    check_outcome(path, labelled)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    array=st.one_of(
+        st.integers(0, 4).flatmap(
+            lambda ndim: hnp.arrays(
+                st.sampled_from(["f8", "f4", "i8", "u8", "i1", "c16", "?", "U3", "f2"]),
+                hnp.array_shapes(min_dims=ndim, max_dims=ndim, min_side=0, max_side=4),
+            )
+        ),
+    ),
+    labelled=st.booleans(),
+)
+def test_any_npy_array_is_read_or_refused_in_one_line(tmp_path, array, labelled):
+    path = tmp_path / "data.npy"
+    np.save(path, array)
+    check_outcome(path, labelled)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=200), suffix=st.sampled_from([".npy", ".csv"]), labelled=st.booleans())
+def test_any_bytes_are_read_or_refused_in_one_line(tmp_path, content, suffix, labelled):
+    path = tmp_path / f"data{suffix}"
+    path.write_bytes(content)
+    check_outcome(path, labelled)
