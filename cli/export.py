@@ -13,11 +13,15 @@ import os
 import sys
 from pathlib import Path
 
+from cli.interrupts import exit_status, terminate_like_interrupt
+from cli.progress import ProgressLine, rate
+
 NAME = "export"
 PANEL_CHOICES = ("embedding", "identity", "kernel", "curves")
 
 
 def size_arg(text: str) -> tuple[int, int]:
+    """(width, height) from 'WIDTHxHEIGHT'; argparse's type error otherwise."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -26,6 +30,7 @@ def size_arg(text: str) -> tuple[int, int]:
 
 
 def panels_arg(text: str) -> list[str]:
+    """Panel names from one argument (space or comma separated), each one of PANEL_CHOICES."""
     names = [p for p in text.replace(",", " ").split() if p]
     bad = [p for p in names if p not in PANEL_CHOICES]
     if bad or not names:
@@ -34,6 +39,7 @@ def panels_arg(text: str) -> list[str]:
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
+    """Register this subcommand, its options and its handler with the main parser."""
     p = commands.add_parser(
         NAME,
         help="record a replay as video or PNG frames (no display)",
@@ -72,9 +78,7 @@ def egl_environment() -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cli.interrupts import exit_status, terminate_like_interrupt
-    from cli.progress import ProgressLine
-
+    """Run the command on parsed arguments; its exit status (see the module docstring)."""
     terminate_like_interrupt()
     line = ProgressLine()
     try:
@@ -84,9 +88,8 @@ def handle(args: argparse.Namespace) -> int:
         return exit_status(exc)
 
 
-def export_command(args: argparse.Namespace, line) -> int:
-    from cli.interrupts import exit_status
-    from cli.progress import rate
+def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
+    """Check the options and the target, then draw and write; the exit status."""
     from gui.export import ExportError, ExportOptions, describe_os_error, export, video_kind
     from sim import Divergence, PresetError, load_preset
     from sim.files import check_writable

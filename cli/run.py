@@ -9,10 +9,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from cli.interrupts import exit_status, terminate_like_interrupt
+from cli.progress import ProgressLine, rate
+
 NAME = "run"
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
+    """Register this subcommand, its options and its handler with the main parser."""
     p = commands.add_parser(
         NAME,
         help="run a preset with no window, record its frames to .npz",
@@ -30,8 +34,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cli.interrupts import exit_status, terminate_like_interrupt
-    from cli.progress import ProgressLine, rate
+    """Run the command on parsed arguments; its exit status (see the module docstring)."""
     from sim import Divergence, PresetError, Simulation, load_preset
     from sim.files import check_writable
     from sim.headless import record, run, save_npz

@@ -10,11 +10,14 @@ import os
 import sys
 from pathlib import Path
 
+from cli.interrupts import exit_status, terminate_like_interrupt
+
 NAME = "theory"
 MIN_SIZE = (200, 150)
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
+    """Register this subcommand, its options and its handler with the main parser."""
     p = commands.add_parser(
         NAME,
         help="write Figure 3's tables (CSV) and plots (PNG)",
@@ -26,8 +29,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from cli.interrupts import exit_status, terminate_like_interrupt
-
+    """Run the command on parsed arguments; its exit status (see the module docstring)."""
     terminate_like_interrupt()
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -52,6 +54,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def write_all(out: Path, width: int, height: int) -> int:
+    """Compute the tables and write the CSV files and figure3.png into `out`; the exit status."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a headless command: no window, no display needed
     from gui.theory_panel import write_png
     from sim.theory import figure3_tables, write_csv

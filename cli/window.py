@@ -8,6 +8,7 @@ NAME = "window"
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
+    """Register this subcommand, its options and its handler with the main parser."""
     p = commands.add_parser(
         NAME,
         help="open the window on a preset (the default)",
@@ -22,6 +23,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Run the command on parsed arguments; its exit status (see the module docstring)."""
     from gui.app import open_window
 
     return open_window(args.preset)
