@@ -19,7 +19,7 @@ SIZE = (1280, 720)
 
 
 def run(frames: int = 120, preset: str = "fig5-2d") -> dict:
-    from gui.export_cli import egl_environment
+    from cli.export import egl_environment
 
     egl_environment()
     from PySide6.QtWidgets import QApplication

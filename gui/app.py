@@ -1,11 +1,10 @@
-"""Application entry: `main(argv)` parses the optional preset (name of a shipped preset or a
-path; default: the last one opened, else fig5-2d), creates the QApplication with the dark
-theme and shows the main window, which starts playing. A bad preset is a one-line error on
-stderr and exit status 2."""
+"""Application entry: `open_window(preset)` opens the requested preset (name of a shipped
+preset or a path; default: the last one opened, else fig5-2d), creates the QApplication with
+the dark theme and shows the main window, which starts playing. A bad preset is a one-line
+error on stderr and exit status 2. The command line that calls it is cli/window.py."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from PySide6.QtCore import QSettings
@@ -30,13 +29,12 @@ def choose_preset(requested: str | None, settings: QSettings) -> tuple[str, Pres
     return DEFAULT_PRESET, load_preset(DEFAULT_PRESET)
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="main.py", description="Open the window on a preset.")
-    parser.add_argument("preset", nargs="?", help="shipped preset name or path to a .toml preset")
-    args = parser.parse_args(argv)
+def open_window(requested: str | None) -> int:
+    """Show the window on `requested` (or the remembered/default preset) and run the event
+    loop; its exit status (2 after a one-line error for a bad preset)."""
     settings = QSettings(ORGANIZATION, APPLICATION)
     try:
-        name, preset = choose_preset(args.preset, settings)
+        name, preset = choose_preset(requested, settings)
     except PresetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -46,7 +44,7 @@ def main(argv: list[str]) -> int:
     from gui.colors import apply_dark_theme
     from gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
     apply_dark_theme(app)

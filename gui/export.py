@@ -1,7 +1,8 @@
 """Export: a run replayed from its preset and drawn offscreen, frame by frame, into an MP4
 (H.264), a GIF or a folder of PNGs, with the window's look.
 
-Three parts, so the headless command and the window's export (gui/export_job.py) share them:
+Three parts, so the headless command (cli/export.py) and the window's export
+(gui/export_job.py) share them:
   replay         steps a run of its own (and the identity twin from the same start) through
                  the run driver (sim/driver.py) and hands out the frames of every
                  `steps_per_frame` steps;
@@ -29,7 +30,7 @@ import imageio.v3 as iio
 import imageio_ffmpeg
 import numpy as np
 from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 from vispy import scene
 
@@ -219,7 +220,7 @@ class FrameComposer:
         image.fill(QColor(BACKGROUND))
         painter = QPainter(image)
         try:
-            self._draw_title(painter, frames[0])
+            self.draw_title(painter, frames[0])
             texts = {}
             for name, drawing in self.scenes.items():
                 frame = frames[0] if name == "embedding" else frames[-1]
@@ -255,31 +256,45 @@ class FrameComposer:
         font.setBold(bold)
         return font
 
-    def _draw_title(self, painter: QPainter, frame: Frame) -> None:
+    def draw_title(self, painter: QPainter, frame: Frame) -> str:
+        """The title bar: the run's name, then 'step N    kernel: K', and the cluster colours
+        right-aligned (a dot and the cluster's number each). A name too long for the bar is
+        shortened with an ellipsis, and the colours are left out when they do not fit beside
+        the step and kernel, so those two are always whole. Returns the text drawn."""
         r = self.title_rect
-        painter.fillRect(r, QColor(PANEL))
         pad = r.height() // 2
-        painter.setFont(self._font(r.height(), bold=True))
-        painter.setPen(QColor(FOREGROUND))
-        flags = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
-        text = f"{self.title}    step {frame.step}    kernel: {KERNEL_NAMES[frame.kernel]}"
-        painter.drawText(r.adjusted(pad, 0, -pad, 0), flags, text)
-        # the cluster colours, right-aligned: a dot and the cluster's number each
-        painter.setFont(self._font(r.height()))
-        metrics = painter.fontMetrics()
-        x = r.right() - pad
+        painter.fillRect(r, QColor(PANEL))
+        plain, bold = self._font(r.height()), self._font(r.height(), bold=True)
+        clusters = int(frame.labels.max()) + 1
         dot = max(6, r.height() // 3)
-        for k in reversed(range(int(frame.labels.max()) + 1)):
-            label = f"{k + 1}"
-            x -= metrics.horizontalAdvance(label)
-            painter.setPen(QColor(FOREGROUND))
-            painter.drawText(QRect(x, r.top(), metrics.horizontalAdvance(label) + 2, r.height()), flags, label)
-            x -= dot + 4
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(cluster_hex(k)))
-            painter.drawEllipse(x, r.center().y() - dot // 2, dot, dot)
-            x -= pad // 2 + 4
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        labels = QFontMetrics(plain)
+        legend = sum(labels.horizontalAdvance(f"{k + 1}") + dot + pad // 2 + 8 for k in range(clusters))
+        status = f"    step {frame.step}    kernel: {KERNEL_NAMES[frame.kernel]}"
+        metrics = QFontMetrics(bold)
+        room = r.width() - 2 * pad
+        used = metrics.horizontalAdvance(status) + metrics.horizontalAdvance("\N{HORIZONTAL ELLIPSIS}")
+        show_legend = used + legend <= room
+        title_room = room - metrics.horizontalAdvance(status) - (legend if show_legend else 0)
+        text = metrics.elidedText(self.title, Qt.TextElideMode.ElideRight, max(0, title_room)) + status
+        flags = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        painter.setFont(bold)
+        painter.setPen(QColor(FOREGROUND))
+        painter.drawText(r.adjusted(pad, 0, -pad, 0), flags, text)
+        if show_legend:
+            painter.setFont(plain)
+            x = r.right() - pad
+            for k in reversed(range(clusters)):
+                label = f"{k + 1}"
+                x -= labels.horizontalAdvance(label)
+                painter.setPen(QColor(FOREGROUND))
+                painter.drawText(QRect(x, r.top(), labels.horizontalAdvance(label) + 2, r.height()), flags, label)
+                x -= dot + 4
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(QColor(cluster_hex(k)))
+                painter.drawEllipse(x, r.center().y() - dot // 2, dot, dot)
+                x -= pad // 2 + 4
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+        return text
 
     def _draw_caption(self, painter: QPainter, r: QRect, left: str, right: str) -> None:
         pad = max(4, r.height() // 4)

@@ -5,14 +5,11 @@ on S^1 against K, the same loss against the minimum squared distance between poi
 the threshold of that distance against tau with its linear fit and R^2; below them, the
 Theorem 3.2 check (the largest tangential gradient at those configurations and at the
 Platonic sets on S^2). The tables come from sim.theory, computed off the GUI thread.
-`python main.py theory --out DIR` writes the tables as CSV and the panel as PNG.
+`write_png` draws the panel offscreen for `python main.py theory` (cli/theory.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +18,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
-from sim.theory import figure3_tables, write_csv
+from sim.theory import figure3_tables
 
 Tables = dict[str, list[dict[str, float | str]]]
 
@@ -129,42 +126,10 @@ class TheoryPanel(QWidget):
         )
 
 
-def main(argv: list[str]) -> int:
-    """`python main.py theory --out DIR`: CSV tables and figure3.png, no display needed."""
-    parser = argparse.ArgumentParser(prog="main.py theory", description="Figure 3 tables (CSV) and plots (PNG).")
-    parser.add_argument("--out", required=True, type=Path, help="folder for the CSV files and figure3.png")
-    parser.add_argument("--size", default="1500x520", help="PNG size WxH (default 1500x520)")
-    args = parser.parse_args(argv)
-    try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-        if width < 200 or height < 150:
-            raise ValueError
-    except ValueError:
-        print(f"error: --size: expected WxH with W >= 200 and H >= 150, got {args.size!r}", file=sys.stderr)
-        return 2
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"error: --out: cannot create {args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print("computing the Figure 3 tables...", file=sys.stderr)
-    tables = figure3_tables()
-    try:
-        for name, rows in tables.items():
-            write_csv(rows, args.out / f"{name}.csv")
-        write_png(tables, args.out / "figure3.png", width, height)
-    except OSError as exc:
-        print(f"error: --out: cannot write in {args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    fit = tables["threshold_fit"][0]
-    print(f"wrote {args.out}: threshold d^2 = {fit['slope']:.3f} tau + {fit['intercept']:.3f}, R^2 = {fit['r2']:.4f}")
-    return 0
-
-
 def write_png(tables: Tables, path: Path, width: int, height: int) -> None:
-    """Render the panel offscreen (no display needed) and save it atomically."""
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    """Draw the panel, never shown, at width x height pixels into a PNG written atomically
+    (OSError if it cannot be). Uses the running QApplication or makes one on the platform
+    Qt is given (the `theory` command gives the offscreen one, so no display is needed)."""
     from PySide6.QtWidgets import QApplication
 
     from gui.colors import apply_dark_theme
@@ -175,10 +140,9 @@ def write_png(tables: Tables, path: Path, width: int, height: int) -> None:
     panel = TheoryPanel()
     panel.resize(width, height)
     panel.show_tables(tables)
-    panel.show()
-    app.processEvents()
+    panel.layout().activate()
     image = panel.grab()
-    panel.close()
+    panel.deleteLater()
     with atomic_path(path) as tmp:
         if not image.save(str(tmp), "PNG"):
             raise OSError(f"could not encode {path.name}")

@@ -12,12 +12,36 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+MAX_SUFFIX = 16
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (in bytes) the folder's file system takes."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def _temporary_name(path: Path, suffix: str, limit: int) -> str:
+    """'.<stem>.<8 hex digits><suffix>', the stem shortened so the name's bytes stay within
+    `limit` (a suffix longer than MAX_SUFFIX becomes '.tmp')."""
+    if len(os.fsencode(suffix)) > MAX_SUFFIX:
+        suffix = ".tmp"
+    tag = f".{secrets.token_hex(4)}{suffix}"
+    stem = path.stem if path.suffix == suffix else path.name
+    room = limit - 1 - len(os.fsencode(tag))
+    while len(os.fsencode(stem)) > room:
+        stem = stem[:-1]
+    return f".{stem}{tag}"
+
 
 def _fresh(path: Path, suffix: str, create: Callable[[Path], None]) -> Path:
-    """A new hidden name beside `path`, created by `create` (with the umask's permissions,
-    as any new file of the user's)."""
+    """A new hidden name beside `path`, within the file system's name length, created by
+    `create` (with the umask's permissions, as any new file of the user's)."""
+    limit = _name_max(path.parent) if path.parent.is_dir() else 255
     for _ in range(100):
-        tmp = path.parent / f".{path.stem}.{secrets.token_hex(4)}{suffix}"
+        tmp = path.parent / _temporary_name(path, suffix, limit)
         try:
             create(tmp)
         except FileExistsError:
@@ -57,6 +81,26 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_writable(path: str | Path, folder: bool = False) -> None:
+    """OSError (with errno and a reason) unless a file (or, with `folder`, a new or empty
+    folder) can be created under `path`: creates and removes a temporary file in the
+    nearest folder that exists, so an unwritable target is found before any work."""
+    path = Path(path)
+    if folder and path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise FileExistsError(errno.EEXIST, "exists and is not an empty folder", str(path))
+    if not folder and path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder; name a file", str(path))
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder", str(path))
+    probe = _fresh(
+        parent / path.name, ".tmp", lambda p: os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    )
+    probe.unlink()
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

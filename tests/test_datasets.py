@@ -4,6 +4,9 @@ one-pixel shift views."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from sim import PresetError, Simulation, load_preset
 from sim.datasets import digits, user_data
@@ -52,6 +55,13 @@ BAD = [
     ("x.csv", "1,2.5\n3,4\n", True, "integer labels"),
     ("x.npy", b"not an array", False, "cannot read"),
     ("missing.csv", None, False, "cannot read"),
+    ("x.csv", "1,2\n3,inf\n", False, "expected finite numbers"),
+    ("x.csv", "1,2\n3,1e400\n", False, "expected finite numbers"),
+    ("x.csv", b"1,2\n3,\xff\n", False, "expected UTF-8 text"),
+    ("x.csv", "1,2,0\n3,4,1.5\n", True, "integer labels"),
+    ("x.csv", "1,2,0\n3,4,inf\n", True, "integer labels"),
+    ("empty.npy", b"", False, "empty file"),
+    ("empty.csv", b"", False, "at least 2 rows"),
 ]
 
 
@@ -66,6 +76,7 @@ def test_malformed_user_files(tmp_path, name, content, labelled, expected):
         user_data(str(path), labelled)
     message = str(err.value)
     assert message.startswith(str(path)) and expected in message and "\n" not in message
+    assert message.count(str(path)) == 1 and message.count("data.") == 1  # file and field named once
 
 
 def test_one_dimensional_npy_is_refused(tmp_path):
@@ -99,3 +110,127 @@ def test_shift_moves_an_image_by_at_most_the_shift_and_fills_with_zero():
     edge[0, 0, :] = 1.0
     out = shift_images(edge.reshape(1, 64).repeat(200, 1), 1, torch.Generator().manual_seed(1)).reshape(200, 8, 8)
     assert set(out.sum((1, 2)).tolist()) == {0.0, 7.0, 8.0}  # off the top; one pixel off the side; whole
+
+
+def rows_of(text: str) -> np.ndarray:
+    return np.array([[float(v) for v in line.split()] for line in text.strip().splitlines()])
+
+
+FOUR_BY_THREE = "1.5 -2 3\n4 5e-1 6\n-7 8 9.25\n10 11 12\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1.5,-2,3\n4,5e-1,6\n-7,8,9.25\n10,11,12\n",
+        "1.5;-2;3\n4;5e-1;6\n-7;8;9.25\n10;11;12\n",
+        "1.5\t-2\t3\n4\t5e-1\t6\n-7\t8\t9.25\n10\t11\t12\n",
+        "  1.5   -2  3\n4 5e-1 6\n -7 8 9.25\n10   11 12  \n",
+        "x,y,z\n1.5, -2, 3\n4, 5e-1, 6\n-7, 8, 9.25\n10, 11, 12\n",
+        "# measured 2026\n\nx;y;z   # a header\n1.5;-2;3\n4;5e-1;6  # note\n# a comment line\n-7;8;9.25\n10;11;12\n",
+        "\ufeff1.5,-2,3\r\n4,5e-1,6\r\n-7,8,9.25\r\n10,11,12\r\n",
+        "\ufeffx\ty\tz\n1.5\t-2\t3\n4\t5e-1\t6\n-7\t8\t9.25\n10\t11\t12\n",
+    ],
+    ids=["comma", "semicolon", "tab", "spaces", "header", "comments", "bom", "bom-header"],
+)
+def test_every_accepted_text_layout_reads_the_same_numbers(tmp_path, text):
+    path = tmp_path / "data.csv"
+    path.write_bytes(text.encode("utf-8"))
+    X, labels = user_data(str(path), labels_last_column=False)
+    np.testing.assert_array_equal(X.numpy(), rows_of(FOUR_BY_THREE))  # a byte-order mark loses no row
+    assert labels.tolist() == [0, 0, 0, 0]
+
+
+def test_labels_beyond_int64_stay_distinct_classes(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("x,label\n0.5,1e20\n1.5,2e20\n2.5,1e20\n3.5,100000000000000000001\n4.5,100000000000000000000\n")
+    X, labels = user_data(str(path), labels_last_column=True)
+    np.testing.assert_array_equal(X.numpy()[:, 0], [0.5, 1.5, 2.5, 3.5, 4.5])
+    # sorted: 1e20 == 100000000000000000000 < 100000000000000000001 < 2e20
+    assert labels.tolist() == [0, 2, 0, 1, 0]
+    np.save(tmp_path / "big.npy", np.array([[0.0, 1e20], [1.0, 2e20], [2.0, -1e20]]))
+    assert user_data(str(tmp_path / "big.npy"), True)[1].tolist() == [1, 2, 0]
+    extremes = np.array([[0, np.iinfo(np.int64).max], [1, np.iinfo(np.int64).max - 1], [2, np.iinfo(np.int64).min]])
+    np.save(tmp_path / "int.npy", extremes)
+    X, labels = user_data(str(tmp_path / "int.npy"), True)
+    assert labels.tolist() == [2, 1, 0] and X.dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    ("array", "expected"),
+    [
+        (np.array([[1 + 2j, 3], [4, 5]]), "expected real numbers, got complex values (complex128)"),
+        (
+            np.array([[1, "a"], [2, "b"]], dtype=object),
+            "expected an array of numbers, got Python objects (dtype object)",
+        ),
+        (np.array([["1", "2"], ["3", "4"]]), "expected an array of numbers, got dtype <U1"),
+        (np.array([[True, False], [False, True]]), "expected an array of numbers, got dtype bool"),
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), "expected finite numbers"),
+    ],
+    ids=["complex", "object", "text", "bool", "nan"],
+)
+def test_npy_arrays_that_are_not_real_numbers_are_refused(tmp_path, array, expected):
+    path = tmp_path / "bad.npy"
+    np.save(path, array, allow_pickle=True)
+    with pytest.raises(PresetError) as err:
+        user_data(str(path), False)
+    message = str(err.value)
+    assert message.startswith(f"{path}: data.path: ") and expected in message and message.count(str(path)) == 1
+
+
+def check_outcome(path, labelled: bool) -> None:
+    """user_data either reads the file into finite float64 rows with one label each, or
+    refuses it with one line naming the file and the field once; never anything else."""
+    try:
+        X, labels = user_data(str(path), labelled)
+    except PresetError as exc:
+        message = str(exc)
+        assert "\n" not in message and message.startswith(f"{path}: data.") and message.count(str(path)) == 1
+        return
+    assert X.dtype == torch.float64 and X.ndim == 2 and X.shape[0] >= 2 and bool(torch.isfinite(X).all())
+    assert labels.shape == (X.shape[0],) and labels.dtype == torch.int64
+    assert sorted(set(labels.tolist())) == list(range(int(labels.max()) + 1))
+
+
+CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["", "x", "nan", "1e400", "1,5", '"3"', "#", "\ufeff", " ", "0x10", "1_0"]),
+)
+LINES = st.lists(st.lists(CELLS, min_size=0, max_size=5), max_size=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=LINES, delimiter=st.sampled_from([",", ";", "\t", " ", "  "]), bom=st.booleans(), labelled=st.booleans())
+def test_any_delimited_text_is_read_or_refused_in_one_line(tmp_path, rows, delimiter, bom, labelled):
+    text = ("\ufeff" if bom else "") + "\n".join(delimiter.join(row) for row in rows)
+    path = tmp_path / "data.csv"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    check_outcome(path, labelled)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    array=st.one_of(
+        st.integers(0, 4).flatmap(
+            lambda ndim: hnp.arrays(
+                st.sampled_from(["f8", "f4", "i8", "u8", "i1", "c16", "?", "U3", "f2"]),
+                hnp.array_shapes(min_dims=ndim, max_dims=ndim, min_side=0, max_side=4),
+            )
+        ),
+    ),
+    labelled=st.booleans(),
+)
+def test_any_npy_array_is_read_or_refused_in_one_line(tmp_path, array, labelled):
+    path = tmp_path / "data.npy"
+    np.save(path, array)
+    check_outcome(path, labelled)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=200), suffix=st.sampled_from([".npy", ".csv"]), labelled=st.booleans())
+def test_any_bytes_are_read_or_refused_in_one_line(tmp_path, content, suffix, labelled):
+    path = tmp_path / f"data{suffix}"
+    path.write_bytes(content)
+    check_outcome(path, labelled)

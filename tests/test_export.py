@@ -5,6 +5,7 @@ Ctrl-C leave nothing under the final name."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import resource
@@ -18,11 +19,13 @@ import imageio.v2 as imageio
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from PySide6.QtGui import QImage, QPainter
 
 from gui.colors import BACKGROUND, PALETTE
-from gui.export import Cancelled, ExportOptions, layout, open_sink, replay
-from gui.export_cli import main as export_main
+from gui.export import Cancelled, ExportOptions, FrameComposer, image_array, layout, open_sink, replay
+from main import main
 from sim import Simulation, load_preset
+from sim.driver import KERNEL_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +92,7 @@ def test_png_frames_are_the_asked_count_and_size(tmp_path):
         "--panels", "embedding", "kernel", "curves",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"wrote {folder}: 3 frames of 321x203"  # no frame rate
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
@@ -149,7 +153,7 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, args, message):
 def exit_code(argv: list[str]) -> int:
     """The command's exit status, whether it returns it or argparse exits with it."""
     try:
-        return export_main(argv)
+        return main(["export", *argv])
     except SystemExit as exc:
         return exc.code
 
@@ -163,10 +167,28 @@ def test_an_unwritable_target_says_so_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
 
 
-def test_ctrl_c_cancels_and_leaves_no_partial_file(tmp_path):
-    out = tmp_path / "long.mp4"
+@pytest.mark.parametrize(
+    "target", [["--video", "/proc/x.mp4"], ["--png-dir", "/proc/frames"], ["--png-dir", "FULL"]], ids=str
+)
+def test_an_unwritable_target_is_refused_before_any_frame(tmp_path, target):
+    full = tmp_path / "full"
+    full.mkdir()
+    write(full / "frame_00000.png", "x")
+    target = [a.replace("FULL", str(full)) for a in target]
+    result = run_export("fig5-2d", *target, "--frames", "100000", "--size", "320x240")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr  # no header, no progress
+    assert result.stderr.startswith(f"error: {target[0]}: cannot write {target[1]}")
+    assert sorted(p.name for p in full.iterdir()) == ["frame_00000.png"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "sig", "status"),
+    [("mp4", signal.SIGINT, 130), ("mp4", signal.SIGTERM, 143), ("png", signal.SIGTERM, 143)],
+)
+def test_ctrl_c_or_sigterm_cancels_and_leaves_no_partial_file(tmp_path, kind, sig, status):
+    target = ["--video", str(tmp_path / "long.mp4")] if kind == "mp4" else ["--png-dir", str(tmp_path / "frames")]
     proc = subprocess.Popen(
-        export_cmd("fig5-2d", "--video", str(out), "--frames", "500", "--size", "320x240"),
+        export_cmd("fig5-2d", *target, "--frames", "500", "--size", "320x240"),
         cwd=ROOT,
         env=headless_env(),
         stderr=subprocess.PIPE,
@@ -177,11 +199,11 @@ def test_ctrl_c_cancels_and_leaves_no_partial_file(tmp_path):
         char = proc.stderr.read(1)
         assert char, f"the export ended early: {seen}"
         seen += char
-    assert len(list(tmp_path.iterdir())) == 1  # the temporary file being written
-    proc.send_signal(signal.SIGINT)
+    assert len(list(tmp_path.iterdir())) == 1  # the temporary file (or folder) being written
+    proc.send_signal(sig)
     rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130
-    assert "cancelled; nothing written" in rest
+    assert proc.wait(timeout=60) == status
+    assert "cancelled; nothing written" in rest and "Traceback" not in rest
     assert list(tmp_path.iterdir()) == []
 
 
@@ -253,3 +275,33 @@ def test_a_cancel_stops_an_export_inside_a_step_s_loss(monkeypatch) -> None:
     with pytest.raises(Cancelled):
         next(frames)  # the frame at step 0: the 10th tile of its loss hears the cancel
     assert driver.main.step_count == 0
+
+
+def test_a_long_title_is_shortened_and_step_and_kernel_stay_whole(qapp) -> None:
+    """The title bar with a run name wider than the frame: the name ends in an ellipsis, and
+    the pixels that show the step and kernel change with them, left of the cluster colours."""
+    frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
+    later = dataclasses.replace(frame, step=1234, kernel="identity")
+    size = (640, 360)
+
+    def title_bar(name: str, shown) -> tuple[str, np.ndarray]:
+        composer = FrameComposer(ExportOptions(panels=("curves",), size=size), lambda s: None, name)
+        image = QImage(*size, QImage.Format.Format_RGB888)
+        painter = QPainter(image)
+        text = composer.draw_title(painter, shown)
+        painter.end()
+        composer.close()
+        return text, image_array(image)[: composer.title_rect.height()]
+
+    text, _ = title_bar("fig5-2d", frame)
+    assert text == f"fig5-2d    step 0    kernel: {KERNEL_NAMES['nn']}"
+    name = "a run whose name is much longer than the frame is wide " * 4
+    text, first = title_bar(name, frame)
+    assert text.endswith(f"\N{HORIZONTAL ELLIPSIS}    step 0    kernel: {KERNEL_NAMES['nn']}")
+    text, second = title_bar(name, later)
+    assert text.endswith(f"\N{HORIZONTAL ELLIPSIS}    step 1234    kernel: {KERNEL_NAMES['identity']}")
+    changed = np.nonzero(np.any(first != second, axis=(0, 2)))[0]
+    assert changed.size > 0, "step and kernel are not drawn: the title pushed them out"
+    legend = [np.nonzero(near(first, PALETTE[k], tol=30).any(axis=0))[0] for k in range(4)]
+    assert all(columns.size for columns in legend), "a cluster colour is missing from the title bar"
+    assert changed.max() < min(columns.min() for columns in legend)

@@ -8,7 +8,7 @@ import numpy as np
 from gui_support import frame, open_window, wait_for, wait_step
 from PySide6.QtCore import Qt
 
-from gui.app import main
+from main import main
 from sim import Divergence, Simulation
 from sim.commands import Step
 

@@ -1,31 +1,27 @@
-"""`python main.py export PRESET (--video OUT.mp4|OUT.gif | --png-dir DIR) [options]`: replay a
+"""`main.py export PRESET (--video OUT.mp4|OUT.gif | --png-dir DIR) [options]`: replay a
 preset with no window and no display, drawing offscreen (vispy on EGL, Qt's offscreen
-platform) with the window's look, into an H.264 MP4, a GIF or numbered PNG files.
-Progress goes to stderr; Ctrl-C cancels. A bad preset or option is one line on stderr and
-exit status 2; a failed write is exit 1, a cancel 130, and neither leaves a file under the
-final name."""
+platform) with the window's look, into an H.264 MP4, a GIF or numbered PNG files
+(gui/export.py draws and writes). Progress goes to stderr. Exit status: 0 written; 2 a bad
+preset or option (one line naming it); 1 a failed write (the target is tried before any
+work); 130 / 143 cancelled by Ctrl-C / SIGTERM. Only a complete file or folder ever
+appears under the target's name."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
-from typing import NoReturn
 
+from cli.interrupts import exit_status, terminate_like_interrupt
+from cli.progress import ProgressLine, rate
+
+NAME = "export"
 PANEL_CHOICES = ("embedding", "identity", "kernel", "curves")
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """Argument errors as a single 'error: ...' line (exit status 2), no usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {self.prog}: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def size_arg(text: str) -> tuple[int, int]:
+    """(width, height) from 'WIDTHxHEIGHT'; argparse's type error otherwise."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -34,6 +30,7 @@ def size_arg(text: str) -> tuple[int, int]:
 
 
 def panels_arg(text: str) -> list[str]:
+    """Panel names from one argument (space or comma separated), each one of PANEL_CHOICES."""
     names = [p for p in text.replace(",", " ").split() if p]
     bad = [p for p in names if p not in PANEL_CHOICES]
     if bad or not names:
@@ -41,14 +38,11 @@ def panels_arg(text: str) -> list[str]:
     return names
 
 
-def nl(progress_shown: list) -> str:
-    """A line break if a progress line (ending in \\r) is on the terminal."""
-    return "\n" if progress_shown else ""
-
-
-def parser() -> argparse.ArgumentParser:
-    p = OneLineParser(
-        prog="main.py export",
+def add_command(commands: argparse._SubParsersAction) -> None:
+    """Register this subcommand, its options and its handler with the main parser."""
+    p = commands.add_parser(
+        NAME,
+        help="record a replay as video or PNG frames (no display)",
         description="Replay a preset offscreen and record it as a video or PNG frames (no display needed).",
     )
     p.add_argument("preset", help="a shipped preset's name (see presets/) or a preset file")
@@ -69,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--point-arrows", action="store_true", help="draw each point's velocity arrow")
     p.add_argument("--no-cluster-arrows", action="store_true", help="leave out the per-cluster mean arrows")
     p.add_argument("--trails", action="store_true", help="draw fading trails")
-    return p
+    p.set_defaults(handler=handle)
 
 
 def egl_environment() -> None:
@@ -83,18 +77,22 @@ def egl_environment() -> None:
     vispy.use(app="egl")
 
 
-def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+def handle(args: argparse.Namespace) -> int:
+    """Run the command on parsed arguments; its exit status (see the module docstring)."""
+    terminate_like_interrupt()
+    line = ProgressLine()
     try:
-        return export_command(args)
-    except KeyboardInterrupt:
-        print("\ncancelled; nothing written", file=sys.stderr)
-        return 130
+        return export_command(args, line)
+    except KeyboardInterrupt as exc:
+        print(f"{line.end()}cancelled; nothing written", file=sys.stderr)
+        return exit_status(exc)
 
 
-def export_command(args: argparse.Namespace) -> int:
-    from gui.export import Cancelled, ExportError, ExportOptions, describe_os_error, export, video_kind
+def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
+    """Check the options and the target, then draw and write; the exit status."""
+    from gui.export import ExportError, ExportOptions, describe_os_error, export, video_kind
     from sim import Divergence, PresetError, load_preset
+    from sim.files import check_writable
 
     try:
         preset = load_preset(args.preset)
@@ -118,6 +116,11 @@ def export_command(args: argparse.Namespace) -> int:
         return 2
     target = args.video or args.png_dir
     option = "--video" if args.video else "--png-dir"
+    try:
+        check_writable(target, folder=kind == "png")
+    except OSError as exc:
+        print(f"error: {option}: cannot write {target}: {describe_os_error(exc)}; nothing written", file=sys.stderr)
+        return 1
     egl_environment()
     from PySide6.QtWidgets import QApplication
     from vispy import scene
@@ -125,40 +128,38 @@ def export_command(args: argparse.Namespace) -> int:
     from gui.colors import BACKGROUND
 
     app = QApplication.instance() or QApplication(["main.py export"])  # noqa: F841 - Qt widgets need it alive
-    start = time.perf_counter()
-    shown = []
 
     def canvas(size: tuple[int, int]) -> scene.SceneCanvas:
         return scene.SceneCanvas(size=size, show=False, bgcolor=BACKGROUND, keys=None)
 
     def progress(done: int, frame) -> None:
-        shown.append(done)
-        rate = done / max(time.perf_counter() - start, 1e-9)
-        print(f"\rframe {done}/{frames}  step {frame.step}  {rate:.1f} frames/s", end="", file=sys.stderr, flush=True)
+        line.show(f"frame {done}/{frames}  step {frame.step}  {rate(done, line.elapsed(), 'frame')}")
 
     print(
         f"{preset.name}: {frames} frames, {steps_per_frame} steps each, {options.size[0]}x{options.size[1]}, "
         f"panels {' '.join(panels)}",
         file=sys.stderr,
     )
+    line.restart()
     try:
         export(preset, options, target, kind, canvas, progress)
-    except (KeyboardInterrupt, Cancelled):
-        print(f"{nl(shown)}cancelled; nothing written to {target}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"{line.end()}cancelled; nothing written to {target}", file=sys.stderr)
+        return exit_status(exc)
     except OSError as exc:
         reason = describe_os_error(exc)
-        print(f"{nl(shown)}error: {option}: cannot write {target}: {reason}; nothing written", file=sys.stderr)
+        print(f"{line.end()}error: {option}: cannot write {target}: {reason}; nothing written", file=sys.stderr)
         return 1
     except PresetError as exc:
-        print(f"{nl(shown)}error: {exc}", file=sys.stderr)
+        print(f"{line.end()}error: {exc}", file=sys.stderr)
         return 2
     except Divergence as exc:
-        print(f"{nl(shown)}error: {exc}; nothing written", file=sys.stderr)
+        print(f"{line.end()}error: {exc}; nothing written", file=sys.stderr)
         return 1
     except RuntimeError as exc:
-        print(f"{nl(shown)}error: offscreen drawing failed: {exc}; nothing written", file=sys.stderr)
+        print(f"{line.end()}error: offscreen drawing failed: {exc}; nothing written", file=sys.stderr)
         return 1
     size = f"{options.size[0]}x{options.size[1]}"
-    print(f"{nl(shown)}wrote {target}: {frames} frames of {size} at {options.fps:g} fps", file=sys.stderr)
+    at = f" at {options.fps:g} fps" if kind != "png" else ""
+    print(f"{line.end()}wrote {target}: {frames} frames of {size}{at}", file=sys.stderr)
     return 0

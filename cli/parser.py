@@ -1,0 +1,52 @@
+"""The one parser: `main.py [PRESET]` opens the window; `main.py COMMAND ...` runs a
+subcommand. Errors in the arguments are one line, `error: main.py COMMAND: ...`, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from cli import export, run, theory, window
+
+COMMANDS = (window, run, export, theory)
+DEFAULT_COMMAND = "window"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors as a single 'error: ...' line (exit status 2), no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> OneLineParser:
+    """The parser of every command; each parsed namespace carries its `handler(args) -> int`."""
+    parser = OneLineParser(
+        prog="main.py",
+        usage="main.py [PRESET]  |  main.py COMMAND [options]  (main.py COMMAND --help for its options)",
+        description="Contrastive Kernel Lab: watch the neural-kernel picture of contrastive learning. "
+        "With no command it opens the window on PRESET (a shipped preset's name or a preset file; "
+        "default: the last one opened, else fig5-2d).",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", prog="main.py")
+    for module in COMMANDS:
+        module.add_command(commands)
+    return parser
+
+
+def with_default_command(argv: list[str]) -> list[str]:
+    """`[PRESET]` alone means the window: the window's subcommand name is put in front of
+    anything that is not a command's name or an option of the top-level parser."""
+    names = {module.NAME for module in COMMANDS}
+    if argv and (argv[0] in names or argv[0] in ("-h", "--help")):
+        return argv
+    return [DEFAULT_COMMAND, *argv]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (default: sys.argv[1:]) and run its command; the command's exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(with_default_command(argv))
+    return args.handler(args)

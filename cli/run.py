@@ -1,0 +1,89 @@
+"""`main.py run PRESET --out FILE.npz [options]`: a run with no window, recorded to an .npz
+file (keys: sim/headless.py and the README), progress on stderr. Exit status: 0 written;
+2 a bad preset or option (one line naming it); 1 a diverged run or a failed write;
+130 / 143 cancelled by Ctrl-C / SIGTERM. Only a complete file ever appears under FILE."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli.interrupts import exit_status, terminate_like_interrupt
+from cli.progress import ProgressLine, rate
+
+NAME = "run"
+
+
+def add_command(commands: argparse._SubParsersAction) -> None:
+    """Register this subcommand, its options and its handler with the main parser."""
+    p = commands.add_parser(
+        NAME,
+        help="run a preset with no window, record its frames to .npz",
+        description="Run a preset with no window and record it.",
+    )
+    p.add_argument("preset", help="a shipped preset's name (see presets/) or a preset file")
+    p.add_argument("--steps", type=int, help="steps to run (default: the preset's)")
+    p.add_argument("--every", type=int, help="record a frame every K steps (default: the preset's)")
+    p.add_argument("--kernel", help="kernel to start with: nn, identity or limit (default: the preset's)")
+    p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the preset's)")
+    p.add_argument("--dtype", choices=("float32", "float64"), help="floating point precision")
+    p.add_argument("--out", required=True, type=Path, help="the file to write (an .npz archive, under this exact name)")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run the command on parsed arguments; its exit status (see the module docstring)."""
+    from sim import Divergence, PresetError, load_preset
+    from sim.driver import RunDriver
+    from sim.files import check_writable
+    from sim.headless import record, run, save_npz
+    from sim.preset import with_changes
+
+    terminate_like_interrupt()
+    try:
+        for name in ("steps", "every", "seed"):
+            value = getattr(args, name)
+            least = 0 if name == "seed" else 1
+            if value is not None and value < least:
+                raise PresetError(f"--{name}: expected an integer >= {least}, got {value}")
+        preset = load_preset(args.preset)
+        for flag, field in (("seed", "seed"), ("kernel", "training.kernel")):
+            if getattr(args, flag) is not None:
+                preset = with_changes(preset, {field: getattr(args, flag)}, f"--{flag}")
+    except PresetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        check_writable(args.out)
+    except OSError as exc:
+        print(f"error: --out: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    line = ProgressLine()
+    try:
+        driver = RunDriver(preset, device=args.device, dtype=args.dtype)
+        sim = driver.main
+        steps, every = args.steps or preset.steps, args.every or preset.every
+        print(f"{preset.name}: n={sim.n}, device {sim.device}, kernel {sim.kernel}", file=sys.stderr)
+        line.restart()
+
+        def progress(step: int, total: int, frame) -> None:
+            line.show(f"step {step}/{total}  loss {frame.loss:.4f}  {rate(step, line.elapsed(), 'step')}")
+
+        frames = run(driver, steps, every, progress)
+        save_npz(args.out, record(frames))
+    except PresetError as exc:
+        print(f"{line.end()}error: {exc}", file=sys.stderr)
+        return 2
+    except Divergence as exc:
+        print(f"{line.end()}error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print(f"{line.end()}cancelled; nothing written", file=sys.stderr)
+        return exit_status(exc)
+    except OSError as exc:
+        print(f"{line.end()}error: --out: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"{line.end()}wrote {args.out} ({len(frames)} frames)", file=sys.stderr)
+    return 0

@@ -1,0 +1,118 @@
+"""The one command line (cli/): `main.py --help` lists every command, `main.py [PRESET]` is
+the window, and every writer (run here; export in test_export.py) writes exactly the name
+it is given, tries the target before any work, and ends on SIGTERM as on Ctrl-C, leaving
+nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli import export, run, theory, window
+from cli.parser import build_parser, with_default_command
+from cli.progress import rate
+from sim.files import atomic_path, check_writable
+from sim.preset import KERNELS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main_py(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_help_lists_every_command_on_one_line_without_loading_torch_or_qt() -> None:
+    result = main_py("--help")
+    assert result.returncode == 0 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    for module in (window, run, export, theory):
+        (line,) = [line for line in lines if line.split()[:1] == [module.NAME]]
+        assert len(line.split()) > 2, f"{module.NAME} has no one-line description"
+    check = "import sys; from cli.parser import build_parser; build_parser().format_help(); print(sorted(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True)
+    modules = set(eval(loaded.stdout))
+    assert not modules & {"torch", "PySide6", "vispy", "numpy", "sim", "gui"}
+
+
+def test_no_command_is_the_window_on_the_given_preset() -> None:
+    parser = build_parser()
+    for argv, preset in (([], None), (["fig5-2d"], "fig5-2d"), (["window", "my.toml"], "my.toml")):
+        args = parser.parse_args(with_default_command(argv))
+        assert args.handler is window.handle and args.preset == preset
+    assert parser.parse_args(with_default_command(["run", "x", "--out", "y"])).handler is run.handle
+
+
+def test_run_help_names_every_kernel_and_a_bad_kernel_is_one_line(tmp_path) -> None:
+    help_text = " ".join(main_py("run", "--help").stdout.split())
+    assert all(name in help_text.rsplit("--kernel KERNEL", 1)[1].split("--seed SEED")[0] for name in KERNELS)
+    result = main_py("run", "fig5-2d", "--kernel", "wide", "--out", str(tmp_path / "x.npz"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "--kernel" in result.stderr and "training.kernel" in result.stderr and "wide" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_writes_the_name_it_is_given_even_without_npz(tmp_path) -> None:
+    out = tmp_path / "run.dat"
+    result = main_py("run", "fig5-2d", "--steps", "4", "--every", "2", "--device", "cpu", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["run.dat"]
+    with np.load(out) as data:
+        assert list(data["steps"]) == [0, 2, 4] and data["Z"].shape == (3, 256, 2)
+
+
+def test_a_name_at_the_file_system_limit_is_written(tmp_path) -> None:
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    out = tmp_path / ("r" * (limit - 4) + ".npz")
+    result = main_py("run", "fig5-2d", "--steps", "1", "--every", "1", "--device", "cpu", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+    wide = tmp_path / ("é" * ((limit - 4) // 2) + ".mp4")  # two bytes a character
+    with atomic_path(wide) as tmp:
+        assert len(os.fsencode(tmp.name)) <= limit and tmp.suffix == ".mp4" and tmp.parent == tmp_path
+        tmp.write_bytes(b"x")
+    assert wide.read_bytes() == b"x" and sorted(tmp_path.iterdir()) == sorted([out, wide])
+
+
+@pytest.mark.parametrize("where", ["proc", "under-a-file", "a-folder"])
+def test_an_unwritable_output_fails_before_the_run_starts(tmp_path, where) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = {"proc": Path("/proc/x.npz"), "under-a-file": blocker / "run.npz", "a-folder": tmp_path}[where]
+    result = main_py("run", "fig5-2d", "--steps", "100000000", "--out", str(out))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: --out: cannot write {out}")  # no run header, no progress line
+    assert list(tmp_path.iterdir()) == [blocker]
+    with pytest.raises(OSError):
+        check_writable(out)
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_a_run_with_nothing_written(tmp_path, sig, status) -> None:
+    out = tmp_path / "run.npz"
+    command = [sys.executable, "main.py", "run", "fig5-2d", "--steps", "100000000", "--every", "50", "--out", str(out)]
+    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "step 100/" not in seen:
+        char = proc.stderr.read(1)
+        assert char, f"the run ended early: {seen}"
+        seen += char
+    proc.send_signal(sig)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == status
+    assert rest.strip().splitlines()[-1] == "cancelled; nothing written" and "Traceback" not in rest
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_rate_is_seconds_per_unit_when_slower_than_one_a_second() -> None:
+    assert rate(3, 12.0, "frame") == "4.0 s/frame"
+    assert rate(1, 0.5, "step") == "2.0 steps/s"
+    assert rate(500, 2.0, "step") == "250 steps/s"
+    assert rate(1, 1.0, "frame") == "1.0 s/frame"
