@@ -62,7 +62,7 @@ def handle(args: argparse.Namespace) -> int:
         return 1
     line = ProgressLine()
     try:
-        driver = RunDriver(preset, device=args.device, dtype=args.dtype)
+        driver = RunDriver(preset, device=args.device, dtype=args.dtype, source=args.preset)
         sim = driver.main
         steps, every = args.steps or preset.steps, args.every or preset.every
         print(f"{preset.name}: n={sim.n}, device {sim.device}, kernel {sim.kernel}", file=sys.stderr)

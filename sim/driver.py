@@ -50,10 +50,11 @@ class RunDriver:
         device: str | None = None,
         dtype: str | None = None,
         on_tile: TileHook | None = None,
+        source: str = "",
     ):
         self.on_tile = on_tile
         self.device, self.dtype = device, dtype
-        self.sims = [self._watched(Simulation(preset, device=device, dtype=dtype))]
+        self.sims = [self._watched(Simulation(preset, device=device, dtype=dtype, source=source))]
         if twin:
             self.sims.append(self._make_twin())
         self.generation = 0

@@ -38,3 +38,13 @@ class Frame:
     cluster_velocity: dict[str, np.ndarray]
     H: np.ndarray | None = None
     H_index: np.ndarray | None = None
+
+    def non_finite(self) -> list[str]:
+        """Names of this frame's results that hold NaN or inf: the embeddings, the loss, the
+        centres, the velocities and the metrics that are defined for any data (alignment,
+        uniformity, invariance). Empty for a frame fit to record."""
+        arrays = {"X": self.X, "Z": self.Z, "loss": np.asarray(self.loss), "centers": self.centers}
+        arrays |= {f"velocity_{k}": v for k, v in self.velocity.items()}
+        arrays |= {f"cluster_velocity_{k}": v for k, v in self.cluster_velocity.items()}
+        arrays |= {f"metric_{k}": np.asarray(self.metrics[k]) for k in ("alignment", "uniformity", "invariance")}
+        return [name for name, a in arrays.items() if not np.all(np.isfinite(a))]

@@ -17,6 +17,7 @@ import numpy as np
 from sim.driver import RunDriver
 from sim.files import atomic_path
 from sim.frame import Frame
+from sim.simulation import Divergence
 
 
 def record(frames: list[Frame]) -> dict[str, np.ndarray]:
@@ -43,9 +44,13 @@ def record(frames: list[Frame]) -> dict[str, np.ndarray]:
 
 def run(driver: RunDriver, steps: int, every: int, progress=None) -> list[Frame]:
     """The run's frames (RunDriver.record) at step 0, every `every` steps and at `steps`;
-    progress(step, steps, frame) after each one but the first."""
+    progress(step, steps, frame) after each one but the first. Divergence if a frame holds a
+    NaN or inf result (Frame.non_finite): a run never records those as if they were results."""
     frames = []
     for (frame, *_twin), _events in driver.record(steps, every):
+        bad = frame.non_finite()
+        if bad:
+            raise Divergence(f"frame at step {frame.step}: {', '.join(bad)} not finite; nothing written")
         frames.append(frame)
         if progress and len(frames) > 1:
             progress(frame.step, steps, frame)

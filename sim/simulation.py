@@ -21,6 +21,7 @@ import torch
 from torch.func import functional_call, jvp
 
 from sim import metrics
+from sim.budget import check_fits
 from sim.frame import Frame
 from sim.losses import TileHook, contrastive_loss
 from sim.networks import MLP, AveragingNet
@@ -90,16 +91,21 @@ class Simulation:
 
     on_tile: TileHook | None = None
 
-    def __init__(self, preset: Preset, device: str | None = None, dtype: str | None = None):
+    def __init__(self, preset: Preset, device: str | None = None, dtype: str | None = None, source: str = ""):
         self.preset = preset
+        self.source = source or preset.name  # names the preset's file in errors found while building
         self.device = pick_device(device or preset.device)
         self.dtype = torch.float64 if (dtype or preset.dtype) == "float64" else torch.float32
         self.kernel = preset.training.kernel
         self.step_count = 0
         self.switches: list[tuple[int, str]] = []
+        if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
+            check_fits(preset, preset.n, preset.data.dim, self.device, self.source)
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
+        check_fits(preset, self.samples.n, self.X.shape[1], self.device, self.source)
         self._make_model()
         self._make_start()
+        self._check_outputs_defined()
         self._make_optimisers()
         self.views_generator = torch.Generator(device=self.device).manual_seed(preset.seed + 1)
         self._views_state = self.views_generator.get_state()
@@ -218,9 +224,31 @@ class Simulation:
             u = self._raw(self.X if inputs is None else inputs)
             return u / u.norm(dim=-1, keepdim=True)
 
+    def _check_outputs_defined(self) -> None:
+        """z = u / |u| is undefined where u = f_theta(x) + Delta is exactly 0 (all units off at
+        a sample, e.g. ReLU with a cluster of radius 0 at the origin, or an odd activation of
+        an averaging net, which has no bias, at x = 0): refused with that cause."""
+        zero = torch.nonzero(self.raw_outputs().norm(dim=-1) == 0).flatten()
+        if len(zero):
+            i = int(zero[0])
+            x = ", ".join(f"{v:g}" for v in self.X[i].tolist()[:4])
+            raise PresetError(
+                f"{self.source}: network.activation: the network's output is exactly 0 at {len(zero)} sample(s) (sample {i} at x = ({x}...)), so the "
+                f"embedding f/|f| is undefined there; a {self.preset.network.kind} net with "
+                f"{self.preset.network.activation} has every unit off there: move or widen that cluster, or change "
+                "network.activation"
+            )
+
     def _loss_of(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         u = self._raw(views)
-        Z = u / u.norm(dim=-1, keepdim=True)
+        norm = u.norm(dim=-1, keepdim=True)
+        if not bool((norm > 0).all()):
+            raise Divergence(
+                f"step {self.step_count}: the network's output is exactly 0 for a view, so its embedding f/|f| is "
+                "undefined; the run keeps its last good state (views that land where every unit is off: change the "
+                "data, the view noise or network.activation)"
+            )
+        Z = u / norm
         loss = self.preset.loss
         if loss.kind == "vicreg":
             return vicreg_loss(Z, loss.vicreg_invariance, loss.vicreg_variance, loss.vicreg_covariance), Z
@@ -274,12 +302,31 @@ class Simulation:
         self._check_finite(loss, (*grads, *head_grads))
         for p, g in zip(moving, grads):
             p.grad = g
-        {"nn": self.theta_opt, "identity": self.delta_opt, "limit": self.limit_opt}[self.kernel].step()
+        self._accepted_step(
+            {"nn": self.theta_opt, "identity": self.delta_opt, "limit": self.limit_opt}[self.kernel], moving
+        )
         if self.head:
             self.head.step(head_grads, self.model)
         self.step_count += 1
         self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
+
+    def _accepted_step(self, optimiser: torch.optim.Optimizer, moving: list[torch.Tensor]) -> None:
+        """The optimiser's step, kept only if every tensor it moved stays finite; otherwise the
+        tensors and the optimiser's state are put back and Divergence says so."""
+        before = [p.detach().clone() for p in moving]
+        state = copy.deepcopy(optimiser.state_dict())
+        optimiser.step()
+        if all(bool(torch.isfinite(p).all()) for p in moving):
+            return
+        with torch.no_grad():
+            for p, old in zip(moving, before):
+                p.copy_(old)
+        optimiser.load_state_dict(state)
+        raise Divergence(
+            f"step {self.step_count}: the update made the {'network' if self.kernel == 'nn' else 'offsets'} "
+            "non-finite; the run keeps its last good state (lower the step size)"
+        )
 
     def _take_next_gradient(self) -> tuple[torch.Tensor, dict[torch.Tensor, torch.Tensor]] | None:
         """The loss and gradients a frame computed on the next step's views, if nothing that
@@ -504,6 +551,7 @@ class Simulation:
         kernels = {self.kernel, *(s.kernel for s in preset.training.switches)}
         if "limit" in kernels and preset.n > LIMIT_MAX_POINTS:
             raise PresetError(f"cluster: the 'limit' kernel handles at most {LIMIT_MAX_POINTS} samples, got {preset.n}")
+        check_fits(preset, preset.n, self.X.shape[1], self.device, "cluster")
         self.preset = preset
 
     def _check_index(self, k: int) -> None:

@@ -114,7 +114,7 @@ raw_preset = st.fixed_dictionaries(
 def test_generated_presets_run_or_get_a_one_line_error(raw):
     try:
         p = preset_from_dict(raw, "generated.toml")
-        sim = Simulation(p, device="cpu")
+        sim = Simulation(p, device="cpu", source="generated.toml")
         sim.step(2)
         frame = sim.frame()
     except PresetError as exc:
