@@ -16,14 +16,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_ntk import run as run_ntk
 from sim import Simulation, load_preset
+from sim.preset import with_changes
 
 
 def steps_per_second(kernel: str, steps: int, device: str, every: int | None) -> float:
     """Best of two timed runs of `steps` steps (frames every `every` steps when given)."""
     best = 0.0
     for _ in range(2):
-        p = load_preset("fig5-2d")
-        p.training.kernel = kernel
+        p = with_changes(load_preset("fig5-2d"), {"training.kernel": kernel})
         sim = Simulation(p, device=device)
         sim.step(5)
         sim.frame()

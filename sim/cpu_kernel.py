@@ -11,8 +11,8 @@ the strip's own square, its column (S_ab = S_ba):
 (both also add the mirrored terms to column accumulators). Within a block of columns the
 terms are added in float32 and each block's partial sums in float64. 2^z comes from a
 degree-6 polynomial on [-1/2, 1/2] (relative error about 3e-9) times an exponent set from the
-rounded integer part; z is clamped at -125 (the caller keeps every row's largest term above
-2^-58, so N such terms change a sum by less than N 2^-67 of it).
+rounded integer part, for z >= -125 (the caller's bound on every logit). Without per-row
+offsets the last column of the gradient sums (their gradient) is left at 0.
 The code is compiled once per (terms per logit, latent dims) for this machine's CPU into the
 user's cache folder; `load` returns None (and the caller's torch tiles serve) where there is
 no C compiler or the build fails.
@@ -51,9 +51,9 @@ _TEMPLATE = r"""
 #define P {terms}
 #define M {dims}
 #define CB {column_block}
+#define OFFSETS (P > M + 1) /* per-row offsets u: their gradient is wanted */
 
 static inline float exp2_neg(float x) {{
-    x = x < -125.0f ? -125.0f : x;
     float n = __builtin_rintf(x);
     float f = x - n;
     float p = {c6}f;
@@ -138,7 +138,7 @@ void strip_grads(const float *Q, const float *K, const float *d, int64_t N, int6
             float e = exp2_neg(z);
             float w = (b == self) ? 0.0f : e * (da + d[b]);
             for (int k = 0; k < M; k++) g[k] += w * K[k * N + b];
-            g[M] += w;
+            if (OFFSETS) g[M] += w;
         }}
         for (int k = 0; k <= M; k++) rows[a * (M + 1) + k] += g[k];
     }}
@@ -176,9 +176,11 @@ void strip_grads(const float *Q, const float *K, const float *d, int64_t N, int6
                     g1[k] += w1 * Kb[k * N + j];
                     col[k][j] += w0 * r0[k] + w1 * r1[k];
                 }}
-                g0[M] += w0;
-                g1[M] += w1;
-                col[M][j] += w0 + w1;
+                if (OFFSETS) {{
+                    g0[M] += w0;
+                    g1[M] += w1;
+                    col[M][j] += w0 + w1;
+                }}
             }}
             for (int k = 0; k <= M; k++) rows[a * (M + 1) + k] += g0[k];
             if (a + 1 < a1)

@@ -58,6 +58,7 @@ TILE_THREADS = os.cpu_count() or 1
 # SYMMETRIC_GAP (natural log units) of the common shift; otherwise the torch tiles serve.
 SYMMETRIC_MIN_ROWS = PARALLEL_MIN_ROWS
 SYMMETRIC_GAP = 40.0
+LOWEST_LOGIT2 = 120.0  # the compiled loop's 2^z is exact in form down to z = -125
 STRIP_ROWS = 128
 
 
@@ -212,7 +213,8 @@ def _symmetric_plan(R, u, tau, floor):
     """(kernel, shift) when the compiled symmetric loop can serve these rows: float32 on the
     CPU, at least SYMMETRIC_MIN_ROWS rows, a kernel built for this size of logit, and one shift
     C = max_a (|R_a| max|R| / tau + u_a + max u) >= every logit with every row's largest logit
-    (at least `floor`) within SYMMETRIC_GAP of it; else None."""
+    (at least `floor`) within SYMMETRIC_GAP of it and every logit within LOWEST_LOGIT2 (in
+    log2 units) of it; else None."""
     N, m = R.shape
     if R.device.type != "cpu" or R.dtype != torch.float32 or N < SYMMETRIC_MIN_ROWS or floor is None:
         return None
@@ -222,7 +224,9 @@ def _symmetric_plan(R, u, tau, floor):
         if u is not None:
             shift = shift + u.double() + u.double().max()
         C = float(shift.max())
-        if not C - float(floor.double().min()) <= SYMMETRIC_GAP:
+        # every logit >= -max|R|^2 / tau + 2 min u: its power of two stays a normal number
+        lowest = -(float(norms.max()) ** 2) / tau + (2 * float(u.min()) if u is not None else 0.0)
+        if not (C - float(floor.double().min()) <= SYMMETRIC_GAP and (C - lowest) * LOG2E <= LOWEST_LOGIT2):
             return None
     kernel = cpu_kernel.load(m + (2 if u is not None else 1), m)
     return None if kernel is None else (kernel, C)

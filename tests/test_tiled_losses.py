@@ -290,15 +290,17 @@ def test_compiled_loop_off_the_sphere(compiled_loop, kind, psi):
     check_float32_against_dense(Z, kind, 1.0, psi)
 
 
-def test_a_temperature_too_small_for_one_shift_goes_to_the_torch_tiles(monkeypatch):
+@pytest.mark.parametrize("kind,psi", LOSSES)
+def test_a_temperature_too_small_for_one_shift_goes_to_the_torch_tiles(monkeypatch, kind, psi):
     monkeypatch.setattr(losses, "SYMMETRIC_MIN_ROWS", 32)
 
     def no_compiled_loop(*args):
-        raise AssertionError("the compiled loop ran with logits spread past SYMMETRIC_GAP")
+        raise AssertionError("the compiled loop ran with logits spread too far")
 
     monkeypatch.setattr(losses, "_symmetric_tiles", no_compiled_loop)
-    # tau = 0.02 spreads a row's logits over 2 / tau = 100 > SYMMETRIC_GAP
-    check_float32_against_dense(unit_views(2, 200, 3, seed=2), "nt_xent", 0.02, "log", rel=1e-5)
+    # tau = 0.02 spreads the logits over 2 / tau = 100: NT-Xent's positive logit can lie past
+    # SYMMETRIC_GAP below the shift; the generalized loss's farthest pairs past LOWEST_LOGIT2
+    check_float32_against_dense(unit_views(2, 200, 3, seed=2), kind, 0.02, psi, rel=1e-5)
 
 
 def test_without_a_c_compiler_the_torch_tiles_serve(monkeypatch, tmp_path):
