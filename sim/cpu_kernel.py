@@ -25,6 +25,7 @@ import functools
 import hashlib
 import math
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -208,6 +209,16 @@ def source(terms: int, dims: int) -> str:
     return _TEMPLATE.format(terms=terms, dims=dims, column_block=COLUMN_BLOCK, **coefficients)
 
 
+def _machine() -> str:
+    """What the build is for: the processor's model and instruction sets (-march=native), so a
+    cache folder shared between machines never hands one another's build."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.machine() + platform.processor()
+    return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
+
+
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "contrastive-kernel-lab"
@@ -235,7 +246,7 @@ def load(terms: int, dims: int) -> Kernel | None:
     if compiler is None:
         return None
     code = source(terms, dims)
-    key = hashlib.sha256("\n".join((code, compiler, *FLAGS)).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join((code, compiler, _machine(), *FLAGS)).encode()).hexdigest()[:16]
     folder = _cache_dir()
     path = folder / f"tiles-{key}.so"
     if not path.exists():

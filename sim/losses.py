@@ -209,27 +209,63 @@ def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):
     return value, grad_R, grad_u
 
 
-def _symmetric_plan(R, u, tau, floor):
-    """(kernel, shift) when the compiled symmetric loop can serve these rows: float32 on the
-    CPU, at least SYMMETRIC_MIN_ROWS rows, a kernel built for this size of logit, and one shift
-    C = max_a (|R_a| max|R| / tau + u_a + max u) >= every logit with every row's largest logit
-    (at least `floor`) within SYMMETRIC_GAP of it and every logit within LOWEST_LOGIT2 (in
-    log2 units) of it; else None."""
-    N, m = R.shape
-    if R.device.type != "cpu" or R.dtype != torch.float32 or N < SYMMETRIC_MIN_ROWS or floor is None:
-        return None
+def _common_shift(R: torch.Tensor, u: torch.Tensor | None, tau: float) -> tuple[float, float]:
+    """(C, lowest): one shift C = max_a (|R_a| max|R| / tau + u_a + max u) at or above every
+    logit, and a bound every logit lies above, -max|R|^2 / tau + 2 min u (float64)."""
     with torch.no_grad():
         norms = R.double().norm(dim=1)
         shift = norms * (norms.max() / tau)
         if u is not None:
             shift = shift + u.double() + u.double().max()
-        C = float(shift.max())
-        # every logit >= -max|R|^2 / tau + 2 min u: its power of two stays a normal number
         lowest = -(float(norms.max()) ** 2) / tau + (2 * float(u.min()) if u is not None else 0.0)
-        if not (C - float(floor.double().min()) <= SYMMETRIC_GAP and (C - lowest) * LOG2E <= LOWEST_LOGIT2):
-            return None
-    kernel = cpu_kernel.load(m + (2 if u is not None else 1), m)
-    return None if kernel is None else (kernel, C)
+        return float(shift.max()), lowest
+
+
+def _symmetric_plan(R, u, tau, floor):
+    """(kernel, C) when the compiled symmetric loop can serve these rows: float32 on the CPU, at
+    least SYMMETRIC_MIN_ROWS rows, a kernel built (and checked) for this size of logit, and the
+    common shift C (`_common_shift`) within SYMMETRIC_GAP of every row's largest logit (at
+    least `floor`) and within LOWEST_LOGIT2 (log2 units) of every logit; else None."""
+    N, m = R.shape
+    if R.device.type != "cpu" or R.dtype != torch.float32 or N < SYMMETRIC_MIN_ROWS or floor is None:
+        return None
+    C, lowest = _common_shift(R, u, tau)
+    if not (C - float(floor.double().min()) <= SYMMETRIC_GAP and (C - lowest) * LOG2E <= LOWEST_LOGIT2):
+        return None
+    terms = m + (2 if u is not None else 1)
+    kernel = cpu_kernel.load(terms, m)
+    return None if kernel is None or not _compiled_works(terms, m) else (kernel, C)
+
+
+@functools.cache
+def _compiled_works(terms: int, dims: int) -> bool:
+    """The compiled loop's first use for a size of logit: value and gradients on 300 rows
+    (float32, tau 0.5, with per-row offsets if `terms` = dims + 2) against the dense float64
+    formula; if it disagrees (a compiler that builds other code than meant), a warning says so
+    and the torch tiles serve this process."""
+    g = torch.Generator().manual_seed(0)
+    R = torch.nn.functional.normalize(torch.randn(300, dims, generator=g), dim=1)
+    u = torch.randn(300, generator=g) * 0.1 - 3 if terms == dims + 2 else None
+    exclude_self, tau = u is None, 0.5
+    with torch.enable_grad():  # called from inside an autograd Function's forward
+        R64 = R.double().requires_grad_(True)
+        u64 = u.double().requires_grad_(True) if u is not None else None
+        S = R64 @ R64.T / tau + (u64[:, None] + u64[None, :] if u is not None else 0)
+        if exclude_self:
+            S = S.masked_fill(torch.eye(300, dtype=torch.bool), float("-inf"))
+        value = torch.logsumexp(S, dim=1).mean()
+        want = (value, *torch.autograd.grad(value, [R64] + ([u64] if u is not None else [])))
+    try:
+        got = _symmetric_tiles(
+            cpu_kernel.load(terms, dims), _common_shift(R, u, tau)[0], R, u, tau, exclude_self, "id", None, True, None
+        )
+        for a, b in zip(got, want):
+            if not torch.allclose(a.double(), b.detach(), rtol=1e-5, atol=1e-7):
+                raise ArithmeticError(f"differs from the float64 formula by {(a.double() - b).abs().max().item():.1e}")
+    except Exception as exc:  # noqa: BLE001  (whatever is wrong with the build, the torch tiles still serve)
+        warnings.warn(f"compiled CPU loss loop not used ({type(exc).__name__}: {exc}); torch tiles serve")
+        return False
+    return True
 
 
 def _symmetric_tiles(kernel, C, R, u, tau, exclude_self, phi, chunk, want_grad, on_tile):

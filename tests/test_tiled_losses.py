@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import threading
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -355,3 +356,19 @@ def test_exp2_polynomial_is_within_float32_rounding():
     c = cpu_kernel.exp2_coefficients()
     p = sum(ck * f**k for k, ck in enumerate(c))
     assert float((p / 2.0**f - 1).abs().max()) < 5e-9
+
+
+def test_a_wrong_build_is_caught_at_first_use_and_the_torch_tiles_serve(monkeypatch, tmp_path):
+    monkeypatch.setattr(losses, "SYMMETRIC_MIN_ROWS", 32)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    wrong = [1.0, 0.7, 0.24, 0.055, 0.0096, 0.0013, 0.00015]  # 2^f about 0.3% off
+    monkeypatch.setattr(cpu_kernel, "exp2_coefficients", lambda degree=6: wrong)
+    cpu_kernel.load.cache_clear()
+    losses._compiled_works.cache_clear()
+    try:
+        warned = pytest.warns(UserWarning, match="compiled CPU loss loop not used") if COMPILER else nullcontext()
+        with warned:
+            check_float32_against_dense(unit_views(2, 200, 3, seed=6), "nt_xent", 0.5, "log")
+    finally:
+        cpu_kernel.load.cache_clear()
+        losses._compiled_works.cache_clear()
