@@ -213,6 +213,9 @@ def run(
             with busy_core():
                 row["busy_s"], row["busy_cpu_s"] = timed(_forward_backward(tiled, Z))[1:]
             measured.append(exp_rates(losses.TILE_THREADS))
+            if losses._symmetric_plan(Z.detach().reshape(N, m), None, tau, torch.zeros(1)) is not None:
+                with mock.patch.object(losses, "SYMMETRIC_MIN_ROWS", N + 1):  # the torch tiles beside it
+                    row["torch_tiles_wall_s"], row["torch_tiles_cpu_s"] = timed(_forward_backward(tiled, Z))[1:]
             bound = {key: max(rates[key] for rates in measured) for key in measured[0]}
             for name in ("exp2", "exp"):
                 row[f"{name}_bound_s"] = N * N / bound[f"{name}_per_s"]
@@ -325,6 +328,11 @@ def main() -> None:
                 f"-> {row['bound_multiple']:.2f}x idle; one core busy {row['busy_s']:.2f} s, {row['busy_cpu_s']:.2f} "
                 f"CPU-s = {row['busy_cpu_bound_multiple']:.2f}x the bound's {row['exp2_bound_cpu_s']:.2f} CPU-s "
                 f"(torch.exp's bound {row['exp_bound_s']:.2f} s)"
+            )
+        if "torch_tiles_cpu_s" in row:
+            print(
+                f"{'':>10} compiled loop above; torch tiles {row['torch_tiles_wall_s']:.2f} s, "
+                f"{row['torch_tiles_cpu_s']:.2f} CPU-s (compiled loop {row['idle_cpu_s']:.2f} CPU-s)"
             )
         if "one_thread_s" in row:
             print(f"{'':>10} tiles in {row['tile_threads']} threads above; in one thread {row['one_thread_s']:.3f} s")

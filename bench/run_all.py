@@ -134,6 +134,12 @@ def table(results: dict) -> list[str]:
                 f"{row['exp2_bound_s']:.2f} s ({row['exp2_bound_cpu_s']:.2f} CPU-s); the loss idle "
                 f"{min(row['tiled_s'], row['idle_s']):.2f} s = **{row['bound_multiple']:.2f}x**",
             )
+            if "torch_tiles_cpu_s" in row:
+                add(
+                    f"NT-Xent + gradient, N = {row['N']}: compiled loop vs torch tiles, idle",
+                    f"{row['idle_s']:.2f} s, {row['idle_cpu_s']:.2f} CPU-s vs {row['torch_tiles_wall_s']:.2f} s, "
+                    f"{row['torch_tiles_cpu_s']:.2f} CPU-s",
+                )
             add(
                 f"NT-Xent + gradient, N = {row['N']}, one core kept busy",
                 f"{row['busy_s']:.2f} s, {row['busy_cpu_s']:.2f} CPU-s = **{row['busy_cpu_bound_multiple']:.2f}x** "
