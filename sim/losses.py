@@ -58,6 +58,9 @@ TILE_THREADS = os.cpu_count() or 1
 # SYMMETRIC_GAP (natural log units) of the common shift; otherwise the torch tiles serve.
 SYMMETRIC_MIN_ROWS = PARALLEL_MIN_ROWS
 SYMMETRIC_GAP = 40.0
+# The loop is for thin embeddings (its per-column sums sit on the stack, (m + 1) x 4 KiB); wide
+# ones have the torch tiles' matrix products do the work.
+SYMMETRIC_MAX_DIMS = 16
 LOWEST_LOGIT2 = 120.0  # the compiled loop's 2^z is exact in form down to z = -125
 STRIP_ROWS = 128
 
@@ -223,11 +226,13 @@ def _common_shift(R: torch.Tensor, u: torch.Tensor | None, tau: float) -> tuple[
 
 def _symmetric_plan(R, u, tau, floor):
     """(kernel, C) when the compiled symmetric loop can serve these rows: float32 on the CPU, at
-    least SYMMETRIC_MIN_ROWS rows, a kernel built (and checked) for this size of logit, and the
+    least SYMMETRIC_MIN_ROWS rows of at most SYMMETRIC_MAX_DIMS dimensions, a kernel built (and checked) for this size of logit, and the
     common shift C (`_common_shift`) within SYMMETRIC_GAP of every row's largest logit (at
     least `floor`) and within LOWEST_LOGIT2 (log2 units) of every logit; else None."""
     N, m = R.shape
     if R.device.type != "cpu" or R.dtype != torch.float32 or N < SYMMETRIC_MIN_ROWS or floor is None:
+        return None
+    if m > SYMMETRIC_MAX_DIMS:
         return None
     C, lowest = _common_shift(R, u, tau)
     if not (C - float(floor.double().min()) <= SYMMETRIC_GAP and (C - lowest) * LOG2E <= LOWEST_LOGIT2):

@@ -272,9 +272,12 @@ def check_float32_against_dense(Z64, kind, tau, psi, chunk=None, rel=1e-6):
 
 
 @pytest.mark.parametrize("kind,psi", LOSSES)
-@pytest.mark.parametrize("V,n,m,chunk", [(2, 400, 3, None), (3, 37, 3, 5), (2, 333, 2, 7), (2, 1100, 3, 128)])
+@pytest.mark.parametrize(
+    "V,n,m,chunk", [(2, 400, 3, None), (3, 37, 3, 5), (2, 333, 2, 7), (2, 1100, 3, 128), (2, 150, 16, 32)]
+)
 def test_compiled_loop_equals_dense(compiled_loop, kind, psi, V, n, m, chunk):
-    # strips of `chunk` rows that do not divide N, several column blocks (N > 1024), m = 2 and 3
+    # strips of `chunk` rows that do not divide N, several column blocks (N > 1024), m = 2, 3
+    # and the widest the loop takes
     check_float32_against_dense(unit_views(V, n, m, seed=n + m), kind, 0.5, psi, chunk)
 
 
@@ -302,6 +305,18 @@ def test_a_temperature_too_small_for_one_shift_goes_to_the_torch_tiles(monkeypat
     # tau = 0.02 spreads the logits over 2 / tau = 100: NT-Xent's positive logit can lie past
     # SYMMETRIC_GAP below the shift; the generalized loss's farthest pairs past LOWEST_LOGIT2
     check_float32_against_dense(unit_views(2, 200, 3, seed=2), kind, 0.02, psi, rel=1e-5)
+
+
+def test_wide_embeddings_go_to_the_torch_tiles(monkeypatch):
+    monkeypatch.setattr(losses, "SYMMETRIC_MIN_ROWS", 32)
+
+    def no_compiled_loop(*args):
+        raise AssertionError("the compiled loop ran on wide rows")
+
+    monkeypatch.setattr(losses, "_symmetric_tiles", no_compiled_loop)
+    m = losses.SYMMETRIC_MAX_DIMS + 1
+    for kind, psi in LOSSES:
+        check_float32_against_dense(unit_views(2, 100, m, seed=m), kind, 0.5, psi)
 
 
 def test_without_a_c_compiler_the_torch_tiles_serve(monkeypatch, tmp_path):
