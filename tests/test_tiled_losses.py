@@ -315,8 +315,8 @@ def test_wide_embeddings_go_to_the_torch_tiles(monkeypatch):
 
     monkeypatch.setattr(losses, "_symmetric_tiles", no_compiled_loop)
     m = losses.SYMMETRIC_MAX_DIMS + 1
-    for kind, psi in LOSSES:
-        check_float32_against_dense(unit_views(2, 100, m, seed=m), kind, 0.5, psi)
+    for kind, psi in LOSSES:  # the torch tiles' float32 precision (test_float32_close_to_float64)
+        check_float32_against_dense(unit_views(2, 100, m, seed=m), kind, 0.5, psi, rel=1e-5)
 
 
 def test_without_a_c_compiler_the_torch_tiles_serve(monkeypatch, tmp_path):
