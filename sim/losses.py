@@ -15,7 +15,10 @@ tile from a byte budget (TILE_BYTES); every chunk gives the same values up to ro
 On a GPU (float32 with Triton, which torch's CUDA builds bring) the same two sums come from
 `sim.fused_lse` instead: two passes of one Triton kernel that keep each tile in registers
 (checked against the torch tiles at its first use on a device; the torch tiles serve if it
-fails there).
+fails there). On the CPU in float32 from SYMMETRIC_MIN_ROWS rows, a loop compiled from C
+(`sim.cpu_kernel`) serves where one shift fits every row: it walks half the (symmetric)
+matrix in strips of at most STRIP_ROWS rows (`chunk` caps the strip), once for the sums and
+once for the gradient, each exponential serving its row and its column, in registers.
 `on_tile(done, total)`, if given, is called after each tile with the rows done so far: for
 progress, and to stop a long loss by raising from it (nothing is changed by a stopped loss).
 """
@@ -282,7 +285,7 @@ def _symmetric_tiles(kernel, C, R, u, tau, exclude_self, phi, chunk, want_grad, 
     mirrored columns to its own sums, added in group order (the same numbers for any thread
     count); the groups are taken by whichever thread is free."""
     N, m = R.shape
-    rows = min(chunk or STRIP_ROWS, STRIP_ROWS, cpu_kernel.COLUMN_BLOCK)
+    rows = min(STRIP_ROWS if chunk is None else _tile_rows(N, R, chunk), STRIP_ROWS, cpu_kernel.COLUMN_BLOCK)
     with torch.no_grad():
         # z_ab = Q_a . K_b with Q = [R log2(e) / tau, v log2(e), 1], K = [R^T, 1, v log2(e)] and the
         # offsets v = u - C / 2 (or -C on one side, without u): terms near 1 in size, each rounded

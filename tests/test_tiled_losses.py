@@ -366,6 +366,11 @@ def test_compiled_loop_progress_and_stop(compiled_loop, monkeypatch):
     assert threading.active_count() == before
 
 
+def test_compiled_loop_refuses_a_strip_of_no_rows(compiled_loop):
+    with pytest.raises(ValueError, match="chunk"):
+        views_nt_xent(unit_views(2, 50, 3, seed=1, dtype=torch.float32), 0.5, chunk=0)
+
+
 def test_exp2_polynomial_is_within_float32_rounding():
     f = torch.linspace(-0.5, 0.5, 100_001, dtype=torch.float64)
     c = cpu_kernel.exp2_coefficients()
