@@ -6,10 +6,16 @@ and writes bench/results.json with the raw numbers and the machine they came fro
 On a lent GPU machine, bench/gpu_check.sh runs the CUDA check and the GPU rows in one go.
 
 Rows: the layer-wise NTK against the torch.func jacrev contraction; the tiled NT-Xent
-against the dense one (time, peak memory, the largest N each handles); steps/s per kernel
-headless; steps/s with the window open against headless; frames/s drawing 10k and 100k
-points; video encoding and render+encode frames/s at 1280x720. The window rows need a
-display: without one they run under xvfb-run.
+against the dense one and pytorch-metric-learning's (time, peak memory, the largest N each
+handles), and at 200k views against the machine's bound (N^2 exponentials at torch's exp2 rate
+measured in the same run), idle and with one core kept busy; steps/s per kernel headless;
+fig5-2d steps/s idle and with a core kept busy, torch's default threads against
+sim.threads.threads_for; steps/s with the window open against headless; frames/s drawing 10k
+and 100k points; video encoding and render+encode frames/s at 1280x720. The window rows need
+a display: without one they run under xvfb-run.
+
+The rows run are merged into the results file: rows not run keep their numbers (each row
+carries the date it was measured).
 """
 
 from __future__ import annotations
@@ -28,14 +34,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 ROWS = {
     "ntk": ("bench.bench_ntk", {"device": "{device}"}),
-    "scale": ("bench.bench_scale", {"device": "{device}", "sizes": [4096, 16384], "large": [200000], "threads": 1}),
+    "scale": (
+        "bench.bench_scale",
+        {"device": "{device}", "sizes": [512, 4096, 16384], "large": [200000], "threads": 1},
+    ),
     "core": ("bench.bench_core", {"device": "{device}"}),
+    "load": ("bench.bench_load", {}),
     "gui": ("bench.bench_gui", {}),
     "video": ("bench.bench_video", {}),
 }
 QUICK = {
     "scale": {"sizes": [4096, 8192], "large": [32768]},
     "core": {"steps": 100},
+    "load": {"seconds": 1.5},
     "gui": {"step_seconds": 3.0, "draw_seconds": 1.5},
     "video": {"frames": 40},
 }
@@ -88,13 +99,18 @@ def table(results: dict) -> list[str]:
     r = results.get("scale", {})
     for row in r.get("rows", []):
         dense = (
-            f"{row['dense_s']:.2f} s, {_gib(row['dense_peak_bytes'])}"
+            f"{row['dense_s']:.3f} s, {_gib(row['dense_peak_bytes'])}"
             if "dense_s" in row
             else f"over budget ({_gib(row['dense_predicted_bytes'])} predicted)"
         )
+        pml = (
+            f" vs {row['pml_s']:.2f} s, {_gib(row['pml_peak_bytes'])}"
+            if "pml_s" in row
+            else " (pytorch-metric-learning: not run, its N x N^2 mask)"
+        )
         add(
-            f"NT-Xent + gradient, N = {row['N']} views: tiled vs dense",
-            f"{row['tiled_s']:.3f} s, {_gib(row['tiled_peak_bytes'])} vs {dense}",
+            f"NT-Xent + gradient, N = {row['N']} views: tiled vs dense PyTorch vs pytorch-metric-learning",
+            f"{row['tiled_s']:.3f} s, {_gib(row['tiled_peak_bytes'])} vs {dense}{pml}",
         )
     for row in r.get("large", []):
         if "torch_tiles_s" in row:
@@ -109,6 +125,26 @@ def table(results: dict) -> list[str]:
         )
         if "step_s" in row:
             add(f"one whole step of fig5-2d, N = {row['N']} views", f"{row['step_s']:.2f} s")
+        if "bound_multiple" in row:
+            rates = r["exp_rates"]
+            add(
+                f"bound for N = {row['N']}: N^2 exponentials at torch.exp2's best rate in the run "
+                f"({rates['threads']} threads, {rates['exp2_per_s'] / 1e9:.1f} G/s, "
+                f"{rates['exp2_per_cpu_s'] / 1e9:.1f} G per CPU-s; torch.exp {rates['exp_per_s'] / 1e9:.1f} G/s)",
+                f"{row['exp2_bound_s']:.2f} s ({row['exp2_bound_cpu_s']:.2f} CPU-s); the loss idle "
+                f"{min(row['tiled_s'], row['idle_s']):.2f} s = **{row['bound_multiple']:.2f}x**",
+            )
+            if "torch_tiles_cpu_s" in row:
+                add(
+                    f"NT-Xent + gradient, N = {row['N']}: compiled loop vs torch tiles, idle",
+                    f"{row['idle_s']:.2f} s, {row['idle_cpu_s']:.2f} CPU-s vs {row['torch_tiles_wall_s']:.2f} s, "
+                    f"{row['torch_tiles_cpu_s']:.2f} CPU-s",
+                )
+            add(
+                f"NT-Xent + gradient, N = {row['N']}, one core kept busy",
+                f"{row['busy_s']:.2f} s, {row['busy_cpu_s']:.2f} CPU-s = **{row['busy_cpu_bound_multiple']:.2f}x** "
+                f"the bound's CPU-s (idle: {row['idle_cpu_s']:.2f} CPU-s)",
+            )
     if r.get("dense_max_N"):
         add(
             f"largest N within {_gib(r['budget_bytes'])}",
@@ -117,8 +153,16 @@ def table(results: dict) -> list[str]:
     r = results.get("core", {})
     if "nn" in r:
         add(
-            "fig5-2d steps/s headless, NN / identity / limit (frames every 20 steps)",
+            f"fig5-2d steps/s headless, NN / identity / limit (frames every 20 steps; {r.get('threads', '?')} threads)",
             " / ".join(f"{r[k]['with_frames_every_20_steps_per_s']:.0f}" for k in ("nn", "identity", "limit")),
+        )
+    r = results.get("load", {})
+    if "rule_busy_steps_per_s" in r:
+        add(
+            f"{r['preset']} steps/s headless, idle / one core kept busy: torch's {r['default_threads']} threads "
+            f"vs threads_for's {r['rule_threads']}",
+            f"{r['default_idle_steps_per_s']:.0f} / {r['default_busy_steps_per_s']:.0f} vs "
+            f"{r['rule_idle_steps_per_s']:.0f} / {r['rule_busy_steps_per_s']:.0f}",
         )
     r = results.get("gui", {})
     if "ratio" in r:
@@ -160,6 +204,13 @@ def machine() -> str:
     )
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """`text` into `path` through a temporary file beside it and a rename."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter timings")
@@ -168,12 +219,23 @@ def main() -> None:
     parser.add_argument("--big", action="store_true", help="the tiled loss at 1M views too (for a GPU)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
-    results = {name: run_row(name, args.device, args.quick, args.big) for name in args.rows}
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for name in args.rows:
+        results[name] = run_row(name, args.device, args.quick, args.big)
+        results[name]["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results["machine"] = machine()
     results["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     results["quick"] = args.quick
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"Machine: {results['machine']}; {results['date']}{' (quick)' if args.quick else ''}\n")
+    large = [
+        row for row in results.get("scale", {}).get("large", []) if row["N"] == 200_000 and "bound_multiple" in row
+    ]
+    if large:  # the headline figures (issue 15)
+        results["loss_200k_bound_multiple"] = large[0]["bound_multiple"]
+        results["loss_200k_busy_cpu_bound_multiple"] = large[0]["busy_cpu_bound_multiple"]
+    write_atomic(args.out, json.dumps(results, indent=2) + "\n")
+    print(f"Machine: {results['machine']}; {results['date']}{' (quick)' if args.quick else ''}")
+    dated = {name: r.get("date", "before per-row dates") for name, r in results.items() if name in ROWS}
+    print("Rows measured: " + "; ".join(f"{name} {date}" for name, date in dated.items()) + "\n")
     print("\n".join(table(results)))
 
 

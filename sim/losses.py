@@ -15,7 +15,10 @@ tile from a byte budget (TILE_BYTES); every chunk gives the same values up to ro
 On a GPU (float32 with Triton, which torch's CUDA builds bring) the same two sums come from
 `sim.fused_lse` instead: two passes of one Triton kernel that keep each tile in registers
 (checked against the torch tiles at its first use on a device; the torch tiles serve if it
-fails there).
+fails there). On the CPU in float32 from SYMMETRIC_MIN_ROWS rows, a loop compiled from C
+(`sim.cpu_kernel`) serves where one shift fits every row: it walks half the (symmetric)
+matrix in strips of at most STRIP_ROWS rows (`chunk` caps the strip), once for the sums and
+once for the gradient, each exponential serving its row and its column, in registers.
 `on_tile(done, total)`, if given, is called after each tile with the rows done so far: for
 progress, and to stop a long loss by raising from it (nothing is changed by a stopped loss).
 """
@@ -32,7 +35,7 @@ from collections.abc import Callable
 
 import torch
 
-from sim import fused_lse
+from sim import cpu_kernel, fused_lse
 
 TileHook = Callable[[int, int], None]
 
@@ -52,6 +55,17 @@ MIN_TILE_ROWS = 8
 PARALLEL_MIN_ROWS = 4096
 TILE_GROUPS = 8
 TILE_THREADS = os.cpu_count() or 1
+# On the CPU in float32, from SYMMETRIC_MIN_ROWS rows on, the compiled loop of sim.cpu_kernel
+# serves (when it builds): one shift for every row, so the logits are symmetric and each
+# exponential serves its row and its column. It needs every row's largest term within
+# SYMMETRIC_GAP (natural log units) of the common shift; otherwise the torch tiles serve.
+SYMMETRIC_MIN_ROWS = PARALLEL_MIN_ROWS
+SYMMETRIC_GAP = 40.0
+# The loop is for thin embeddings (its per-column sums sit on the stack, (m + 1) x 4 KiB); wide
+# ones have the torch tiles' matrix products do the work.
+SYMMETRIC_MAX_DIMS = 16
+LOWEST_LOGIT2 = 120.0  # the compiled loop's 2^z is exact in form down to z = -125
+STRIP_ROWS = 128
 
 
 def _tile_rows(N: int, R: torch.Tensor, chunk: int | None) -> int:
@@ -87,7 +101,12 @@ class _TiledLogSumExp(torch.autograd.Function):
     def forward(ctx, R, u, tau, exclude_self, phi, floor, chunk, want_grad, on_tile):
         fused = fused_lse.usable(R) and _fused_works(str(R.device))
         args = (R, u, tau, exclude_self, phi, chunk, want_grad, on_tile)
-        value, grad_R, grad_u = fused_lse.mean_log_sum_exp(*args) if fused else _tiles(*args, floor)
+        if fused:
+            value, grad_R, grad_u = fused_lse.mean_log_sum_exp(*args)
+        elif (plan := _symmetric_plan(R, u, tau, floor)) is not None:
+            value, grad_R, grad_u = _symmetric_tiles(*plan, *args)
+        else:
+            value, grad_R, grad_u = _tiles(*args, floor)
         if want_grad:
             ctx.save_for_backward(grad_R, grad_u)
         ctx.has_u = u is not None
@@ -194,6 +213,135 @@ def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):
     grad_R += total[:m].T
     grad_u += total[m]
     return value, grad_R, grad_u
+
+
+def _common_shift(R: torch.Tensor, u: torch.Tensor | None, tau: float) -> tuple[float, float]:
+    """(C, lowest): one shift C = max_a (|R_a| max|R| / tau + u_a + max u) at or above every
+    logit, and a bound every logit lies above, -max|R|^2 / tau + 2 min u (float64)."""
+    with torch.no_grad():
+        norms = R.double().norm(dim=1)
+        shift = norms * (norms.max() / tau)
+        if u is not None:
+            shift = shift + u.double() + u.double().max()
+        lowest = -(float(norms.max()) ** 2) / tau + (2 * float(u.min()) if u is not None else 0.0)
+        return float(shift.max()), lowest
+
+
+def _symmetric_plan(R, u, tau, floor):
+    """(kernel, C) when the compiled symmetric loop can serve these rows: float32 on the CPU, at
+    least SYMMETRIC_MIN_ROWS rows of at most SYMMETRIC_MAX_DIMS dimensions, a kernel built (and checked) for this size of logit, and the
+    common shift C (`_common_shift`) within SYMMETRIC_GAP of every row's largest logit (at
+    least `floor`) and within LOWEST_LOGIT2 (log2 units) of every logit; else None."""
+    N, m = R.shape
+    if R.device.type != "cpu" or R.dtype != torch.float32 or N < SYMMETRIC_MIN_ROWS or floor is None:
+        return None
+    if m > SYMMETRIC_MAX_DIMS:
+        return None
+    C, lowest = _common_shift(R, u, tau)
+    if not (C - float(floor.double().min()) <= SYMMETRIC_GAP and (C - lowest) * LOG2E <= LOWEST_LOGIT2):
+        return None
+    terms = m + (2 if u is not None else 1)
+    kernel = cpu_kernel.load(terms, m)
+    return None if kernel is None or not _compiled_works(terms, m) else (kernel, C)
+
+
+@functools.cache
+def _compiled_works(terms: int, dims: int) -> bool:
+    """The compiled loop's first use for a size of logit: value and gradients on 300 rows
+    (float32, tau 0.5, with per-row offsets if `terms` = dims + 2) against the dense float64
+    formula; if it disagrees (a compiler that builds other code than meant), a warning says so
+    and the torch tiles serve this process."""
+    g = torch.Generator().manual_seed(0)
+    R = torch.nn.functional.normalize(torch.randn(300, dims, generator=g), dim=1)
+    u = torch.randn(300, generator=g) * 0.1 - 3 if terms == dims + 2 else None
+    exclude_self, tau = u is None, 0.5
+    with torch.enable_grad():  # called from inside an autograd Function's forward
+        R64 = R.double().requires_grad_(True)
+        u64 = u.double().requires_grad_(True) if u is not None else None
+        S = R64 @ R64.T / tau + (u64[:, None] + u64[None, :] if u is not None else 0)
+        if exclude_self:
+            S = S.masked_fill(torch.eye(300, dtype=torch.bool), float("-inf"))
+        value = torch.logsumexp(S, dim=1).mean()
+        want = (value, *torch.autograd.grad(value, [R64] + ([u64] if u is not None else [])))
+    try:
+        got = _symmetric_tiles(
+            cpu_kernel.load(terms, dims), _common_shift(R, u, tau)[0], R, u, tau, exclude_self, "id", None, True, None
+        )
+        for a, b in zip(got, want):
+            if not torch.allclose(a.double(), b.detach(), rtol=1e-5, atol=1e-7):
+                raise ArithmeticError(f"differs from the float64 formula by {(a.double() - b).abs().max().item():.1e}")
+    except Exception as exc:  # noqa: BLE001  (whatever is wrong with the build, the torch tiles still serve)
+        warnings.warn(f"compiled CPU loss loop not used ({type(exc).__name__}: {exc}); torch tiles serve")
+        return False
+    return True
+
+
+def _symmetric_tiles(kernel, C, R, u, tau, exclude_self, phi, chunk, want_grad, on_tile):
+    """_TiledLogSumExp's value and gradients from sim.cpu_kernel: logits z_ab = (S_ab - C) log2 e,
+    summed a strip of rows at a time against the columns from the strip on (each exponential
+    serves row a and column b). Pass 1 gives s_a = sum_b exp(S_ab - C), l_a = C + log s_a;
+    pass 2 (when `want_grad`) the gradient sum_b (W_ab + W_ba) [R_b / tau, 1] with W_ab = d_a
+    e_ab, d_a = phi'(l_a) / (N s_a). The strips are grouped by equal work; each group adds its
+    mirrored columns to its own sums, added in group order (the same numbers for any thread
+    count); the groups are taken by whichever thread is free."""
+    N, m = R.shape
+    rows = min(STRIP_ROWS if chunk is None else _tile_rows(N, R, chunk), STRIP_ROWS, cpu_kernel.COLUMN_BLOCK)
+    with torch.no_grad():
+        # z_ab = Q_a . K_b with Q = [R log2(e) / tau, v log2(e), 1], K = [R^T, 1, v log2(e)] and the
+        # offsets v = u - C / 2 (or -C on one side, without u): terms near 1 in size, each rounded
+        # once from float64, so no large constant's rounding shifts every logit alike.
+        R = R.detach().contiguous()
+        if u is None:
+            v_row, v_column = torch.full((N,), -C * LOG2E, dtype=torch.float64), None
+        else:
+            v_row = v_column = (u.detach().double() - C / 2) * LOG2E
+        Q = [R * (LOG2E / tau), v_row.to(R.dtype)[:, None]] + (
+            [torch.ones(N, 1, dtype=R.dtype)] if u is not None else []
+        )
+        K = [R.T, torch.ones(1, N, dtype=R.dtype)] + ([v_column.to(R.dtype)[None, :]] if u is not None else [])
+        Q, K = torch.cat(Q, dim=1).contiguous(), torch.cat(K).contiguous()
+    starts = list(range(0, N, rows))
+    work = list(itertools.accumulate(N - start for start in starts))
+    groups = 1 if N < PARALLEL_MIN_ROWS else min(TILE_GROUPS, len(starts))
+    cuts = [0] + [next(i + 1 for i, w in enumerate(work) if w * groups >= work[-1] * g) for g in range(1, groups)]
+    cuts.append(len(starts))
+    parts = [[(start, False) for start in starts[a:b]] for a, b in itertools.pairwise(cuts)]
+    parts = [part for part in parts if part]
+    exclude = int(exclude_self)
+
+    def run_pass(width, strip, progress):
+        own = torch.zeros(N, width, dtype=torch.float64) if width > 1 else torch.zeros(N, dtype=torch.float64)
+        mirrored = [torch.zeros(width, N, dtype=torch.float64) for _ in parts]
+
+        def tile(start, _use_max, _buffer, columns):
+            strip(start, min(start + rows, N), own.data_ptr(), columns.data_ptr())
+
+        _run_tiles(parts, mirrored, tile, lambda: None, rows, N, progress)
+        total = mirrored[0].clone()
+        for more in mirrored[1:]:  # in group order: the same sums whatever the number of threads
+            total += more
+        return own + (total.T if width > 1 else total[0])
+
+    def halves(first: bool):
+        """on_tile for one pass: the first pass reports rows 0..N/2, the second N/2..N."""
+        if on_tile is None:
+            return None
+        if not want_grad:
+            return on_tile
+        return lambda done, total: on_tile(done // 2 if first else (N + done) // 2, N)
+
+    q, k = Q.data_ptr(), K.data_ptr()
+    s = run_pass(1, lambda a0, a1, own, cols: kernel.strip_sums(q, k, N, a0, a1, exclude, own, cols), halves(True))
+    lse = C + s.log()
+    value = (lse.exp().mean() if phi == "exp" else lse.mean()).to(R.dtype)
+    if not want_grad:
+        return value, None, None
+    d = (torch.full((N,), math.exp(C) / N, dtype=torch.float64) if phi == "exp" else 1.0 / (N * s)).to(R.dtype)
+    dp = d.data_ptr()
+    g = run_pass(
+        m + 1, lambda a0, a1, own, cols: kernel.strip_grads(q, k, dp, N, a0, a1, exclude, own, cols), halves(False)
+    )
+    return value, (g[:, :m] / tau).to(R.dtype), g[:, m].to(R.dtype)
 
 
 def _run_tiles(parts, columns, tile, new_buffer, rows: int, N: int, on_tile) -> None:

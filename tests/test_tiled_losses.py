@@ -4,13 +4,16 @@ several sizes and tile heights that do not divide the number of rows, through th
 fallback and a network; and a check that no intermediate grows beyond a tile of N x chunk."""
 
 import math
+import os
+import shutil
 import threading
+from contextlib import nullcontext
 
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from sim import losses
+from sim import cpu_kernel, losses
 from sim.losses import contrastive_loss, generalized_loss, nt_xent, views_nt_xent
 
 
@@ -234,3 +237,158 @@ def test_a_failing_tile_reaches_the_caller_from_whichever_thread_ran_it(monkeypa
     with pytest.raises(MemoryError, match="tile at row 8"):
         losses._run_tiles(parts, [None] * 3, tile, lambda: None, 8, 24, None)
     assert threading.active_count() == before
+
+
+COMPILER = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+
+
+@pytest.fixture
+def compiled_loop(monkeypatch):
+    """The compiled symmetric loop from 32 rows on, the torch tiles barred (where a C compiler
+    exists: without one the torch tiles must serve, which the test then checks instead)."""
+    monkeypatch.setattr(losses, "SYMMETRIC_MIN_ROWS", 32)
+    monkeypatch.setattr(losses, "PARALLEL_MIN_ROWS", 32)
+    if COMPILER is not None:
+
+        def no_torch_tiles(*args):
+            raise AssertionError("the torch tiles ran where the compiled loop should")
+
+        monkeypatch.setattr(losses, "_tiles", no_torch_tiles)
+
+
+def check_float32_against_dense(Z64, kind, tau, psi, chunk=None, rel=1e-6):
+    """float32 loss and gradient against the float64 dense ones at the same (rounded) points: the
+    value within `rel` or 2e-7 (where attraction and repulsion of order 1 cancel, as the generalized
+    loss at tau = 2, float32's rounding of each is the limit: the torch tiles miss by 1.1e-7 there)."""
+    Z32 = Z64.float().requires_grad_(True)
+    Z64 = Z32.detach().double().requires_grad_(True)
+    expected = dense(Z64, kind, tau, psi)
+    (g_expected,) = torch.autograd.grad(expected, Z64)
+    got = contrastive_loss(Z32, kind, tau, psi, chunk=chunk)
+    (g_got,) = torch.autograd.grad(got, Z32)
+    assert got.dtype == torch.float32
+    assert got.item() == pytest.approx(expected.item(), rel=rel, abs=2e-7)
+    assert float((g_got.double() - g_expected).abs().max()) <= 1e-5 * float(g_expected.abs().max())
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+@pytest.mark.parametrize(
+    "V,n,m,chunk", [(2, 400, 3, None), (3, 37, 3, 5), (2, 333, 2, 7), (2, 1100, 3, 128), (2, 150, 16, 32)]
+)
+def test_compiled_loop_equals_dense(compiled_loop, kind, psi, V, n, m, chunk):
+    # strips of `chunk` rows that do not divide N, several column blocks (N > 1024), m = 2, 3
+    # and the widest the loop takes
+    check_float32_against_dense(unit_views(V, n, m, seed=n + m), kind, 0.5, psi, chunk)
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+@pytest.mark.parametrize("tau", [0.06, 0.2, 2.0])
+def test_compiled_loop_across_temperatures(compiled_loop, kind, psi, tau):
+    check_float32_against_dense(unit_views(2, 300, 3, seed=5), kind, tau, psi)
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+def test_compiled_loop_off_the_sphere(compiled_loop, kind, psi):
+    g = torch.Generator().manual_seed(8)
+    Z = torch.randn(2, 150, 3, generator=g, dtype=torch.float64) * 0.7  # rows of different lengths
+    check_float32_against_dense(Z, kind, 1.0, psi)
+
+
+@pytest.mark.parametrize("kind,psi", LOSSES)
+def test_a_temperature_too_small_for_one_shift_goes_to_the_torch_tiles(monkeypatch, kind, psi):
+    monkeypatch.setattr(losses, "SYMMETRIC_MIN_ROWS", 32)
+
+    def no_compiled_loop(*args):
+        raise AssertionError("the compiled loop ran with logits spread too far")
+
+    monkeypatch.setattr(losses, "_symmetric_tiles", no_compiled_loop)
+    # tau = 0.02 spreads the logits over 2 / tau = 100: NT-Xent's positive logit can lie past
+    # SYMMETRIC_GAP below the shift; the generalized loss's farthest pairs past LOWEST_LOGIT2
+    check_float32_against_dense(unit_views(2, 200, 3, seed=2), kind, 0.02, psi, rel=1e-5)
+
+
+def test_wide_embeddings_go_to_the_torch_tiles(monkeypatch):
+    monkeypatch.setattr(losses, "SYMMETRIC_MIN_ROWS", 32)
+
+    def no_compiled_loop(*args):
+        raise AssertionError("the compiled loop ran on wide rows")
+
+    monkeypatch.setattr(losses, "_symmetric_tiles", no_compiled_loop)
+    m = losses.SYMMETRIC_MAX_DIMS + 1
+    for kind, psi in LOSSES:  # the torch tiles' float32 precision (test_float32_close_to_float64)
+        check_float32_against_dense(unit_views(2, 100, m, seed=m), kind, 0.5, psi, rel=1e-5)
+
+
+def test_without_a_c_compiler_the_torch_tiles_serve(monkeypatch, tmp_path):
+    monkeypatch.setattr(losses, "SYMMETRIC_MIN_ROWS", 32)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing built before
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    cpu_kernel.load.cache_clear()
+    try:
+        assert cpu_kernel.load(4, 3) is None
+        check_float32_against_dense(unit_views(2, 200, 3, seed=3), "nt_xent", 0.5, "log")
+    finally:
+        cpu_kernel.load.cache_clear()
+
+
+def test_compiled_loop_gives_the_same_numbers_whatever_the_thread_count(compiled_loop, monkeypatch):
+    Z = unit_views(2, 700, 3, seed=9, dtype=torch.float32).requires_grad_(True)
+    results = []
+    for threads in (1, 2, 4):
+        monkeypatch.setattr(losses, "TILE_THREADS", threads)
+        for kind, psi in LOSSES:
+            value = contrastive_loss(Z, kind, 0.3, psi, chunk=16)
+            results.append((threads, kind, psi, value, *torch.autograd.grad(value, Z)))
+    first = {(kind, psi): (value, grad) for threads, kind, psi, value, grad in results if threads == 1}
+    for _, kind, psi, value, grad in results:
+        assert torch.equal(value, first[kind, psi][0]) and torch.equal(grad, first[kind, psi][1])
+
+
+def test_compiled_loop_progress_and_stop(compiled_loop, monkeypatch):
+    monkeypatch.setattr(losses, "TILE_THREADS", 2)
+    Z = unit_views(2, 400, 3, seed=4, dtype=torch.float32).requires_grad_(True)
+    seen = []
+    loss = contrastive_loss(Z, "nt_xent", 0.4, chunk=8, on_tile=lambda done, total: seen.append((done, total)))
+    loss.backward()
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (800, 800)
+    assert {t for _, t in seen} == {800} and seen[0][0] < 800
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_half(done, total):
+        if done >= total // 2:
+            raise Stop
+
+    before = threading.active_count()
+    with pytest.raises(Stop):
+        contrastive_loss(Z, "nt_xent", 0.4, chunk=8, on_tile=stop_at_half)
+    assert threading.active_count() == before
+
+
+def test_compiled_loop_refuses_a_strip_of_no_rows(compiled_loop):
+    with pytest.raises(ValueError, match="chunk"):
+        views_nt_xent(unit_views(2, 50, 3, seed=1, dtype=torch.float32), 0.5, chunk=0)
+
+
+def test_exp2_polynomial_is_within_float32_rounding():
+    f = torch.linspace(-0.5, 0.5, 100_001, dtype=torch.float64)
+    c = cpu_kernel.exp2_coefficients()
+    p = sum(ck * f**k for k, ck in enumerate(c))
+    assert float((p / 2.0**f - 1).abs().max()) < 5e-9
+
+
+def test_a_wrong_build_is_caught_at_first_use_and_the_torch_tiles_serve(monkeypatch, tmp_path):
+    monkeypatch.setattr(losses, "SYMMETRIC_MIN_ROWS", 32)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    wrong = [1.0, 0.7, 0.24, 0.055, 0.0096, 0.0013, 0.00015]  # 2^f about 0.3% off
+    monkeypatch.setattr(cpu_kernel, "exp2_coefficients", lambda degree=6: wrong)
+    cpu_kernel.load.cache_clear()
+    losses._compiled_works.cache_clear()
+    try:
+        warned = pytest.warns(UserWarning, match="compiled CPU loss loop not used") if COMPILER else nullcontext()
+        with warned:
+            check_float32_against_dense(unit_views(2, 200, 3, seed=6), "nt_xent", 0.5, "log")
+    finally:
+        cpu_kernel.load.cache_clear()
+        losses._compiled_works.cache_clear()
