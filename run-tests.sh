@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine (system packages for a virtual
-# display and Mesa's OpenGL, when missing; a virtual environment with the pinned Python
+# display and Mesa's OpenGL, and a C compiler for the CPU loss's compiled loop, when missing; a
+# virtual environment with the pinned Python
 # packages) and runs the whole test suite under Xvfb. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 packages="libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 xvfb xauth
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
-  libxcb-render-util0 libxcb-shape0 libxcb-xkb1"
+  libxcb-render-util0 libxcb-shape0 libxcb-xkb1 gcc libc6-dev"
 missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -35,11 +35,14 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the command on parsed arguments; its exit status (see the module docstring)."""
+    import torch
+
     from sim import Divergence, PresetError, load_preset
     from sim.driver import RunDriver
     from sim.files import check_writable
     from sim.headless import record, run, save_npz
     from sim.preset import with_changes
+    from sim.threads import threads_for
 
     terminate_like_interrupt()
     try:
@@ -64,6 +67,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         driver = RunDriver(preset, device=args.device, dtype=args.dtype, source=args.preset)
         sim = driver.main
+        torch.set_num_threads(threads_for(sim.n * preset.views.count))  # small runs: one thread
         steps, every = args.steps or preset.steps, args.every or preset.every
         print(f"{preset.name}: n={sim.n}, device {sim.device}, kernel {sim.kernel}", file=sys.stderr)
         line.restart()
