@@ -358,3 +358,72 @@ def preset_of(job: Job) -> Preset:
 
 
 ResultHook = Callable[[Job, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class PhaseGrid:
+    """A measure over two grid axes: `mean`, `spread` (standard deviation) and `count` of the
+    finished runs in each cell (ny, nx), over seeds and any other axes; nan where none.
+    `runs[iy][ix]` is the index of the cell's first run (its lowest seed)."""
+
+    measure: str
+    x_field: str
+    x_values: tuple[Any, ...]
+    y_field: str
+    y_values: tuple[Any, ...]
+    mean: Any
+    spread: Any
+    count: Any
+    runs: tuple[tuple[int, ...], ...]
+
+
+def phase_grid(jobs: list[Job], rows: list[dict[str, Any]], measure: str, x: str, y: str | None = None) -> PhaseGrid:
+    """The PhaseGrid of `measure` from the finished `rows` of `jobs`, over grid fields `x`
+    and `y` (None: one row). Booleans count as 0 and 1; nan values are left out of a cell.
+    ValueError for a field not in the grid or an unknown measure."""
+    import numpy as np
+
+    if measure not in MEASURES:
+        raise ValueError(f"measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
+    fields = jobs[0].fields if jobs else ()
+    for name in (x, y):
+        if name is not None and name not in fields:
+            raise ValueError(f"axis: expected one of the grid's fields {', '.join(fields)}, got {name!r}")
+
+    def values_of(name: str | None) -> list[Any]:
+        if name is None:
+            return [""]
+        at = fields.index(name)
+        return list(dict.fromkeys(json.dumps(job.values[at]) for job in jobs))
+
+    xs, ys = values_of(x), values_of(y)
+    cells: dict[tuple[int, int], list[float]] = {}
+    first = [[-1] * len(xs) for _ in ys]
+    by_index = {row["run"]: row for row in rows}
+    for job in jobs:
+        ix = xs.index(json.dumps(job.values[fields.index(x)]))
+        iy = ys.index(json.dumps(job.values[fields.index(y)])) if y is not None else 0
+        if first[iy][ix] < 0:
+            first[iy][ix] = job.index
+        row = by_index.get(job.index)
+        if (
+            row is not None
+            and row[measure] is not None
+            and not (isinstance(row[measure], float) and math.isnan(row[measure]))
+        ):
+            cells.setdefault((iy, ix), []).append(float(row[measure]))
+    shape = (len(ys), len(xs))
+    mean, spread, count = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, dtype=int)
+    for (iy, ix), found in cells.items():
+        mean[iy, ix], spread[iy, ix], count[iy, ix] = np.mean(found), np.std(found), len(found)
+    return PhaseGrid(
+        measure,
+        x,
+        tuple(json.loads(v) for v in xs),
+        y or "",
+        tuple(json.loads(v) for v in ys) if y is not None else ("",),
+        mean,
+        spread,
+        count,
+        tuple(tuple(r) for r in first),
+    )
