@@ -8,7 +8,8 @@ On a lent GPU machine, bench/gpu_check.sh runs the CUDA check and the GPU rows i
 Rows: the layer-wise NTK against the torch.func jacrev contraction; the tiled NT-Xent
 against the dense one (time, peak memory, the largest N each handles); steps/s per kernel
 headless; steps/s with the window open against headless; frames/s drawing 10k and 100k
-points; video encoding and render+encode frames/s at 1280x720. The window rows need a
+points; video encoding and render+encode frames/s at 1280x720; a sweep on the local process
+pool against serial and on Ray against the pool. The window rows need a
 display: without one they run under xvfb-run.
 """
 
@@ -32,12 +33,14 @@ ROWS = {
     "core": ("bench.bench_core", {"device": "{device}"}),
     "gui": ("bench.bench_gui", {}),
     "video": ("bench.bench_video", {}),
+    "sweep": ("bench.bench_sweep", {}),
 }
 QUICK = {
     "scale": {"sizes": [4096, 8192], "large": [32768]},
     "core": {"steps": 100},
     "gui": {"step_seconds": 3.0, "draw_seconds": 1.5},
     "video": {"frames": 40},
+    "sweep": {"steps": 100},
 }
 
 
@@ -132,6 +135,14 @@ def table(results: dict) -> list[str]:
                 f"frames/s drawing {k}k points (one view / side by side)",
                 f"{r[f'draw_fps_{k}k_1view']:.1f} / {r[f'draw_fps_{k}k_2view']:.1f}",
             )
+    r = results.get("sweep", {})
+    if "local_s" in r:
+        ray = f"; Ray local {r['ray_s']:.1f} s ({r['ray_over_local']:.2f} of the pool)" if "ray_s" in r else ""
+        add(
+            f"sweep of {r['runs']} fig5-2d runs x {r['steps']} steps: local pool ({r['workers']} processes) vs serial",
+            f"{r['local_s']:.1f} s vs {r['serial_s']:.1f} s ({r['local_over_serial']:.2f} of serial){ray}; "
+            f"same rows: {r['same_rows']}",
+        )
     r = results.get("video", {})
     if "encode_fps" in r:
         add(
