@@ -1,7 +1,8 @@
 """Sweep engines side by side in one run: the same sweep (2 x 2 grid values x 2 seeds of
 fig5-2d, 300 steps, frames every 20 steps) one run after another in this process, on the
 local process pool, and on a local Ray of the same number of CPUs; wall-clock seconds each
-and the ratios, with a check that every engine gave the same rows.
+and the ratios, with a check that every engine gave the same rows. Pool and Ray are timed
+after a first small sweep on each (`*_start_s`: starting the workers, importing torch once).
 
     python bench/bench_sweep.py [--steps 300] [--workers 2] [--no-ray]
 """
@@ -33,6 +34,7 @@ def run(steps: int = 300, workers: int = 2, ray: bool = True) -> dict:
     jobs = sweep.jobs()
     result = {"runs": len(jobs), "steps": steps, "workers": workers}
     result["serial_s"], serial = timed(jobs, "serial", workers)
+    result["local_start_s"] = timed(jobs[:workers], "local", workers)[0]  # the fork server imports torch once
     result["local_s"], local = timed(jobs, "local", workers)
     same = json.dumps(local) == json.dumps(serial)
     if ray:
@@ -40,7 +42,7 @@ def run(steps: int = 300, workers: int = 2, ray: bool = True) -> dict:
 
         ray_module.init(num_cpus=workers, include_dashboard=False, configure_logging=False, log_to_driver=False)
         try:
-            timed(jobs[:workers], "ray", workers)  # Ray's worker processes start (and import torch) once
+            result["ray_start_s"] = timed(jobs[:workers], "ray", workers)[0]  # Ray's workers start, import torch
             result["ray_s"], on_ray = timed(jobs, "ray", workers)
         finally:
             ray_module.shutdown()

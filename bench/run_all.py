@@ -138,6 +138,9 @@ def table(results: dict) -> list[str]:
     r = results.get("sweep", {})
     if "local_s" in r:
         ray = f"; Ray local {r['ray_s']:.1f} s ({r['ray_over_local']:.2f} of the pool)" if "ray_s" in r else ""
+        ray += f"; starting: pool {r['local_start_s']:.1f} s" + (
+            f", Ray {r['ray_start_s']:.1f} s" if "ray_s" in r else ""
+        )
         add(
             f"sweep of {r['runs']} fig5-2d runs x {r['steps']} steps: local pool ({r['workers']} processes) vs serial",
             f"{r['local_s']:.1f} s vs {r['serial_s']:.1f} s ({r['local_over_serial']:.2f} of serial){ray}; "

@@ -14,6 +14,7 @@ lets the KeyboardInterrupt through) once the workers have stopped.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -70,16 +71,30 @@ def run_serial(jobs: list[Job], on_result: ResultHook, cancel: threading.Event) 
 def _start_worker(stop: Any) -> None:
     global _stop_flag
     _stop_flag = stop
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent cancels its workers through `stop`
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent cancels its workers through `stop`;
+    # a session of its own, as each Ray worker has: under Linux autogroup scheduling each worker
+    # gets a fair share of the CPUs, not one share for the whole pool
+    os.setsid()
 
 
 def _pooled(job: Job) -> dict[str, Any]:
     return run_job(job, _stop_flag.is_set)
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fork server that imported torch and the simulation once (cheap to
+    start, and safe beside Qt and torch threads in this process, which are never forked);
+    spawned where there is no fork server (Windows)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "sim.driver", "sim.headless", "sim.outcomes", "sim.sweep_engines"])
+    return context
+
+
 def run_local(jobs: list[Job], on_result: ResultHook, cancel: threading.Event, workers: int) -> None:
-    """The jobs in a pool of `workers` fresh processes (spawned: safe beside Qt and torch threads)."""
-    context = multiprocessing.get_context("spawn")
+    """The jobs in a pool of `workers` worker processes (_context)."""
+    context = _context()
     stop = context.Event()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(stop,)) as pool:
         futures: dict[Future, Job] = {pool.submit(_pooled, job): job for job in jobs}
