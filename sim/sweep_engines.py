@@ -13,6 +13,7 @@ lets the KeyboardInterrupt through) once the workers have stopped.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -130,7 +131,7 @@ def run_ray(
     started = not ray.is_initialized()
     if started:
         where = {"address": address, "runtime_env": {"py_modules": [sim]}} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False, **where)
+        ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False, **where)
     task = ray.remote(num_cpus=1, max_retries=0)(_ray_run)
     refs = {task.remote(job): job for job in jobs}
     pending = list(refs)
