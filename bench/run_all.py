@@ -11,8 +11,9 @@ handles), and at 200k views against the machine's bound (N^2 exponentials at tor
 measured in the same run), idle and with one core kept busy; steps/s per kernel headless;
 fig5-2d steps/s idle and with a core kept busy, torch's default threads against
 sim.threads.threads_for; steps/s with the window open against headless; frames/s drawing 10k
-and 100k points; video encoding and render+encode frames/s at 1280x720. The window rows need
-a display: without one they run under xvfb-run.
+and 100k points; video encoding and render+encode frames/s at 1280x720; a sweep on the local
+process pool against serial and on Ray against the pool. The window rows need a display:
+without one they run under xvfb-run.
 
 The rows run are merged into the results file: rows not run keep their numbers (each row
 carries the date it was measured).
@@ -42,6 +43,7 @@ ROWS = {
     "load": ("bench.bench_load", {}),
     "gui": ("bench.bench_gui", {}),
     "video": ("bench.bench_video", {}),
+    "sweep": ("bench.bench_sweep", {}),
 }
 QUICK = {
     "scale": {"sizes": [4096, 8192], "large": [32768]},
@@ -49,6 +51,7 @@ QUICK = {
     "load": {"seconds": 1.5},
     "gui": {"step_seconds": 3.0, "draw_seconds": 1.5},
     "video": {"frames": 40},
+    "sweep": {"steps": 100},
 }
 
 
@@ -176,6 +179,17 @@ def table(results: dict) -> list[str]:
                 f"frames/s drawing {k}k points (one view / side by side)",
                 f"{r[f'draw_fps_{k}k_1view']:.1f} / {r[f'draw_fps_{k}k_2view']:.1f}",
             )
+    r = results.get("sweep", {})
+    if "local_s" in r:
+        ray = f"; Ray local {r['ray_s']:.1f} s ({r['ray_over_local']:.2f} of the pool)" if "ray_s" in r else ""
+        ray += f"; starting: pool {r['local_start_s']:.1f} s" + (
+            f", Ray {r['ray_start_s']:.1f} s" if "ray_s" in r else ""
+        )
+        add(
+            f"sweep of {r['runs']} fig5-2d runs x {r['steps']} steps: local pool ({r['workers']} processes) vs serial",
+            f"{r['local_s']:.1f} s vs {r['serial_s']:.1f} s ({r['local_over_serial']:.2f} of serial){ray}; "
+            f"same rows: {r['same_rows']}",
+        )
     r = results.get("video", {})
     if "encode_fps" in r:
         add(

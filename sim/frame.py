@@ -4,7 +4,7 @@ simulation steps on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,8 @@ class Frame:
     cluster_velocity: kernel -> (K, m) the same averaged over each cluster, tangent at its centre.
     H (s, s): trace over outputs of the network kernel H(theta) on the samples H_index (sorted
     by cluster), when asked for.
+    kernel_evolution: how far H(theta) moved from its start (sim/kernel_evolution.py: distance,
+    alignment, top_share scalars and eigenvalues (8,)) on the samples H_index; nan without H.
     """
 
     step: int
@@ -38,6 +40,7 @@ class Frame:
     cluster_velocity: dict[str, np.ndarray]
     H: np.ndarray | None = None
     H_index: np.ndarray | None = None
+    kernel_evolution: dict[str, np.ndarray] = field(default_factory=dict)
 
     def non_finite(self) -> list[str]:
         """Names of this frame's results that hold NaN or inf: the embeddings, the loss, the

@@ -5,7 +5,9 @@ Recorded keys (F frames, n samples, d input dims, m latent dims, K clusters):
 X (n, d), labels (n), steps (F), kernel (F, str), Z (F, n, m), loss (F),
 metric_<name> (F) for alignment, uniformity, silhouette, invariance, block_ratio,
 metric_R (F, K), metric_neighbour_angle (F, K), centers (F, K, m),
-velocity_<kernel> (F, n, m) and cluster_velocity_<kernel> (F, K, m) for nn and identity.
+velocity_<kernel> (F, n, m) and cluster_velocity_<kernel> (F, K, m) for nn and identity,
+kernel_<name> (F) for distance, alignment, top_share and kernel_eigenvalues (F, 8)
+(sim/kernel_evolution.py).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def record(frames: list[Frame]) -> dict[str, np.ndarray]:
     for name in ("nn", "identity"):
         out[f"velocity_{name}"] = np.stack([f.velocity[name] for f in frames])
         out[f"cluster_velocity_{name}"] = np.stack([f.cluster_velocity[name] for f in frames])
+    for name in last.kernel_evolution:
+        out[f"kernel_{name}"] = np.stack([f.kernel_evolution[name] for f in frames])
     return out
 
 

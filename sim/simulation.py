@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, jvp
 
-from sim import metrics
+from sim import kernel_evolution, metrics
 from sim.budget import check_fits
 from sim.frame import Frame
 from sim.losses import TileHook, contrastive_loss
@@ -106,6 +106,8 @@ class Simulation:
         self._make_model()
         self._make_start()
         self._check_outputs_defined()
+        self._start_model = copy.deepcopy(self.model)  # theta as the run started: H0 of kernel_evolution
+        self._kernel_at_start: tuple[Samples, torch.Tensor, torch.Tensor] | None = None
         self._make_optimisers()
         self.views_generator = torch.Generator(device=self.device).manual_seed(preset.seed + 1)
         self._views_state = self.views_generator.get_state()
@@ -410,6 +412,14 @@ class Simulation:
         idx = idx[torch.argsort(self.labels[idx], stable=True)]
         return trace_kernel(ntk(self.model, self.X[idx])).detach(), idx
 
+    def start_kernel(self, idx: torch.Tensor) -> torch.Tensor:
+        """(s, s) trace kernel of the network as the run started (theta at step 0) on the
+        samples `idx` of the current data, cached until the data or `idx` change."""
+        seen = self._kernel_at_start
+        if seen is None or seen[0] is not self.samples or not torch.equal(seen[1], idx):
+            self._kernel_at_start = (self.samples, idx, trace_kernel(ntk(self._start_model, self.X[idx])).detach())
+        return self._kernel_at_start[2]
+
     def frame(self, with_kernel: bool = False, block_ratio: bool = True) -> Frame:
         """A numpy snapshot: embeddings, loss, every metric, velocities for each kernel and,
         if asked, the kernel heatmap. The kernel block ratio needs H(theta) on a subsample;
@@ -420,6 +430,11 @@ class Simulation:
         means = metrics.cluster_means(z, self.labels, k)
         centers = means / means.norm(dim=1, keepdim=True).clamp_min(1e-12)
         H, idx = self.kernel_sample() if with_kernel or block_ratio else (None, None)
+        evolution = (
+            kernel_evolution.measures(H, self.start_kernel(idx), self.labels[idx])
+            if H is not None
+            else kernel_evolution.empty()
+        )
         scalars = {
             "alignment": metrics.alignment(Z_views),
             "uniformity": metrics.uniformity(z),
@@ -445,6 +460,7 @@ class Simulation:
             cluster_velocity={name: _cpu(v) for name, v in cluster_moves.items()},
             H=_cpu(H) if with_kernel else None,
             H_index=idx.cpu().numpy().copy() if with_kernel else None,
+            kernel_evolution=evolution,
         )
 
     def preview(self) -> Frame:

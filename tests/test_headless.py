@@ -64,6 +64,10 @@ def test_run_writes_every_documented_key(tmp_path):
         "velocity_identity": (F, n, 2),
         "cluster_velocity_nn": (F, K, 2),
         "cluster_velocity_identity": (F, K, 2),
+        "kernel_distance": (F,),
+        "kernel_alignment": (F,),
+        "kernel_eigenvalues": (F, 8),
+        "kernel_top_share": (F,),
     }
     assert {k: data[k].shape for k in data.files} == shapes
     readme = (ROOT / "README.md").read_text()

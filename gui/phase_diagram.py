@@ -1,0 +1,153 @@
+"""The phase diagram of a sweep: a heatmap of one outcome measure over two grid axes (the
+mean over seeds, each cell also printing the mean and the seed spread, +- one standard
+deviation, with the number of runs), drawn with QPainter so the same widget serves the
+window's Sweep dock and, offscreen, the PNGs of `main.py sweep` (`write_png`). A click on a
+cell emits `cell_clicked(ix, iy)`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QWidget
+
+from gui.colors import BACKGROUND, FOREGROUND, MUTED
+from sim.sweep import PhaseGrid
+
+MARGINS = (110, 46, 90, 56)  # left, top, right (colour bar), bottom
+EMPTY = QColor("#2a2d31")
+
+
+def _label(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _number(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3g}"
+
+
+class PhaseDiagram(QWidget):
+    """Draws a PhaseGrid (sim/sweep.py); `set_grid` redraws. Cells with no finished run are
+    grey; the colour bar spans the finished cells' means (viridis)."""
+
+    cell_clicked = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.grid: PhaseGrid | None = None
+        self.colormap = pg.colormap.get("viridis")
+        self.setMinimumSize(320, 240)
+
+    def set_grid(self, grid: PhaseGrid | None) -> None:
+        self.grid = grid
+        self.update()
+
+    def _plot_rect(self) -> QRectF:
+        left, top, right, bottom = MARGINS
+        return QRectF(left, top, max(1, self.width() - left - right), max(1, self.height() - top - bottom))
+
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(ix, iy) of the cell under widget point (x, y), row 0 at the bottom; None outside."""
+        if self.grid is None:
+            return None
+        rect = self._plot_rect()
+        ny, nx = self.grid.mean.shape
+        if not rect.contains(x, y):
+            return None
+        ix = min(nx - 1, int((x - rect.left()) / rect.width() * nx))
+        iy = min(ny - 1, int((rect.bottom() - y) / rect.height() * ny))
+        return ix, iy
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        cell = self.cell_at(event.position().x(), event.position().y())
+        if cell is not None:
+            self.cell_clicked.emit(*cell)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), QColor(BACKGROUND))
+        if self.grid is not None:
+            self._draw(painter, self.grid)
+        painter.end()
+
+    def _colour(self, value: float, low: float, high: float) -> QColor:
+        if math.isnan(value):
+            return EMPTY
+        share = 0.5 if high <= low else (value - low) / (high - low)
+        return self.colormap.map(np.array([share]), mode="qcolor")[0]
+
+    def _draw(self, painter: QPainter, grid: PhaseGrid) -> None:
+        rect = self._plot_rect()
+        ny, nx = grid.mean.shape
+        finished = grid.mean[~np.isnan(grid.mean)]
+        low, high = (float(finished.min()), float(finished.max())) if finished.size else (0.0, 1.0)
+        w, h = rect.width() / nx, rect.height() / ny
+        font = QFont(self.font())
+        for iy in range(ny):
+            for ix in range(nx):
+                cell = QRectF(rect.left() + ix * w, rect.bottom() - (iy + 1) * h, w, h)
+                colour = self._colour(float(grid.mean[iy, ix]), low, high)
+                painter.fillRect(cell.adjusted(1, 1, -1, -1), colour)
+                if grid.count[iy, ix]:
+                    painter.setPen(QColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff"))
+                    text = f"{_number(grid.mean[iy, ix])}\n± {_number(grid.spread[iy, ix])}\nn={grid.count[iy, ix]}"
+                    painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, text)
+        painter.setPen(QColor(FOREGROUND))
+        font.setBold(True)
+        painter.setFont(font)
+        title = f"{grid.measure}: mean over seeds, ± seed spread (std)"
+        painter.drawText(QRectF(0, 6, self.width(), 30), Qt.AlignmentFlag.AlignHCenter, title)
+        font.setBold(False)
+        painter.setFont(font)
+        painter.setPen(QColor(MUTED))
+        for ix, value in enumerate(grid.x_values):
+            cell = QRectF(rect.left() + ix * w, rect.bottom() + 2, w, 20)
+            painter.drawText(cell, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, _label(value))
+        for iy, value in enumerate(grid.y_values):
+            cell = QRectF(0, rect.bottom() - (iy + 1) * h, rect.left() - 6, h)
+            painter.drawText(cell, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, _label(value))
+        painter.setPen(QColor(FOREGROUND))
+        painter.drawText(
+            QRectF(rect.left(), rect.bottom() + 24, rect.width(), 24), Qt.AlignmentFlag.AlignHCenter, grid.x_field
+        )
+        painter.save()
+        painter.translate(14, rect.center().y())
+        painter.rotate(-90)
+        painter.drawText(QRectF(-rect.height() / 2, -10, rect.height(), 20), Qt.AlignmentFlag.AlignCenter, grid.y_field)
+        painter.restore()
+        self._colour_bar(painter, rect, low, high)
+
+    def _colour_bar(self, painter: QPainter, rect: QRectF, low: float, high: float) -> None:
+        bar = QRectF(rect.right() + 16, rect.top(), 16, rect.height())
+        steps = 64
+        for i in range(steps):
+            part = QRectF(bar.left(), bar.bottom() - (i + 1) * bar.height() / steps, bar.width(), bar.height() / steps)
+            painter.fillRect(part, self.colormap.map(np.array([i / (steps - 1)]), mode="qcolor")[0])
+        painter.setPen(QColor(MUTED))
+        painter.drawText(QRectF(bar.right() + 4, bar.top() - 8, 60, 16), Qt.AlignmentFlag.AlignLeft, _number(high))
+        painter.drawText(QRectF(bar.right() + 4, bar.bottom() - 8, 60, 16), Qt.AlignmentFlag.AlignLeft, _number(low))
+
+
+def write_png(grid: PhaseGrid, path: Path, width: int = 720, height: int = 480) -> None:
+    """Draw `grid` at width x height pixels into a PNG, written atomically (OSError if it
+    cannot be). Uses the running QApplication or makes one on the platform Qt is given (the
+    `sweep` command gives the offscreen one, so no display is needed)."""
+    from PySide6.QtWidgets import QApplication
+
+    from sim.files import atomic_path
+
+    _app = QApplication.instance() or QApplication(["sweep"])  # kept alive while drawing
+    diagram = PhaseDiagram()
+    diagram.resize(width, height)
+    diagram.set_grid(grid)
+    image = diagram.grab()
+    diagram.deleteLater()
+    with atomic_path(path) as tmp:
+        if not image.save(str(tmp), "PNG"):
+            raise OSError(f"could not encode {path.name}")

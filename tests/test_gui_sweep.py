@@ -1,0 +1,69 @@
+"""The Sweep dock's panel (gui/sweep_dock.py): a tiny sweep runs in the background on the local
+pool, the phase diagram fills cell by cell, a click on a cell gives that run's preset, and
+Cancel stops a long sweep."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
+from gui.phase_diagram import EMPTY
+from gui.sweep_dock import SweepPanel, parse_range
+from sim.preset import load_preset, with_changes
+
+
+def small_preset():
+    preset = load_preset("fig5-2d")
+    clusters = [{**c.model_dump(), "count": 10} for c in preset.data.clusters]
+    return with_changes(preset, {"data.clusters": clusters, "device": "cpu", "every": 10})
+
+
+def test_ranges_read_lists_and_evenly_spaced_values() -> None:
+    assert parse_range("0.1,0.5") == [0.1, 0.5]
+    assert parse_range("8:32:4") == [8, 16, 24, 32]
+    assert parse_range("0:1:3") == [0.0, 0.5, 1.0] and parse_range("0.0:1:3") == [0.0, 0.5, 1.0]
+
+
+def test_a_tiny_sweep_fills_the_diagram_and_a_click_opens_that_run(qtbot) -> None:
+    panel = SweepPanel(workers=2)
+    qtbot.addWidget(panel)
+    panel.resize(700, 700)
+    panel.show()
+    panel.set_preset(small_preset())
+    panel.x_field.setCurrentText("loss.tau")
+    panel.x_values.setText("0.2,0.5")
+    panel.y_field.setCurrentText("network.width")
+    panel.y_values.setText("8,16")
+    panel.seeds.setValue(1)
+    panel.steps.setValue(20)
+    panel.measure.setCurrentText("end_silhouette")
+    with qtbot.waitSignal(panel.finished, timeout=600_000) as ended:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert ended.args == [""] and len(panel.rows) == 4 and panel.progress.value() == 4
+    grid = panel.diagram.grid
+    assert grid.count.tolist() == [[1, 1], [1, 1]] and np.all(np.isfinite(grid.mean))
+    image = panel.diagram.grab().toImage()
+    rect = panel.diagram._plot_rect()
+    for fx, fy in ((0.1, 0.1), (0.9, 0.1), (0.1, 0.9), (0.9, 0.9)):
+        colour = image.pixelColor(int(rect.left() + fx * rect.width()), int(rect.top() + fy * rect.height()))
+        assert colour != EMPTY
+    with qtbot.waitSignal(panel.open_run, timeout=5000) as opened:
+        point = QPoint(int(rect.left() + 0.75 * rect.width()), int(rect.top() + 0.25 * rect.height()))
+        qtbot.mouseClick(panel.diagram, Qt.MouseButton.LeftButton, pos=point)
+    preset = opened.args[0]
+    assert (preset.loss.tau, preset.network.width, preset.steps) == (0.5, 16, 20)
+
+
+def test_cancel_stops_a_long_sweep(qtbot) -> None:
+    panel = SweepPanel(workers=1)
+    qtbot.addWidget(panel)
+    panel.set_preset(small_preset())
+    panel.x_values.setText("0.2,0.5")
+    panel.y_values.setText("8")
+    panel.seeds.setValue(1)
+    panel.steps.setValue(10**6)
+    panel.start()
+    assert panel.running
+    with qtbot.waitSignal(panel.finished, timeout=600_000) as ended:
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert ended.args == ["cancelled"] and not panel.running and panel.start_button.isEnabled()

@@ -1,0 +1,179 @@
+"""Sweeps (sim/sweep.py, sim/sweep_engines.py, cli/sweep.py): the grid's product validated by
+the preset model, one table read back, outcome measures against the runs' own frames, phase
+diagrams, restart, cancel, and the same table from the local pool, serially and from Ray."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.outcomes import MEASURES
+from sim.preset import PresetError
+from sim.sweep import make_sweep, parse_axis, parse_values, read_table
+from sim.sweep_engines import execute
+
+ROOT = Path(__file__).resolve().parent.parent
+GRID = ["--grid", "loss.tau=0.1,0.5", "--grid", "network.width=16,64"]
+
+
+def sweep_cmd(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "main.py", "sweep", "fig5-2d", *GRID, "--seeds", "2", "--steps", "40", "--every", "10",
+            "--out", str(out), "--workers", "2", *extra]  # fmt: skip
+
+
+def main_py(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def same_rows(a: list[dict], b: list[dict]) -> bool:
+    """Equal row by row, value by value (nan equal to nan), in run order."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_grid_values_are_read_as_toml_and_checked_by_the_preset_model() -> None:
+    assert parse_values("0.1,0.5") == [0.1, 0.5] and parse_values("16, 64") == [16, 64]
+    assert parse_values("mlp,averaging") == ["mlp", "averaging"]
+    assert parse_values("[-1.0, 0.5],[2, 3]") == [[-1.0, 0.5], [2, 3]]
+    axis = parse_axis("data.clusters[1].count=5,7")
+    assert axis.field == "data.clusters[1].count" and axis.values == (5, 7)
+    sweep, _ = make_sweep("fig5-2d", ["data.clusters[1].count=5,7", "loss.tau=1,0.5"], 3, 10, 5)
+    jobs = sweep.jobs()
+    assert len(jobs) == 12 and [j.seed for j in jobs[:3]] == [0, 1, 2]
+    assert jobs[0].preset["data"]["clusters"][1]["count"] == 5 and jobs[0].values == (5, 1.0)
+    assert isinstance(jobs[0].values[1], float)  # as the model holds it
+    with pytest.raises(PresetError, match=r"--grid: loss.tau: expected a number > 0"):
+        make_sweep("fig5-2d", ["loss.tau=0.5,-1"], 1, 10, 5)[0].jobs()
+    with pytest.raises(PresetError, match=r"--grid: network.widht: no such field"):
+        make_sweep("fig5-2d", ["network.widht=3"], 1, 10, 5)[0].jobs()
+
+
+def test_bad_grid_on_the_command_line_is_one_line_and_exit_2(tmp_path) -> None:
+    for grid, name in (("network.width=16,0", "network.width"), ("loss.temp=1", "loss.temp"), ("tau", "FIELD=")):
+        result = main_py([sys.executable, "main.py", "sweep", "fig5-2d", "--grid", grid, "--out", str(tmp_path / "s")])
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and name in result.stderr, result.stderr
+
+
+def capture_from_npz(arrays, lr: float, thresholds=(0.5, 0.9, 0.5)) -> tuple[float, float]:
+    """Capture step and first captured stretch, recomputed from a run's recorded metrics."""
+    sil, R, angles, steps = (arrays[k] for k in ("metric_silhouette", "metric_R", "metric_neighbour_angle", "steps"))
+    k = R.shape[1]
+    ok = (sil >= thresholds[0]) & (R.min(1) >= thresholds[1]) & (angles.min(1) >= thresholds[2] * 360 / k)
+    if not ok.any():
+        return math.nan, math.nan
+    start = int(np.argmax(ok))
+    after = np.flatnonzero(~ok[start:])
+    end = steps[start + after[0]] if after.size else steps[-1]
+    return float(steps[start]), float(end - steps[start])
+
+
+def test_sweep_writes_the_table_the_diagrams_and_restarts_without_rerunning(tmp_path) -> None:
+    out = tmp_path / "sweep"
+    result = main_py(sweep_cmd(out, "--npz"))
+    assert result.returncode == 0, result.stderr
+    rows, complete = read_table(out / "sweep.parquet")
+    assert complete and len(rows) == 8
+    assert [(r["loss.tau"], r["network.width"], r["seed"]) for r in rows] == [
+        (tau, width, seed) for tau in (0.1, 0.5) for width in (16, 64) for seed in (0, 1)
+    ]
+    assert list(rows[0]) == ["run", "loss.tau", "network.width", "seed", "status", *MEASURES]
+    for row in rows:
+        arrays = np.load(out / "runs" / f"{row['run']:04d}.npz")
+        assert row["end_silhouette"] == pytest.approx(float(arrays["metric_silhouette"][-1]), abs=0)
+        assert row["kernel_distance"] == float(arrays["kernel_distance"][-1])
+        assert row["kernel_alignment_start"] == float(arrays["kernel_alignment"][0])
+        capture, held = capture_from_npz(arrays, 0.05)
+        assert same_rows([row["capture_step"], row["captured_steps"]], [capture, held])
+        assert row["capture_time"] == pytest.approx(capture * 0.05) or math.isnan(capture)
+    from PySide6.QtGui import QImage
+
+    for measure in ("capture_step", "end_silhouette", "kernel_distance"):
+        image = QImage(str(out / f"phase_{measure}.png"))
+        assert (image.width(), image.height()) == (720, 480)
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest["complete"] and manifest["done"] == 8
+
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    again = main_py(sweep_cmd(out))
+    assert again.returncode == 0 and "8 runs (8 done before)" in again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == stamps
+    assert same_rows(read_table(out / "sweep.parquet")[0], rows)
+
+    other = main_py(sweep_cmd(out, "--steps", "50"))
+    assert other.returncode == 2 and "holds a different sweep" in other.stderr
+
+
+def test_sigterm_cancels_every_run_and_leaves_the_finished_ones_marked_incomplete(tmp_path) -> None:
+    out = tmp_path / "sweep"
+    # run 0 is small (196 samples); runs 1 and 2 (3192 samples) are long
+    cmd = [sys.executable, "main.py", "sweep", "fig5-2d", "--grid", "data.clusters[0].count=4,3000,3000",
+           "--steps", "300", "--every", "100", "--out", str(out), "--workers", "1", "--format", "csv"]  # fmt: skip
+    process = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "runs" / "0000.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=300)[1]
+    assert process.returncode == 143, stderr
+    assert "cancelled: 1 of 3 runs" in stderr and "marked incomplete" in stderr
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert not manifest["complete"] and manifest["done"] == 1
+    rows, _ = read_table(out / "sweep.csv")
+    assert [int(r["run"]) for r in rows] == [0] and rows[0]["data.clusters[0].count"] == "4"
+
+
+@pytest.mark.parametrize("engine", ["local", "serial"])
+def test_a_cancel_stops_running_runs_and_drops_the_rest(engine) -> None:
+    import dataclasses
+
+    from sim.sweep import Cancelled
+
+    sweep, _ = make_sweep("fig5-2d", ["loss.tau=0.5,0.4,0.3"], 1, 20, 10)
+    short, *others = sweep.jobs()
+    jobs = [short, *(dataclasses.replace(job, steps=10**8) for job in others)]
+    cancel, seen = threading.Event(), []
+
+    def on_result(job, row) -> None:
+        seen.append(job.index)
+        cancel.set()
+
+    with pytest.raises(Cancelled):
+        execute(jobs, on_result, engine, workers=1, cancel=cancel)
+    assert seen == [0]
+
+
+def test_ray_and_the_local_pool_give_the_same_rows_bit_for_bit(tmp_path) -> None:
+    import ray
+
+    sweep, _ = make_sweep("fig5-2d", ["loss.tau=0.1,0.5", "network.width=16,64"], 2, 30, 10)
+    jobs = sweep.jobs()
+    results = {}
+    for engine in ("serial", "local", "ray"):
+        rows = {}
+        if engine == "ray":
+            ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+        try:
+            execute(jobs, lambda job, row, rows=rows: rows.__setitem__(job.index, row), engine, workers=2)
+        finally:
+            if engine == "ray":
+                ray.shutdown()
+        results[engine] = [rows[i] for i in sorted(rows)]
+    assert len(results["serial"]) == 8
+    assert same_rows(results["local"], results["serial"]) and same_rows(results["ray"], results["serial"])
+
+
+def test_the_command_with_engine_ray_writes_the_same_table_as_the_local_pool(tmp_path) -> None:
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    grid = ["--grid", "loss.tau=0.1,0.5", "--seeds", "2", "--steps", "20", "--every", "10", "--workers", "2"]
+    for out, engine in ((local, "local"), (remote, "ray")):
+        result = main_py([sys.executable, "main.py", "sweep", "fig5-2d", *grid, "--out", str(out), "--engine", engine])
+        assert result.returncode == 0, result.stderr
+    assert same_rows(read_table(local / "sweep.parquet")[0], read_table(remote / "sweep.parquet")[0])
