@@ -176,7 +176,7 @@ class Controls(QWidget):
         for box in (self.net_kind, self.loss, self.kernel):
             box.currentIndexChanged.connect(self._show_dependents)
         self.device = _combo([(d, d) for d in devices], "Where the simulation runs (rebuilds the run there)")
-        rebuild_note = QLabel("These build a new network and restart the run at step 0.")
+        self.rebuild_note = rebuild_note = QLabel("These build a new network and restart the run at step 0.")
         rebuild_note.setWordWrap(True)
         rebuild_note.setStyleSheet(f"color: {MUTED};")
 
@@ -211,7 +211,9 @@ class Controls(QWidget):
         train_form.addRow("steps per frame", self.steps_per_frame)
 
         net_box = QGroupBox("Network")
-        net_form = QFormLayout(net_box)
+        net_layout = QVBoxLayout(net_box)
+        net_form = QFormLayout()
+        net_layout.addLayout(net_form)
         net_form.addRow("type", self.net_kind)
         net_form.addRow("width", self.width)
         net_form.addRow("depth", self.depth)
@@ -219,7 +221,7 @@ class Controls(QWidget):
         net_form.addRow("latent", self.latent)
         net_form.addRow("loss", self.loss)
         net_form.addRow("device", self.device)
-        net_form.addRow(rebuild_note)
+        net_layout.addWidget(rebuild_note)  # below the form: a form row gives wrapped text too little height
 
         view_box = QGroupBox("View")
         view_layout = QVBoxLayout(view_box)

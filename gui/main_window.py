@@ -15,10 +15,12 @@ from PySide6.QtCore import QSettings, Qt, QThread, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -66,6 +68,18 @@ def gui_thread_garbage_collector() -> GarbageCollector:
     return GarbageCollector(interval=0.5)
 
 
+def scrolling(widget: QWidget, vertical: bool = True) -> QScrollArea:
+    """`widget` in a frameless scroll area that lets it grow and scrolls once it would have to
+    shrink below its minimum size (only sideways when not `vertical`)."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    if not vertical:
+        area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
+
+
 def available_devices() -> list[str]:
     return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -96,7 +110,8 @@ class MainWindow(QMainWindow):
         self.files = FileMenu(self)
         self.controls.show_preset(preset)
         self.controls.show_kernel(preset.training.kernel)
-        self.resize(1500, 950)
+        screen = self.screen().availableGeometry()
+        self.resize(min(1500, screen.width()), min(950, screen.height()))
         self._restore_settings()
 
         self.thread = QThread(self)
@@ -127,14 +142,18 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.legend)
+        legend = scrolling(self.legend, vertical=False)  # many classes scroll sideways, never widen the window
+        legend.setFixedHeight(self.legend.sizeHint().height() + legend.horizontalScrollBar().sizeHint().height())
+        layout.addWidget(legend)
         layout.addLayout(row, 1)
         self.setCentralWidget(central)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """A dock holding `widget` in a scroll area: a dock shrinks below its content's minimum
+        (scroll bars then), so no panel's content sets the window's minimum size."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget))
         self.addDockWidget(area, dock)
         return dock
 
@@ -146,6 +165,8 @@ class MainWindow(QMainWindow):
         self.curves = Curves()
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         self.controls_dock = self._dock("Controls", "controls", self.controls, left)
+        area = self.controls_dock.widget()  # scrolls up and down, never sideways
+        area.setMinimumWidth(self.controls.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
         self.input_dock = self._dock("Input space", "input", self.input_view, right)
         self.table_dock = self._dock("Clusters", "clusters", self.cluster_table, right)
         self.kernel_dock = self._dock("Kernel H(theta)", "kernel", self.kernel_view, right)
@@ -194,8 +215,9 @@ class MainWindow(QMainWindow):
         edit.addAction(redo)
         view = self.menuBar().addMenu("&View")
         docks = (self.controls_dock, self.input_dock, self.table_dock, self.kernel_dock, self.curves_dock)
-        for dock in (*docks, self.theory_dock, self.cluster_dock):
-            view.addAction(dock.toggleViewAction())
+        self.in_front: dict[QDockWidget, bool] = {}
+        self.view_actions = {dock: self._view_action(dock) for dock in (*docks, self.theory_dock, self.cluster_dock)}
+        view.addActions(list(self.view_actions.values()))
         self.undo_action, self.redo_action = undo, redo
         self.addAction(undo)
         self.addAction(redo)
@@ -215,6 +237,32 @@ class MainWindow(QMainWindow):
         close.setShortcut(QKeySequence.StandardKey.Quit)
         close.triggered.connect(self.close)
         self.addAction(close)
+
+    def _view_action(self, dock: QDockWidget) -> QAction:
+        """The View menu's entry for `dock`: checked while the dock is open; choosing it shows
+        the dock and brings it to the front (also from behind another tab), or closes it when
+        it is in front already. `in_front[dock]` follows visibilityChanged, which Qt emits
+        when a dock is shown or hidden and when its tab is selected or unselected."""
+        action = QAction(dock.windowTitle(), self)
+        action.setCheckable(True)
+        action.setChecked(not dock.isHidden())
+        self.in_front[dock] = False
+
+        def chosen() -> None:
+            if self.in_front[dock]:
+                dock.close()
+            else:
+                dock.show()
+                dock.raise_()
+            action.setChecked(not dock.isHidden())
+
+        def seen(visible: bool) -> None:
+            self.in_front[dock] = visible
+            action.setChecked(not dock.isHidden())
+
+        action.triggered.connect(chosen)
+        dock.visibilityChanged.connect(seen)
+        return action
 
     def _connect_controls(self) -> None:
         c = self.controls
