@@ -178,3 +178,18 @@ def test_the_run_state_says_each_change_once(qtbot, tmp_path) -> None:
     assert seen.count("settings") == seen.count("data") == 1 and "restarted" not in seen
     state.take(dataclasses.replace(snap, generation=snap.generation + 1))
     assert seen.count("restarted") == 1
+
+
+def test_controls_follow_the_run_without_echoing_it_back(qtbot, tmp_path, monkeypatch) -> None:
+    window = open_window(qtbot, tmp_path)
+    sent = []
+    monkeypatch.setattr(window.worker, "send", sent.append)
+    snap = window.snapshot
+    changed = with_changes(
+        snap.preset, {"loss.tau": 0.3, "training.lr": 0.02, "network.width": 48, "loss.kind": "byol"}
+    )
+    window.state.take(dataclasses.replace(snap, preset=changed))
+    c = window.controls
+    assert (c.tau.value(), c.lr.value(), c.width.value(), c.loss.currentData()) == (0.3, 0.02, 48, "byol")
+    assert "predictor" in c.kernel_meaning.text() and not c.tau.isEnabled()
+    assert sent == []  # shown, not sent back as the user's edits
