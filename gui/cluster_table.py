@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from gui.colors import cluster_hex
-from sim.preset import ClusterSpec
+from gui.controls import model_range
+from gui.run_state import RunState, quiet
+from sim.preset import ClusterSpec, Preset
 
 
 class ClusterTable(QWidget):
@@ -57,6 +59,13 @@ class ClusterTable(QWidget):
         layout.addLayout(buttons)
         self.clusters: list[ClusterSpec] = []
 
+    def follow(self, state: RunState) -> None:
+        """Show the run's clusters whenever its data changes."""
+        state.data.connect(self._show_data)
+
+    def _show_data(self, _frame: object, preset: Preset) -> None:
+        self.set_clusters(preset.data.clusters, preset.data.kind == "clusters")
+
     def set_clusters(self, clusters: list[ClusterSpec], editable: bool) -> None:
         """Show these clusters; spin boxes are updated in place (signals blocked)."""
         self.clusters = list(clusters)
@@ -68,9 +77,8 @@ class ClusterTable(QWidget):
             count, radius = self.table.cellWidget(k, 1), self.table.cellWidget(k, 2)
             for box, value in ((count, spec.count), (radius, spec.radius)):
                 if not box.hasFocus():
-                    box.blockSignals(True)
-                    box.setValue(value)
-                    box.blockSignals(False)
+                    with quiet(box):
+                        box.setValue(value)
                 box.setEnabled(editable)
             self.table.item(k, 3).setText("(" + ", ".join(f"{c:.2f}" for c in spec.center) + ")")
         self.add_button.setEnabled(editable)
@@ -83,13 +91,13 @@ class ClusterTable(QWidget):
         name.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
         self.table.setItem(k, 0, name)
         count = QSpinBox()
-        count.setRange(1, 1_000_000)
+        count.setRange(*map(int, model_range(ClusterSpec, "count")))
         count.setKeyboardTracking(False)
         count.setToolTip(f"Number of samples in cluster {k + 1}")
         count.valueChanged.connect(lambda v, k=k: self._count_changed(k, v))
         radius = QDoubleSpinBox()
-        radius.setRange(0.0, 100.0)
         radius.setDecimals(3)
+        radius.setRange(*model_range(ClusterSpec, "radius", 3))
         radius.setSingleStep(0.05)
         radius.setKeyboardTracking(False)
         radius.setToolTip(f"Radius of cluster {k + 1}'s ball (samples are uniform in it)")

@@ -1,11 +1,17 @@
 """The control panel: run bar (Play/Pause, Step, Reset, the iteration counter), preset
 picker, kernel and side-by-side switch, training knobs (tau, step sizes, steps per frame,
 view noise), network knobs (type, width, depth, activation, latent dimension, device; these
-build a new network) and view toggles (arrows, trails). Widgets only, each with a tooltip;
-the window connects them."""
+build a new network) and view toggles (arrows, trails). Each widget has a tooltip; the
+ranges of the boxes are the preset model's declared limits (sim.preset.field_range), so a
+control cannot take a value the model refuses. The panel follows a RunState (`follow`): set
+from the run quietly, it never echoes the run's values back as edits; the window connects
+the user's edits to the worker."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import TypeAdapter, ValidationError
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,8 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from gui.colors import MUTED
+from gui.run_state import RunState, quiet
 from sim.networks import ACTIVATIONS
-from sim.preset import PRESET_DIR, Preset
+from sim.preset import PRESET_DIR, LossSpec, NetworkSpec, Preset, Spec, TrainingSpec, ViewsSpec, field_range
 
 KERNEL_ITEMS = (("NN kernel", "nn"), ("identity kernel", "identity"), ("infinite width", "limit"))
 LOSS_NAMES = {"nt_xent": "NT-Xent", "generalized": "generalized (Gaussian)", "vicreg": "VICReg", "byol": "BYOL"}
@@ -37,9 +44,45 @@ KERNEL_MEANING = {
 }
 
 
-def _spin(low: float, high: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
+KERNEL_TEXT = {
+    "identity": "The identity kernel: each embedded point is a free parameter and moves by its own -grad L; "
+    "nothing is shared between points, so no cluster moves as one.",
+    "limit": "The infinite-width kernel: H is fixed at its expectation over random networks (the NTK limit) "
+    "and moves every embedded point by -H grad L.",
+}
+
+
+def kernel_text(kernel: str, loss: str) -> str:
+    """What the chosen kernel does to the embedding, for this loss (the text under the selector)."""
+    return KERNEL_TEXT.get(kernel, KERNEL_MEANING[loss])
+
+
+def _accepts(model: type[Spec], name: str, value: float) -> bool:
+    info = model.model_fields[name]
+    try:
+        TypeAdapter(Annotated[(info.annotation, *info.metadata)]).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def model_range(model: type[Spec], name: str, decimals: int = 0) -> tuple[float, float]:
+    """The range a box with `decimals` decimals (0: an integer box) may show for field `name` of
+    `model`: its declared limits (sim.preset.field_range), an open bound moved in by one step of
+    the box so that both ends are values the model accepts."""
+    low, high = field_range(model, name)
+    step = 10.0**-decimals
+    if not _accepts(model, name, low):
+        low += step
+    if not _accepts(model, name, high):
+        high -= step
+    return low, high
+
+
+def _spin(model: type[Spec], name: str, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
     box = QDoubleSpinBox()
-    box.setRange(low, high)
+    box.setDecimals(decimals)
+    box.setRange(*model_range(model, name, decimals))
     box.setDecimals(decimals)
     box.setSingleStep(step)
     box.setKeyboardTracking(False)
@@ -106,16 +149,20 @@ class Controls(QWidget):
             "(the paper's Figure 5 rows)"
         )
 
-        self.tau = _spin(0.01, 10.0, 3, 0.05, "Temperature tau of the loss (takes effect at the next step)")
-        self.lr = _spin(1e-5, 100.0, 5, 0.01, "Step size eta for the network (NN) and infinite-width kernels")
-        self.lr_points = _spin(1e-5, 100.0, 5, 0.01, "Step size for the identity kernel (moving Delta directly)")
-        self.noise = _spin(0.0, 5.0, 3, 0.01, "Std sigma of the Gaussian noise that makes each view")
+        self.tau = _spin(LossSpec, "tau", 3, 0.05, "Temperature tau of the loss (takes effect at the next step)")
+        self.lr = _spin(TrainingSpec, "lr", 5, 0.01, "Step size eta for the network (NN) and infinite-width kernels")
+        self.lr_points = _spin(
+            TrainingSpec, "lr_points", 5, 0.01, "Step size for the identity kernel (moving Delta directly)"
+        )
+        self.noise = _spin(ViewsSpec, "noise", 3, 0.01, "Std sigma of the Gaussian noise that makes each view")
         self.steps_per_frame = int_spin(0, 100000, "Steps between two drawn frames; 'max' runs as fast as it can")
         self.steps_per_frame.setSpecialValueText("max")
 
         self.net_kind = _combo([("MLP", "mlp"), ("averaging (1 layer)", "averaging")], "Network type (rebuilds)")
-        self.width = int_spin(1, 100000, "Hidden width (rebuilds the network)")
-        self.depth = int_spin(1, 64, "Number of layers of the MLP (rebuilds the network)")
+        self.width = int_spin(*map(int, model_range(NetworkSpec, "width")), "Hidden width (rebuilds the network)")
+        self.depth = int_spin(
+            *map(int, model_range(NetworkSpec, "depth")), "Number of layers of the MLP (rebuilds the network)"
+        )
         self.activation = _combo([(a, a) for a in ACTIVATIONS], "Activation function (rebuilds the network)")
         self.latent = _combo([("circle S^1", 2), ("sphere S^2", 3)], "Latent space (rebuilds the network)")
         self.loss = _combo(
@@ -125,9 +172,11 @@ class Controls(QWidget):
         self.kernel_meaning = QLabel(KERNEL_MEANING["nt_xent"])
         self.kernel_meaning.setWordWrap(True)
         self.kernel_meaning.setStyleSheet(f"color: {MUTED};")
-        self.kernel_meaning.setToolTip("What the kernel H(theta), the heatmap and the arrows mean for this loss")
+        self.kernel_meaning.setToolTip("What the chosen kernel, the heatmap and the arrows mean for this loss")
+        for box in (self.net_kind, self.loss, self.kernel):
+            box.currentIndexChanged.connect(self._show_dependents)
         self.device = _combo([(d, d) for d in devices], "Where the simulation runs (rebuilds the run there)")
-        rebuild_note = QLabel("These build a new network and restart the run at step 0.")
+        self.rebuild_note = rebuild_note = QLabel("These build a new network and restart the run at step 0.")
         rebuild_note.setWordWrap(True)
         rebuild_note.setStyleSheet(f"color: {MUTED};")
 
@@ -162,7 +211,9 @@ class Controls(QWidget):
         train_form.addRow("steps per frame", self.steps_per_frame)
 
         net_box = QGroupBox("Network")
-        net_form = QFormLayout(net_box)
+        net_layout = QVBoxLayout(net_box)
+        net_form = QFormLayout()
+        net_layout.addLayout(net_form)
         net_form.addRow("type", self.net_kind)
         net_form.addRow("width", self.width)
         net_form.addRow("depth", self.depth)
@@ -170,7 +221,7 @@ class Controls(QWidget):
         net_form.addRow("latent", self.latent)
         net_form.addRow("loss", self.loss)
         net_form.addRow("device", self.device)
-        net_form.addRow(rebuild_note)
+        net_layout.addWidget(rebuild_note)  # below the form: a form row gives wrapped text too little height
 
         view_box = QGroupBox("View")
         view_layout = QVBoxLayout(view_box)
@@ -195,8 +246,15 @@ class Controls(QWidget):
             "device": self.device,
         }
 
+    def follow(self, state: RunState) -> None:
+        """Show the run's settings, kernel, play state and step as `state` reports them."""
+        state.settings.connect(self.show_preset)
+        state.kernel.connect(self.show_kernel)
+        state.playing.connect(self.show_playing)
+        state.step.connect(lambda step: self.counter.setText(f"step {step}"))
+
     def show_preset(self, preset: Preset) -> None:
-        """Set every knob from the preset, emitting nothing."""
+        """Set every knob from the preset, emitting nothing; a box being edited keeps its text."""
         values = {
             self.tau: preset.loss.tau,
             self.lr: preset.training.lr,
@@ -205,10 +263,6 @@ class Controls(QWidget):
             self.width: preset.network.width,
             self.depth: preset.network.depth,
         }
-        for box, value in values.items():
-            box.blockSignals(True)
-            box.setValue(value)
-            box.blockSignals(False)
         choices = {
             self.net_kind: preset.network.kind,
             self.activation: preset.network.activation,
@@ -216,34 +270,43 @@ class Controls(QWidget):
             self.loss: preset.loss.kind,
             self.device: preset.device,
         }
-        for box, value in choices.items():
-            box.blockSignals(True)
-            i = box.findData(value)
-            if i < 0 and box is self.device:
-                box.addItem(str(value), value)
-                i = box.count() - 1
-            if i >= 0:
-                box.setCurrentIndex(i)
-            box.blockSignals(False)
+        with quiet(*values, *choices):
+            for box, value in values.items():
+                if not box.hasFocus():
+                    box.setValue(value)
+            for box, value in choices.items():
+                i = box.findData(value)
+                if i < 0 and box is self.device:
+                    box.addItem(str(value), value)
+                    i = box.count() - 1
+                if i >= 0:
+                    box.setCurrentIndex(i)
         self._show_preset_name(preset.name)
-        self.depth.setEnabled(preset.network.kind == "mlp")
-        self.kernel_meaning.setText(KERNEL_MEANING[preset.loss.kind])
-        self.tau.setEnabled(preset.loss.kind in ("nt_xent", "generalized"))
+        self._show_dependents()
+
+    def _show_dependents(self) -> None:
+        """What follows from the network type, loss and kernel shown: depth only for an MLP,
+        tau only for the losses that have one, the text under the kernel selector."""
+        loss = self.loss.currentData()
+        self.depth.setEnabled(self.net_kind.currentData() == "mlp")
+        self.tau.setEnabled(loss in ("nt_xent", "generalized"))
+        self.kernel_meaning.setText(kernel_text(self.kernel.currentData(), loss))
 
     def _show_preset_name(self, name: str) -> None:
         """Select the shipped preset `name`; a preset opened from a file of another name gets
         a last entry of its own (which opens nothing) instead of a stale shipped name."""
         box = self.preset
-        box.blockSignals(True)
-        if box.itemData(box.count() - 1) is None:
-            box.removeItem(box.count() - 1)
-        i = box.findData(name)
-        if i < 0:
-            box.addItem(f"{name} (opened file)", None)
-            box.setItemData(box.count() - 1, "The preset of this run, opened from a file", Qt.ItemDataRole.ToolTipRole)
-            i = box.count() - 1
-        box.setCurrentIndex(i)
-        box.blockSignals(False)
+        with quiet(box):
+            if box.itemData(box.count() - 1) is None:
+                box.removeItem(box.count() - 1)
+            i = box.findData(name)
+            if i < 0:
+                box.addItem(f"{name} (opened file)", None)
+                box.setItemData(
+                    box.count() - 1, "The preset of this run, opened from a file", Qt.ItemDataRole.ToolTipRole
+                )
+                i = box.count() - 1
+            box.setCurrentIndex(i)
 
     def _preset_activated(self, index: int) -> None:
         name = self.preset.itemData(index)
@@ -251,12 +314,15 @@ class Controls(QWidget):
             self.shipped_preset_chosen.emit(name)
 
     def show_kernel(self, kernel: str) -> None:
-        self.kernel.blockSignals(True)
-        self.kernel.setCurrentIndex(self.kernel.findData(kernel))
-        self.kernel.blockSignals(False)
+        with quiet(self.kernel):
+            self.kernel.setCurrentIndex(self.kernel.findData(kernel))
+        self._show_dependents()
 
     def show_playing(self, playing: bool) -> None:
-        self.play.blockSignals(True)
-        self.play.setChecked(playing)
+        with quiet(self.play):
+            self.play.setChecked(playing)
         self.play.setText("Pause" if playing else "Play")
-        self.play.blockSignals(False)
+
+    def show_side_by_side(self, on: bool) -> None:
+        with quiet(self.side_by_side):
+            self.side_by_side.setChecked(on)

@@ -70,28 +70,41 @@ class EmbeddingScene:
         self.guide: scene.visuals.VisualNode | None = None
         self.trails = scene.visuals.Markers(parent=self.view.scene, antialias=0)
         self.points = scene.visuals.Markers(parent=self.view.scene, antialias=0.5)
-        self.point_arrows = scene.visuals.Line(parent=self.view.scene, connect="segments", width=1)
-        self.cluster_arrows = scene.visuals.Arrow(
-            parent=self.view.scene, connect="segments", width=3, arrow_size=14, arrow_type="triangle_60"
-        )
         empty = np.zeros((2, 2), np.float32)
         self.trails.set_data(empty, size=1)
         self.points.set_data(empty, size=1)
-        self.point_arrows.set_data(pos=empty)
-        self.cluster_arrows.set_data(pos=empty, arrows=np.zeros((1, 4), np.float32))
-        for order, visual in enumerate((self.trails, self.point_arrows, self.points, self.cluster_arrows)):
+        for order, visual in ((0, self.trails), (2, self.points)):
             visual.visible = False
             visual.order = order
-        self._cluster_heads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._make_arrows(2)
         self.view.scene.events.transform_change.connect(self._place_cluster_heads)
         self.splat = PointSplat(self.view, order=self.points.order)
         self.set_latent(2)
 
     # ----- scene setup ----------------------------------------------------------------
+    def _make_arrows(self, m: int) -> None:
+        """New (empty, hidden) arrow visuals for m-D positions: a vispy line keeps the vertex
+        size of its first draw, so another dimension needs new ones."""
+        for old in (getattr(self, "point_arrows", None), getattr(self, "cluster_arrows", None)):
+            if old is not None:
+                old.parent = None
+        self.point_arrows = scene.visuals.Line(parent=self.view.scene, connect="segments", width=1)
+        self.cluster_arrows = scene.visuals.Arrow(
+            parent=self.view.scene, connect="segments", width=3, arrow_size=14, arrow_type="triangle_60"
+        )
+        self.point_arrows.set_data(pos=np.zeros((2, m), np.float32))
+        self.cluster_arrows.set_data(pos=np.zeros((2, m), np.float32), arrows=np.zeros((1, 2 * m), np.float32))
+        for order, visual in ((1, self.point_arrows), (3, self.cluster_arrows)):
+            visual.visible = False
+            visual.order = order
+        self._cluster_heads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
     def set_latent(self, m: int) -> None:
         """Circle with a pan/zoom camera (m = 2) or translucent sphere with an orbit camera (m = 3)."""
         if m == self.latent_dim:
             return
+        if self.latent_dim:
+            self._make_arrows(m)
         self.latent_dim = m
         if self.guide is not None:
             self.guide.parent = None

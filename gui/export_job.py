@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -259,7 +259,7 @@ class ExportJob(QObject):
         super().__init__(parent)
         options.check(kind)
         self.path, self.options, self.status = path, options, ""
-        self.composer = FrameComposer(options, hidden_canvas, preset.name)
+        self.composer = FrameComposer(options, self._canvas, preset.name)
         self.frames_drawn = 0
         self._ended = False
         self.producer = _Producer(preset, options, path, kind)
@@ -283,6 +283,15 @@ class ExportJob(QObject):
 
     def running(self) -> bool:
         return not self._ended
+
+    @staticmethod
+    def _canvas(size: tuple[int, int]) -> scene.SceneCanvas:
+        """A hidden canvas for the composer, then one turn of the window's events (no user input
+        yet: the job is not set up): making each OpenGL context takes a few tenths of a second
+        on a busy machine, and the window keeps drawing between them."""
+        canvas = hidden_canvas(size)
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        return canvas
 
     @Slot()
     def cancel(self) -> None:

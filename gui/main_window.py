@@ -1,24 +1,26 @@
 """The main window: arranges the views (embedding canvases in the middle, controls on the
 left, input view, cluster table and kernel heatmap on the right, metric curves below),
-owns the worker thread and the undo stack, turns user actions into worker commands and
-draws each Snapshot the worker hands over. Layout and last preset persist in QSettings."""
+owns the worker thread, the undo stack and the RunState, turns user actions into worker
+commands and wires each view to the RunState signals it needs (the views update
+themselves). Layout and last preset persist in QSettings."""
 
 from __future__ import annotations
 
 import functools
 import time
 
-import numpy as np
 import torch
 from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QSettings, Qt, QThread, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -26,13 +28,14 @@ from PySide6.QtWidgets import (
 from gui import undo
 from gui.cluster_panel import ClusterPanel
 from gui.cluster_table import ClusterTable
-from gui.controls import KERNEL_MEANING, Controls
+from gui.controls import Controls
 from gui.curves import Curves
 from gui.embedding_view import EmbeddingView
 from gui.file_menu import FileMenu
 from gui.input_view import InputView
 from gui.kernel_view import KernelView
 from gui.legend import Legend
+from gui.run_state import RunState
 from gui.theory_panel import TheoryPanel
 from gui.worker import Snapshot, Worker
 from sim import Preset, PresetError, load_preset
@@ -54,7 +57,6 @@ from sim.commands import (
 from sim.driver import KERNEL_NAMES
 from sim.preset import ClusterSpec
 
-CURVE_INTERVAL = 0.25
 KERNEL_ORDER = ("nn", "identity", "limit")
 
 
@@ -64,6 +66,18 @@ def gui_thread_garbage_collector() -> GarbageCollector:
     thread. Run by an allocation in the simulation or export thread, it would destroy Qt
     widgets caught in garbage cycles off the GUI thread, which deadlocks or aborts."""
     return GarbageCollector(interval=0.5)
+
+
+def scrolling(widget: QWidget, vertical: bool = True) -> QScrollArea:
+    """`widget` in a frameless scroll area that lets it grow and scrolls once it would have to
+    shrink below its minimum size (only sideways when not `vertical`)."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    if not vertical:
+        area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
 
 
 def available_devices() -> list[str]:
@@ -79,12 +93,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Contrastive Kernel Lab - {preset.name}")
         self.settings = settings
         self.preset = preset
-        self.snapshot: Snapshot | None = None
-        self.generation = -1
-        self.data_version = -1
+        self.state = RunState(self)
         self.frames_drawn = 0
         self._fps_count, self._fps_since, self.fps = 0, time.perf_counter(), 0.0
-        self._curves_drawn = 0.0
         self._kernel_wanted = False
         self._closed = False
         self._starting_text = ""
@@ -95,10 +106,12 @@ class MainWindow(QMainWindow):
         self._build_status()
         self._build_actions()
         self._connect_controls()
+        self._subscribe_views()
         self.files = FileMenu(self)
         self.controls.show_preset(preset)
         self.controls.show_kernel(preset.training.kernel)
-        self.resize(1500, 950)
+        screen = self.screen().availableGeometry()
+        self.resize(min(1500, screen.width()), min(950, screen.height()))
         self._restore_settings()
 
         self.thread = QThread(self)
@@ -129,14 +142,18 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.legend)
+        legend = scrolling(self.legend, vertical=False)  # many classes scroll sideways, never widen the window
+        legend.setFixedHeight(self.legend.sizeHint().height() + legend.horizontalScrollBar().sizeHint().height())
+        layout.addWidget(legend)
         layout.addLayout(row, 1)
         self.setCentralWidget(central)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """A dock holding `widget` in a scroll area: a dock shrinks below its content's minimum
+        (scroll bars then), so no panel's content sets the window's minimum size."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        dock.setWidget(widget)
+        dock.setWidget(scrolling(widget))
         self.addDockWidget(area, dock)
         return dock
 
@@ -148,6 +165,8 @@ class MainWindow(QMainWindow):
         self.curves = Curves()
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         self.controls_dock = self._dock("Controls", "controls", self.controls, left)
+        area = self.controls_dock.widget()  # scrolls up and down, never sideways
+        area.setMinimumWidth(self.controls.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
         self.input_dock = self._dock("Input space", "input", self.input_view, right)
         self.table_dock = self._dock("Clusters", "clusters", self.cluster_table, right)
         self.kernel_dock = self._dock("Kernel H(theta)", "kernel", self.kernel_view, right)
@@ -196,8 +215,9 @@ class MainWindow(QMainWindow):
         edit.addAction(redo)
         view = self.menuBar().addMenu("&View")
         docks = (self.controls_dock, self.input_dock, self.table_dock, self.kernel_dock, self.curves_dock)
-        for dock in (*docks, self.theory_dock, self.cluster_dock):
-            view.addAction(dock.toggleViewAction())
+        self.in_front: dict[QDockWidget, bool] = {}
+        self.view_actions = {dock: self._view_action(dock) for dock in (*docks, self.theory_dock, self.cluster_dock)}
+        view.addActions(list(self.view_actions.values()))
         self.undo_action, self.redo_action = undo, redo
         self.addAction(undo)
         self.addAction(redo)
@@ -217,6 +237,32 @@ class MainWindow(QMainWindow):
         close.setShortcut(QKeySequence.StandardKey.Quit)
         close.triggered.connect(self.close)
         self.addAction(close)
+
+    def _view_action(self, dock: QDockWidget) -> QAction:
+        """The View menu's entry for `dock`: checked while the dock is open; choosing it shows
+        the dock and brings it to the front (also from behind another tab), or closes it when
+        it is in front already. `in_front[dock]` follows visibilityChanged, which Qt emits
+        when a dock is shown or hidden and when its tab is selected or unselected."""
+        action = QAction(dock.windowTitle(), self)
+        action.setCheckable(True)
+        action.setChecked(not dock.isHidden())
+        self.in_front[dock] = False
+
+        def chosen() -> None:
+            if self.in_front[dock]:
+                dock.close()
+            else:
+                dock.show()
+                dock.raise_()
+            action.setChecked(not dock.isHidden())
+
+        def seen(visible: bool) -> None:
+            self.in_front[dock] = visible
+            action.setChecked(not dock.isHidden())
+
+        action.triggered.connect(chosen)
+        dock.visibilityChanged.connect(seen)
+        return action
 
     def _connect_controls(self) -> None:
         c = self.controls
@@ -249,6 +295,28 @@ class MainWindow(QMainWindow):
         t.remove_requested.connect(self.remove_cluster)
         self.kernel_view.average.toggled.connect(lambda _: self._sync_kernel_wanted())
 
+    def _subscribe_views(self) -> None:
+        """Each view to the parts of the run it shows (gui/run_state.py)."""
+        state = self.state
+        self.controls.follow(state)
+        self.cluster_table.follow(state)
+        state.restarted.connect(self._clear_starting)
+        for view in (self.main_view, self.twin_view):
+            state.restarted.connect(view.clear_trails)
+        state.restarted.connect(self.curves.clear)
+        state.event.connect(self.curves.mark)
+        state.full_frames.connect(self.curves.add)
+        state.curves_due.connect(self.curves.redraw)
+        state.frames.connect(self._show_embeddings)
+        state.main_frame.connect(self._show_kernel)
+        state.flow.connect(self.cluster_panel.show_flow)
+        state.data.connect(
+            lambda f, p: self.input_view.set_data(f.X, f.labels, list(p.data.clusters), p.data.kind == "clusters")
+        )
+        state.groups.connect(self._show_groups)
+        state.status.connect(self._show_status)
+        state.frames.connect(self._sync_kernel_wanted)
+
     # ----- user actions ---------------------------------------------------------------
     def send(self, command: Command) -> None:
         self.worker.send(command)
@@ -275,18 +343,12 @@ class MainWindow(QMainWindow):
         self.set_kernel(KERNEL_ORDER[(KERNEL_ORDER.index(current) + 1) % len(KERNEL_ORDER)])
 
     def set_side_by_side(self, on: bool) -> None:
-        self.controls.side_by_side.blockSignals(True)
-        self.controls.side_by_side.setChecked(on)
-        self.controls.side_by_side.blockSignals(False)
+        self.controls.show_side_by_side(on)
         self.twin_view.setVisible(on)
         self.send(Twin(on))
 
     def rebuild(self, key: str, widget: QWidget) -> None:
         value = widget.currentData() if hasattr(widget, "currentData") else widget.value()
-        self.controls.depth.setEnabled(self.controls.net_kind.currentData() == "mlp")
-        if key == "loss.kind":
-            self.controls.kernel_meaning.setText(KERNEL_MEANING[value])
-            self.controls.tau.setEnabled(value in ("nt_xent", "generalized"))
         self.send(Rebuild({key: value}))
         self.undo_stack.clear()
         self.statusBar().showMessage(f"{key} = {value}: building a new network, the run restarts at step 0", 5000)
@@ -339,63 +401,43 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(undo.remove(self.send, spec, k))
 
     # ----- drawing --------------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The latest snapshot drawn (None before the run's first frame)."""
+        return self.state.snapshot
+
     @Slot()
     def on_ready(self) -> None:
         snap = self.worker.take()
         if snap is None or self._closed:
             return
-        self.snapshot = snap
-        main = snap.frames[0]
-        if snap.generation != self.generation:
-            self.generation = snap.generation
-            if self.statusBar().currentMessage() == self._starting_text:
-                self.statusBar().clearMessage()
-            self.curves.clear()
-            self.main_view.clear_trails()
-            self.twin_view.clear_trails()
-        for step, text in snap.events:
-            self.curves.mark(step, text)
-        self.main_view.title.setText(f"{KERNEL_NAMES[main.kernel]} kernel")
-        self.main_view.show_frame(main)
-        if len(snap.frames) > 1:
-            self.twin_view.title.setText(f"{KERNEL_NAMES[snap.frames[1].kernel]} kernel (same start)")
-            self.twin_view.show_frame(snap.frames[1])
-        now = time.perf_counter()
-        if not snap.preview:  # a preview has embeddings only: the curves wait for the full frame
-            self.curves.add(snap.frames)
-            if now - self._curves_drawn >= CURVE_INTERVAL or not snap.playing:
-                self.curves.redraw()
-                self._curves_drawn = now
-        if main.H is not None and self.kernel_view.wants_updates():
-            self.kernel_view.show_frame(main)
-        if snap.flow is not None:
-            self.cluster_panel.show_flow(snap.flow)
-        if snap.data_version != self.data_version:
-            self.data_version = snap.data_version
-            clusters = snap.preset.data.clusters
-            movable = snap.preset.data.kind == "clusters"
-            self.input_view.set_data(main.X, main.labels, list(clusters), movable)
-            self.cluster_table.set_clusters(clusters, movable)
-            counts = np.bincount(main.labels, minlength=int(main.labels.max()) + 1).tolist()
-            data = snap.preset.data
-            names = (
-                [f"digit {c}" for c in data.classes]
-                if data.kind == "digits"
-                else [str(k + 1) for k in range(len(counts))]
-            )
-            self.legend.set_groups(names, counts)
-            self.legend.title.setText("classes" if data.kind in ("digits", "file") else "clusters")
-        self.controls.show_kernel(main.kernel)
-        self.controls.show_playing(snap.playing)
-        self.controls.counter.setText(f"step {main.step}")
-        self._count_frame(now)
+        self.state.take(snap)
+        self._count_frame(time.perf_counter())
+
+    def _clear_starting(self) -> None:
+        if self.statusBar().currentMessage() == self._starting_text:
+            self.statusBar().clearMessage()
+
+    def _show_embeddings(self, frames: tuple) -> None:
+        for view, frame, suffix in zip((self.main_view, self.twin_view), frames, ("", " (same start)")):
+            view.title.setText(f"{KERNEL_NAMES[frame.kernel]} kernel{suffix}")
+            view.show_frame(frame)
+
+    def _show_kernel(self, frame) -> None:
+        if frame.H is not None and self.kernel_view.wants_updates():
+            self.kernel_view.show_frame(frame)
+
+    def _show_groups(self, title: str, names: list, counts: list) -> None:
+        self.legend.set_groups(names, counts)
+        self.legend.title.setText(title)
+
+    def _show_status(self, status: dict) -> None:
         labels = self.status_labels
-        labels["step"].setText(f"step {main.step}")
-        labels["rate"].setText(f"{snap.steps_per_s:.0f} steps/s")
+        labels["step"].setText(f"step {status['step']}")
+        labels["rate"].setText(f"{status['steps_per_s']:.0f} steps/s")
         labels["fps"].setText(f"{self.fps:.0f} frames/s")
-        labels["device"].setText(snap.device)
-        labels["n"].setText(f"n = {snap.n}")
-        self._sync_kernel_wanted()
+        labels["device"].setText(status["device"])
+        labels["n"].setText(f"n = {status['n']}")
 
     def _count_frame(self, now: float) -> None:
         self.frames_drawn += 1

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from sim import Divergence, Frame, Preset, PresetError, Simulation
 from sim.cluster_dynamics import ClusterFlow, cluster_flow
-from sim.commands import Command, Noop, Play, Rebuild, Step, StepsPerFrame, WantFlow, WantKernel
+from sim.commands import Command, Load, Noop, Play, Rebuild, Step, StepsPerFrame, WantFlow, WantKernel
 from sim.driver import RunDriver
 
 DISPLAY_INTERVAL = 1 / 30
@@ -96,6 +96,7 @@ class Worker(QObject):
         self._frame_cost = 0.0
         self._timed_rows = 0
         self._previewed: tuple | None = None
+        self._new_preset = False
         self._rate_steps = 0
         self._rate_since = time.perf_counter()
         self._rate = 0.0
@@ -242,6 +243,7 @@ class Worker(QObject):
         self._hand_over(frames, flow, preview=False)
         self._last_publish = now
         self._dirty = False
+        self._new_preset = False
 
     def _preview(self) -> None:
         """Hand over the embeddings alone (one forward pass), once per state of the runs."""
@@ -252,9 +254,12 @@ class Worker(QObject):
             self._hand_over(d.previews(), None, preview=True)
 
     def _slow_frames(self) -> bool:
-        """Whether a full frame takes long enough to show a preview first: by the frames timed
-        at this size, or before any (a new run, a cluster's count changed), by the number of
-        view rows the loss runs over."""
+        """Whether to show a preview before the full frame: always for another preset's first
+        frame (its data and metrics may take seconds on a busy machine), else when a full frame
+        takes long: by the frames timed at this size, or before any (a cluster's count changed),
+        by the number of view rows the loss runs over."""
+        if self._new_preset:
+            return True
         rows = self._rows()
         if self._frame_cost and rows == self._timed_rows:
             return self._frame_cost >= PREVIEW_AFTER
@@ -313,6 +318,7 @@ class Worker(QObject):
                     self.flow_wanted, self._last_kernel = on, 0.0
                 case _:
                     self.driver.apply(command)
+                    self._new_preset = self._new_preset or isinstance(command, Load)
                     if isinstance(command, Rebuild):
                         changed = ", ".join(f"{k}={v}" for k, v in command.changes.items())
                         self.notice.emit(f"rebuilt the network: {changed}")

@@ -1,15 +1,27 @@
 """Parameter controls take effect in the running simulation without restarting the app:
 tau, step sizes and view noise between two steps; network, latent dimension and preset by
 building a new run (said in the status bar); every control has a tooltip; the layout and
-the last preset persist in QSettings."""
+the last preset persist in QSettings. A box's range is the preset model's declared range; the
+text under the kernel selector follows the kernel; the run state says each change once."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
+import numpy as np
+import pytest
 from gui_support import frame, open_window, wait_for
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QCheckBox, QComboBox
+from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox
 
 from gui.app import choose_preset
+from gui.cluster_table import ClusterTable
+from gui.controls import KERNEL_MEANING, Controls
+from gui.run_state import RunState
+from sim import PresetError, load_preset
+from sim.commands import Change
+from sim.preset import ClusterSpec, with_changes
 
 
 def test_training_knobs_apply_between_steps(qtbot, tmp_path) -> None:
@@ -90,3 +102,94 @@ def test_loss_choice_rebuilds_and_says_what_h_means(qtbot, tmp_path) -> None:
     c.loss.setCurrentIndex(c.loss.findData("vicreg"))
     wait_for(qtbot, lambda: window.snapshot.preset.loss.kind == "vicreg")
     assert "VICReg" in c.kernel_meaning.text()
+
+
+def bound_boxes(controls: Controls, table: ClusterTable) -> dict[str, QAbstractSpinBox]:
+    """Preset field -> the box that edits it."""
+    table.set_clusters([ClusterSpec(center=[0.0, 0.0])], True)
+    return {
+        "loss.tau": controls.tau,
+        "training.lr": controls.lr,
+        "training.lr_points": controls.lr_points,
+        "views.noise": controls.noise,
+        "network.width": controls.width,
+        "network.depth": controls.depth,
+        "data.clusters[0].count": table.table.cellWidget(0, 1),
+        "data.clusters[0].radius": table.table.cellWidget(0, 2),
+    }
+
+
+def test_a_control_takes_exactly_the_values_the_preset_model_accepts(qtbot) -> None:
+    controls, table = Controls(["auto", "cpu"]), ClusterTable()
+    qtbot.addWidget(controls)
+    qtbot.addWidget(table)
+    preset = load_preset("fig5-2d")
+    for field, box in bound_boxes(controls, table).items():
+        kind = float if isinstance(box, QDoubleSpinBox) else int
+        step = 10.0 ** -box.decimals() if kind is float else 1
+        for end in (box.minimum(), box.maximum()):
+            assert with_changes(preset, {field: kind(end)}) is not None  # both ends are accepted
+        for beyond in (box.minimum() - step, box.maximum() + step):
+            with pytest.raises(PresetError, match=re.escape(field)):  # one step further is refused
+                with_changes(preset, {field: kind(beyond)})
+            box.setValue(beyond)
+            assert box.minimum() <= box.value() <= box.maximum()
+            with_changes(preset, {field: kind(box.value())})
+
+
+def test_an_out_of_range_edit_is_one_line_and_the_run_goes_on(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    before = window.snapshot.preset
+    window.send(Change({"loss.tau": float("inf")}))
+    wait_for(qtbot, lambda: "loss.tau" in window.statusBar().currentMessage())
+    assert "\n" not in window.statusBar().currentMessage()
+    window.step_once()
+    wait_for(qtbot, lambda: frame(window).step == 1)
+    assert window.snapshot.preset.loss == before.loss and window.controls.tau.value() == before.loss.tau
+    assert np.isfinite(frame(window).loss)
+
+
+def test_the_text_under_the_kernel_selector_follows_the_kernel(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    c = window.controls
+    texts = {}
+    for kernel in ("identity", "limit", "nn"):
+        c.kernel.setCurrentIndex(c.kernel.findData(kernel))
+        wait_for(qtbot, lambda kernel=kernel: frame(window).kernel == kernel)
+        texts[kernel] = c.kernel_meaning.text()
+    assert "identity kernel" in texts["identity"] and "infinite-width" in texts["limit"]
+    assert texts["nn"] == KERNEL_MEANING["nt_xent"] and len(set(texts.values())) == 3
+
+
+def test_the_run_state_says_each_change_once(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    snap = window.snapshot
+    state = RunState()
+    seen: list[str] = []
+    for name in ("restarted", "data", "settings", "frames", "curves_due"):
+        getattr(state, name).connect(lambda *_, name=name: seen.append(name))
+    state.take(snap)
+    state.take(dataclasses.replace(snap, playing=True))  # the same run, data and settings
+    assert seen.count("restarted") == seen.count("data") == seen.count("settings") == 1
+    assert seen.count("frames") == 2
+    seen.clear()
+    tau = with_changes(snap.preset, {"loss.tau": 0.3})
+    state.take(dataclasses.replace(snap, preset=tau, data_version=snap.data_version + 1))
+    assert seen.count("settings") == seen.count("data") == 1 and "restarted" not in seen
+    state.take(dataclasses.replace(snap, generation=snap.generation + 1))
+    assert seen.count("restarted") == 1
+
+
+def test_controls_follow_the_run_without_echoing_it_back(qtbot, tmp_path, monkeypatch) -> None:
+    window = open_window(qtbot, tmp_path)
+    sent = []
+    monkeypatch.setattr(window.worker, "send", sent.append)
+    snap = window.snapshot
+    changed = with_changes(
+        snap.preset, {"loss.tau": 0.3, "training.lr": 0.02, "network.width": 48, "loss.kind": "byol"}
+    )
+    window.state.take(dataclasses.replace(snap, preset=changed))
+    c = window.controls
+    assert (c.tau.value(), c.lr.value(), c.width.value(), c.loss.currentData()) == (0.3, 0.02, 48, "byol")
+    assert "predictor" in c.kernel_meaning.text() and not c.tau.isEnabled()
+    assert sent == []  # shown, not sent back as the user's edits

@@ -1,12 +1,14 @@
 """The window with a real event loop: it opens on the default preset and advances, the
 kernel switches mid-run without a jump, divergence pauses it, closing mid-run is clean,
-and a bad preset on the command line is a one-line error."""
+a bad preset on the command line is a one-line error, the window fits a 1366 x 768 screen
+whatever its panels hold, and a View menu entry shows and raises its panel."""
 
 from __future__ import annotations
 
 import numpy as np
 from gui_support import frame, open_window, wait_for, wait_step
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QDockWidget
 
 from main import main
 from sim import Divergence, Simulation
@@ -114,3 +116,52 @@ def test_bad_preset_is_a_one_line_error(capsys) -> None:
     assert main(["no-such-preset"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-such-preset" in err
+
+
+def docks(window) -> list[QDockWidget]:
+    return window.findChildren(QDockWidget)
+
+
+def on_screen(window, widget) -> bool:
+    """Whether `widget` lies within the window's rectangle (Qt moves a tab that is behind
+    another out of the window, to negative coordinates)."""
+    return window.rect().contains(QRect(widget.mapTo(window, QPoint(0, 0)), widget.size()))
+
+
+def test_the_window_fits_a_1366_by_768_screen_whatever_the_panels_hold(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    window.set_side_by_side(True)
+    widths = {}
+    for name in ("fig5-2d", "digits", "appendix-b-3d"):
+        window.open_preset(name)
+        wait_for(qtbot, lambda name=name: window.snapshot.preset.name == name and not window.snapshot.preview)
+        qtbot.wait(1)  # one turn of the event loop: the layouts take the new contents
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1366 and hint.height() <= 768, (name, hint)
+        widths[name] = hint.width()
+    assert widths["digits"] <= widths["fig5-2d"]  # ten classes in the legend widen nothing
+    window.resize(1366, 768)
+    wait_for(qtbot, lambda: (window.width(), window.height()) == (1366, 768))
+    for widget in (window.statusBar(), window.centralWidget(), window.menuBar()):
+        assert on_screen(window, widget), widget
+    for dock in docks(window):  # every dock, brought to the front in turn, lies whole on the screen
+        if not window.in_front[dock]:
+            window.view_actions[dock].trigger()
+        wait_for(qtbot, lambda dock=dock: on_screen(window, dock.widget()))
+        assert dock.widget().width() > 40 and dock.widget().height() > 40, dock.objectName()
+    for note in (window.controls.rebuild_note, window.controls.kernel_meaning):  # wrapped text is whole
+        assert note.height() >= note.heightForWidth(note.width()), note.text()
+
+
+def test_a_view_entry_shows_and_raises_its_panel(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path)
+    kernel, table = window.kernel_dock, window.table_dock
+    action = window.view_actions[kernel]
+    assert action.isChecked() and not on_screen(window, kernel) and on_screen(window, table)  # behind the table
+    action.trigger()
+    wait_for(qtbot, lambda: on_screen(window, kernel) and not on_screen(window, table))
+    assert action.isChecked() and window.in_front[kernel]
+    action.trigger()  # in front already: closes it
+    wait_for(qtbot, lambda: kernel.isHidden() and not action.isChecked())
+    action.trigger()
+    wait_for(qtbot, lambda: on_screen(window, kernel) and action.isChecked())
