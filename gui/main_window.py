@@ -36,6 +36,7 @@ from gui.input_view import InputView
 from gui.kernel_view import KernelView
 from gui.legend import Legend
 from gui.run_state import RunState
+from gui.sweep_dock import SweepPanel
 from gui.theory_panel import TheoryPanel
 from gui.worker import Snapshot, Worker
 from sim import Preset, PresetError, load_preset
@@ -176,8 +177,14 @@ class MainWindow(QMainWindow):
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.theory_dock = self._dock("Theory (Figure 3)", "theory", self.theory, bottom)
         self.cluster_dock = self._dock("Cluster dynamics", "cluster_dynamics", self.cluster_panel, bottom)
+        self.sweep_panel = SweepPanel()
+        self.sweep_dock = self._dock("Sweep", "sweep", self.sweep_panel, bottom)
         self.tabifyDockWidget(self.curves_dock, self.theory_dock)
         self.tabifyDockWidget(self.curves_dock, self.cluster_dock)
+        self.tabifyDockWidget(self.curves_dock, self.sweep_dock)
+        # the panel sweeps the run as it is now: given on press, before the click starts the sweep
+        self.sweep_panel.start_button.pressed.connect(lambda: self.sweep_panel.set_preset(self._run_preset()))
+        self.sweep_panel.open_run.connect(self.start_preset)
         self.curves_dock.raise_()
         self.theory_dock.visibilityChanged.connect(lambda shown: shown and self.theory.compute())
         self.cluster_dock.visibilityChanged.connect(lambda shown: self.send(WantFlow(bool(shown))))
@@ -216,7 +223,8 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         docks = (self.controls_dock, self.input_dock, self.table_dock, self.kernel_dock, self.curves_dock)
         self.in_front: dict[QDockWidget, bool] = {}
-        self.view_actions = {dock: self._view_action(dock) for dock in (*docks, self.theory_dock, self.cluster_dock)}
+        bottom = (self.theory_dock, self.cluster_dock, self.sweep_dock)
+        self.view_actions = {dock: self._view_action(dock) for dock in (*docks, *bottom)}
         view.addActions(list(self.view_actions.values()))
         self.undo_action, self.redo_action = undo, redo
         self.addAction(undo)
@@ -485,11 +493,16 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+    def _run_preset(self) -> Preset:
+        """The preset that replays the run as last drawn (before its first frame: the one loaded)."""
+        return self.snapshot.preset if self.snapshot else self.preset
+
     def shutdown(self) -> None:
-        """Stop the worker and wait for its thread; safe to call twice."""
+        """Stop the worker (and a sweep) and wait for their threads; safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        self.sweep_panel.stop()
         self.files.shutdown()
         self.worker.stop()
         self.thread.quit()

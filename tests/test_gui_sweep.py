@@ -67,3 +67,21 @@ def test_cancel_stops_a_long_sweep(qtbot) -> None:
     with qtbot.waitSignal(panel.finished, timeout=600_000) as ended:
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
     assert ended.args == ["cancelled"] and not panel.running and panel.start_button.isEnabled()
+
+
+def test_the_window_has_a_sweep_dock_that_sweeps_the_run_as_drawn_and_opens_a_cell(qtbot, tmp_path) -> None:
+    from gui_support import open_window, wait_for
+
+    from sim.commands import MoveCluster
+
+    window = open_window(qtbot, tmp_path)
+    assert window.sweep_dock in window.view_actions
+    window.send(MoveCluster(0, (-2.5, 0.5)))
+    wait_for(
+        qtbot, lambda: window.snapshot is not None and window.snapshot.preset.data.clusters[0].center == [-2.5, 0.5]
+    )
+    window.sweep_panel.start_button.pressed.emit()  # the press hands the panel the run's preset
+    assert window.sweep_panel.preset == window.snapshot.preset
+    opened = with_changes(small_preset(), {"name": "from a cell"})
+    window.sweep_panel.open_run.emit(opened)
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "from a cell")
