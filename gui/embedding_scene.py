@@ -7,6 +7,7 @@ auto-scaled) and fading trails; one set_data per visual per frame."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -51,6 +52,20 @@ def sphere_grid(latitudes: int = 5, meridians: int = 12, samples: int = 96) -> n
         curves.append(np.stack([np.cos(half) * np.cos(lon), np.cos(half) * np.sin(lon), np.sin(half)], 1))
     segments = [np.stack([c[:-1], c[1:]], 1).reshape(-1, 3) for c in curves]
     return np.concatenate(segments).astype(np.float32)
+
+
+class FittingTurntableCamera(scene.TurntableCamera):
+    """A TurntableCamera whose field of view `fov` spans the canvas's smaller side. vispy's
+    spans the height, so in a view taller than wide the sides are cut off (a sphere framed
+    for the height overflows the width); here a tall view widens its vertical angle instead,
+    tan(fov_v / 2) = tan(fov / 2) * h / w, and what fits a square view fits any shape."""
+
+    def _update_projection_transform(self, fx: float, fy: float) -> None:
+        super()._update_projection_transform(fx, fy)
+        if self._fov and fx < fy:
+            fov = 2 * math.degrees(math.atan(math.tan(math.radians(self._fov) / 2) * fy / fx))
+            dist, depth = self._actual_distance, math.sqrt(self.depth_value * 10)
+            self._projection.set_perspective(fov, fx / fy, dist / depth, dist * depth)
 
 
 class EmbeddingScene:
@@ -106,7 +121,7 @@ class EmbeddingScene:
             )
             self.guide.mesh.set_gl_state("translucent", depth_test=False, cull_face=False)
             scene.visuals.Line(sphere_grid(), color=(0.6, 0.65, 0.72, 0.35), connect="segments", parent=self.guide)
-            self.view.camera = scene.TurntableCamera(fov=30, distance=6.5, elevation=25, azimuth=30)
+            self.view.camera = FittingTurntableCamera(fov=30, distance=6.5, elevation=25, azimuth=30)
         self.guide.order = -1
         self.clear_trails()
 

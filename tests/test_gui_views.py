@@ -5,6 +5,7 @@ kernel in lockstep from the same start; arrows, trails and the 3-D sphere draw."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_support import frame, open_window, wait_for, wait_step
 from PySide6.QtCore import Qt
 
@@ -159,3 +160,29 @@ def test_an_arrow_pointing_at_the_camera_draws_no_square(qtbot) -> None:
     assert min(head(k) for k in (1, 2, 3)) >= 10  # the other arrows are drawn
     assert head(0) < 30  # at most its shaft, seen end on: no filled square
     view.close_canvas()
+
+
+@pytest.mark.parametrize("latent", [2, 3])
+def test_the_circle_or_sphere_fits_the_smaller_side_of_a_tall_or_wide_view(qtbot, latent) -> None:
+    """Side by side, each half view is tall and narrow: the guide (circle or sphere) is drawn
+    whole, round and at the same share of the smaller side as in a square view."""
+    from gui.embedding_scene import EmbeddingScene
+    from gui.export_job import hidden_canvas
+
+    shares = []
+    for size in [(400, 400), (200, 560), (640, 220)]:
+        canvas = hidden_canvas(size)
+        drawing = EmbeddingScene(canvas)
+        drawing.set_latent(latent)
+        image = drawing.render()
+        canvas.close()
+        assert image.shape[:2] == (size[1], size[0])
+        drawn = np.abs(image[..., :3].astype(int) - np.array([0x15, 0x17, 0x1A])).max(axis=-1) > 4
+        ys, xs = np.nonzero(drawn)
+        margin = 0.05 * min(size)
+        assert xs.min() > margin and xs.max() < size[0] - margin, f"{size}: cut at the left or right"
+        assert ys.min() > margin and ys.max() < size[1] - margin, f"{size}: cut at the top or bottom"
+        width, height = np.ptp(xs) + 1, np.ptp(ys) + 1
+        assert abs(width - height) <= 0.04 * max(width, height), f"{size}: not round ({width} x {height})"
+        shares.append(width / min(size))
+    assert min(shares) > 0.5 and np.ptp(shares) < 0.04, shares
