@@ -211,7 +211,8 @@ class FrameComposer:
             self._widgets += [self.kernel, _offscreen(graphics, (r.width(), r.height()))]
         if "curves" in self.content:
             r = self.content["curves"]
-            self.curves = Curves()
+            self.curves = Curves(min_cell=(0, 0))
+            self.curves.set_step_range(0, (options.frames - 1) * options.steps_per_frame)
             self._widgets.append(_offscreen(self.curves, (r.width(), r.height())))
 
     def render(self, frames: tuple[Frame, ...], events: Events = ()) -> np.ndarray:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from gui_support import frame, open_window, wait_for
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 
 from gui.colors import PALETTE
@@ -98,3 +99,29 @@ def test_high_dimensional_data_shows_its_pca_projection(qtbot, tmp_path) -> None
         expected = np.round(PALETTE[label] * 255).astype(int)
         color = brush.color()
         assert (color.red(), color.green(), color.blue()) == tuple(expected)
+
+
+def test_figure3_legends_leave_the_curves_free(qapp) -> None:
+    """Drawn as `main.py theory` draws it, at its default size and a small one: no point of any
+    curve (nor of the segments between its points) lies under its plot's legend."""
+    from gui.theory_panel import TheoryPanel
+    from sim.theory import figure3_tables
+
+    tables = figure3_tables()
+    for size in [(1500, 520), (900, 400)]:
+        panel = TheoryPanel(min_cell=(0, 0))
+        panel.resize(*size)
+        panel.show_tables(tables)
+        panel.grab()
+        for plot in (panel.loss_k, panel.loss_d2, panel.threshold):
+            item = plot.getPlotItem()
+            box = item.legend.sceneBoundingRect()
+            assert box.width() > 20 and box.height() > 10
+            assert item.getViewBox().sceneBoundingRect().contains(box), f"{size}: legend outside its plot"
+            for data in item.listDataItems():
+                x, y = data.getData()
+                t = np.linspace(0, len(x) - 1, 20 * len(x))
+                for px, py in zip(np.interp(t, np.arange(len(x)), x), np.interp(t, np.arange(len(y)), y)):
+                    point = item.getViewBox().mapViewToScene(QPointF(px, py))
+                    assert not box.contains(point), f"{size}: the legend covers ({px:.3g}, {py:.3g})"
+        panel.deleteLater()
