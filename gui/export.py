@@ -9,8 +9,9 @@ Three parts, so the headless command (cli/export.py) and the window's export
   FrameComposer  draws frames into one RGB image: a title bar (preset, step, kernel,
                  cluster colours), then the chosen panels side by side (embedding views
                  drawn by the same EmbeddingScene as the window, on canvases made at the
-                 export size; the kernel heatmap and metric curves are the window's
-                 pyqtgraph widgets, hidden and grabbed), curves in a strip below;
+                 export size, one fixed arrow scale for the whole export and both panes;
+                 the kernel heatmap and metric curves are the window's pyqtgraph widgets,
+                 hidden and grabbed), curves in a strip below;
   open_sink      writes images through imageio-ffmpeg's encoder (or PNG files) to a
                  temporary file or folder beside the target, renamed only when complete:
                  a failure, a full disk or a cancel leaves nothing under the final name.
@@ -36,7 +37,7 @@ from vispy import scene
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, PANEL, cluster_hex
 from gui.curves import Curves
-from gui.embedding_scene import EmbeddingScene
+from gui.embedding_scene import ArrowScale, EmbeddingScene
 from gui.kernel_view import KernelView
 from sim import Frame, Preset
 from sim.driver import KERNEL_NAMES, Events, RunDriver
@@ -192,10 +193,11 @@ class FrameComposer:
         self.size = options.size
         self.title_rect, self.content, self.captions = layout(options.panels, options.size)
         self.scenes: dict[str, EmbeddingScene] = {}
+        shared = ArrowScale(fixed=True)  # arrow lengths compare between frames and panes
         for name in ("embedding", "identity"):
             if name in self.content:
                 r = self.content[name]
-                drawing = EmbeddingScene(make_canvas((r.width(), r.height())))
+                drawing = EmbeddingScene(make_canvas((r.width(), r.height())), shared)
                 drawing.show_point_arrows = options.point_arrows
                 drawing.show_cluster_arrows = options.cluster_arrows
                 drawing.show_trails = options.trails
