@@ -39,9 +39,11 @@ from gui.colors import BACKGROUND, FOREGROUND, MUTED, PANEL, cluster_hex
 from gui.curves import Curves
 from gui.embedding_scene import ArrowScale, EmbeddingScene
 from gui.kernel_view import KernelView
+from gui.legend import group_names
 from sim import Frame, Preset
 from sim.driver import KERNEL_NAMES, Events, RunDriver
 from sim.files import atomic_dir, atomic_path
+from sim.preset import DataSpec
 
 PANELS = ("embedding", "identity", "kernel", "curves")
 PANEL_LABELS = {
@@ -185,11 +187,13 @@ def image_array(image: QImage) -> np.ndarray:
 class FrameComposer:
     """Draws frame tuples into (h, w, 3) uint8 images laid out by `layout`. `make_canvas`
     gives a SceneCanvas of a given size: an EGL one with no display, a hidden Qt one in the
-    window's process; either way the embedding is drawn at the export size."""
+    window's process; either way the embedding is drawn at the export size. `data`, the
+    run's data spec, names the groups in the kernel heatmap (gui/legend.py's group_names)."""
 
-    def __init__(self, options: ExportOptions, make_canvas: CanvasFactory, title: str):
+    def __init__(self, options: ExportOptions, make_canvas: CanvasFactory, title: str, data: DataSpec | None = None):
         self.options = options
         self.title = title
+        self.data = data
         self.size = options.size
         self.title_rect, self.content, self.captions = layout(options.panels, options.size)
         self.scenes: dict[str, EmbeddingScene] = {}
@@ -232,6 +236,8 @@ class FrameComposer:
                 suffix = " (same start)" if name == "identity" else ""
                 texts[name] = (f"{KERNEL_NAMES[frame.kernel]} kernel{suffix}", scale_text)
             if self.kernel is not None:
+                if self.data is not None and not self.kernel.names:
+                    self.kernel.names = group_names(self.data, int(frames[0].labels.max()) + 1)
                 self.kernel.show_frame(frames[0])
                 painter.drawPixmap(self.content["kernel"], self._grab(self.kernel.graphics))
                 texts["kernel"] = ("Kernel H(theta)", self.kernel.info.text() if self.kernel.frame else "")
@@ -424,7 +430,7 @@ def export(
     options.check(kind)
     _, frames_of_run = replay(preset, options)
     with open_sink(path, kind, options.size, options.fps) as sink:
-        composer = FrameComposer(options, make_canvas, preset.name)
+        composer = FrameComposer(options, make_canvas, preset.name, preset.data)
         try:
             for i, (frames, events) in enumerate(frames_of_run):
                 sink.add(composer.render(frames, events))

@@ -62,7 +62,7 @@ class KernelView(QWidget):
         layout.addWidget(self.average)
         layout.addWidget(self.info)
         layout.addWidget(self.graphics, 1)
-        self.graphics.setMinimumSize(120, 120)
+        self.graphics.setMinimumSize(100, 80)
         self.names: list[str] = []
         self.frame: Frame | None = None
         self.shown: np.ndarray | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND
 
@@ -22,7 +22,8 @@ def columns_for(count: int, size: tuple[int, int], min_cell: tuple[int, int], as
     """The number of columns (1..count) that gives `count` cells of about width:height =
     `aspect` the largest size in an area of `size` (width, height) pixels, no cell narrower
     than min_cell[0] (unless one column is) and each at least min_cell[1] tall (the area then
-    scrolls): the score of a layout is the size min(cell width / aspect, cell height)."""
+    scrolls): the score of a layout is the size min(cell width / aspect, cell height), and
+    of two layouts with one score the one with fewer rows wins."""
     width, height = size
     best, best_score = 1, -1.0
     for cols in range(1, count + 1):
@@ -32,7 +33,7 @@ def columns_for(count: int, size: tuple[int, int], min_cell: tuple[int, int], as
             break
         cell_h = max(height / rows, min_cell[1])
         score = min(cell_w / aspect, cell_h)
-        if score > best_score + 1e-9:
+        if score >= best_score - 1e-9:  # equal sizes: fewer rows, less to scroll
             best, best_score = cols, score
     return best
 
@@ -79,6 +80,9 @@ class PlotGrid(QWidget):
             inner.addWidget(footer)
         for plot in plots:  # a minimum of 0 would mean "the widget's own hint", which is larger
             plot.setMinimumSize(max(1, min(min_cell[0], 60)), max(1, min_cell[1]))
+            # cells take the room there is, never their (large) size hints: with a word-wrapped
+            # label in the content, the scroll area would make the content that tall
+            plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.scroll: QScrollArea | None = None
