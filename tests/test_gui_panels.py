@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from gui_support import frame, open_window, wait_for
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
@@ -247,3 +248,20 @@ def test_digits_are_named_by_their_own_labels_in_the_dynamics_panel_and_heatmap(
     view.set_names(names)
     view.show_frame(sim.frame(with_kernel=True))
     assert [t.toPlainText() for t in view._ticks] == names
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "columns"),
+    [
+        (5, (1400, 260), 5),  # the metrics in a wide bottom dock: one row
+        (5, (400, 800), 1),  # floated tall and narrow: one column
+        (5, (1400, 60), 5),  # shorter than a cell: one row to scroll, not five
+        (3, (1500, 300), 3),
+        (3, (500, 900), 1),
+        (4, (800, 520), 2),  # two rows of two: 400 x 260 cells beat 800 x 140 or 200 x 520
+    ],
+)
+def test_plot_grid_columns_give_the_largest_readable_cells(count, size, columns) -> None:
+    from gui.plot_grid import columns_for
+
+    assert columns_for(count, size, (200, 140), 1.6) == columns
