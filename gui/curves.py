@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
+from gui.colors import FOREGROUND, MUTED, cluster_hex
 from gui.plot_grid import MIN_CELL, PlotGrid, shrinkable_title
 from sim import Frame
 from sim.driver import KERNEL_NAMES
@@ -104,13 +104,12 @@ class Curves(QWidget):
     def __init__(self, parent: QWidget | None = None, min_cell: tuple[int, int] = MIN_CELL):
         super().__init__(parent)
         self.plots: dict[str, pg.PlotItem] = {}
-        widgets = []
+        items = []
         first = None
         for key, title, y_label, tip in PLOTS:
-            widget = pg.PlotWidget(background=BACKGROUND)
-            plot = widget.getPlotItem()
+            plot = pg.PlotItem()
             plot.setTitle(title, color=FOREGROUND, size="9pt")
-            shrinkable_title(widget)
+            shrinkable_title(plot)
             plot.setToolTip(tip)
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setDownsampling(auto=True, mode="peak")
@@ -127,7 +126,7 @@ class Curves(QWidget):
             else:
                 plot.setXLink(first)
             self.plots[key] = plot
-            widgets.append(widget)
+            items.append(plot)
         self.key_labels: list[QLabel] = []
         self.key_samples: list[LineSample] = []
         key = QWidget()
@@ -146,7 +145,7 @@ class Curves(QWidget):
         note.setStyleSheet(f"color: {MUTED};")
         row.addStretch(1)
         row.addWidget(note)
-        self.grid = PlotGrid(widgets, header=key, min_cell=min_cell)
+        self.grid = PlotGrid(items, header=key, min_cell=min_cell)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.grid)
