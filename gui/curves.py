@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.colors import FOREGROUND, MUTED, cluster_hex
+from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
 from gui.plot_grid import MIN_CELL, PlotGrid, shrinkable_title
 from sim import Frame
 from sim.driver import KERNEL_NAMES
@@ -104,12 +104,13 @@ class Curves(QWidget):
     def __init__(self, parent: QWidget | None = None, min_cell: tuple[int, int] = MIN_CELL):
         super().__init__(parent)
         self.plots: dict[str, pg.PlotItem] = {}
-        items = []
+        widgets = []
         first = None
         for key, title, y_label, tip in PLOTS:
-            plot = pg.PlotItem()
+            widget = pg.PlotWidget(background=BACKGROUND)
+            plot = widget.getPlotItem()
             plot.setTitle(title, color=FOREGROUND, size="9pt")
-            shrinkable_title(plot)
+            shrinkable_title(widget)
             plot.setToolTip(tip)
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setDownsampling(auto=True, mode="peak")
@@ -126,7 +127,7 @@ class Curves(QWidget):
             else:
                 plot.setXLink(first)
             self.plots[key] = plot
-            items.append(plot)
+            widgets.append(widget)
         self.key_labels: list[QLabel] = []
         self.key_samples: list[LineSample] = []
         key = QWidget()
@@ -145,7 +146,7 @@ class Curves(QWidget):
         note.setStyleSheet(f"color: {MUTED};")
         row.addStretch(1)
         row.addWidget(note)
-        self.grid = PlotGrid(items, header=key, min_cell=min_cell)
+        self.grid = PlotGrid(widgets, header=key, min_cell=min_cell)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.grid)

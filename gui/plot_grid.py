@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import pyqtgraph as pg
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
@@ -42,21 +41,18 @@ def columns_for(count: int, size: tuple[int, int], min_cell: tuple[int, int], as
 def shrinkable_title(plot: QWidget) -> None:
     """Let a pyqtgraph PlotWidget's title be narrower than its text (it is clipped then):
     pyqtgraph makes a title's width the plot's minimum, which would push the plot past its
-    cell and cut off its right side. Call after setTitle. Takes a PlotWidget or PlotItem."""
-    item = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
-    item.titleLabel.setMinimumWidth(0)
+    cell and cut off its right side. Call after setTitle."""
+    plot.getPlotItem().titleLabel.setMinimumWidth(0)
 
 
 class PlotGrid(QWidget):
     """`plots` in a grid below `header` and above `footer` (widgets or None), re-laid out
     whenever the grid's size changes; each plot cell at least `min_cell` (width, height),
-    in a scroll area. With min_cell (0, 0) nothing scrolls: the plots share the size given.
-    `plots` may be pyqtgraph PlotItems instead of widgets: they then share one graphics view
-    (one widget to lay out and paint, cheaper than a view per plot for curves redrawn live)."""
+    in a scroll area. With min_cell (0, 0) nothing scrolls: the plots share the size given."""
 
     def __init__(
         self,
-        plots: list[QWidget] | list[pg.PlotItem],
+        plots: list[QWidget],
         header: QWidget | None = None,
         footer: QWidget | None = None,
         min_cell: tuple[int, int] = MIN_CELL,
@@ -77,23 +73,16 @@ class PlotGrid(QWidget):
         inner.setSpacing(2)
         self.grid = QGridLayout()
         self.grid.setSpacing(4)
-        self.graphics: pg.GraphicsLayoutWidget | None = None
         if header is not None:
             inner.addWidget(header)
-        cells: list[QWidget] = list(plots)
-        if plots and isinstance(plots[0], pg.PlotItem):
-            self.graphics = pg.GraphicsLayoutWidget()
-            self.graphics.setBackground(BACKGROUND)
-            cells = [self.graphics]
-            self.grid.addWidget(self.graphics, 0, 0)
         inner.addLayout(self.grid, 1)
         if footer is not None:
             inner.addWidget(footer)
-        for cell in cells:  # a minimum of 0 would mean "the widget's own hint", which is larger
-            cell.setMinimumSize(max(1, min(min_cell[0], 60)), max(1, min_cell[1]))
+        for plot in plots:  # a minimum of 0 would mean "the widget's own hint", which is larger
+            plot.setMinimumSize(max(1, min(min_cell[0], 60)), max(1, min_cell[1]))
             # cells take the room there is, never their (large) size hints: with a word-wrapped
             # label in the content, the scroll area would make the content that tall
-            cell.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+            plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.scroll: QScrollArea | None = None
@@ -116,9 +105,6 @@ class PlotGrid(QWidget):
         if cols == self.columns:
             return
         self.columns = cols
-        if self.graphics is not None:
-            self._arrange_items(cols)
-            return
         for plot in self.plots:
             self.grid.removeWidget(plot)
         for i, plot in enumerate(self.plots):
@@ -128,18 +114,6 @@ class PlotGrid(QWidget):
         for c in range(self.grid.columnCount()):
             self.grid.setColumnStretch(c, 1 if c < cols else 0)
         self.content.layout().activate()  # now, not at the next event: an offscreen grab paints at once
-
-    def _arrange_items(self, cols: int) -> None:
-        """PlotItems in `cols` columns of the one graphics view, each row at least min_cell tall."""
-        layout = self.graphics.ci
-        for item in self.plots:
-            if item in layout.items:
-                layout.removeItem(item)
-        for i, item in enumerate(self.plots):
-            layout.addItem(item, row=i // cols, col=i % cols)
-        rows = math.ceil(len(self.plots) / cols)
-        self.graphics.setMinimumHeight(max(1, rows * self.min_cell[1]))
-        self.content.layout().activate()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self.arrange(event.size().width(), event.size().height())
