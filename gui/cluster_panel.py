@@ -2,22 +2,35 @@
 the size of its summed gradient G_k, and the cluster velocity the cluster-level flow
 -H_bar G predicts next to the one the network produces; the within-cluster deviation of
 H(theta) from its block means; and, on request, that deviation against the cluster radius
-eps (a sweep of fresh runs off the GUI thread: by Theorem 4.5 it grows like eps)."""
+eps (a sweep of fresh runs off the GUI thread: by Theorem 4.5 it grows like eps). The
+three parts sit in a gui/plot_grid.py grid, which scrolls below a readable size; groups are
+named as everywhere else (gui/legend.py's group_names: the digits by their own labels)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtWidgets import QGridLayout, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
+from gui.plot_grid import PlotGrid, shrinkable_title
 from sim import Preset, Simulation
 from sim.cluster_dynamics import ClusterFlow, cluster_flow
 from sim.preset import with_changes
 
 SWEEP_EPS = (0.05, 0.1, 0.2, 0.3, 0.4)
 COLUMNS = ("cluster", "share n_k/n", "|G_k|", "|v| predicted", "|v| measured", "angle")
+TABLE_MIN_ROWS = 3
+ROW_HEIGHT = 20
 
 
 class _Sweep(QObject):
@@ -51,10 +64,12 @@ class ClusterPanel(QWidget):
         super().__init__(parent)
         self.flow: ClusterFlow | None = None
         self.sweep_rows: list[tuple[float, float]] | None = None
+        self.names: list[str] = []
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.table.setToolTip(
             "Per cluster: its share of the samples, the size of its summed loss gradient G_k (Remark 4.4: "
             "proportional to the share), and one NN step's cluster velocity predicted by -H_bar G against the "
@@ -64,39 +79,72 @@ class ClusterPanel(QWidget):
         self.deviation.setWordWrap(True)
         self.deviation.setStyleSheet(f"color: {FOREGROUND};")
         self.bars = pg.PlotWidget(background=BACKGROUND)
-        self.bars.setTitle("cluster speed per step: predicted (left) vs measured", color=FOREGROUND, size="9pt")
+        self.bars.setTitle("cluster speed per step: predicted (faint) and measured", color=FOREGROUND, size="9pt")
         self.bars.setLabel("bottom", "cluster", color=MUTED)
-        self.bars.setToolTip("Bar heights: |v| predicted by the cluster-level flow and measured from the network")
+        self.bars.setLabel("left", "|v| per step", color=MUTED)
+        self.bars.setToolTip(
+            "Bar heights: |v| predicted by the cluster-level flow (faint, left) and measured from the network "
+            "(outlined, right)"
+        )
         self.eps_plot = pg.PlotWidget(background=BACKGROUND)
         self.eps_plot.setTitle("within-cluster deviation of H against eps", color=FOREGROUND, size="9pt")
         self.eps_plot.setLabel("bottom", "cluster radius eps", color=MUTED)
+        self.eps_plot.setLabel("left", "deviation", color=MUTED)
         self.eps_plot.setToolTip("Theorem 4.5: the kernel is constant on clusters up to O(eps)")
+        for plot in (self.bars, self.eps_plot):
+            plot.getPlotItem().hideButtons()
+            shrinkable_title(plot)
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)
         self.sweep_button = QPushButton("Measure against eps")
         self.sweep_button.setToolTip(
             f"Build fresh runs of this preset with every cluster radius set to each of {SWEEP_EPS} and measure "
             "the deviation of H(theta) from its block means (in the background)"
         )
-        self.table.verticalHeader().setDefaultSectionSize(20)
-        layout = QGridLayout(self)
-        layout.addWidget(self.table, 0, 0)
-        layout.addWidget(self.deviation, 1, 0)
-        layout.addWidget(self.bars, 0, 1, 2, 1)
-        layout.addWidget(self.eps_plot, 0, 2)
-        layout.addWidget(self.sweep_button, 1, 2)
-        layout.setColumnStretch(0, 5)
-        layout.setColumnStretch(1, 3)
-        layout.setColumnStretch(2, 3)
+        numbers = QWidget()
+        column = QVBoxLayout(numbers)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.deviation)
+        sweep = QWidget()
+        column = QVBoxLayout(sweep)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.eps_plot, 1)
+        column.addWidget(self.sweep_button)
+        self.grid = PlotGrid([numbers, self.bars, sweep], min_cell=(260, 170), aspect=1.4)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.grid)
+        self._fit_table(0)
         self._thread: QThread | None = None
+
+    def set_names(self, names: list[str], word: str = "cluster") -> None:
+        """The groups' names (gui/legend.py's group_names) and what one is called."""
+        self.names = list(names)
+        self.table.setHorizontalHeaderItem(0, QTableWidgetItem(word))
+        self.bars.setLabel("bottom", word, color=MUTED)
+        if self.flow is not None:
+            self.show_flow(self.flow)
+
+    def name(self, k: int) -> str:
+        """Group k's name: its entry in `names`, else its number counted from 1."""
+        return self.names[k] if k < len(self.names) else str(k + 1)
+
+    def _fit_table(self, rows: int) -> None:
+        """Room for the header and TABLE_MIN_ROWS rows at least; more rows scroll."""
+        header = self.table.horizontalHeader().sizeHint().height()
+        self.table.setMinimumHeight(header + ROW_HEIGHT * min(max(rows, 1), TABLE_MIN_ROWS) + 4)
 
     def show_flow(self, flow: ClusterFlow) -> None:
         self.flow = flow
         k = len(flow.share)
         self.table.setRowCount(k)
+        self._fit_table(k)
         pred, meas = np.linalg.norm(flow.predicted, axis=1), np.linalg.norm(flow.measured, axis=1)
         grad = np.linalg.norm(flow.gradient, axis=1)
         for i in range(k):
             values = (
-                str(i + 1),
+                self.name(i),
                 f"{flow.share[i]:.3f}",
                 f"{grad[i]:.3g}",
                 f"{pred[i]:.3g}",
@@ -111,10 +159,13 @@ class ClusterPanel(QWidget):
             f"O(eps) by Theorem 4.5). Cluster-level flow vs network: relative error {err:.3f}."
         )
         self.bars.clear()
-        x = np.arange(1, k + 1)
-        brushes = [cluster_hex(i) for i in range(k)]
-        self.bars.addItem(pg.BarGraphItem(x=x - 0.18, height=pred, width=0.34, brushes=brushes))
-        self.bars.addItem(pg.BarGraphItem(x=x + 0.18, height=meas, width=0.34, brushes=brushes, pen=FOREGROUND))
+        x = np.arange(k)
+        faint = [pg.mkBrush(cluster_hex(i) + "80") for i in range(k)]
+        solid = [cluster_hex(i) for i in range(k)]
+        self.bars.addItem(pg.BarGraphItem(x=x - 0.18, height=pred, width=0.34, brushes=faint, pen=None))
+        self.bars.addItem(pg.BarGraphItem(x=x + 0.18, height=meas, width=0.34, brushes=solid, pen=FOREGROUND))
+        self.bars.getAxis("bottom").setTicks([[(i, self.name(i)) for i in range(k)]])
+        self.bars.setXRange(-0.6, k - 0.4, padding=0)
 
     def sweep(self, preset: Preset) -> None:
         """Start the eps sweep in the background (one at a time)."""

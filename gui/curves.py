@@ -1,32 +1,69 @@
 """Metric curves: loss, alignment, uniformity, silhouette and the per-cluster resultant
-lengths R_k against the step, in pyqtgraph plots sharing one time axis. The main run is
-drawn solid, the side-by-side twin dashed; kernel switches and data edits are vertical
-lines labelled on the time axis."""
+lengths R_k against the step, in pyqtgraph plots sharing one step axis and laid out by
+gui/plot_grid.py (readable cells, scrolling below a minimum height). The main run is drawn
+solid, the side-by-side twin dashed, and a key above the plots says which kernel each runs;
+kernel switches and data edits are vertical lines labelled on the step axis. A run with one
+recorded step shows it as a dot on a step axis of STEP_SPAN steps."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
+from gui.plot_grid import MIN_CELL, PlotGrid, shrinkable_title
 from sim import Frame
+from sim.driver import KERNEL_NAMES
 
-SCALARS = (
-    ("loss", "loss", "NT-Xent loss on the views of the next step"),
-    ("alignment", "alignment", "mean |z - z+|^2 between views of one sample (0 = invariant)"),
-    ("uniformity", "uniformity", "log mean exp(-2|z_i - z_j|^2) (lower = more uniform)"),
-    ("silhouette", "silhouette", "silhouette of the embeddings under the true labels (1 = separated clusters)"),
+PLOTS = (
+    ("loss", "loss", "loss", "NT-Xent loss on the views of the next step"),
+    ("alignment", "alignment", "|z - z+|^2", "mean |z - z+|^2 between views of one sample (0 = invariant)"),
+    ("uniformity", "uniformity", "log E exp", "log mean exp(-2|z_i - z_j|^2) (lower = more uniform)"),
+    ("silhouette", "silhouette", "silhouette", "silhouette of the embeddings under the true labels (1 = separated)"),
+    ("R", "R_k", "|mean z|", "per-cluster mean resultant length |mean z| (1 = the cluster collapsed to a point)"),
 )
 MAX_POINTS = 20000
+STEP_SPAN = 10
+RUN_COLORS = ("#e6e6e6", "#8fb8ff")
+RUN_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
+TICK_POINTS = 8
 
 
-def _small_font() -> QFont:
+def _font(points: int) -> QFont:
     font = QFont()
-    font.setPointSize(7)
+    font.setPointSize(points)
     return font
+
+
+def value_range(values: np.ndarray) -> tuple[float, float]:
+    """A y range showing every finite value, padded when they are (nearly) all equal so a
+    single value sits in the middle of a readable range; (0, 1) when none is finite."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    pad = max(0.05 * max(abs(lo), abs(hi)), 0.01)
+    if hi - lo < 1e-9 * max(1.0, abs(hi)):
+        return lo - pad, hi + pad
+    return lo, hi
+
+
+class LineSample(QWidget):
+    """A short line in a run's colour and dash style, for the key above the plots."""
+
+    def __init__(self, run: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.run = run
+        self.setFixedSize(30, 12)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setPen(QPen(QColor(RUN_COLORS[self.run]), 2, RUN_STYLES[self.run]))
+        painter.drawLine(QPointF(1, 6), QPointF(29, 6))
+        painter.end()
 
 
 class Series:
@@ -61,42 +98,66 @@ class Series:
 
 
 class Curves(QWidget):
-    """The metric plots. `add(frames)` records one snapshot, `mark(step, text)` an event."""
+    """The metric plots. `add(frames)` records one snapshot, `mark(step, text)` an event.
+    `min_cell` is the least (width, height) of a plot; (0, 0) to fit any size (exports)."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, min_cell: tuple[int, int] = MIN_CELL):
         super().__init__(parent)
-        self.layout_widget = pg.GraphicsLayoutWidget()
-        self.layout_widget.setBackground(BACKGROUND)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.layout_widget)
         self.plots: dict[str, pg.PlotItem] = {}
-        names = [(key, title, tip) for key, title, tip in SCALARS] + [
-            ("R", "R_k", "per-cluster mean resultant length |mean z| (1 = the cluster collapsed to a point)")
-        ]
+        widgets = []
         first = None
-        for i, (key, title, tip) in enumerate(names):
-            plot = self.layout_widget.addPlot(row=0, col=i)
+        for key, title, y_label, tip in PLOTS:
+            widget = pg.PlotWidget(background=BACKGROUND)
+            plot = widget.getPlotItem()
             plot.setTitle(title, color=FOREGROUND, size="9pt")
+            shrinkable_title(widget)
             plot.setToolTip(tip)
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
-            for side in ("left", "bottom"):
+            plot.hideButtons()
+            for side, text in (("left", y_label), ("bottom", "step")):
                 axis = plot.getAxis(side)
-                axis.setStyle(tickFont=_small_font(), tickLength=-4)
+                axis.setStyle(tickFont=_font(TICK_POINTS), tickLength=-4)
                 axis.setTextPen(MUTED)
-            plot.getAxis("left").setWidth(44)
-            plot.getAxis("left").enableAutoSIPrefix(False)
+                axis.setLabel(text, color=MUTED, **{"font-size": f"{TICK_POINTS}pt"})
+                axis.enableAutoSIPrefix(False)
             if first is None:
                 first = plot
             else:
                 plot.setXLink(first)
             self.plots[key] = plot
+            widgets.append(widget)
+        self.key_labels: list[QLabel] = []
+        self.key_samples: list[LineSample] = []
+        key = QWidget()
+        row = QHBoxLayout(key)
+        row.setContentsMargins(6, 0, 6, 0)
+        row.setSpacing(6)
+        for run in range(2):
+            sample, label = LineSample(run), QLabel()
+            label.setStyleSheet(f"color: {FOREGROUND};")
+            row.addWidget(sample)
+            row.addWidget(label)
+            row.addSpacing(16)
+            self.key_samples.append(sample)
+            self.key_labels.append(label)
+        note = QLabel("R_k: one line per cluster, in its colour")
+        note.setStyleSheet(f"color: {MUTED};")
+        row.addStretch(1)
+        row.addWidget(note)
+        self.grid = PlotGrid(widgets, header=key, min_cell=min_cell)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.grid)
         self.series: dict[tuple[int, str], Series] = {}
         self.lines: dict[tuple[int, str], list[pg.PlotDataItem]] = {}
         self.events: list[tuple[int, str]] = []
+        self.kernels: dict[int, str] = {}
+        self.step_range: tuple[int, int] | None = None
+        self._fixed_ranges = False
         self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self._show_key()
 
     def clear(self) -> None:
         for (_, key), items in self.lines.items():
@@ -107,7 +168,13 @@ class Curves(QWidget):
         self.series.clear()
         self.lines.clear()
         self.events.clear()
+        self.kernels.clear()
         self._markers.clear()
+        self._show_key()
+
+    def set_step_range(self, first: int, last: int) -> None:
+        """Fix the step axis to first..last (an export knows its steps ahead)."""
+        self.step_range = (first, max(last, first + 1))
 
     def add(self, frames: tuple[Frame, ...]) -> None:
         for run, frame in enumerate(frames):
@@ -115,6 +182,19 @@ class Curves(QWidget):
             for key in self.plots:
                 series = self.series.setdefault((run, key), Series(1 if key != "R" else len(values["R"])))
                 series.append(frame.step, values[key])
+            self.kernels[run] = frame.kernel
+        self._show_key()
+
+    def _show_key(self) -> None:
+        """Which kernel the solid and the dashed lines run (the dashed only with a twin)."""
+        for run, (sample, label) in enumerate(zip(self.key_samples, self.key_labels, strict=True)):
+            kernel = self.kernels.get(run, "nn" if run == 0 else None)
+            shown = kernel is not None
+            sample.setVisible(shown)
+            label.setVisible(shown)
+            if shown:
+                what = "this run" if run == 0 else "side by side, same start"
+                label.setText(f"{'solid' if run == 0 else 'dashed'}: {KERNEL_NAMES[kernel]} kernel ({what})")
 
     def mark(self, step: int, text: str) -> None:
         """A labelled vertical line at `step` on every plot."""
@@ -132,18 +212,45 @@ class Curves(QWidget):
             self._markers.append((plot, line))
 
     def redraw(self) -> None:
-        """Push the recorded series to the plot items (one setData per line)."""
+        """Push the recorded series to the plot items (one setData per line), a dot on a
+        series of one step, and the axes' ranges where pyqtgraph's own would be degenerate."""
         for (run, key), series in self.series.items():
             steps, values = series.view()
             items = self.lines.get((run, key), [])
             width = values.shape[1]
-            style = Qt.PenStyle.SolidLine if run == 0 else Qt.PenStyle.DashLine
             while len(items) < width:
                 j = len(items)
-                color = cluster_hex(j) if key == "R" else ("#e6e6e6" if run == 0 else "#8fb8ff")
-                items.append(self.plots[key].plot(pen=pg.mkPen(color, width=1.5, style=style)))
+                color = cluster_hex(j) if key == "R" else RUN_COLORS[min(run, 1)]
+                pen = pg.mkPen(color, width=1.5, style=RUN_STYLES[min(run, 1)])
+                items.append(self.plots[key].plot(pen=pen, symbolBrush=color, symbolPen=None, symbolSize=6))
             while len(items) > width:
                 self.plots[key].removeItem(items.pop())
             self.lines[(run, key)] = items
             for j, item in enumerate(items):
+                item.setSymbol("o" if len(steps) == 1 else None)
                 item.setData(steps, values[:, j])
+        self._set_ranges()
+
+    def _set_ranges(self) -> None:
+        """A fixed step axis (set_step_range), else pyqtgraph's auto range once the runs have
+        two steps; before that, STEP_SPAN steps from the first and a padded value range."""
+        recorded = [s.view() for s in self.series.values() if s.size]
+        if not recorded:
+            return
+        steps = np.concatenate([steps for steps, _ in recorded])
+        few = np.ptp(steps) == 0
+        if self.step_range is None and not few:
+            if self._fixed_ranges:
+                for plot in self.plots.values():
+                    plot.enableAutoRange()
+                self._fixed_ranges = False
+            return
+        first, last = self.step_range or (int(steps.min()), int(steps.min()) + STEP_SPAN)
+        for key, plot in self.plots.items():
+            plot.setXRange(first, last, padding=0.03)
+            if few:
+                values = np.concatenate([s.view()[1].ravel() for (_, k), s in self.series.items() if k == key])
+                plot.setYRange(*value_range(values), padding=0.05)
+            else:
+                plot.enableAutoRange(y=True)
+        self._fixed_ranges = True

@@ -2,12 +2,15 @@
 with no Qt in it, so the window (gui/embedding_view.py) and the offscreen exporter
 (gui/export.py) draw with the same code. It shows the clean samples on the circle (2-D
 pan/zoom) or the translucent sphere (3-D orbit camera), coloured by cluster, with optional
-per-point velocity arrows, per-cluster mean arrows (both tangent to the sphere,
-auto-scaled) and fading trails; one set_data per visual per frame."""
+per-point velocity arrows, per-cluster mean arrows (both tangent to the sphere, scaled by
+an ArrowScale: per frame, or fixed for a run and shared by the panes side by side) and
+fading trails; one set_data per visual per frame."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 from vispy import scene
@@ -23,6 +26,7 @@ MIN_HEAD_PIXELS = 4.0
 TRAIL_LENGTH = 24
 TRAIL_MAX_POINTS = 4000
 ARROW_MAX_POINTS = 4000
+FIXED_CAP = 3.0
 
 
 def marker_size(n: int) -> float:
@@ -40,6 +44,56 @@ def arrow_scale(v: np.ndarray, fraction: float) -> float:
     return fraction / longest if longest > 0 and np.isfinite(longest) else 0.0
 
 
+class ArrowScale:
+    """The factor from a velocity (displacement per step) to a drawn arrow, per kind of
+    arrow ('points', 'clusters'). Not fixed: each frame's own, so that its longest arrow is
+    the kind's fraction of the radius (lengths compare within a frame only). Fixed: the
+    factor taken when the run's first frame is drawn (the smallest over the panes that share
+    this object, so the longest arrow in any pane fits) and kept until a new run starts (a
+    frame with an earlier step), so lengths compare between frames and panes; an arrow more
+    than FIXED_CAP times its kind's fraction is drawn at that length. `listeners` are called
+    when `fixed` changes."""
+
+    def __init__(self, fixed: bool = False):
+        self.fixed = fixed
+        self.factors: dict[str, tuple[float, int]] = {}
+        self.last_step: int | None = None
+        self.listeners: list[Callable[[], None]] = []
+
+    def set_fixed(self, on: bool) -> None:
+        """Fix (from the next frame drawn) or free the scale, and tell the listeners."""
+        if on != self.fixed:
+            self.fixed = on
+            self.factors.clear()
+            for listener in self.listeners:
+                listener()
+
+    def factor(self, kind: str, v: np.ndarray, fraction: float, step: int) -> float:
+        """The factor for the vectors v (rows) of a frame at `step` (0 when there is none)."""
+        auto = arrow_scale(v, fraction)
+        if not self.fixed:
+            return auto
+        if self.last_step is not None and step < self.last_step:
+            self.factors.clear()
+        self.last_step = step
+        taken = self.factors.get(kind)
+        if auto and (taken is None or (taken[1] == step and auto < taken[0])):
+            self.factors[kind] = (auto, step)
+        return self.factors[kind][0] if kind in self.factors else auto
+
+    def describe(self, kind: str, factor: float) -> str:
+        """'clusters x14', with ' (fixed)' when fixed; '' without arrows."""
+        return f"{kind} x{factor:.2g}" + (" (fixed)" if self.fixed else "") if factor else ""
+
+
+def capped(v: np.ndarray, factor: float, longest: float) -> np.ndarray:
+    """factor * v (rows), each row no longer than `longest`."""
+    drawn = factor * v
+    length = np.linalg.norm(drawn, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(length > longest, drawn * (longest / length), drawn)
+
+
 def sphere_grid(latitudes: int = 5, meridians: int = 12, samples: int = 96) -> np.ndarray:
     """Segments of latitude circles and meridians on the unit sphere, for the 3-D guide."""
     t = np.linspace(0, 2 * np.pi, samples + 1)
@@ -53,11 +107,26 @@ def sphere_grid(latitudes: int = 5, meridians: int = 12, samples: int = 96) -> n
     return np.concatenate(segments).astype(np.float32)
 
 
+class FittingTurntableCamera(scene.TurntableCamera):
+    """A TurntableCamera whose field of view `fov` spans the canvas's smaller side. vispy's
+    spans the height, so in a view taller than wide the sides are cut off (a sphere framed
+    for the height overflows the width); here a tall view widens its vertical angle instead,
+    tan(fov_v / 2) = tan(fov / 2) * h / w, and what fits a square view fits any shape."""
+
+    def _update_projection_transform(self, fx: float, fy: float) -> None:
+        super()._update_projection_transform(fx, fy)
+        if self._fov and fx < fy:
+            fov = 2 * math.degrees(math.atan(math.tan(math.radians(self._fov) / 2) * fy / fx))
+            dist, depth = self._actual_distance, math.sqrt(self.depth_value * 10)
+            self._projection.set_perspective(fov, fx / fy, dist / depth, dist * depth)
+
+
 class EmbeddingScene:
     """The visuals of one embedding panel, built on `canvas`; `show_frame` draws a Frame."""
 
-    def __init__(self, canvas: scene.SceneCanvas):
+    def __init__(self, canvas: scene.SceneCanvas, arrow_scale: ArrowScale | None = None):
         self.canvas = canvas
+        self.arrow_scale = arrow_scale or ArrowScale()
         self.show_point_arrows = False
         self.show_cluster_arrows = True
         self.show_trails = False
@@ -119,7 +188,7 @@ class EmbeddingScene:
             )
             self.guide.mesh.set_gl_state("translucent", depth_test=False, cull_face=False)
             scene.visuals.Line(sphere_grid(), color=(0.6, 0.65, 0.72, 0.35), connect="segments", parent=self.guide)
-            self.view.camera = scene.TurntableCamera(fov=30, distance=6.5, elevation=25, azimuth=30)
+            self.view.camera = FittingTurntableCamera(fov=30, distance=6.5, elevation=25, azimuth=30)
         self.guide.order = -1
         self.clear_trails()
 
@@ -140,11 +209,11 @@ class EmbeddingScene:
         text = []
         velocity = frame.velocity.get(frame.kernel)
         if self.show_point_arrows and velocity is not None:
-            text.append(self._draw_point_arrows(Z, velocity, colors))
+            text.append(self._draw_point_arrows(Z, velocity, colors, frame.step))
         self.point_arrows.visible = self.show_point_arrows and velocity is not None
         cluster_v = frame.cluster_velocity.get(frame.kernel)
         if self.show_cluster_arrows and cluster_v is not None:
-            text.append(self._draw_cluster_arrows(frame.centers, cluster_v))
+            text.append(self._draw_cluster_arrows(frame.centers, cluster_v, frame.step))
         self.cluster_arrows.visible = self.show_cluster_arrows and cluster_v is not None
         self.canvas.update()
         return ("arrows: " + ", ".join(t for t in text if t)) if any(text) else ""
@@ -166,26 +235,26 @@ class EmbeddingScene:
         self.points.set_data(Z, face_color=colors, edge_width=0, size=marker_size(len(Z)))
         self.points.visible = True
 
-    def _draw_point_arrows(self, Z: np.ndarray, v: np.ndarray, colors: np.ndarray) -> str:
+    def _draw_point_arrows(self, Z: np.ndarray, v: np.ndarray, colors: np.ndarray, at_step: int) -> str:
         step = max(1, len(Z) // ARROW_MAX_POINTS)
         Z, v, colors = Z[::step], v[::step], colors[::step]
-        scale = arrow_scale(v, POINT_ARROW_FRACTION)
+        scale = self.arrow_scale.factor("points", v, POINT_ARROW_FRACTION, at_step)
         seg = np.empty((2 * len(Z), Z.shape[1]), dtype=np.float32)
-        seg[0::2], seg[1::2] = Z, Z + scale * v
+        seg[0::2], seg[1::2] = Z, Z + capped(v, scale, FIXED_CAP * POINT_ARROW_FRACTION)
         rgba = np.repeat(colors, 2, axis=0)
         rgba[:, 3] = 0.75
         self.point_arrows.set_data(pos=seg, color=rgba)
-        return f"points x{scale:.2g}" if scale else ""
+        return self.arrow_scale.describe("points", scale)
 
-    def _draw_cluster_arrows(self, centers: np.ndarray, v: np.ndarray) -> str:
+    def _draw_cluster_arrows(self, centers: np.ndarray, v: np.ndarray, at_step: int) -> str:
         ok = np.all(np.isfinite(centers), axis=1) & np.all(np.isfinite(v), axis=1)
         centers, v = centers[ok], v[ok]
-        scale = arrow_scale(v, CLUSTER_ARROW_FRACTION)
+        scale = self.arrow_scale.factor("clusters", v, CLUSTER_ARROW_FRACTION, at_step)
         if not scale:
             self.cluster_arrows.visible = False
             return ""
         start = centers * CLUSTER_ARROW_RADIUS
-        end = start + scale * v
+        end = start + capped(v, scale, FIXED_CAP * CLUSTER_ARROW_FRACTION)
         seg = np.empty((2 * len(centers), centers.shape[1]), dtype=np.float32)
         seg[0::2], seg[1::2] = start, end
         ks = np.flatnonzero(ok)
@@ -194,7 +263,7 @@ class EmbeddingScene:
         self.cluster_arrows.set_data(pos=seg, color=np.repeat(rgba, 2, axis=0))
         self._cluster_heads = (start.astype(np.float32), end.astype(np.float32), rgba)
         self._place_cluster_heads()
-        return f"clusters x{scale:.2g}"
+        return self.arrow_scale.describe("clusters", scale)
 
     def _place_cluster_heads(self, event=None) -> None:
         """Heads on the cluster arrows that have a direction on screen (at least MIN_HEAD_PIXELS

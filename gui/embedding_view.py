@@ -1,17 +1,19 @@
 """Embedding view: one titled vispy SceneCanvas in the window showing a simulation's
 embeddings. The drawing itself (circle or sphere, points coloured by cluster, velocity and
 cluster arrows, trails) is gui/embedding_scene.py's EmbeddingScene, shared with the
-offscreen exporter; this widget adds the title and the arrow-scale label around it."""
+offscreen exporter; this widget adds the title, the arrow-scale label (never cut: the title
+gives way) and a "fixed scale" switch around it. Views made with one ArrowScale (the two
+panes side by side) fix and share one scale."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from vispy import app as vispy_app
 from vispy import scene
 
 from gui.colors import BACKGROUND, MUTED
-from gui.embedding_scene import EmbeddingScene
+from gui.embedding_scene import ArrowScale, EmbeddingScene
 from sim import Frame
 
 vispy_app.use_app("pyside6")
@@ -41,33 +43,51 @@ class EmbeddingView(QWidget):
     view = _forward("view")
     guide = _forward("guide")
 
-    def __init__(self, title: str = "", parent: QWidget | None = None):
+    def __init__(self, title: str = "", parent: QWidget | None = None, arrow_scale: ArrowScale | None = None):
         super().__init__(parent)
         self.title = QLabel(title)
         self.title.setMinimumWidth(10)
         self.title.setStyleSheet("font-weight: 600; font-size: 13px;")
         self.scale_label = QLabel("")
         self.scale_label.setStyleSheet(f"color: {MUTED}; font-size: 11px;")
-        self.scale_label.setMinimumWidth(10)
         self.scale_label.setToolTip(
-            "Arrow length scale: the longest per-cluster arrow is drawn at 35% of the radius, the longest "
-            "per-point arrow at 18%; the factor shown is displacement-per-step to drawn length."
+            "Arrow length scale, displacement per step to drawn length. Free: each frame's longest per-cluster "
+            "arrow is drawn at 35% of the radius, the longest per-point arrow at 18%. Fixed: the scale of the "
+            "run's first frame, kept (and shared by the panes side by side) so lengths compare."
+        )
+        self.fixed_scale = QCheckBox("fixed")
+        self.fixed_scale.setStyleSheet(f"color: {MUTED}; font-size: 11px;")
+        self.fixed_scale.setToolTip(
+            "Keep one arrow scale for the whole run (and both panes side by side), taken from its first frame, "
+            "so arrow lengths compare between frames and panes; very long arrows are capped"
         )
         header = QHBoxLayout()
         header.setContentsMargins(6, 2, 6, 0)
-        header.addWidget(self.title)
-        header.addStretch(1)
+        header.addWidget(self.title, 1)
         header.addWidget(self.scale_label)
+        header.addWidget(self.fixed_scale)
 
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=BACKGROUND, size=(520, 520), show=False)
         self.canvas.native.setMinimumSize(240, 240)
-        self.scene = EmbeddingScene(self.canvas)
+        self.scene = EmbeddingScene(self.canvas, arrow_scale)
+        self.arrow_scale = self.scene.arrow_scale
+        self.arrow_scale.listeners.append(self._scale_changed)
+        self.fixed_scale.setChecked(self.arrow_scale.fixed)
+        self.fixed_scale.toggled.connect(self.arrow_scale.set_fixed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(header)
         layout.addWidget(self.canvas.native, 1)
+
+    def _scale_changed(self) -> None:
+        """The shared scale was fixed or freed (here or in the other pane): show it, redraw."""
+        self.fixed_scale.blockSignals(True)
+        self.fixed_scale.setChecked(self.arrow_scale.fixed)
+        self.fixed_scale.blockSignals(False)
+        if self.last_frame is not None:
+            self.show_frame(self.last_frame)
 
     def set_latent(self, m: int) -> None:
         self.scene.set_latent(m)

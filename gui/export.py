@@ -9,8 +9,9 @@ Three parts, so the headless command (cli/export.py) and the window's export
   FrameComposer  draws frames into one RGB image: a title bar (preset, step, kernel,
                  cluster colours), then the chosen panels side by side (embedding views
                  drawn by the same EmbeddingScene as the window, on canvases made at the
-                 export size; the kernel heatmap and metric curves are the window's
-                 pyqtgraph widgets, hidden and grabbed), curves in a strip below;
+                 export size, one fixed arrow scale for the whole export and both panes;
+                 the kernel heatmap and metric curves are the window's pyqtgraph widgets,
+                 hidden and grabbed), curves in a strip below;
   open_sink      writes images through imageio-ffmpeg's encoder (or PNG files) to a
                  temporary file or folder beside the target, renamed only when complete:
                  a failure, a full disk or a cancel leaves nothing under the final name.
@@ -36,11 +37,13 @@ from vispy import scene
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, PANEL, cluster_hex
 from gui.curves import Curves
-from gui.embedding_scene import EmbeddingScene
+from gui.embedding_scene import ArrowScale, EmbeddingScene
 from gui.kernel_view import KernelView
+from gui.legend import group_names
 from sim import Frame, Preset
 from sim.driver import KERNEL_NAMES, Events, RunDriver
 from sim.files import atomic_dir, atomic_path
+from sim.preset import DataSpec
 
 PANELS = ("embedding", "identity", "kernel", "curves")
 PANEL_LABELS = {
@@ -184,18 +187,21 @@ def image_array(image: QImage) -> np.ndarray:
 class FrameComposer:
     """Draws frame tuples into (h, w, 3) uint8 images laid out by `layout`. `make_canvas`
     gives a SceneCanvas of a given size: an EGL one with no display, a hidden Qt one in the
-    window's process; either way the embedding is drawn at the export size."""
+    window's process; either way the embedding is drawn at the export size. `data`, the
+    run's data spec, names the groups in the kernel heatmap (gui/legend.py's group_names)."""
 
-    def __init__(self, options: ExportOptions, make_canvas: CanvasFactory, title: str):
+    def __init__(self, options: ExportOptions, make_canvas: CanvasFactory, title: str, data: DataSpec | None = None):
         self.options = options
         self.title = title
+        self.data = data
         self.size = options.size
         self.title_rect, self.content, self.captions = layout(options.panels, options.size)
         self.scenes: dict[str, EmbeddingScene] = {}
+        shared = ArrowScale(fixed=True)  # arrow lengths compare between frames and panes
         for name in ("embedding", "identity"):
             if name in self.content:
                 r = self.content[name]
-                drawing = EmbeddingScene(make_canvas((r.width(), r.height())))
+                drawing = EmbeddingScene(make_canvas((r.width(), r.height())), shared)
                 drawing.show_point_arrows = options.point_arrows
                 drawing.show_cluster_arrows = options.cluster_arrows
                 drawing.show_trails = options.trails
@@ -211,7 +217,8 @@ class FrameComposer:
             self._widgets += [self.kernel, _offscreen(graphics, (r.width(), r.height()))]
         if "curves" in self.content:
             r = self.content["curves"]
-            self.curves = Curves()
+            self.curves = Curves(min_cell=(0, 0))
+            self.curves.set_step_range(0, (options.frames - 1) * options.steps_per_frame)
             self._widgets.append(_offscreen(self.curves, (r.width(), r.height())))
 
     def render(self, frames: tuple[Frame, ...], events: Events = ()) -> np.ndarray:
@@ -229,6 +236,8 @@ class FrameComposer:
                 suffix = " (same start)" if name == "identity" else ""
                 texts[name] = (f"{KERNEL_NAMES[frame.kernel]} kernel{suffix}", scale_text)
             if self.kernel is not None:
+                if self.data is not None and not self.kernel.names:
+                    self.kernel.names = group_names(self.data, int(frames[0].labels.max()) + 1)
                 self.kernel.show_frame(frames[0])
                 painter.drawPixmap(self.content["kernel"], self._grab(self.kernel.graphics))
                 texts["kernel"] = ("Kernel H(theta)", self.kernel.info.text() if self.kernel.frame else "")
@@ -421,7 +430,7 @@ def export(
     options.check(kind)
     _, frames_of_run = replay(preset, options)
     with open_sink(path, kind, options.size, options.fps) as sink:
-        composer = FrameComposer(options, make_canvas, preset.name)
+        composer = FrameComposer(options, make_canvas, preset.name, preset.data)
         try:
             for i, (frames, events) in enumerate(frames_of_run):
                 sink.add(composer.render(frames, events))

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from vispy import scene
 
 from gui.colors import BACKGROUND, FOREGROUND, GUIDE, PALETTE, label_rgba
-from gui.embedding_scene import marker_size
+from gui.embedding_scene import FittingTurntableCamera, marker_size
 from sim.preset import ClusterSpec
 
 GRAB_PX = 12.0
@@ -43,7 +43,7 @@ class InputOrbit(QWidget):
             "drag a center to move its cluster parallel to the screen; drag elsewhere to orbit, wheel to zoom"
         )
         self.view = self.canvas.central_widget.add_view()
-        self.view.camera = scene.TurntableCamera(fov=30, elevation=22, azimuth=35)
+        self.view.camera = FittingTurntableCamera(fov=30, elevation=22, azimuth=35)
         self.box = scene.visuals.Line(parent=self.view.scene, connect="segments", color=BOX_RGBA)
         self.axis_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=AXIS_RGBA)
         self.axis_labels = scene.visuals.Text(

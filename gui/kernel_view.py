@@ -1,5 +1,5 @@
 """Kernel view: the network kernel H(theta) (trace over outputs) on a sample of the data as
-an s x s pyqtgraph heatmap, rows and columns sorted by cluster with the cluster boundaries
+an s x s pyqtgraph heatmap filling its plot (cells need not be square), rows and columns sorted by cluster with the cluster boundaries
 drawn, a colour bar with explicit levels, and a toggle to the K x K cluster-averaged kernel.
 It draws what a Frame carries (Frame.H, Frame.H_index) and says how old it is."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
 from sim import Frame
@@ -41,15 +41,11 @@ class KernelView(QWidget):
         self.average.toggled.connect(self._redraw)
         self.info = QLabel("kernel appears while this panel is visible")
         self.info.setStyleSheet(f"color: {MUTED};")
-        top = QHBoxLayout()
-        top.addWidget(self.average)
-        top.addStretch(1)
-        top.addWidget(self.info)
+        self.info.setWordWrap(True)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
         self.plot = self.graphics.addPlot()
-        self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -63,8 +59,11 @@ class KernelView(QWidget):
         self._ticks: list[pg.TextItem] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
+        layout.addWidget(self.average)
+        layout.addWidget(self.info)
         layout.addWidget(self.graphics, 1)
+        self.graphics.setMinimumSize(100, 80)
+        self.names: list[str] = []
         self.frame: Frame | None = None
         self.shown: np.ndarray | None = None
         self.levels: tuple[float, float] = (0.0, 1.0)
@@ -100,7 +99,7 @@ class KernelView(QWidget):
         self.colorbar.setLevels(self.levels)
         self._draw_boundaries(edges, starts, labels if not self.average.isChecked() else np.arange(len(starts)))
         self.shown = matrix
-        self.plot.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0.02)
+        self.plot.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0)
         ratio = frame.metrics.get("block_ratio", float("nan"))
         n, s = len(frame.labels), len(frame.H_index)
         sample = f"   (an even subsample of {s} of the {n} samples)" if s < n else ""
@@ -121,10 +120,19 @@ class KernelView(QWidget):
                 self._lines.append(line)
         for s in starts:
             k = int(labels[s]) if s < len(labels) else 0
-            tick = pg.TextItem(f"{k + 1}", color=cluster_hex(k), anchor=(0, 1))
+            tick = pg.TextItem(self.name(k), color=cluster_hex(k), anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 150))
             tick.setPos(float(s), 0.0)
             self.plot.addItem(tick)
             self._ticks.append(tick)
+
+    def set_names(self, names: list[str]) -> None:
+        """The groups' names (gui/legend.py's group_names), shown at each block's corner."""
+        self.names = list(names)
+        self._redraw()
+
+    def name(self, k: int) -> str:
+        """Group k's name: its entry in `names`, else its number counted from 1."""
+        return self.names[k] if k < len(self.names) else str(k + 1)
 
     def wants_updates(self) -> bool:
         """True when some of the panel is on screen."""

@@ -1,17 +1,36 @@
 """Legend: a row of coloured swatches naming each cluster (or class, for data that comes
-with labels) and its sample count, in the palette every view shares."""
+with labels) and its sample count, in the palette every view shares; it scrolls sideways
+rather than widen the window. `group_names` gives every panel the same names: the dataset's
+own labels for the digits (digit 0 is label 0), the cluster's number from 1 otherwise."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QWidget
 
 from gui.colors import MUTED, cluster_hex
+from sim.preset import DataSpec
+
+
+def group_names(data: DataSpec, count: int) -> list[str]:
+    """Names of the `count` groups whose labels are 0..count-1: the digit each class holds
+    for digits data (data.classes, in label order), else the numbers 1..count."""
+    if data.kind == "digits" and len(data.classes) == count:
+        return [str(c) for c in data.classes]
+    return [str(k + 1) for k in range(count)]
+
+
+def group_word(data: DataSpec) -> str:
+    """What one group is called: 'digit', 'class' (labelled data from a file) or 'cluster'."""
+    return {"digits": "digit", "file": "class"}.get(data.kind, "cluster")
 
 
 class Legend(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.row = QHBoxLayout(self)
+        content = QWidget()
+        self.row = QHBoxLayout(content)
         self.row.setContentsMargins(8, 2, 8, 2)
         self.row.setSpacing(14)
         self.labels: list[QLabel] = []
@@ -19,7 +38,17 @@ class Legend(QWidget):
         self.title.setStyleSheet(f"color: {MUTED};")
         self.row.addWidget(self.title)
         self.row.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(content)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
+        self.setMinimumWidth(60)
         self.setToolTip("Cluster colours, shared by every view; n = samples in the cluster")
+        self._fit_height()
 
     def set_groups(self, names: list[str], counts: list[int]) -> None:
         """One swatch per group k: its colour, `names[k]` and `counts[k]` samples."""
@@ -36,3 +65,16 @@ class Legend(QWidget):
             self.labels.append(label)
         for label, text in zip(self.labels, texts, strict=True):
             label.setText(text)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as the row, plus the scroll bar when the row is wider than the legend."""
+        content = self.scroll.widget()
+        height = content.sizeHint().height()
+        if content.minimumSizeHint().width() > self.width():
+            height += self.scroll.horizontalScrollBar().sizeHint().height()
+        self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height()

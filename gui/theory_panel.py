@@ -4,8 +4,10 @@ Three pyqtgraph plots of data-blind symmetric embeddings: the loss of K points e
 on S^1 against K, the same loss against the minimum squared distance between points, and
 the threshold of that distance against tau with its linear fit and R^2; below them, the
 Theorem 3.2 check (the largest tangential gradient at those configurations and at the
-Platonic sets on S^2). The tables come from sim.theory, computed off the GUI thread.
-`write_png` draws the panel offscreen for `python main.py theory` (cli/theory.py).
+Platonic sets on S^2). The tables come from sim.theory, computed off the GUI thread. The
+plots sit in a gui/plot_grid.py grid (readable cells, scrolling below them), each legend in
+the corner of its plot that the curves leave free. `write_png` draws the panel offscreen for
+`python main.py theory` (cli/theory.py).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
+from gui.plot_grid import MIN_CELL, PlotGrid, shrinkable_title
 from sim.theory import figure3_tables
 
 Tables = dict[str, list[dict[str, float | str]]]
+LEGEND_OFFSET = 8
 
 
 class _Compute(QObject):
@@ -39,19 +43,84 @@ def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     plot.showGrid(x=True, y=True, alpha=0.15)
     for axis in ("bottom", "left"):
         plot.getAxis(axis).enableAutoSIPrefix(False)
-    plot.addLegend(offset=(-10, 10), labelTextColor=FOREGROUND, labelTextSize="8pt")
+    plot.getPlotItem().hideButtons()
+    shrinkable_title(plot)
+    plot.addLegend(offset=(-LEGEND_OFFSET, LEGEND_OFFSET), labelTextColor=FOREGROUND, labelTextSize="8pt")
     return plot
+
+
+def curve_points(plot: pg.PlotWidget, per_segment: int = 16) -> np.ndarray:
+    """(n, 2) points along every data item of the plot: its points and, for items drawn with
+    lines, `per_segment` points on each segment between two."""
+    found = []
+    for item in plot.getPlotItem().listDataItems():
+        x, y = (np.asarray(a, dtype=float) for a in item.getData())
+        if x.size == 0:
+            continue
+        if item.opts["pen"] is not None and x.size > 1:
+            t = np.linspace(0, x.size - 1, (x.size - 1) * per_segment + 1)
+            x, y = np.interp(t, np.arange(x.size), x), np.interp(t, np.arange(y.size), y)
+        found.append(np.stack([x, y], axis=1))
+    return np.concatenate(found) if found else np.zeros((0, 2))
+
+
+def legend_spot(points: np.ndarray, share: tuple[float, float]) -> tuple[tuple[float, float], int]:
+    """Where a legend covering `share` (width, height) of the view covers the fewest of the
+    (n, 2) points: an anchor (ax, ay) with ax 0 at the left, 1 at the right, ay 0 at the top,
+    1 at the bottom and in between; among equally free places the top right comes first, then
+    the top left, the bottom right, the bottom left, then places down the right and left.
+    Returns the anchor and the number of points the legend covers there."""
+    fw, fh = (min(1.0, f) for f in share)
+    order = [(1.0, 0.0), (0.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
+    order += [(ax, float(ay)) for ay in np.linspace(0.1, 0.9, 9) for ax in (1.0, 0.0)]
+    if not len(points):
+        return order[0], 0
+    lo, hi = points.min(0), points.max(0)
+    u = (points - lo) / np.where(hi > lo, hi - lo, 1.0)
+    across, down = u[:, 0], 1 - u[:, 1]
+
+    def covered(spot: tuple[float, float]) -> int:
+        left, top = spot[0] * (1 - fw), spot[1] * (1 - fh)
+        inside = (across >= left) & (across <= left + fw) & (down >= top) & (down <= top + fh)
+        return int(np.count_nonzero(inside))
+
+    spot = min(order, key=covered)
+    return spot, covered(spot)
+
+
+def place_legend(plot: pg.PlotWidget) -> None:
+    """Move the plot's legend where its curves leave the most room (legend_spot), sized by
+    the legend and view as laid out now (a guess before the first layout)."""
+    item = plot.getPlotItem()
+    legend, view = item.legend, item.getViewBox()
+    room, points = view.boundingRect(), curve_points(plot)
+    best = None
+    for columns in sorted({1, 2, max(1, len(legend.items))}):  # taller or wider, whichever fits free
+        legend.setColumnCount(columns)
+        legend.layout.activate()
+        size = legend.layout.geometry()
+        if room.width() > 1 and room.height() > 1:
+            share = (size.width() / room.width() + 0.05, size.height() / room.height() + 0.06)
+        else:
+            share = (0.5, 0.35)
+        spot, covered = legend_spot(points, share)
+        if best is None or covered < best[0]:
+            best = (covered, columns, spot)
+    covered, columns, (ax, ay) = best
+    legend.setColumnCount(columns)
+    offset = (LEGEND_OFFSET * (1 - 2 * ax), LEGEND_OFFSET * (1 - 2 * ay))
+    legend.anchor(itemPos=(ax, ay), parentPos=(ax, ay), offset=offset)
 
 
 class TheoryPanel(QWidget):
     """The Figure 3 plots; `compute()` fills them in the background, `show_tables` directly."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, min_cell: tuple[int, int] = MIN_CELL):
         super().__init__(parent)
         self.tables: Tables | None = None
-        self.loss_k = _plot("loss of K evenly spaced points on S^1", "K", "loss")
-        self.loss_d2 = _plot("loss against the minimum squared distance", "min |z_i - z_j|^2", "loss")
-        self.threshold = _plot("threshold of the minimum squared distance", "tau", "threshold d^2")
+        self.loss_k = _plot("loss of K even points on S^1", "K", "loss")
+        self.loss_d2 = _plot("loss vs min squared distance", "min |z_i - z_j|^2", "loss")
+        self.threshold = _plot("threshold of min squared distance", "tau", "threshold d^2")
         self.check = QLabel("computing...")
         self.check.setWordWrap(True)
         self.check.setStyleSheet(f"color: {FOREGROUND};")
@@ -60,16 +129,26 @@ class TheoryPanel(QWidget):
             "stationary for the loss of an invariant map; their tangential gradient is zero to round-off."
         )
         for plot, tip in (
-            (self.loss_k, "The loss falls as K grows and levels off at the uniform law's value"),
-            (self.loss_d2, "The loss plateaus once the points are closer than a tau-dependent threshold"),
-            (self.threshold, "Where the plateau starts, against tau, with a least-squares line"),
+            (
+                self.loss_k,
+                "Loss of K evenly spaced points on S^1: it falls as K grows and levels off at the uniform law's value",
+            ),
+            (
+                self.loss_d2,
+                "Loss against the minimum squared distance between the points: it plateaus once they are closer than a tau-dependent threshold",
+            ),
+            (
+                self.threshold,
+                "The threshold of the minimum squared distance where the plateau starts, against tau, with a least-squares line",
+            ),
         ):
             plot.setToolTip(tip)
-        layout = QGridLayout(self)
-        layout.addWidget(self.loss_k, 0, 0)
-        layout.addWidget(self.loss_d2, 0, 1)
-        layout.addWidget(self.threshold, 0, 2)
-        layout.addWidget(self.check, 1, 0, 1, 3)
+        for plot in (self.loss_k, self.loss_d2, self.threshold):
+            plot.getPlotItem().getViewBox().sigResized.connect(lambda _, plot=plot: place_legend(plot))
+        self.grid = PlotGrid([self.loss_k, self.loss_d2, self.threshold], footer=self.check, min_cell=min_cell)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.grid)
         self._thread: QThread | None = None
 
     def compute(self) -> None:
@@ -113,8 +192,10 @@ class TheoryPanel(QWidget):
             tau,
             [r["fit_d2"] for r in found],
             pen=pg.mkPen(cluster_hex(1), width=2),
-            name=f"{fit['slope']:.3f} tau + {fit['intercept']:.3f}, R^2 = {fit['r2']:.4f}",
+            name="least-squares line",
         )
+        for plot in (self.loss_k, self.loss_d2, self.threshold):
+            place_legend(plot)
         circle = max(r["tangential_gradient_max"] for r in rows)
         sets = tables["sphere_sets"]
         sphere = max(r["tangential_gradient_max"] for r in sets)
@@ -137,7 +218,7 @@ def write_png(tables: Tables, path: Path, width: int, height: int) -> None:
 
     app = QApplication.instance() or QApplication(["theory"])
     apply_dark_theme(app)
-    panel = TheoryPanel()
+    panel = TheoryPanel(min_cell=(0, 0))
     panel.resize(width, height)
     panel.show_tables(tables)
     panel.layout().activate()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from gui_support import frame, open_window, wait_for
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 
 from gui.colors import PALETTE
+from sim import Simulation, load_preset
 from sim.theory import circle_loss
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,3 +102,166 @@ def test_high_dimensional_data_shows_its_pca_projection(qtbot, tmp_path) -> None
         expected = np.round(PALETTE[label] * 255).astype(int)
         color = brush.color()
         assert (color.red(), color.green(), color.blue()) == tuple(expected)
+
+
+def test_figure3_legends_leave_the_curves_free(qapp) -> None:
+    """Drawn as `main.py theory` draws it, at its default size and a small one: no point of any
+    curve (nor of the segments between its points) lies under its plot's legend."""
+    from gui.theory_panel import TheoryPanel
+    from sim.theory import figure3_tables
+
+    tables = figure3_tables()
+    for size in [(1500, 520), (900, 400)]:
+        panel = TheoryPanel(min_cell=(0, 0))
+        panel.resize(*size)
+        panel.show_tables(tables)
+        panel.grab()
+        for plot in (panel.loss_k, panel.loss_d2, panel.threshold):
+            item = plot.getPlotItem()
+            box = item.legend.sceneBoundingRect()
+            assert box.width() > 20 and box.height() > 10
+            assert item.getViewBox().sceneBoundingRect().contains(box), f"{size}: legend outside its plot"
+            for data in item.listDataItems():
+                x, y = data.getData()
+                t = np.linspace(0, len(x) - 1, 20 * len(x))
+                for px, py in zip(np.interp(t, np.arange(len(x)), x), np.interp(t, np.arange(len(y)), y)):
+                    point = item.getViewBox().mapViewToScene(QPointF(px, py))
+                    assert not box.contains(point), f"{size}: the legend covers ({px:.3g}, {py:.3g})"
+        panel.deleteLater()
+
+
+def drawn_tick_texts(axis) -> list[str]:
+    """The tick labels a pyqtgraph axis draws now, in order."""
+    from PySide6.QtGui import QPainter, QPixmap
+
+    pixmap = QPixmap(10, 10)
+    painter = QPainter(pixmap)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [text for _, _, text in texts]
+
+
+def test_panels_never_push_the_window_and_stay_readable_in_a_short_wide_dock(qtbot) -> None:
+    """Each bottom panel asks for little room (the window's minimum size is not theirs), and in
+    a 1400 x 260 dock shows its plots one row high, each at least 140 px tall, with a step axis."""
+    from gui.cluster_panel import ClusterPanel
+    from gui.curves import Curves
+    from gui.kernel_view import KernelView
+    from gui.legend import Legend
+    from gui.theory_panel import TheoryPanel
+
+    panels = [Curves(), TheoryPanel(), ClusterPanel(), KernelView(), Legend()]
+    for panel in panels:
+        qtbot.addWidget(panel)
+        hint = panel.minimumSizeHint()
+        assert hint.width() <= 200 and hint.height() <= 150, (type(panel).__name__, hint)
+    panels[4].set_groups([f"digit {k}" for k in range(10)], [100] * 10)
+    assert panels[4].minimumSizeHint().width() <= 200  # ten classes scroll sideways
+    curves = panels[0]
+    curves.resize(1400, 260)
+    curves.show()
+    qtbot.waitExposed(curves)
+    frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
+    curves.add((frame,))
+    curves.redraw()
+    wait_for(qtbot, lambda: curves.grid.columns == 5)
+    for key, plot in curves.plots.items():
+        assert plot.getViewBox().height() >= 100, key
+        assert plot.getAxis("bottom").labelText == "step"
+    assert curves.key_labels[0].isVisible() and not curves.key_labels[1].isVisible()
+    assert "solid" in curves.key_labels[0].text() and "NN" in curves.key_labels[0].text()
+    twin = dataclasses.replace(frame, kernel="identity")
+    curves.add((frame, twin))
+    assert curves.key_labels[1].isVisible() and "dashed" in curves.key_labels[1].text()
+    assert "identity" in curves.key_labels[1].text()
+
+
+def test_one_step_of_curves_shows_a_dot_on_a_readable_range(qtbot) -> None:
+    """An export's first frame: each metric is a dot, on the export's own step axis, with its
+    value inside a y range of sensible size (not pyqtgraph's -0.4..0.4 around nothing)."""
+    from gui.curves import Curves
+
+    curves = Curves(min_cell=(0, 0))
+    qtbot.addWidget(curves)
+    curves.resize(1200, 220)
+    curves.set_step_range(0, 490)
+    frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
+    curves.add((frame,))
+    curves.redraw()
+    curves.grab()
+    for key, plot in curves.plots.items():
+        (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+        assert x0 <= 0 and 490 <= x1 <= 520, key
+        value = frame.loss if key == "loss" else frame.cluster_metrics["R"][0] if key == "R" else frame.metrics[key]
+        assert y0 < value < y1 and (y1 - y0) < max(1.0, 0.5 * abs(value)), (key, value, y0, y1)
+        item = plot.listDataItems()[0]
+        assert item.opts["symbol"] == "o"  # a single point is drawn as a dot
+
+
+def test_the_heatmap_fills_its_plot_without_blank_bands(qtbot) -> None:
+    from gui.kernel_view import KernelView
+
+    view = KernelView()
+    qtbot.addWidget(view)
+    frame = Simulation(load_preset("imbalanced"), device="cpu").frame(with_kernel=True)
+    for size in [(700, 300), (300, 700)]:
+        view.resize(*size)
+        view.show()
+        qtbot.waitExposed(view)
+        view.show_frame(frame)
+
+        def image_fills_plot() -> bool:
+            box = view.plot.getViewBox().sceneBoundingRect()
+            image = view.image.mapRectToScene(view.image.boundingRect())
+            sides = ("top", "bottom", "left", "right")
+            return box.height() > 100 and all(abs(getattr(image, s)() - getattr(box, s)()) <= 2 for s in sides)
+
+        wait_for(qtbot, image_fills_plot, timeout=5000)
+    assert [t.toPlainText() for t in view._ticks] == ["1", "2", "3", "4"]
+
+
+def test_digits_are_named_by_their_own_labels_in_the_dynamics_panel_and_heatmap(qtbot) -> None:
+    from gui.cluster_panel import ClusterPanel
+    from gui.kernel_view import KernelView
+    from gui.legend import group_names, group_word
+    from sim.cluster_dynamics import cluster_flow
+
+    preset = load_preset("digits")
+    sim = Simulation(preset, device="cpu")
+    names = group_names(preset.data, sim.num_clusters)
+    assert names == [str(c) for c in preset.data.classes] == ["0", "1", "2", "3", "4"]
+    assert group_names(load_preset("fig5-2d").data, 4) == ["1", "2", "3", "4"]
+    panel = ClusterPanel()
+    qtbot.addWidget(panel)
+    panel.set_names(names, group_word(preset.data))
+    panel.show_flow(cluster_flow(sim))
+    assert [panel.table.item(k, 0).text() for k in range(5)] == names
+    assert panel.table.horizontalHeaderItem(0).text() == "digit"
+    panel.resize(1400, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert drawn_tick_texts(panel.bars.getAxis("bottom")) == names  # one tick per class, no 1.5 or 2.5
+    view = KernelView()
+    qtbot.addWidget(view)
+    view.set_names(names)
+    view.show_frame(sim.frame(with_kernel=True))
+    assert [t.toPlainText() for t in view._ticks] == names
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "columns"),
+    [
+        (5, (1400, 260), 5),  # the metrics in a wide bottom dock: one row
+        (5, (400, 800), 1),  # floated tall and narrow: one column
+        (5, (1400, 60), 5),  # shorter than a cell: one row to scroll, not five
+        (3, (1500, 300), 3),
+        (3, (500, 900), 1),
+        (4, (800, 520), 2),  # two rows of two: 400 x 260 cells beat 800 x 140 or 200 x 520
+    ],
+)
+def test_plot_grid_columns_give_the_largest_readable_cells(count, size, columns) -> None:
+    from gui.plot_grid import columns_for
+
+    assert columns_for(count, size, (200, 140), 1.6) == columns

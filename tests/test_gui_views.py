@@ -5,6 +5,7 @@ kernel in lockstep from the same start; arrows, trails and the 3-D sphere draw."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_support import frame, open_window, wait_for, wait_step
 from PySide6.QtCore import Qt
 
@@ -158,4 +159,102 @@ def test_an_arrow_pointing_at_the_camera_draws_no_square(qtbot) -> None:
     head = lambda k: colour_pixels(image, 0.55 + 0.45 * PALETTE[k], tol=12).sum()
     assert min(head(k) for k in (1, 2, 3)) >= 10  # the other arrows are drawn
     assert head(0) < 30  # at most its shaft, seen end on: no filled square
+    view.close_canvas()
+
+
+@pytest.mark.parametrize("latent", [2, 3])
+def test_the_circle_or_sphere_fits_the_smaller_side_of_a_tall_or_wide_view(qtbot, latent) -> None:
+    """Side by side, each half view is tall and narrow: the guide (circle or sphere) is drawn
+    whole, round and at the same share of the smaller side as in a square view."""
+    from gui.embedding_scene import EmbeddingScene
+    from gui.export_job import hidden_canvas
+
+    shares = []
+    for size in [(400, 400), (200, 560), (640, 220)]:
+        canvas = hidden_canvas(size)
+        drawing = EmbeddingScene(canvas)
+        drawing.set_latent(latent)
+        image = drawing.render()
+        canvas.close()
+        assert image.shape[:2] == (size[1], size[0])
+        drawn = np.abs(image[..., :3].astype(int) - np.array([0x15, 0x17, 0x1A])).max(axis=-1) > 4
+        ys, xs = np.nonzero(drawn)
+        margin = 0.05 * min(size)
+        assert xs.min() > margin and xs.max() < size[0] - margin, f"{size}: cut at the left or right"
+        assert ys.min() > margin and ys.max() < size[1] - margin, f"{size}: cut at the top or bottom"
+        width, height = np.ptp(xs) + 1, np.ptp(ys) + 1
+        assert abs(width - height) <= 0.04 * max(width, height), f"{size}: not round ({width} x {height})"
+        shares.append(width / min(size))
+    assert min(shares) > 0.5 and np.ptp(shares) < 0.04, shares
+
+
+def arrow_frame(step: int, speed: float):
+    """Four clusters on the circle, each moving tangentially at `speed` per step."""
+    from sim import Frame
+
+    angles = np.array([0.3, 1.9, 3.4, 5.0])
+    centers = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    tangent = np.stack([-np.sin(angles), np.cos(angles)], axis=1) * speed * np.array([[1.0], [0.5], [0.25], [0.1]])
+    labels = np.repeat(np.arange(4), 10)
+    Z = np.repeat(centers, 10, axis=0).astype(np.float32)
+    return Frame(
+        step=step, kernel="nn", X=Z, labels=labels, Z=Z, loss=0.0, metrics={}, cluster_metrics={},
+        centers=centers, velocity={}, cluster_velocity={"nn": tangent},
+    )  # fmt: skip
+
+
+def drawn_lengths(view) -> np.ndarray:
+    seg = view.cluster_arrows._pos.reshape(-1, 2, 2)
+    return np.linalg.norm(seg[:, 1] - seg[:, 0], axis=1)
+
+
+def test_a_fixed_arrow_scale_is_shared_by_both_panes_and_kept_between_frames(qtbot) -> None:
+    from gui.embedding_view import EmbeddingView
+
+    main = EmbeddingView("NN kernel")
+    twin = EmbeddingView("identity kernel", arrow_scale=main.arrow_scale)
+    for view in (main, twin):
+        qtbot.addWidget(view)
+        view.resize(300, 320)
+        view.show()
+    # free (the default): every frame's longest cluster arrow is 0.35 long, whatever the speed
+    main.show_frame(arrow_frame(0, 0.01))
+    assert abs(drawn_lengths(main).max() - 0.35) < 1e-5
+    main.show_frame(arrow_frame(1, 0.002))
+    assert abs(drawn_lengths(main).max() - 0.35) < 1e-5
+    # fixed, from one pane's switch (main redraws its frame at step 1 with it): both panes
+    # show the switch, and one factor serves both panes and the later frames
+    main.fixed_scale.setChecked(True)
+    assert twin.fixed_scale.isChecked() and main.arrow_scale is twin.arrow_scale
+    twin.show_frame(arrow_frame(1, 0.004))  # the faster pane at the same step sets the factor
+    main.show_frame(arrow_frame(2, 0.002))
+    np.testing.assert_allclose(drawn_lengths(twin), 2 * drawn_lengths(main), rtol=1e-5)
+    assert abs(drawn_lengths(twin).max() - 0.35) < 1e-5
+    main.show_frame(arrow_frame(3, 0.0008))  # slower later: shorter arrows
+    np.testing.assert_allclose(drawn_lengths(main).max(), 0.35 * 0.2, rtol=1e-5)
+    main.show_frame(arrow_frame(13, 1.0))  # far faster: capped at 3 x 0.35
+    assert abs(drawn_lengths(main).max() - 1.05) < 1e-5
+    text = main.scale_label.text()
+    assert text.startswith("arrows: clusters x") and text.endswith("(fixed)")
+    main.show_frame(arrow_frame(0, 0.004))  # a new run: its first frame sets the factor again
+    assert abs(drawn_lengths(main).max() - 0.35) < 1e-5
+    for view in (main, twin):
+        view.close_canvas()
+
+
+def test_the_arrow_scale_label_is_never_cut(qtbot) -> None:
+    from gui.embedding_view import EmbeddingView
+
+    view = EmbeddingView("identity kernel (same start), a long title")
+    qtbot.addWidget(view)
+    view.resize(250, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    view.fixed_scale.setChecked(True)
+    view.show_frame(arrow_frame(0, 1e-5))
+    qtbot.wait(50)
+    label = view.scale_label
+    assert label.text() == "arrows: clusters x3.5e+04 (fixed)"
+    assert label.width() >= label.fontMetrics().horizontalAdvance(label.text())
+    assert label.geometry().right() <= view.fixed_scale.geometry().left()
     view.close_canvas()
