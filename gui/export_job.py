@@ -259,7 +259,7 @@ class ExportJob(QObject):
         super().__init__(parent)
         options.check(kind)
         self.path, self.options, self.status = path, options, ""
-        self.composer = FrameComposer(options, self._canvas, preset.name)
+        self.composer = FrameComposer(options, self._canvas, preset.name, preset.data)
         self.frames_drawn = 0
         self._ended = False
         self.producer = _Producer(preset, options, path, kind)

@@ -34,12 +34,12 @@ from gui.embedding_view import EmbeddingView
 from gui.file_menu import FileMenu
 from gui.input_view import InputView
 from gui.kernel_view import KernelView
-from gui.legend import Legend
+from gui.legend import Legend, group_names, group_word
 from gui.run_state import RunState
 from gui.sweep_dock import SweepPanel
 from gui.theory_panel import TheoryPanel
 from gui.worker import Snapshot, Worker
-from sim import Preset, PresetError, load_preset
+from sim import Frame, Preset, PresetError, load_preset
 from sim.commands import (
     Change,
     Command,
@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
     # ----- building -------------------------------------------------------------------
     def _build_views(self) -> None:
         self.main_view = EmbeddingView("NN kernel")
-        self.twin_view = EmbeddingView("identity kernel")
+        self.twin_view = EmbeddingView("identity kernel", arrow_scale=self.main_view.arrow_scale)
         self.twin_view.hide()
         self.legend = Legend()
         row = QHBoxLayout()
@@ -322,6 +322,7 @@ class MainWindow(QMainWindow):
             lambda f, p: self.input_view.set_data(f.X, f.labels, list(p.data.clusters), p.data.kind == "clusters")
         )
         state.groups.connect(self._show_groups)
+        state.data.connect(self._name_groups)
         state.status.connect(self._show_status)
         state.frames.connect(self._sync_kernel_wanted)
 
@@ -434,6 +435,12 @@ class MainWindow(QMainWindow):
     def _show_kernel(self, frame) -> None:
         if frame.H is not None and self.kernel_view.wants_updates():
             self.kernel_view.show_frame(frame)
+
+    def _name_groups(self, frame: Frame, preset: Preset) -> None:
+        """The dynamics table, its bar chart and the heatmap name the groups as the legend does."""
+        names = group_names(preset.data, int(frame.labels.max()) + 1)
+        self.cluster_panel.set_names(names, group_word(preset.data))
+        self.kernel_view.set_names(names)
 
     def _show_groups(self, title: str, names: list, counts: list) -> None:
         self.legend.set_groups(names, counts)

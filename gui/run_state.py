@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QSignalBlocker, Signal
 from PySide6.QtWidgets import QWidget
 
+from gui.legend import group_names
 from gui.worker import Snapshot
 from sim import Preset
 
@@ -31,14 +32,15 @@ def quiet(*widgets: QObject) -> Iterator[None]:
             blocker.unblock()
 
 
-def group_names(preset: Preset, labels: np.ndarray) -> tuple[str, list[str], list[int]]:
-    """The legend's title, one name per label value and the samples of each: digits by the
-    dataset's own digits, other data by cluster number from 1. `labels`: (n,) ints from 0."""
+def legend_groups(preset: Preset, labels: np.ndarray) -> tuple[str, list[str], list[int]]:
+    """The legend's title, one name per label value (gui/legend.py's group_names: digits by the
+    dataset's own digits, other data by cluster number from 1) and the samples of each.
+    `labels`: (n,) ints from 0."""
     counts = np.bincount(labels, minlength=int(labels.max()) + 1).tolist()
     data = preset.data
+    names = group_names(data, len(counts))
     if data.kind == "digits":
-        return "classes", [f"digit {c}" for c in data.classes], counts
-    names = [str(k + 1) for k in range(len(counts))]
+        return "classes", [f"digit {name}" for name in names], counts
     return ("classes" if data.kind == "file" else "clusters"), names, counts
 
 
@@ -99,7 +101,7 @@ class RunState(QObject):
         if snap.data_version != self.data_version:
             self.data_version = snap.data_version
             self.data.emit(main, snap.preset)
-            self.groups.emit(*group_names(snap.preset, main.labels))
+            self.groups.emit(*legend_groups(snap.preset, main.labels))
         self.frames.emit(snap.frames)
         self.main_frame.emit(main)
         if not snap.preview:  # a preview has embeddings only: the curves wait for the full frame
