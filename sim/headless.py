@@ -2,7 +2,7 @@
 with no window, stack its frames into arrays and write them to an .npz file.
 
 Recorded keys (F frames, n samples, d input dims, m latent dims, K clusters):
-X (n, d), labels (n), steps (F), kernel (F, str), Z (F, n, m), loss (F),
+X (n, d), labels (n), steps (F), flow_time (F), step_size (F), max_move (F), kernel (F, str), Z (F, n, m), loss (F),
 metric_<name> (F) for alignment, uniformity, silhouette, invariance, block_ratio,
 metric_R (F, K), metric_neighbour_angle (F, K), centers (F, K, m),
 velocity_<kernel> (F, n, m) and cluster_velocity_<kernel> (F, K, m) for nn and identity.
@@ -26,6 +26,9 @@ def record(frames: list[Frame]) -> dict[str, np.ndarray]:
         "X": last.X,
         "labels": last.labels,
         "steps": np.array([f.step for f in frames]),
+        "flow_time": np.array([f.flow_time for f in frames]),
+        "step_size": np.array([f.step_size for f in frames]),
+        "max_move": np.array([f.max_move for f in frames]),
         "kernel": np.array([f.kernel for f in frames]),
         "Z": np.stack([f.Z for f in frames]),
         "loss": np.array([f.loss for f in frames]),
