@@ -7,9 +7,9 @@ import argparse
 import sys
 from typing import NoReturn
 
-from cli import export, run, theory, window
+from cli import export, reproduce, run, theory, window
 
-COMMANDS = (window, run, export, theory)
+COMMANDS = (window, run, export, theory, reproduce)
 DEFAULT_COMMAND = "window"
 
 

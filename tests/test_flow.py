@@ -96,6 +96,6 @@ def test_velocity_spread_within_a_cluster_is_order_eps():
 @pytest.mark.parametrize("seed", [1, 2])
 def test_fig5_ends_in_k_compact_evenly_spaced_groups_on_unseen_seeds(seed):
     sim = Simulation(with_changes(load_preset("fig5-2d"), {"device": "cpu", "seed": seed}))
-    sim.step(400)
+    sim.step(300)
     ok, r_min, gap_error = groups_formed(sim.frame(block_ratio=False), 4)
     assert ok, (r_min, gap_error)
