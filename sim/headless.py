@@ -5,7 +5,9 @@ Recorded keys (F frames, n samples, d input dims, m latent dims, K clusters):
 X (n, d), labels (n), steps (F), flow_time (F), step_size (F), max_move (F), kernel (F, str), Z (F, n, m), loss (F),
 metric_<name> (F) for alignment, uniformity, silhouette, invariance, block_ratio,
 metric_R (F, K), metric_neighbour_angle (F, K), centers (F, K, m),
-velocity_<kernel> (F, n, m) and cluster_velocity_<kernel> (F, K, m) for nn and identity.
+velocity_<kernel> (F, n, m) and cluster_velocity_<kernel> (F, K, m) for nn and identity;
+with cluster flows (sim/cluster_dynamics.py): cluster_own_nn and cluster_others_nn (F, K, m),
+cluster_velocity_spread_nn (F, K).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.cluster_dynamics import ClusterFlow, cluster_flow
 from sim.driver import RunDriver
 from sim.files import atomic_path
 from sim.frame import Frame
 
 
-def record(frames: list[Frame]) -> dict[str, np.ndarray]:
-    """Stack frames into the arrays an .npz run file holds."""
+def record(frames: list[Frame], flows: list[ClusterFlow] | None = None) -> dict[str, np.ndarray]:
+    """Stack frames (and the cluster flow at each, when given) into the arrays an .npz run file holds."""
     last = frames[-1]
     out = {
         "X": last.X,
@@ -41,15 +44,22 @@ def record(frames: list[Frame]) -> dict[str, np.ndarray]:
     for name in ("nn", "identity"):
         out[f"velocity_{name}"] = np.stack([f.velocity[name] for f in frames])
         out[f"cluster_velocity_{name}"] = np.stack([f.cluster_velocity[name] for f in frames])
+    if flows:
+        out["cluster_own_nn"] = np.stack([f.own for f in flows])
+        out["cluster_others_nn"] = np.stack([f.others for f in flows])
+        out["cluster_velocity_spread_nn"] = np.stack([f.spread for f in flows])
     return out
 
 
-def run(driver: RunDriver, steps: int, every: int, progress=None) -> list[Frame]:
+def run(driver: RunDriver, steps: int, every: int, progress=None, flows: list | None = None) -> list[Frame]:
     """The run's frames (RunDriver.record) at step 0, every `every` steps and at `steps`;
-    progress(step, steps, frame) after each one but the first."""
+    progress(step, steps, frame) after each one but the first. With a list `flows`, the
+    cluster flow (Remark 4.4 / Theorem 4.5 terms) at each frame is appended to it."""
     frames = []
     for (frame, *_twin), _events in driver.record(steps, every):
         frames.append(frame)
+        if flows is not None:
+            flows.append(cluster_flow(driver.main))
         if progress and len(frames) > 1:
             progress(frame.step, steps, frame)
     return frames

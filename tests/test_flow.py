@@ -99,3 +99,16 @@ def test_fig5_ends_in_k_compact_evenly_spaced_groups_on_unseen_seeds(seed):
     sim.step(300)
     ok, r_min, gap_error = groups_formed(sim.frame(block_ratio=False), 4)
     assert ok, (r_min, gap_error)
+
+
+def test_the_npz_records_the_split_and_the_spread_at_every_frame():
+    from sim.driver import RunDriver
+    from sim.headless import run
+
+    driver = RunDriver(with_changes(load_preset("one-hidden-layer"), {"device": "cpu"}))
+    flows = []
+    arrays = record(run(driver, 4, 2, flows=flows), flows)
+    assert arrays["cluster_own_nn"].shape == (3, 4, 2) and arrays["cluster_velocity_spread_nn"].shape == (3, 4)
+    now = cluster_flow(driver.main)  # the state of the last frame, measured again
+    np.testing.assert_allclose(arrays["cluster_own_nn"][-1] + arrays["cluster_others_nn"][-1], now.predicted, atol=1e-7)
+    np.testing.assert_allclose(arrays["cluster_velocity_spread_nn"][-1], now.spread, rtol=1e-6)
