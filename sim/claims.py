@@ -322,7 +322,7 @@ def recovery(seed: int, quick: bool, out: Path | None) -> Claim:
     """From an eq 17 start (an invariant clump unrelated to the data), does the NN kernel find
     the clusters? Curves of within-cluster spread and between-cluster separation."""
     preset = _cpu(load_preset("fig5-2d"), seed, {"training.start": "clump", "training.start_scale": 0.1})
-    frames = _run(preset, 100 if quick else 1000, 10 if quick else 50)
+    frames = _run(preset, 300 if quick else 1000, 10 if quick else 50)
     sil = frames[-1].metrics["silhouette"]
     figures = [_curves(frames, out / "recovery_curves.png")] if out is not None else []
     return Claim(
