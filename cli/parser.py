@@ -7,9 +7,9 @@ import argparse
 import sys
 from typing import NoReturn
 
-from cli import export, run, sweep, theory, window
+from cli import export, reproduce, run, sweep, theory, window
 
-COMMANDS = (window, run, export, theory, sweep)
+COMMANDS = (window, run, export, theory, reproduce, sweep)
 DEFAULT_COMMAND = "window"
 
 

@@ -75,8 +75,9 @@ def handle(args: argparse.Namespace) -> int:
         def progress(step: int, total: int, frame) -> None:
             line.show(f"step {step}/{total}  loss {frame.loss:.4f}  {rate(step, line.elapsed(), 'step')}")
 
-        frames = run(driver, steps, every, progress)
-        save_npz(args.out, record(frames))
+        flows = []
+        frames = run(driver, steps, every, progress, flows)
+        save_npz(args.out, record(frames, flows))
     except PresetError as exc:
         print(f"{line.end()}error: {exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,10 @@ NN-kernel flow of every point of cluster k is the same:
 and G_l carries the cluster's share n_l / n (Remark 4.4): a small cluster pushes, and is
 pushed by its own repulsion, in proportion to its size. This module measures Hbar, the
 within-cluster deviation of H from it (O(eps) by Theorem 4.5), and the cluster velocities
-the flow predicts, next to those the network actually produces.
+the flow predicts, next to those the network actually produces; each predicted velocity
+split into its own term -lr Hbar_kk G_k (the one that scales with n_k / n) and the other
+clusters' terms -lr sum_{l != k} Hbar_kl G_l; and the spread of the network's velocities
+within each cluster (Theorem 4.5: the same velocity up to O(eps)).
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ def within_deviation(H: torch.Tensor, labels: torch.Tensor, k: int) -> float:
 class ClusterFlow:
     """share (K): n_k / n; Hbar (K, K, m, m); deviation: within_deviation of H on the sample;
     gradient (K, m): G_k; predicted / measured (K, m): tangent cluster velocities for one
-    NN-kernel step, from the cluster-level flow and from the network itself."""
+    NN-kernel step, from the cluster-level flow and from the network itself; own / others
+    (K, m): predicted = own + others, the cluster's own term and the other clusters' terms
+    through Hbar; spread (K): RMS over cluster k of |v_i - mean v| of the network's per-point
+    velocities, over the RMS of |v_i| (0 when every point of the cluster moves alike)."""
 
     share: np.ndarray
     Hbar: np.ndarray
@@ -49,6 +55,9 @@ class ClusterFlow:
     gradient: np.ndarray
     predicted: np.ndarray
     measured: np.ndarray
+    own: np.ndarray
+    others: np.ndarray
+    spread: np.ndarray
 
 
 def cluster_flow(sim: Simulation) -> ClusterFlow:
@@ -67,6 +76,7 @@ def cluster_flow(sim: Simulation) -> ClusterFlow:
     centers = centers / centers.norm(dim=1, keepdim=True).clamp_min(1e-12)
     raw_norm = cluster_means(sim.raw_outputs().norm(dim=1, keepdim=True), labels, k)
     predicted = tangent_part(centers, du) / raw_norm
+    own = tangent_part(centers, -sim.preset.training.lr * torch.einsum("kkab,kb->ka", Hbar, G)) / raw_norm
     measured = tangent_part(centers, cluster_means(moves["nn"], labels, k))
 
     def cpu(t: torch.Tensor) -> np.ndarray:
@@ -80,4 +90,15 @@ def cluster_flow(sim: Simulation) -> ClusterFlow:
         gradient=cpu(G),
         predicted=cpu(predicted),
         measured=cpu(measured),
+        own=cpu(own),
+        others=cpu(predicted - own),
+        spread=cpu(velocity_spread(moves["nn"], labels, k)),
     )
+
+
+def velocity_spread(v: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
+    """(K,) for (n, m) velocities v: RMS of |v_i - mean of v over i's cluster| over the RMS of
+    |v_i|, per cluster (Theorem 4.5: O(eps) under the NN kernel)."""
+    deviation = (v - cluster_means(v, labels, k)[labels]).pow(2).sum(1, keepdim=True)
+    size = v.pow(2).sum(1, keepdim=True)
+    return (cluster_means(deviation, labels, k) / cluster_means(size, labels, k).clamp_min(1e-30))[:, 0].sqrt()

@@ -21,6 +21,10 @@ class Frame:
     centers (K, m): unit mean directions of the clusters.
     velocity: kernel -> (n, m) tangent displacement of each sample's embedding in one step.
     cluster_velocity: kernel -> (K, m) the same averaged over each cluster, tangent at its centre.
+    flow_time: t, the sum of the step sizes eta so far (du = -eta H grad L per step, with H the
+    kernel of that step: H(theta), n I or H_inf; the same units for all three kernels);
+    step_size: eta of the last step (the step rule may cut it below lr); max_move: the largest
+    angle in radians any embedding moved in the last step (0 before the first).
     H (s, s): trace over outputs of the network kernel H(theta) on the samples H_index (sorted
     by cluster), when asked for.
     kernel_evolution: how far H(theta) moved from its start (sim/kernel_evolution.py: distance,
@@ -40,6 +44,9 @@ class Frame:
     cluster_velocity: dict[str, np.ndarray]
     H: np.ndarray | None = None
     H_index: np.ndarray | None = None
+    flow_time: float = 0.0
+    step_size: float = 0.0
+    max_move: float = 0.0
     kernel_evolution: dict[str, np.ndarray] = field(default_factory=dict)
 
     def non_finite(self) -> list[str]:

@@ -62,13 +62,20 @@ class AveragingNet(nn.Module):
 
 
 class MLP(nn.Module):
-    """A fully connected net: `depth` hidden layers of `width` units, then a linear output."""
+    """A fully connected net: `depth` hidden layers of `width` units, then a linear output.
+    `gain` multiplies the hidden layers' initial weights (torch's default initialisation
+    times gain): above about 2 a tanh net is in the chaotic regime, where nearby inputs get
+    unrelated outputs, so the start carries little of the data's clusters."""
 
-    def __init__(self, in_dim: int, out_dim: int, width: int, depth: int, activation: str = "tanh"):
+    def __init__(self, in_dim: int, out_dim: int, width: int, depth: int, activation: str = "tanh", gain: float = 1.0):
         super().__init__()
         activate(activation, torch.zeros(1))
         sizes = [in_dim] + [width] * depth + [out_dim]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        if gain != 1.0:
+            with torch.no_grad():
+                for layer in self.layers[:-1]:
+                    layer.weight.mul_(gain)
         self.activation = activation
         self.in_dim, self.out_dim, self.width, self.depth = in_dim, out_dim, width, depth
 

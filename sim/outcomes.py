@@ -7,7 +7,7 @@ Captured (a frame): silhouette >= `silhouette`, every cluster's resultant length
 neighbour. The angle condition is ours, beyond silhouette and R_k: at the network's start the
 whole embedding sits in one small arc, where clusters can already be compact and apart in
 silhouette terms (fig5-2d at width 64: silhouette 0.8 at step 0) without having moved apart.
-Flow time is step x training.lr (the gradient-flow time of the NN kernel's steps).
+Times are flow times (Frame.flow_time: the sum of the step sizes taken, after the step rule).
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ def captured(frame: Frame, thresholds: Thresholds) -> bool:
     return frame.metrics["silhouette"] >= thresholds.silhouette and float(R.min()) >= thresholds.resultant and apart
 
 
-def outcomes(frames: list[Frame], lr: float, thresholds: Thresholds) -> dict[str, float | bool]:
-    """The MEASURES of a run from its frames (step order), `lr` its NN step size (flow time =
-    step x lr). Steps and times are nan when the clusters are never captured; captured_steps
+def outcomes(frames: list[Frame], thresholds: Thresholds) -> dict[str, float | bool]:
+    """The MEASURES of a run from its frames (step order). Steps and flow times are nan when
+    the clusters are never captured; captured_steps
     is the length of the first captured stretch (to the last frame when it lasts: then
     captured_at_end is true and it is a lower bound). ValueError for no frames."""
     if not frames:
@@ -66,18 +66,18 @@ def outcomes(frames: list[Frame], lr: float, thresholds: Thresholds) -> dict[str
     flags = [captured(f, thresholds) for f in frames]
     steps = [f.step for f in frames]
     start = flags.index(True) if True in flags else None
-    capture = held = math.nan
+    capture = held = capture_time = held_time = math.nan
     if start is not None:
-        capture = float(steps[start])
-        lost = next((i for i in range(start, len(frames)) if not flags[i]), None)
-        held = float((steps[lost] if lost is not None else steps[-1]) - steps[start])
+        lost = next((i for i in range(start, len(frames)) if not flags[i]), len(frames) - 1)
+        capture, capture_time = float(steps[start]), frames[start].flow_time
+        held, held_time = float(steps[lost] - steps[start]), frames[lost].flow_time - frames[start].flow_time
     first, last = frames[0], frames[-1]
     distances = [float(f.kernel_evolution["distance"]) for f in frames]
     return {
         "capture_step": capture,
-        "capture_time": capture * lr,
+        "capture_time": capture_time,
         "captured_steps": held,
-        "captured_time": held * lr,
+        "captured_time": held_time,
         "captured_at_end": bool(flags[-1]),
         "end_loss": float(last.loss),
         "end_silhouette": float(last.metrics["silhouette"]),

@@ -89,6 +89,8 @@ class NetworkSpec(Spec):
     width: int = Field(64, ge=1, le=100_000)
     depth: int = Field(4, ge=1, le=64)
     activation: Activation = "tanh"
+    # the MLP's hidden weights at initialisation are torch's default times this (sim/networks.py)
+    init_gain: float = Field(1.0, gt=0, le=100)
 
 
 class LossSpec(Spec):
@@ -117,6 +119,11 @@ class TrainingSpec(Spec):
     lr_points: float = Field(0.05, gt=0, le=100)
     momentum: float = Field(0.9, ge=0, lt=1)
     limit_draws: int = Field(4, ge=1, le=256)
+    # the step rule: a step moves no embedding by more than this angle (radians; the step size
+    # lr or lr_points is cut for that step when it would); 0 keeps the step size fixed
+    max_move: float = Field(0.05, ge=0, le=PI)
+    # |f_theta(x) + Delta| at a data-blind start (the targets' length before projection)
+    start_scale: float = Field(1.0, gt=0, le=1e3)
     switches: list[SwitchSpec] = Field(
         default_factory=list, max_length=10_000, description="a list of {step, kernel} tables"
     )

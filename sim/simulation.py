@@ -78,6 +78,11 @@ class _Observed:
     g_delta: torch.Tensor
 
 
+def angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(n,) angle in radians between unit rows of a and b (2 asin(|a - b| / 2): exact near 0)."""
+    return 2 * torch.asin(((a - b).norm(dim=1) / 2).clamp(max=1))
+
+
 def tangent_part(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The part of v tangent to the sphere at unit z (row by row)."""
     return v - (v * z).sum(-1, keepdim=True) * z
@@ -98,6 +103,7 @@ class Simulation:
         self.dtype = torch.float64 if (dtype or preset.dtype) == "float64" else torch.float32
         self.kernel = preset.training.kernel
         self.step_count = 0
+        self.flow_time, self.step_size, self.max_move = 0.0, 0.0, 0.0  # t, the last step's eta and angle
         self.switches: list[tuple[int, str]] = []
         if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
             check_fits(preset, preset.n, preset.data.dim, self.device, self.source)
@@ -137,7 +143,7 @@ class Simulation:
             if net.kind == "averaging":
                 model = AveragingNet(self.X.shape[1], net.latent_dim, net.width, net.activation)
             else:
-                model = MLP(self.X.shape[1], net.latent_dim, net.width, net.depth, net.activation)
+                model = MLP(self.X.shape[1], net.latent_dim, net.width, net.depth, net.activation, net.init_gain)
         self.model = model.to(self.device, self.dtype)
         loss = self.preset.loss
         self.head = None
@@ -169,7 +175,7 @@ class Simulation:
         if isinstance(self.model, MLP):
             self.model.zero_output()
         with torch.no_grad():
-            self.delta = target.to(self.device, self.dtype) - self.model(self.X)
+            self.delta = train.start_scale * target.to(self.device, self.dtype) - self.model(self.X)
 
     @staticmethod
     def _given_points(path: str, n: int, m: int) -> torch.Tensor:
@@ -288,6 +294,7 @@ class Simulation:
             if switch.step == self.step_count:
                 self.set_kernel(switch.kernel)
         moving = [p for p in self.model.parameters() if p.requires_grad] if self.kernel == "nn" else [self.delta]
+        first_order = self._first_order_scale()
         cached = self._take_next_gradient()
         if cached is not None:
             loss, by_tensor = cached
@@ -304,12 +311,23 @@ class Simulation:
         self._check_finite(loss, (*grads, *head_grads))
         for p, g in zip(moving, grads):
             p.grad = g
-        self._accepted_step(
-            {"nn": self.theta_opt, "identity": self.delta_opt, "limit": self.limit_opt}[self.kernel], moving
-        )
+        opt = {"nn": self.theta_opt, "identity": self.delta_opt, "limit": self.limit_opt}[self.kernel]
+        eta = opt.param_groups[0]["lr"]
+        before = self.embed()
+        scale = self._checked_scale(first_order, moving, grads, eta, before)
+        for group in opt.param_groups:
+            group["lr"] = eta * scale
+        try:
+            self._accepted_step(opt, moving)
+        finally:
+            for group in opt.param_groups:
+                group["lr"] = eta
         if self.head:
             self.head.step(head_grads, self.model)
         self.step_count += 1
+        self.step_size = eta * scale
+        self.flow_time += self.step_size
+        self.max_move = float(angles(before, self.embed()).max())
         self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
 
@@ -329,6 +347,42 @@ class Simulation:
             f"step {self.step_count}: the update made the {'network' if self.kernel == 'nn' else 'offsets'} "
             "non-finite; the run keeps its last good state (lower the step size)"
         )
+
+    def _first_order_scale(self) -> float:
+        """The step rule, first part: the factor (<= 1) on this step's step size that keeps the
+        largest angular move of any embedding, to first order (the velocities of this state),
+        at training.max_move radians; 1 when max_move is 0."""
+        bound = self.preset.training.max_move
+        if bound == 0:
+            return 1.0
+        largest = float(self._observe().motion[1][self.kernel].norm(dim=1).max())
+        return 1.0 if largest <= bound else bound / largest
+
+    def _checked_scale(
+        self, scale: float, moving: list[torch.Tensor], grads: list[torch.Tensor], eta: float, before: torch.Tensor
+    ) -> float:
+        """The step rule, second part (plain gradient descent): the step is tried on the clean
+        samples with the very arithmetic the optimiser uses, and while some embedding would
+        move more than max_move the factor shrinks (to 0.95 of the bound over the move).
+        Deterministic in the state, so a replay makes the same choices."""
+        bound = self.preset.training.max_move
+        if bound == 0 or self.preset.training.optimizer != "gd":
+            return scale
+        for _ in range(20):
+            moved = float(angles(before, self._tried(moving, grads, eta * scale)).max())
+            if moved <= bound:
+                break
+            scale *= 0.95 * bound / moved
+        return scale
+
+    def _tried(self, moving: list[torch.Tensor], grads: list[torch.Tensor], lr: float) -> torch.Tensor:
+        """(n, m) embeddings of the clean samples after a plain step of size lr along grads."""
+        with torch.no_grad():
+            new = {id(p): p.detach().add(g, alpha=-lr) for p, g in zip(moving, grads)}
+            params = {k: new.get(id(p), p.detach()) for k, p in self.model.named_parameters()}
+            with TORCH_STATE_LOCK:
+                u = functional_call(self.model, params, (self.X,)) + new.get(id(self.delta), self.delta.detach())
+            return u / u.norm(dim=1, keepdim=True)
 
     def _take_next_gradient(self) -> tuple[torch.Tensor, dict[torch.Tensor, torch.Tensor]] | None:
         """The loss and gradients a frame computed on the next step's views, if nothing that
@@ -479,6 +533,9 @@ class Simulation:
         return Frame(
             step=self.step_count,
             kernel=self.kernel,
+            flow_time=self.flow_time,
+            step_size=self.step_size,
+            max_move=self.max_move,
             X=_cpu(self.X),
             labels=self.labels.cpu().numpy().copy(),
             Z=_cpu(z),

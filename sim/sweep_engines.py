@@ -58,7 +58,7 @@ def run_job(job: Job, should_stop: Callable[[], bool] | None = None) -> dict[str
             status = "diverged"
         if job.npz:
             save_npz(Path(job.npz), record(frames))
-        return row_of(job, status, outcomes(frames, preset.training.lr, job.thresholds))
+        return row_of(job, status, outcomes(frames, job.thresholds))
     finally:
         torch.set_num_threads(threads)
 

@@ -68,6 +68,12 @@ def test_run_writes_every_documented_key(tmp_path):
         "kernel_alignment": (F,),
         "kernel_eigenvalues": (F, 8),
         "kernel_top_share": (F,),
+        "flow_time": (F,),
+        "step_size": (F,),
+        "max_move": (F,),
+        "cluster_own_nn": (F, K, 2),
+        "cluster_others_nn": (F, K, 2),
+        "cluster_velocity_spread_nn": (F, K),
     }
     assert {k: data[k].shape for k in data.files} == shapes
     readme = (ROOT / "README.md").read_text()

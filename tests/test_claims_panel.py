@@ -1,0 +1,43 @@
+"""The claims panel shows a claims.json as written by sim.claims, refuses a broken file in one
+line with the table kept, and a quick check it starts can be cancelled."""
+
+import json
+
+from gui.claims_panel import COLUMNS, ClaimsPanel
+from sim.claims import Claim, finite
+
+
+def write_claims(path, claims):
+    rows = [{**c.to_dict(), "number": finite(c.number)} for c in claims]
+    path.write_text(json.dumps({"seed": 0, "quick": True, "claims": rows}), encoding="utf-8")
+
+
+def test_the_panel_shows_every_claim_of_a_file(qtbot, tmp_path):
+    claims = [
+        Claim("a", "first claim", "what was measured", 0.125, "holds", "because"),
+        Claim("b", "second claim", "another number", float("nan"), "deviates", "it did not"),
+    ]
+    write_claims(tmp_path / "claims.json", claims)
+    panel = ClaimsPanel()
+    qtbot.addWidget(panel)
+    panel.load(tmp_path / "claims.json")
+    assert panel.table.rowCount() == 2
+    cell = {name: i for i, name in enumerate(COLUMNS)}
+    assert panel.table.item(0, cell["claim"]).text() == "first claim"
+    assert float(panel.table.item(0, cell["number"]).text()) == 0.125
+    assert panel.table.item(1, cell["number"]).text() == "-"
+    assert panel.table.item(1, cell["verdict"]).text() == "deviates"
+    assert panel.status.text() == "1 of 2 claims hold"
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    panel.load(tmp_path / "bad.json")
+    assert "bad.json: not a claims.json" in panel.status.text() and panel.table.rowCount() == 2
+
+
+def test_a_running_check_cancels(qtbot):
+    panel = ClaimsPanel()
+    qtbot.addWidget(panel)
+    panel.start()
+    assert panel.running and not panel.run_button.isEnabled()
+    panel.cancel()
+    qtbot.waitUntil(lambda: not panel.running, timeout=120_000)
+    assert panel.status.text() == "cancelled" and panel.run_button.isEnabled()

@@ -1,0 +1,114 @@
+"""Flow time, the step rule and the measured Theorem 4.5 / Remark 4.4 split (issue 13),
+checked against quantities computed here from the embeddings themselves."""
+
+import numpy as np
+import pytest
+import torch
+
+from sim import Simulation, load_preset
+from sim.claims import groups_formed
+from sim.cluster_dynamics import cluster_flow
+from sim.headless import record
+from sim.preset import with_changes
+
+
+def angle(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+    """Angles in radians between unit rows, by arccos in float64 (a second formula)."""
+    cos = (a.double() * b.double()).sum(1).clamp(-1, 1)
+    return torch.arccos(cos).numpy()
+
+
+def test_no_step_of_the_first_50_of_fig5_moves_a_point_more_than_the_bound():
+    sim = Simulation(with_changes(load_preset("fig5-2d"), {"device": "cpu", "dtype": "float64"}))
+    bound = sim.preset.training.max_move
+    assert bound == 0.05
+    moves, sizes = [], []
+    for _ in range(50):
+        before = sim.embed()
+        sim.step()
+        moves.append(angle(before, sim.embed()).max())
+        sizes.append(sim.step_size)
+        assert sim.max_move == pytest.approx(moves[-1], abs=1e-6)
+    assert max(moves) <= bound + 1e-9
+    assert min(sizes) < sim.preset.training.lr  # the rule is active from step 0
+    assert sim.flow_time == pytest.approx(sum(sizes), rel=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["nn", "identity", "limit"])
+def test_flow_time_is_the_sum_of_step_sizes_in_one_unit_for_every_kernel(kernel):
+    preset = with_changes(load_preset("one-hidden-layer"), {"device": "cpu", "training.kernel": kernel})
+    fixed = Simulation(with_changes(preset, {"training.max_move": 0.0}))
+    fixed.step(5)
+    eta = preset.training.lr_points if kernel == "identity" else preset.training.lr
+    assert fixed.flow_time == pytest.approx(5 * eta)
+    ruled = Simulation(preset)
+    ruled.step(5)
+    assert 0 < ruled.flow_time <= 5 * eta + 1e-12
+    assert ruled.frame(block_ratio=False).flow_time == ruled.flow_time
+
+
+def test_the_step_rule_replays_exactly_and_the_npz_records_flow_time():
+    preset = with_changes(load_preset("fig5-2d"), {"device": "cpu"})
+    runs = []
+    for _ in range(2):
+        sim = Simulation(preset)
+        frames = [sim.frame(block_ratio=False)]
+        for _ in range(3):
+            sim.step(4)
+            frames.append(sim.frame(block_ratio=False))
+        runs.append(record(frames))
+    assert np.array_equal(runs[0]["Z"], runs[1]["Z"])
+    assert np.array_equal(runs[0]["flow_time"], runs[1]["flow_time"])
+    assert runs[0]["flow_time"][0] == 0 and np.all(np.diff(runs[0]["flow_time"]) > 0)
+    assert np.all(runs[0]["max_move"][1:] <= preset.training.max_move + 1e-6)
+
+
+def test_own_and_other_terms_add_up_and_the_own_term_carries_the_share():
+    shares, own = [], []
+    for count in (4, 16, 64):
+        sim = Simulation(with_changes(load_preset("imbalanced"), {"device": "cpu", "data.clusters[3].count": count}))
+        flow = cluster_flow(sim)
+        np.testing.assert_allclose(flow.own + flow.others, flow.predicted, atol=1e-7)
+        shares.append(flow.share[3])
+        own.append(np.linalg.norm(flow.own[3]))
+    slope = np.polyfit(np.log(shares), np.log(own), 1)[0]
+    assert 0.7 < slope < 1.2, slope
+
+
+def test_velocity_spread_within_a_cluster_is_order_eps():
+    spreads = []
+    for eps in (0.05, 0.1, 0.2):
+        p = load_preset("one-hidden-layer")
+        p = with_changes(p, {"device": "cpu", **{f"data.clusters[{k}].radius": eps for k in range(4)}})
+        sim = Simulation(p)
+        flow = cluster_flow(sim)
+        # independently: the NN velocities of the frame, spread about each cluster's mean
+        v, labels = sim.frame(block_ratio=False).velocity["nn"], sim.labels.numpy()
+        for k in range(4):
+            vk = v[labels == k]
+            expect = np.sqrt(((vk - vk.mean(0)) ** 2).sum(1).mean() / (vk**2).sum(1).mean())
+            assert flow.spread[k] == pytest.approx(expect, rel=1e-4)
+        spreads.append(flow.spread.mean())
+    assert spreads[1] / spreads[0] == pytest.approx(2, rel=0.2)
+    assert spreads[2] / spreads[1] == pytest.approx(2, rel=0.2)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fig5_ends_in_k_compact_evenly_spaced_groups_on_unseen_seeds(seed):
+    sim = Simulation(with_changes(load_preset("fig5-2d"), {"device": "cpu", "seed": seed}))
+    sim.step(300)
+    ok, r_min, gap_error = groups_formed(sim.frame(block_ratio=False), 4)
+    assert ok, (r_min, gap_error)
+
+
+def test_the_npz_records_the_split_and_the_spread_at_every_frame():
+    from sim.driver import RunDriver
+    from sim.headless import run
+
+    driver = RunDriver(with_changes(load_preset("one-hidden-layer"), {"device": "cpu"}))
+    flows = []
+    arrays = record(run(driver, 4, 2, flows=flows), flows)
+    assert arrays["cluster_own_nn"].shape == (3, 4, 2) and arrays["cluster_velocity_spread_nn"].shape == (3, 4)
+    now = cluster_flow(driver.main)  # the state of the last frame, measured again
+    np.testing.assert_allclose(arrays["cluster_own_nn"][-1] + arrays["cluster_others_nn"][-1], now.predicted, atol=1e-7)
+    np.testing.assert_allclose(arrays["cluster_velocity_spread_nn"][-1], now.spread, rtol=1e-6)

@@ -1,0 +1,39 @@
+"""`main.py reproduce`: bad options are one line with exit 2, an unwritable folder exit 1,
+and the table it writes (claims.json, claims.md) reads back as the claims it measured."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cli.parser import main
+from sim import claims
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bad_seed_and_unwritable_folder(tmp_path):
+    bad = subprocess.run([sys.executable, "main.py", "reproduce", "--seed", "-1", "--out", str(tmp_path)],
+                         check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: --seed: expected an integer >= 0, got -1"
+    ]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    unwritable = subprocess.run([sys.executable, "main.py", "reproduce", "--out", str(blocker / "sub")],
+                                check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert unwritable.returncode == 1 and "error: --out" in unwritable.stderr
+
+
+def test_the_written_table_is_the_measured_claims(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(claims, "CHECKS", (claims.theorem_3_2, claims.proposition_4_3))
+    assert main(["reproduce", "--quick", "--seed", "5", "--out", str(tmp_path)]) == 0
+    expected = [claims.theorem_3_2(5, True, None), claims.proposition_4_3(5, True, None)]
+    written = json.loads((tmp_path / "claims.json").read_text())
+    assert written["seed"] == 5 and written["quick"] is True
+    assert [c["key"] for c in written["claims"]] == [c.key for c in expected]
+    for row, claim in zip(written["claims"], expected):
+        assert row["number"] == claim.number and row["verdict"] == claim.verdict
+    table = (tmp_path / "claims.md").read_text()
+    assert all(f"**{c.verdict}**" in table and c.claim in table for c in expected)
+    assert capsys.readouterr().out.count("\n") == 2
