@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui import undo
+from gui.claims_panel import ClaimsPanel
 from gui.cluster_panel import ClusterPanel
 from gui.cluster_table import ClusterTable
 from gui.controls import Controls
@@ -179,9 +180,12 @@ class MainWindow(QMainWindow):
         self.cluster_dock = self._dock("Cluster dynamics", "cluster_dynamics", self.cluster_panel, bottom)
         self.sweep_panel = SweepPanel()
         self.sweep_dock = self._dock("Sweep", "sweep", self.sweep_panel, bottom)
+        self.claims_panel = ClaimsPanel()
+        self.claims_dock = self._dock("Paper's claims", "claims", self.claims_panel, bottom)
         self.tabifyDockWidget(self.curves_dock, self.theory_dock)
         self.tabifyDockWidget(self.curves_dock, self.cluster_dock)
         self.tabifyDockWidget(self.curves_dock, self.sweep_dock)
+        self.tabifyDockWidget(self.curves_dock, self.claims_dock)
         # the panel sweeps the run as it is now: given on press, before the click starts the sweep
         self.sweep_panel.start_button.pressed.connect(lambda: self.sweep_panel.set_preset(self._run_preset()))
         self.sweep_panel.open_run.connect(self.start_preset)
@@ -223,7 +227,7 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         docks = (self.controls_dock, self.input_dock, self.table_dock, self.kernel_dock, self.curves_dock)
         self.in_front: dict[QDockWidget, bool] = {}
-        bottom = (self.theory_dock, self.cluster_dock, self.sweep_dock)
+        bottom = (self.theory_dock, self.cluster_dock, self.sweep_dock, self.claims_dock)
         self.view_actions = {dock: self._view_action(dock) for dock in (*docks, *bottom)}
         view.addActions(list(self.view_actions.values()))
         self.undo_action, self.redo_action = undo, redo
@@ -518,6 +522,7 @@ class MainWindow(QMainWindow):
             view.close_canvas()
         self.theory.shutdown()
         self.cluster_panel.shutdown()
+        self.claims_panel.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.settings is not None and not self._closed:

@@ -41,3 +41,12 @@ def test_a_running_check_cancels(qtbot):
     panel.cancel()
     qtbot.waitUntil(lambda: not panel.running, timeout=120_000)
     assert panel.status.text() == "cancelled" and panel.run_button.isEnabled()
+
+
+def test_the_window_shows_the_claims_panel_as_a_dock(qtbot, tmp_path) -> None:
+    from gui_support import open_window, wait_for
+
+    window = open_window(qtbot, tmp_path)
+    assert not window.in_front.get(window.claims_dock, False)  # a background tab behind the metrics
+    window.view_actions[window.claims_dock].trigger()
+    wait_for(qtbot, lambda: window.in_front[window.claims_dock])
