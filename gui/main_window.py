@@ -150,12 +150,16 @@ class MainWindow(QMainWindow):
         layout.addLayout(row, 1)
         self.setCentralWidget(central)
 
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(
+        self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea, scroll: bool = True
+    ) -> QDockWidget:
         """A dock holding `widget` in a scroll area: a dock shrinks below its content's minimum
-        (scroll bars then), so no panel's content sets the window's minimum size."""
+        (scroll bars then), so no panel's content sets the window's minimum size. A view that
+        scales its picture to any size and has a small minimum (the input space) sits in its
+        dock directly, so its picture is always whole."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
-        dock.setWidget(scrolling(widget))
+        dock.setWidget(scrolling(widget) if scroll else widget)
         self.addDockWidget(area, dock)
         return dock
 
@@ -169,7 +173,7 @@ class MainWindow(QMainWindow):
         self.controls_dock = self._dock("Controls", "controls", self.controls, left)
         area = self.controls_dock.widget()  # scrolls up and down, never sideways
         area.setMinimumWidth(self.controls.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
-        self.input_dock = self._dock("Input space", "input", self.input_view, right)
+        self.input_dock = self._dock("Input space", "input", self.input_view, right, scroll=False)
         self.table_dock = self._dock("Clusters", "clusters", self.cluster_table, right)
         self.kernel_dock = self._dock("Kernel H(theta)", "kernel", self.kernel_view, right)
         self.curves_dock = self._dock("Metrics", "curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)

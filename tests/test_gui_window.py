@@ -165,3 +165,16 @@ def test_a_view_entry_shows_and_raises_its_panel(qtbot, tmp_path) -> None:
     wait_for(qtbot, lambda: kernel.isHidden() and not action.isChecked())
     action.trigger()
     wait_for(qtbot, lambda: on_screen(window, kernel) and action.isChecked())
+
+
+def test_the_input_space_is_drawn_whole_in_its_dock_at_1366_by_768(qtbot, tmp_path) -> None:
+    """The input view scales its picture to its dock: the plot (with its x axis, where the
+    clusters sit) lies inside the dock, not below its edge."""
+    window = open_window(qtbot, tmp_path)
+    window.set_side_by_side(True)
+    window.resize(1366, 768)
+    wait_for(qtbot, lambda: window.snapshot is not None and (window.width(), window.height()) == (1366, 768))
+    plot, dock = window.input_view.plot_widget, window.input_dock
+    wait_for(qtbot, lambda: plot.height() > 60)
+    bottom = plot.mapTo(dock, QPoint(0, plot.height())).y()
+    assert bottom <= dock.height(), (bottom, dock.height())
