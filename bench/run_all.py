@@ -246,6 +246,8 @@ def main() -> None:
     if large:  # the headline figures (issue 15)
         results["loss_200k_bound_multiple"] = large[0]["bound_multiple"]
         results["loss_200k_busy_cpu_bound_multiple"] = large[0]["busy_cpu_bound_multiple"]
+    if "ratio" in results.get("gui", {}):  # steps/s with the window open over headless
+        results["window_headless_ratio"] = results["gui"]["ratio"]
     write_atomic(args.out, json.dumps(results, indent=2) + "\n")
     print(f"Machine: {results['machine']}; {results['date']}{' (quick)' if args.quick else ''}")
     dated = {name: r.get("date", "before per-row dates") for name, r in results.items() if name in ROWS}
