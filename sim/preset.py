@@ -321,18 +321,23 @@ def resolve(name_or_path: str) -> Path:
     raise PresetError(f"{name_or_path}: no such preset file or shipped preset (shipped: {known})")
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of a TOML file (UTF-8, with or without a byte-order mark); PresetError, one
+    line naming the file, when it cannot be read or parsed."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PresetError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise PresetError(f"{path}: not valid TOML here: arrays or tables nested too deeply") from None
+
+
 def load_preset(name_or_path: str) -> Preset:
     """Read and validate a preset; PresetError with a one-line message if anything is off."""
     path = resolve(name_or_path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{path}: cannot read: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"{path}: not valid TOML: {exc}") from exc
-    except RecursionError:
-        raise PresetError(f"{path}: not valid TOML here: arrays or tables nested too deeply") from None
-    return preset_from_dict(raw, str(path))
+    return preset_from_dict(read_toml(path), str(path))
 
 
 def preset_to_toml(preset: Preset) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 from sim.files import atomic_path, atomic_write_text
 from sim.outcomes import MEASURES, Thresholds
-from sim.preset import Preset, PresetError, load_preset, preset_from_dict, with_changes
+from sim.preset import Preset, PresetError, load_preset, preset_from_dict, read_toml, with_changes
 
 TABLE_FORMATS = ("parquet", "csv")
 MAX_RUNS = 100_000
@@ -186,12 +186,7 @@ def load_sweep_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     """A sweep file (TOML: preset, [grid] of "field" = [values], seeds, steps, every,
     diagrams = [measures], description) as (settings, diagrams). PresetError naming the file
     and key when it cannot be read or a key is unknown or of the wrong kind."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"{path}: not valid TOML: {exc}") from None
+    raw = read_toml(path)
     unknown = sorted(set(raw) - FILE_KEYS)
     if unknown:
         raise PresetError(f"{path}: {unknown[0]}: unknown key (known: {', '.join(sorted(FILE_KEYS))})")
