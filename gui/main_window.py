@@ -34,6 +34,7 @@ from gui.curves import Curves
 from gui.embedding_view import EmbeddingView
 from gui.file_menu import FileMenu
 from gui.input_view import InputView
+from gui.kernel_evolution_view import KernelEvolutionView
 from gui.kernel_view import KernelView
 from gui.legend import Legend, group_names, group_word
 from gui.run_state import RunState
@@ -175,7 +176,13 @@ class MainWindow(QMainWindow):
         area.setMinimumWidth(self.controls.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
         self.input_dock = self._dock("Input space", "input", self.input_view, right, scroll=False)
         self.table_dock = self._dock("Clusters", "clusters", self.cluster_table, right)
-        self.kernel_dock = self._dock("Kernel H(theta)", "kernel", self.kernel_view, right)
+        self.kernel_evolution = KernelEvolutionView()
+        kernel_panel = QWidget()  # the heatmap, and under it how H(theta) moved since the start
+        column = QVBoxLayout(kernel_panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.kernel_view, 3)
+        column.addWidget(self.kernel_evolution, 1)
+        self.kernel_dock = self._dock("Kernel H(theta)", "kernel", kernel_panel, right)
         self.curves_dock = self._dock("Metrics", "curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.theory = TheoryPanel()
         self.cluster_panel = ClusterPanel()
@@ -320,6 +327,7 @@ class MainWindow(QMainWindow):
         for view in (self.main_view, self.twin_view):
             state.restarted.connect(view.clear_trails)
         state.restarted.connect(self.curves.clear)
+        state.restarted.connect(self.kernel_evolution.clear)
         state.event.connect(self.curves.mark)
         state.full_frames.connect(self.curves.add)
         state.curves_due.connect(self.curves.redraw)
@@ -443,6 +451,7 @@ class MainWindow(QMainWindow):
     def _show_kernel(self, frame) -> None:
         if frame.H is not None and self.kernel_view.wants_updates():
             self.kernel_view.show_frame(frame)
+            self.kernel_evolution.add(frame)
 
     def _name_groups(self, frame: Frame, preset: Preset) -> None:
         """The dynamics table, its bar chart and the heatmap name the groups as the legend does."""

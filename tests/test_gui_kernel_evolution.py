@@ -1,0 +1,43 @@
+"""Kernel evolution curves in the window (issue 14): the kernel distance and the alignment
+with the cluster kernel, from the frames that carry H, under the heatmap."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from gui_support import open_window, wait_for
+
+from gui.kernel_evolution_view import KernelEvolutionView
+from sim import Simulation, load_preset
+
+
+def test_the_curves_hold_the_frames_measures_in_step_order(qtbot) -> None:
+    view = KernelEvolutionView()
+    qtbot.addWidget(view)
+    run = Simulation(load_preset("fig5-2d"))
+    frames = []
+    for _ in range(3):
+        frames.append(run.frame(with_kernel=True))
+        run.step(5)
+    without_h = dataclasses.replace(frames[1], H=None, step=99)
+    for frame in (frames[0], frames[1], without_h, frames[1], frames[2]):  # no H, and a repeat: skipped
+        view.add(frame)
+    x, y = view.lines["distance"].getData()
+    assert list(x) == [0, 5, 10]
+    np.testing.assert_allclose(y, [f.kernel_evolution["distance"] for f in frames])
+    assert y[0] == 0.0 and y[2] > 0  # H(0) is the start's own kernel; the network moved
+    _, a = view.lines["alignment"].getData()
+    np.testing.assert_allclose(a, [f.kernel_evolution["alignment"] for f in frames])
+    view.clear()
+    assert view.lines["distance"].getData()[0] is None or len(view.lines["distance"].getData()[0]) == 0
+
+
+def test_the_window_draws_them_while_the_heatmap_is_on_screen(qtbot, tmp_path) -> None:
+    window = open_window(qtbot, tmp_path, autoplay=True)
+    window.show()
+    if not window.in_front.get(window.kernel_dock, False):
+        window.view_actions[window.kernel_dock].trigger()
+    wait_for(qtbot, lambda: len(window.kernel_evolution.steps) >= 3)
+    x, y = window.kernel_evolution.lines["distance"].getData()
+    assert list(x) == sorted(x) and np.all(np.isfinite(y)) and y[-1] > 0
