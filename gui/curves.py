@@ -114,7 +114,6 @@ class Curves(QWidget):
             plot.setToolTip(tip)
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setDownsampling(auto=True, mode="peak")
-            plot.setClipToView(True)
             plot.hideButtons()
             for side, text in (("left", y_label), ("bottom", "step")):
                 axis = plot.getAxis(side)
@@ -155,7 +154,6 @@ class Curves(QWidget):
         self.events: list[tuple[int, str]] = []
         self.kernels: dict[int, str] = {}
         self.step_range: tuple[int, int] | None = None
-        self._fixed_ranges = False
         self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._show_key()
 
@@ -232,20 +230,16 @@ class Curves(QWidget):
         self._set_ranges()
 
     def _set_ranges(self) -> None:
-        """A fixed step axis (set_step_range), else pyqtgraph's auto range once the runs have
-        two steps; before that, STEP_SPAN steps from the first and a padded value range."""
+        """The step axis: fixed by set_step_range, else from the first recorded step to the
+        last (STEP_SPAN steps while there is one); the value axes auto-range once the runs
+        have two steps, before that a padded range around the one value."""
         recorded = [s.view() for s in self.series.values() if s.size]
         if not recorded:
             return
         steps = np.concatenate([steps for steps, _ in recorded])
         few = np.ptp(steps) == 0
-        if self.step_range is None and not few:
-            if self._fixed_ranges:
-                for plot in self.plots.values():
-                    plot.enableAutoRange()
-                self._fixed_ranges = False
-            return
-        first, last = self.step_range or (int(steps.min()), int(steps.min()) + STEP_SPAN)
+        span = (int(steps.min()), int(steps.max()) if not few else int(steps.min()) + STEP_SPAN)
+        first, last = self.step_range or span
         for key, plot in self.plots.items():
             plot.setXRange(first, last, padding=0.03)
             if few:
@@ -253,4 +247,3 @@ class Curves(QWidget):
                 plot.setYRange(*value_range(values), padding=0.05)
             else:
                 plot.enableAutoRange(y=True)
-        self._fixed_ranges = True

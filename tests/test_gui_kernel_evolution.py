@@ -27,8 +27,11 @@ def test_the_curves_hold_the_frames_measures_in_step_order(qtbot) -> None:
     assert list(x) == [0, 5, 10]
     np.testing.assert_allclose(y, [f.kernel_evolution["distance"] for f in frames])
     assert y[0] == 0.0 and y[2] > 0  # H(0) is the start's own kernel; the network moved
-    _, a = view.lines["alignment"].getData()
-    np.testing.assert_allclose(a, [f.kernel_evolution["alignment"] for f in frames])
+    for key in ("alignment", "top_share"):
+        _, values = view.lines[key].getData()
+        np.testing.assert_allclose(values, [f.kernel_evolution[key] for f in frames])
+    _, top = view.eigen_lines[0].getData()  # drawn on a log axis: pyqtgraph gives log10 of the values
+    np.testing.assert_allclose(10**top, [f.kernel_evolution["eigenvalues"][0] for f in frames], rtol=1e-9)
     view.clear()
     assert view.lines["distance"].getData()[0] is None or len(view.lines["distance"].getData()[0]) == 0
 

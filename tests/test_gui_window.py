@@ -178,3 +178,20 @@ def test_the_input_space_is_drawn_whole_in_its_dock_at_1366_by_768(qtbot, tmp_pa
     wait_for(qtbot, lambda: plot.height() > 60)
     bottom = plot.mapTo(dock, QPoint(0, plot.height())).y()
     assert bottom <= dock.height(), (bottom, dock.height())
+
+
+def test_the_metric_curves_follow_a_long_run_in_a_single_view(qtbot, tmp_path) -> None:
+    """After the first steps' fixed axis, the step axis grows with the run: every plot's view
+    reaches the last recorded step (it stayed at the first ten steps when clipped to view)."""
+    window = open_window(qtbot, tmp_path, autoplay=True)
+    window.show()
+    wait_for(qtbot, lambda: window.snapshot is not None and window.snapshot.frames[0].step >= 300)
+    window.set_playing(False)
+    wait_for(qtbot, lambda: not window.snapshot.playing)
+    window.curves.redraw()
+    last = int(window.curves.series[(0, "loss")].view()[0][-1])
+    assert last >= 300
+    for key, plot in window.curves.plots.items():
+        qtbot.waitUntil(lambda plot=plot: plot.getViewBox().viewRange()[0][1] >= last, timeout=20_000)
+        steps, _ = window.curves.lines[(0, key)][0].getData()
+        assert steps[-1] == last, key
