@@ -76,6 +76,18 @@ static inline float exp2_neg(float x) {{
     for (int k = 0; k < M; k++) z += qq[k] * K[k * N + (b)];   \
     if (P > M + 1) z += qq[M + 1] * K[(M + 1) * N + (b)];
 
+/* The logits of rows q0 and q1 against column j of the block Kb (P x N), in one pass. */
+#define LOGIT_PAIR(z0, z1, j)                                   \
+    float z0 = q0[M], z1 = q1[M];                               \
+    for (int k = 0; k < M; k++) {{                              \
+        z0 += q0[k] * Kb[k * N + (j)];                          \
+        z1 += q1[k] * Kb[k * N + (j)];                          \
+    }}                                                          \
+    if (P > M + 1) {{                                           \
+        z0 += q0[M + 1] * Kb[(M + 1) * N + (j)];                \
+        z1 += q1[M + 1] * Kb[(M + 1) * N + (j)];                \
+    }}
+
 void strip_sums(const float *Q, const float *K, int64_t N, int64_t a0, int64_t a1, int exclude,
                 double *rows, double *cols) {{
     float col[CB];
@@ -103,15 +115,7 @@ void strip_sums(const float *Q, const float *K, int64_t N, int64_t a0, int64_t a
             }}
             float s0 = 0.0f, s1 = 0.0f;
             for (int64_t j = 0; j < width; j++) {{
-                float z0 = q0[M], z1 = q1[M];
-                for (int k = 0; k < M; k++) {{
-                    z0 += q0[k] * Kb[k * N + j];
-                    z1 += q1[k] * Kb[k * N + j];
-                }}
-                if (P > M + 1) {{
-                    z0 += q0[M + 1] * Kb[(M + 1) * N + j];
-                    z1 += q1[M + 1] * Kb[(M + 1) * N + j];
-                }}
+                LOGIT_PAIR(z0, z1, j)
                 float e0 = exp2_neg(z0), e1 = exp2_neg(z1) * v;
                 s0 += e0;
                 s1 += e1;
@@ -162,15 +166,7 @@ void strip_grads(const float *Q, const float *K, const float *d, int64_t N, int6
             }}
             for (int k = 0; k <= M; k++) g0[k] = g1[k] = 0.0f;
             for (int64_t j = 0; j < width; j++) {{
-                float z0 = q0[M], z1 = q1[M];
-                for (int k = 0; k < M; k++) {{
-                    z0 += q0[k] * Kb[k * N + j];
-                    z1 += q1[k] * Kb[k * N + j];
-                }}
-                if (P > M + 1) {{
-                    z0 += q0[M + 1] * Kb[(M + 1) * N + j];
-                    z1 += q1[M + 1] * Kb[(M + 1) * N + j];
-                }}
+                LOGIT_PAIR(z0, z1, j)
                 float w0 = exp2_neg(z0) * (d0 + db[j]), w1 = exp2_neg(z1) * (d1 + db[j]) * v;
                 for (int k = 0; k < M; k++) {{
                     g0[k] += w0 * Kb[k * N + j];
