@@ -63,6 +63,12 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--point-arrows", action="store_true", help="draw each point's velocity arrow")
     p.add_argument("--no-cluster-arrows", action="store_true", help="leave out the per-cluster mean arrows")
     p.add_argument("--trails", action="store_true", help="draw fading trails")
+    p.add_argument(
+        "--x-axis",
+        choices=("step", "flow-time"),
+        default="step",
+        help="the curves' x axis: the step, or the flow time t (the sum of the step sizes; default step)",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -108,6 +114,7 @@ def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
             steps_per_frame=steps_per_frame,
             point_arrows=args.point_arrows,
             cluster_arrows=not args.no_cluster_arrows,
+            x_axis=args.x_axis.replace("-", "_"),
             trails=args.trails,
         )
         options.check(kind)

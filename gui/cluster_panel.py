@@ -1,10 +1,13 @@
 """Cluster-level dynamics panel (Theorem 4.5, Remark 4.4): per cluster, its share n_k / n,
-the size of its summed gradient G_k, and the cluster velocity the cluster-level flow
--H_bar G predicts next to the one the network produces; the within-cluster deviation of
-H(theta) from its block means; and, on request, that deviation against the cluster radius
-eps (a sweep of fresh runs off the GUI thread: by Theorem 4.5 it grows like eps). The
-three parts sit in a gui/plot_grid.py grid, which scrolls below a readable size; groups are
-named as everywhere else (gui/legend.py's group_names: the digits by their own labels)."""
+the size of its summed gradient G_k, the predicted velocity -H_bar G split into the
+cluster's own term -H_bar_kk G_k (Remark 4.4: it carries n_k / n) and the other clusters'
+terms through H, the network's measured velocity, and the spread of the network's per-point
+velocities inside the cluster (Theorem 4.5: 0 up to O(eps)); the within-cluster deviation of
+H(theta) from its block means; and, on request, that deviation and the velocity spread
+against the cluster radius eps (a sweep of fresh runs off the GUI thread: by Theorem 4.5
+both grow like eps; clustered data only). The three parts sit in a gui/plot_grid.py grid,
+which scrolls below a readable size; groups are named as everywhere else (gui/legend.py's
+group_names: the digits by their own labels)."""
 
 from __future__ import annotations
 
@@ -28,7 +31,8 @@ from sim.cluster_dynamics import ClusterFlow, cluster_flow
 from sim.preset import with_changes
 
 SWEEP_EPS = (0.05, 0.1, 0.2, 0.3, 0.4)
-COLUMNS = ("cluster", "share n_k/n", "|G_k|", "|v| predicted", "|v| measured", "angle")
+COLUMNS = ("cluster", "n_k/n", "|G_k|", "|own|", "|others|", "|v| pred.", "|v| meas.", "angle", "spread")
+SWEEP_LINES = (("deviation", "deviation of H", 0), ("spread", "velocity spread", 2))  # (key, label, colour)
 TABLE_MIN_ROWS = 3
 ROW_HEIGHT = 20
 
@@ -46,7 +50,8 @@ class _Sweep(QObject):
         for eps in SWEEP_EPS:
             radii = {f"data.clusters[{k}].radius": eps for k in range(len(self.preset.data.clusters))}
             p = with_changes(self.preset, {**radii, "device": "cpu"})
-            rows.append((eps, cluster_flow(Simulation(p)).deviation))
+            flow = cluster_flow(Simulation(p))
+            rows.append((eps, flow.deviation, float(flow.spread.mean())))
         self.done.emit(rows)
 
 
@@ -63,7 +68,7 @@ class ClusterPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.flow: ClusterFlow | None = None
-        self.sweep_rows: list[tuple[float, float]] | None = None
+        self.sweep_rows: list[tuple[float, float, float]] | None = None
         self.names: list[str] = []
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -71,9 +76,11 @@ class ClusterPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.table.setToolTip(
-            "Per cluster: its share of the samples, the size of its summed loss gradient G_k (Remark 4.4: "
-            "proportional to the share), and one NN step's cluster velocity predicted by -H_bar G against the "
-            "network's own; 'angle' is the angle between the two."
+            "Per cluster: its share of the samples; the size of its summed loss gradient G_k; one NN step's "
+            "cluster velocity predicted by -H_bar G, split into the cluster's own term -H_bar_kk G_k (Remark 4.4: "
+            "it carries the share) and the other clusters' terms through H; the network's measured velocity and "
+            "the angle between the two; the spread of the network's per-point velocities inside the cluster over "
+            "their size (Theorem 4.5: 0 up to O(eps))."
         )
         self.deviation = QLabel("")
         self.deviation.setWordWrap(True)
@@ -87,20 +94,25 @@ class ClusterPanel(QWidget):
             "(outlined, right)"
         )
         self.eps_plot = pg.PlotWidget(background=BACKGROUND)
-        self.eps_plot.setTitle("within-cluster deviation of H against eps", color=FOREGROUND, size="9pt")
+        self.eps_plot.setTitle("deviation of H and velocity spread against eps", color=FOREGROUND, size="9pt")
         self.eps_plot.setLabel("bottom", "cluster radius eps", color=MUTED)
-        self.eps_plot.setLabel("left", "deviation", color=MUTED)
-        self.eps_plot.setToolTip("Theorem 4.5: the kernel is constant on clusters up to O(eps)")
+        self.eps_plot.setLabel("left", "relative RMS", color=MUTED)
+        self.eps_plot.setToolTip(
+            "Theorem 4.5: the kernel is constant on clusters, and every point of a cluster moves with the same "
+            "velocity, up to O(eps): both lines grow like eps"
+        )
+        self.eps_plot.addLegend(offset=(5, 5), labelTextColor=FOREGROUND)
         for plot in (self.bars, self.eps_plot):
             plot.getPlotItem().hideButtons()
             shrinkable_title(plot)
             for side in ("left", "bottom"):
                 plot.getAxis(side).enableAutoSIPrefix(False)
         self.sweep_button = QPushButton("Measure against eps")
-        self.sweep_button.setToolTip(
+        self.sweep_tip = (
             f"Build fresh runs of this preset with every cluster radius set to each of {SWEEP_EPS} and measure "
-            "the deviation of H(theta) from its block means (in the background)"
+            "the deviation of H(theta) from its block means and the velocity spread (in the background)"
         )
+        self.sweep_button.setToolTip(self.sweep_tip)
         numbers = QWidget()
         column = QVBoxLayout(numbers)
         column.setContentsMargins(0, 0, 0, 0)
@@ -142,14 +154,18 @@ class ClusterPanel(QWidget):
         self._fit_table(k)
         pred, meas = np.linalg.norm(flow.predicted, axis=1), np.linalg.norm(flow.measured, axis=1)
         grad = np.linalg.norm(flow.gradient, axis=1)
+        own, others = np.linalg.norm(flow.own, axis=1), np.linalg.norm(flow.others, axis=1)
         for i in range(k):
             values = (
                 self.name(i),
                 f"{flow.share[i]:.3f}",
                 f"{grad[i]:.3g}",
+                f"{own[i]:.3g}",
+                f"{others[i]:.3g}",
                 f"{pred[i]:.3g}",
                 f"{meas[i]:.3g}",
                 f"{_angle(flow.predicted[i], flow.measured[i]):.1f} deg",
+                f"{flow.spread[i]:.3f}",
             )
             for j, text in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(text))
@@ -167,8 +183,16 @@ class ClusterPanel(QWidget):
         self.bars.getAxis("bottom").setTicks([[(i, self.name(i)) for i in range(k)]])
         self.bars.setXRange(-0.6, k - 0.4, padding=0)
 
+    def set_data_kind(self, kind: str) -> None:
+        """The eps sweep resizes clusters in balls: the button is off for other data, and says why."""
+        clusters = kind == "clusters"
+        self.sweep_button.setEnabled(clusters and self._thread is None)
+        self.sweep_button.setToolTip(
+            self.sweep_tip if clusters else f"Only clusters in balls have a radius eps to sweep, not {kind!r} data"
+        )
+
     def sweep(self, preset: Preset) -> None:
-        """Start the eps sweep in the background (one at a time)."""
+        """Start the eps sweep in the background (one at a time; clustered data only)."""
         if self._thread is not None or preset.data.kind != "clusters":
             return
         self.sweep_button.setEnabled(False)
@@ -181,10 +205,13 @@ class ClusterPanel(QWidget):
         self._thread.start()
 
     @Slot(object)
-    def show_sweep(self, rows: list[tuple[float, float]]) -> None:
-        eps, dev = np.array(rows).T
+    def show_sweep(self, rows: list[tuple[float, float, float]]) -> None:
+        """rows: (eps, deviation of H, mean velocity spread) per radius."""
+        table = np.array(rows)
         self.eps_plot.clear()
-        self.eps_plot.plot(eps, dev, pen=pg.mkPen(cluster_hex(0), width=2), symbol="o", symbolBrush=cluster_hex(0))
+        for column, (_, label, colour) in enumerate(SWEEP_LINES, start=1):
+            pen, brush = pg.mkPen(cluster_hex(colour), width=2), cluster_hex(colour)
+            self.eps_plot.plot(table[:, 0], table[:, column], pen=pen, symbol="o", symbolBrush=brush, name=label)
         self.sweep_rows = rows
         self.shutdown()
         self.sweep_button.setEnabled(True)

@@ -1,17 +1,18 @@
 """Metric curves: loss, alignment, uniformity, silhouette and the per-cluster resultant
-lengths R_k against the step, in pyqtgraph plots sharing one step axis and laid out by
+lengths R_k against the step or the flow time t (paper eq 10-15: t is the sum of the step
+sizes, the same unit for every kernel), in pyqtgraph plots sharing one x axis and laid out by
 gui/plot_grid.py (readable cells, scrolling below a minimum height). The main run is drawn
-solid, the side-by-side twin dashed, and a key above the plots says which kernel each runs;
-kernel switches and data edits are vertical lines labelled on the step axis. A run with one
-recorded step shows it as a dot on a step axis of STEP_SPAN steps."""
+solid, the side-by-side twin dashed, and a key above the plots says which kernel each runs
+and offers the x axis; kernel switches and data edits are vertical lines labelled on the x
+axis. A run with one recorded step shows it as a dot on an axis of STEP_SPAN steps."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
 from gui.plot_grid import MIN_CELL, PlotGrid, shrinkable_title
@@ -30,6 +31,7 @@ STEP_SPAN = 10
 RUN_COLORS = ("#e6e6e6", "#8fb8ff")
 RUN_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
 TICK_POINTS = 8
+X_AXES = {"step": "step", "flow_time": "flow time t"}  # Curves.x_axis -> the axis label
 
 
 def _font(points: int) -> QFont:
@@ -67,34 +69,47 @@ class LineSample(QWidget):
 
 
 class Series:
-    """A growable (step, value) record."""
+    """A growable (step, flow time, values) record; a step at or before the last recorded
+    one (a replay after an undo) drops the records from there on."""
 
     def __init__(self, width: int = 1):
         self.steps = np.empty(0, dtype=np.int64)
+        self.times = np.empty(0, dtype=np.float64)
         self.values = np.empty((0, width), dtype=np.float64)
         self.size = 0
 
-    def append(self, step: int, values: np.ndarray) -> None:
+    def append(self, step: int, values: np.ndarray, flow_time: float = np.nan) -> None:
         values = np.atleast_1d(np.asarray(values, dtype=np.float64))
         if values.shape[0] != self.values.shape[1]:
             self.values = np.full((len(self.steps), values.shape[0]), np.nan)
         if self.size == len(self.steps):
             grow = max(256, self.size)
             self.steps = np.concatenate([self.steps, np.zeros(grow, np.int64)])
+            self.times = np.concatenate([self.times, np.full(grow, np.nan)])
             self.values = np.concatenate([self.values, np.full((grow, self.values.shape[1]), np.nan)])
         if self.size and step <= self.steps[self.size - 1]:
             self.size = int(np.searchsorted(self.steps[: self.size], step))
         self.steps[self.size] = step
+        self.times[self.size] = flow_time
         self.values[self.size] = values
         self.size += 1
         if self.size > MAX_POINTS:
             keep = np.arange(0, self.size, 2)
             self.size = len(keep)
             self.steps[: self.size] = self.steps[keep]
+            self.times[: self.size] = self.times[keep]
             self.values[: self.size] = self.values[keep]
 
-    def view(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.steps[: self.size], self.values[: self.size]
+    def view(self, x_axis: str = "step") -> tuple[np.ndarray, np.ndarray]:
+        """(x, values): x the recorded steps, or their flow times for x_axis "flow_time"."""
+        x = self.steps if x_axis == "step" else self.times
+        return x[: self.size], self.values[: self.size]
+
+    def flow_time_at(self, step: int) -> float:
+        """The flow time at `step`, interpolated between the recorded steps (held at the ends)."""
+        if not self.size:
+            return 0.0
+        return float(np.interp(step, self.steps[: self.size], self.times[: self.size]))
 
 
 class Curves(QWidget):
@@ -115,7 +130,7 @@ class Curves(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setDownsampling(auto=True, mode="peak")
             plot.hideButtons()
-            for side, text in (("left", y_label), ("bottom", "step")):
+            for side, text in (("left", y_label), ("bottom", X_AXES["step"])):
                 axis = plot.getAxis(side)
                 axis.setStyle(tickFont=_font(TICK_POINTS), tickLength=-4)
                 axis.setTextPen(MUTED)
@@ -143,8 +158,17 @@ class Curves(QWidget):
             self.key_labels.append(label)
         note = QLabel("R_k: one line per cluster, in its colour")
         note.setStyleSheet(f"color: {MUTED};")
+        self.x_choice = QComboBox()
+        for name, label in X_AXES.items():
+            self.x_choice.addItem(f"x: {label}", name)
+        self.x_choice.setToolTip(
+            "The curves' x axis: the step count, or the flow time t (the sum of the step sizes: runs of "
+            "different kernels, or with the step rule's cut steps, compare at equal t)"
+        )
+        self.x_choice.currentIndexChanged.connect(lambda _: self.set_x_axis(self.x_choice.currentData()))
         row.addStretch(1)
         row.addWidget(note)
+        row.addWidget(self.x_choice)
         self.grid = PlotGrid(widgets, header=key, min_cell=min_cell)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -154,14 +178,15 @@ class Curves(QWidget):
         self.events: list[tuple[int, str]] = []
         self.kernels: dict[int, str] = {}
         self.step_range: tuple[int, int] | None = None
-        self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
+        self.x_axis = "step"
+        self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine, int]] = []
         self._show_key()
 
     def clear(self) -> None:
         for (_, key), items in self.lines.items():
             for item in items:
                 self.plots[key].removeItem(item)
-        for plot, line in self._markers:
+        for plot, line, _ in self._markers:
             plot.removeItem(line)
         self.series.clear()
         self.lines.clear()
@@ -171,15 +196,27 @@ class Curves(QWidget):
         self._show_key()
 
     def set_step_range(self, first: int, last: int) -> None:
-        """Fix the step axis to first..last (an export knows its steps ahead)."""
+        """Fix the step axis to first..last (an export knows its steps ahead; the flow time
+        axis, not known ahead, follows the run)."""
         self.step_range = (first, max(last, first + 1))
+
+    def set_x_axis(self, x_axis: str) -> None:
+        """Draw against "step" or "flow_time" (keys of X_AXES); ValueError for anything else."""
+        if x_axis not in X_AXES:
+            raise ValueError(f"x axis: expected one of {', '.join(X_AXES)}, got {x_axis!r}")
+        self.x_axis = x_axis
+        with QSignalBlocker(self.x_choice):
+            self.x_choice.setCurrentIndex(list(X_AXES).index(x_axis))
+        for plot in self.plots.values():
+            plot.getAxis("bottom").setLabel(X_AXES[x_axis], color=MUTED, **{"font-size": f"{TICK_POINTS}pt"})
+        self.redraw()
 
     def add(self, frames: tuple[Frame, ...]) -> None:
         for run, frame in enumerate(frames):
             values = {"loss": frame.loss, **frame.metrics, "R": frame.cluster_metrics["R"]}
             for key in self.plots:
                 series = self.series.setdefault((run, key), Series(1 if key != "R" else len(values["R"])))
-                series.append(frame.step, values[key])
+                series.append(frame.step, values[key], frame.flow_time)
             self.kernels[run] = frame.kernel
         self._show_key()
 
@@ -195,7 +232,7 @@ class Curves(QWidget):
                 label.setText(f"{'solid' if run == 0 else 'dashed'}: {KERNEL_NAMES[kernel]} kernel ({what})")
 
     def mark(self, step: int, text: str) -> None:
-        """A labelled vertical line at `step` on every plot."""
+        """A labelled vertical line at `step` (or its flow time) on every plot."""
         self.events.append((step, text))
         color = "#f0c05a" if text.startswith("kernel") else "#9aa4ff"
         for key, plot in self.plots.items():
@@ -207,13 +244,14 @@ class Curves(QWidget):
                 labelOpts={"position": 0.92, "color": color, "rotateAxis": (1, 0), "anchors": [(0, 0), (0, 0)]},
             )
             plot.addItem(line)
-            self._markers.append((plot, line))
+            self._markers.append((plot, line, step))
 
     def redraw(self) -> None:
-        """Push the recorded series to the plot items (one setData per line), a dot on a
-        series of one step, and the axes' ranges where pyqtgraph's own would be degenerate."""
+        """Push the recorded series to the plot items (one setData per line) against the
+        chosen x axis, a dot on a series of one step, the event lines at their steps' x, and
+        the axes' ranges where pyqtgraph's own would be degenerate."""
         for (run, key), series in self.series.items():
-            steps, values = series.view()
+            steps, values = series.view(self.x_axis)
             items = self.lines.get((run, key), [])
             width = values.shape[1]
             while len(items) < width:
@@ -227,19 +265,24 @@ class Curves(QWidget):
             for j, item in enumerate(items):
                 item.setSymbol("o" if len(steps) == 1 else None)
                 item.setData(steps, values[:, j])
+        main = self.series.get((0, "loss"))
+        for _, line, step in self._markers:
+            line.setValue(step if self.x_axis == "step" or main is None else main.flow_time_at(step))
         self._set_ranges()
 
     def _set_ranges(self) -> None:
-        """The step axis: fixed by set_step_range, else from the first recorded step to the
-        last (STEP_SPAN steps while there is one); the value axes auto-range once the runs
-        have two steps, before that a padded range around the one value."""
-        recorded = [s.view() for s in self.series.values() if s.size]
+        """The x axis: steps fixed by set_step_range, else from the first recorded x to the
+        last (STEP_SPAN steps, or flow time 1, while there is one); the value axes auto-range
+        once the runs have two steps, before that a padded range around the one value."""
+        recorded = [s.view(self.x_axis) for s in self.series.values() if s.size]
         if not recorded:
             return
-        steps = np.concatenate([steps for steps, _ in recorded])
-        few = np.ptp(steps) == 0
-        span = (int(steps.min()), int(steps.max()) if not few else int(steps.min()) + STEP_SPAN)
-        first, last = self.step_range or span
+        xs = np.concatenate([x for x, _ in recorded])
+        xs = xs[np.isfinite(xs)] if np.isfinite(xs).any() else np.zeros(1)
+        few = np.ptp(xs) == 0
+        width = STEP_SPAN if self.x_axis == "step" else 1.0
+        span = (float(xs.min()), float(xs.max()) if not few else float(xs.min()) + width)
+        first, last = self.step_range if self.step_range and self.x_axis == "step" else span
         for key, plot in self.plots.items():
             plot.setXRange(first, last, padding=0.03)
             if few:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import QWidget
 from vispy import scene
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, PANEL, cluster_hex
-from gui.curves import Curves
+from gui.curves import X_AXES, Curves
 from gui.embedding_scene import ArrowScale, EmbeddingScene
 from gui.kernel_view import KernelView
 from gui.legend import group_names
@@ -74,7 +74,8 @@ class Cancelled(Exception):
 class ExportOptions:
     """What to draw and how: panels (from PANELS, drawn in that order), the size of the
     whole image (width, height), frames per second, number of frames, steps between two
-    frames, and the embedding views' arrows and trails."""
+    frames, the embedding views' arrows and trails, and the curves' x axis ("step" or
+    "flow_time", gui/curves.py X_AXES)."""
 
     panels: tuple[str, ...] = ("embedding", "curves")
     size: tuple[int, int] = (1280, 720)
@@ -84,6 +85,7 @@ class ExportOptions:
     point_arrows: bool = False
     cluster_arrows: bool = True
     trails: bool = False
+    x_axis: str = "step"
 
     def check(self, kind: str) -> None:
         """ExportError naming the first option out of range for output `kind` (mp4, gif, png)."""
@@ -101,6 +103,8 @@ class ExportOptions:
             raise ExportError(f"--fps: expected a number from above 0 to 240, got {self.fps:g}")
         if self.frames < 1:
             raise ExportError(f"--frames: expected an integer >= 1, got {self.frames}")
+        if self.x_axis not in X_AXES:
+            raise ExportError(f"--x-axis: expected one of {', '.join(X_AXES)}, got {self.x_axis!r}")
         if self.steps_per_frame < 1:
             raise ExportError(f"--steps-per-frame: expected an integer >= 1, got {self.steps_per_frame}")
 
@@ -219,6 +223,7 @@ class FrameComposer:
             r = self.content["curves"]
             self.curves = Curves(min_cell=(0, 0))
             self.curves.set_step_range(0, (options.frames - 1) * options.steps_per_frame)
+            self.curves.set_x_axis(options.x_axis)
             self._widgets.append(_offscreen(self.curves, (r.width(), r.height())))
 
     def render(self, frames: tuple[Frame, ...], events: Events = ()) -> np.ndarray:

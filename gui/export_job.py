@@ -39,6 +39,7 @@ from vispy import scene
 
 from gui.colors import BACKGROUND, MUTED
 from gui.controls import int_spin
+from gui.curves import X_AXES
 from gui.export import (
     PANEL_LABELS,
     PANELS,
@@ -109,6 +110,11 @@ class ExportDialog(QDialog):
         self.cluster_arrows.setChecked(defaults.cluster_arrows)
         self.trails = QCheckBox("trails")
         self.trails.setChecked(defaults.trails)
+        self.x_axis = QComboBox()
+        for name, label in X_AXES.items():
+            self.x_axis.addItem(label, name)
+        self.x_axis.setCurrentIndex(list(X_AXES).index(defaults.x_axis))
+        self.x_axis.setToolTip("The curves' x axis: the step, or the flow time t (the sum of the step sizes)")
         marks = QHBoxLayout()
         for box in (self.cluster_arrows, self.point_arrows, self.trails):
             marks.addWidget(box)
@@ -131,6 +137,7 @@ class ExportDialog(QDialog):
         form.addRow("Frames", self.frames)
         form.addRow("Steps per frame", self.steps_per_frame)
         form.addRow("Draw", marks)
+        form.addRow("Curves against", self.x_axis)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         self.buttons.accepted.connect(self.accept)
@@ -181,6 +188,7 @@ class ExportDialog(QDialog):
             point_arrows=self.point_arrows.isChecked(),
             cluster_arrows=self.cluster_arrows.isChecked(),
             trails=self.trails.isChecked(),
+            x_axis=self.x_axis.currentData(),
         )
 
     def target(self) -> tuple[Path, str]:

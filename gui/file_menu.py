@@ -281,6 +281,7 @@ class FileMenu(QObject):
             point_arrows=w.controls.point_arrows.isChecked(),
             cluster_arrows=w.controls.cluster_arrows.isChecked(),
             trails=w.controls.trails.isChecked(),
+            x_axis=w.curves.x_axis,
         )
         folder = w.settings.value("export_dir") if w.settings is not None else None
         folder = Path(folder) if isinstance(folder, str) and folder else Path.home()

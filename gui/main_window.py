@@ -457,6 +457,7 @@ class MainWindow(QMainWindow):
         """The dynamics table, its bar chart and the heatmap name the groups as the legend does."""
         names = group_names(preset.data, int(frame.labels.max()) + 1)
         self.cluster_panel.set_names(names, group_word(preset.data))
+        self.cluster_panel.set_data_kind(preset.data.kind)
         self.kernel_view.set_names(names)
 
     def _show_groups(self, title: str, names: list, counts: list) -> None:

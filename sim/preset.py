@@ -23,7 +23,7 @@ from sim.files import atomic_write_text
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = "fig5-2d"  # what the window opens first, and File > New
 Kernel = Literal["nn", "identity", "limit"]
-Start = Literal["network", "uniform", "clump", "given"]
+Start = Literal["network", "fitted", "uniform", "clump", "given"]
 LossKind = Literal["nt_xent", "generalized", "vicreg", "byol"]
 DataKind = Literal["clusters", "manifold", "digits", "file"]
 Activation = Literal["relu", "tanh", "gelu", "softplus", "erf"]
@@ -114,6 +114,13 @@ class TrainingSpec(Spec):
     start: Start = "network"
     start_points: str = Field("", description="a path to a .npy file")
     clump_width: float = Field(0.3, gt=0, le=PI)
+    # start "fitted": Adam steps fitting the network to the evenly spaced targets, and the std of
+    # the Gaussian jitter of the samples during the fit (input units; sim/starts.py fit_network)
+    fit_steps: int = Field(1000, ge=1, le=100_000)
+    fit_noise: float = Field(0.05, ge=0, le=1e3)
+    # start "fitted": the clusters the network was fitted on when the data was edited since (a
+    # saved run replays its start); empty: data.clusters
+    fit_clusters: list[ClusterSpec] = Field(default_factory=list, max_length=1000, description="a list of clusters")
     optimizer: Literal["gd", "momentum", "adam"] = "gd"
     lr: float = Field(0.05, gt=0, le=100)
     lr_points: float = Field(0.05, gt=0, le=100)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import threading
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ from sim.ntk import limit_kernel, ntk, trace_kernel
 from sim.preset import KERNELS, LIMIT_MAX_POINTS, LossSpec, Preset, PresetError, TrainingSpec, with_changes
 from sim.samples import Samples, build_samples
 from sim.ssl_losses import ByolHead, vicreg_loss
-from sim.starts import evenly_spaced, random_cap
+from sim.starts import evenly_spaced, fit_network, fit_network_once, random_cap
 from sim.views import make_views
 
 KERNEL_MAX_POINTS = 256
@@ -159,13 +161,28 @@ class Simulation:
                 )
 
     def _make_start(self) -> None:
-        """Delta = 0 for the network's own start; otherwise the map is made data-blind and
-        invariant (the MLP's output layer zeroed) and Delta = target - f_theta(X)."""
+        """Delta = 0 for the network's own start and for "fitted" (the network itself fitted
+        to evenly spaced targets, sim/starts.py fit_network); otherwise the map is made
+        data-blind and invariant (the MLP's output layer zeroed) and Delta = target - f_theta(X)."""
         train, m, n = self.preset.training, self.preset.network.latent_dim, self.X.shape[0]
         self.delta = torch.zeros(n, m, device=self.device, dtype=self.dtype)
         if train.start == "network":
             return
         gen = torch.Generator().manual_seed(self.preset.seed + 2)
+        if train.start == "fitted":
+            p, X = self.preset, self.X
+            if train.fit_clusters:  # the data was edited after the fit: fit on the data as it was
+                fit_data = p.data.model_copy(update={"clusters": train.fit_clusters})
+                X = build_samples(fit_data, p.seed, self.device, self.dtype).X
+            target = evenly_spaced(X.shape[0], m, gen, torch.float64)
+            target = train.start_scale * target.to(self.device, self.dtype)
+            samples = hashlib.sha256(X.cpu().numpy().tobytes()).hexdigest()
+            fit_spec = (train.fit_steps, train.fit_noise, train.start_scale)
+            key = (samples, str(X.device), self.dtype, p.seed, p.network, fit_spec)
+            jitter = torch.Generator(device=self.device).manual_seed(p.seed + 3)
+            fit = partial(fit_network, self.model, X, target, train.fit_steps, train.fit_noise, jitter)
+            fit_network_once(key, fit, self.model)
+            return
         if train.start == "uniform":
             target = evenly_spaced(n, m, gen, torch.float64)
         elif train.start == "clump":
@@ -625,6 +642,9 @@ class Simulation:
         if "limit" in kernels and preset.n > LIMIT_MAX_POINTS:
             raise PresetError(f"cluster: the 'limit' kernel handles at most {LIMIT_MAX_POINTS} samples, got {preset.n}")
         check_fits(preset, preset.n, self.X.shape[1], self.device, "cluster")
+        if preset.training.start == "fitted" and not preset.training.fit_clusters:
+            fitted_on = [c.model_dump() for c in self.preset.data.clusters]
+            preset = with_changes(preset, {"training.fit_clusters": fitted_on}, "cluster")
         self.preset = preset
 
     def _check_index(self, k: int) -> None:

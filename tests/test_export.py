@@ -305,3 +305,31 @@ def test_a_long_title_is_shortened_and_step_and_kernel_stay_whole(qapp) -> None:
     legend = [np.nonzero(near(first, PALETTE[k], tol=30).any(axis=0))[0] for k in range(4)]
     assert all(columns.size for columns in legend), "a cluster colour is missing from the title bar"
     assert changed.max() < min(columns.min() for columns in legend)
+
+
+def test_curves_against_flow_time_in_an_export(tmp_path, qapp):
+    """`--x-axis flow-time`: the exported curves panel differs from the step one (its axis),
+    the embedding panel beside it is the same picture; the composer's lines are the frames'
+    flow times; a bad value is the option's one-line error."""
+    images = {}
+    for axis in ("step", "flow-time"):
+        folder = tmp_path / axis
+        result = run_export("fig5-2d", "--png-dir", str(folder), "--frames", "2", "--steps-per-frame", "5",
+                            "--size", "640x360", "--x-axis", axis)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        images[axis] = iio.imread(folder / "frame_00001.png")
+    _, content, _ = layout(("embedding", "curves"), (640, 360))
+    crop = {name: (slice(r.top(), r.bottom() + 1), slice(r.left(), r.right() + 1)) for name, r in content.items()}
+    assert np.array_equal(images["step"][crop["embedding"]], images["flow-time"][crop["embedding"]])
+    assert not np.array_equal(images["step"][crop["curves"]], images["flow-time"][crop["curves"]])
+    options = ExportOptions(panels=("curves",), size=(640, 360), x_axis="flow_time")
+    composer = FrameComposer(options, lambda s: None, "t")
+    sim = Simulation(load_preset("fig5-2d"), device="cpu")
+    first = sim.frame(block_ratio=False)
+    sim.step(5)
+    composer.render((first,))
+    composer.render((sim.frame(block_ratio=False),))
+    np.testing.assert_array_equal(composer.curves.lines[(0, "loss")][0].xData, [0.0, sim.flow_time])
+    composer.close()
+    with pytest.raises(Exception, match="--x-axis"):
+        ExportOptions(x_axis="time").check("png")

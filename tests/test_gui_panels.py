@@ -15,6 +15,7 @@ from gui_support import frame, open_window, wait_for
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QImage
 
+from gui.cluster_panel import COLUMNS
 from gui.colors import PALETTE
 from sim import Simulation, load_preset
 from sim.theory import circle_loss
@@ -42,10 +43,23 @@ def test_cluster_panel_shows_predicted_and_measured_velocities(qtbot, tmp_path) 
     assert abs(flow.share[3] - 8 / 368) < 1e-12
     err = np.linalg.norm(flow.predicted - flow.measured) / np.linalg.norm(flow.measured)
     assert frame(window).step == 0 and err < 0.05
-    window.cluster_panel.sweep_button.click()
-    wait_for(qtbot, lambda: window.cluster_panel.sweep_rows is not None, timeout=60000)
-    dev = np.array(window.cluster_panel.sweep_rows)[:, 1]
+    panel = window.cluster_panel
+    cell = {name: j for j, name in enumerate(COLUMNS)}
+    for k in range(4):  # the table shows the flow's own numbers, split and spread included
+        shown = {name: panel.table.item(k, j).text() for name, j in cell.items()}
+        assert float(shown["|own|"]) == pytest.approx(np.linalg.norm(flow.own[k]), rel=1e-2)
+        assert float(shown["|others|"]) == pytest.approx(np.linalg.norm(flow.others[k]), rel=1e-2)
+        assert float(shown["spread"]) == pytest.approx(flow.spread[k], abs=1e-3)
+    assert panel.sweep_button.isEnabled()
+    panel.sweep_button.click()
+    wait_for(qtbot, lambda: panel.sweep_rows is not None, timeout=60000)
+    _, dev, spread = np.array(panel.sweep_rows).T
     assert np.all(np.diff(dev) > 0) and dev[0] < 0.03
+    assert np.all(np.diff(spread) > 0)  # Theorem 4.5: the velocity spread grows with eps
+    labels = [item.text for _, item in panel.eps_plot.getPlotItem().legend.items]
+    assert labels == ["deviation of H", "velocity spread"]
+    panel.set_data_kind("digits")
+    assert not panel.sweep_button.isEnabled() and "digits" in panel.sweep_button.toolTip()
 
 
 def run_theory(out: Path, size: str) -> subprocess.CompletedProcess:
@@ -265,3 +279,39 @@ def test_plot_grid_columns_give_the_largest_readable_cells(count, size, columns)
     from gui.plot_grid import columns_for
 
     assert columns_for(count, size, (200, 140), 1.6) == columns
+
+
+def test_curves_against_flow_time_follow_the_frames_and_the_choice(qtbot) -> None:
+    """Issue 13: the curves' x axis is the step or the flow time t. Each line's x values are the
+    frames' own steps or flow times, an event line sits at its step's flow time, the axis label
+    says which, and the key's chooser switches it."""
+    from gui.curves import Curves
+
+    curves = Curves(min_cell=(0, 0))
+    qtbot.addWidget(curves)
+    curves.resize(1200, 240)
+    sim = Simulation(load_preset("fig5-2d"), device="cpu")
+    frames = [sim.frame(block_ratio=False)]
+    for _ in range(3):
+        sim.step(5)
+        frames.append(sim.frame(block_ratio=False))
+    for f in frames:
+        curves.add((f,))
+    curves.mark(10, "kernel: identity")
+    curves.set_x_axis("flow_time")
+    times = np.array([f.flow_time for f in frames])
+    assert np.all(np.diff(times) > 0) and times[-1] < 15 * sim.preset.training.lr  # the step rule cut steps
+    line = curves.lines[(0, "loss")][0]
+    np.testing.assert_array_equal(line.xData, times)
+    np.testing.assert_array_equal(line.yData, [f.loss for f in frames])
+    assert curves.plots["silhouette"].getAxis("bottom").labelText == "flow time t"
+    markers = [line for plot, line, step in curves._markers if step == 10]
+    assert markers and all(m.value() == pytest.approx(frames[2].flow_time) for m in markers)
+    (x0, x1), _ = curves.plots["loss"].getViewBox().viewRange()
+    assert x0 <= times[0] and times[-1] <= x1 < times[-1] + 0.2 * (times[-1] - times[0])
+    curves.x_choice.setCurrentIndex(0)  # the chooser in the key row
+    assert curves.x_axis == "step"
+    np.testing.assert_array_equal(curves.lines[(0, "loss")][0].xData, [0, 5, 10, 15])
+    assert all(m.value() == 10 for m in markers)
+    with pytest.raises(ValueError, match="x axis"):
+        curves.set_x_axis("time")

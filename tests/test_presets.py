@@ -73,7 +73,7 @@ def test_given_start_file_is_checked(tmp_path):
 
     np.save(tmp_path / "pts.npy", np.ones((3, 2)))
     path = tmp_path / "given.toml"
-    path.write_text(GOOD.replace('start = "network"', f'start = "given"\nstart_points = "{tmp_path / "pts.npy"}"'))
+    path.write_text(GOOD.replace('start = "fitted"', f'start = "given"\nstart_points = "{tmp_path / "pts.npy"}"'))
     with pytest.raises(PresetError, match=r"start_points: expected 256 x 2"):
         Simulation(load_preset(str(path)))
     np.save(tmp_path / "pts.npy", np.random.default_rng(0).normal(size=(256, 2)))
@@ -88,7 +88,7 @@ def test_unknown_preset_name():
 
 
 @pytest.mark.parametrize(
-    "old,new,field", [("seed = 0", "seed = 'x'", "seed"), ("noise = 0.05", "noise = -1", "views.noise")]
+    "old,new,field", [("seed = 0", "seed = 'x'", "seed"), ("noise = 0.1", "noise = -1", "views.noise")]
 )
 def test_command_line_bad_preset_one_line_exit_2(tmp_path, old, new, field):
     path = tmp_path / "bad.toml"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from sim import load_preset
+from sim import Simulation, load_preset
 from sim.preset import preset_from_dict, preset_to_toml, with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,10 +29,15 @@ def readme_example() -> str:
 def test_readme_preset_example_is_what_save_writes() -> None:
     example = readme_example()
     preset = preset_from_dict(tomllib.loads(example), "README.md")
-    expected = with_changes(
-        load_preset("fig5-2d"),
-        {"data.clusters[0].center": [-3.5, 0.75], "training.switches": [{"step": 300, "kernel": "identity"}]},
-    )
+    shipped = load_preset("fig5-2d")
+    edited = Simulation(shipped, device="cpu")
+    edited.move_cluster(0, [-3.5, 0.75])
+    edited.set_kernel("identity")
+    expected = with_changes(shipped, {"data.clusters[0].center": [-3.5, 0.75]})
+    expected = with_changes(expected, {"training.fit_clusters": [c.model_dump() for c in shipped.data.clusters]})
+    expected = with_changes(expected, {"training.switches": [{"step": 0, "kernel": "identity"}]})
+    assert edited.to_preset() == expected
+    expected = with_changes(expected, {"training.switches": [{"step": 300, "kernel": "identity"}]})
     assert preset == expected
     written = preset_to_toml(preset).splitlines()
     shown = [line.split("  #")[0].rstrip() for line in example.splitlines()]

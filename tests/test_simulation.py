@@ -32,14 +32,14 @@ def test_figure5_nn_kernel_finds_evenly_spaced_compact_groups(fig5_runs):
     assert nn.metrics["silhouette"] > 0.7
 
 
-def test_figure5_identity_kernel_spreads_to_uniform_and_dissolves_groups(fig5_runs):
+def test_figure5_starts_data_blind_and_the_identity_kernel_never_finds_the_clusters(fig5_runs):
     start, nn, identity = fig5_runs
-    # Uniformity of the uniform law on S^1: log(e^-4 I_0(4)) = -1.5749; a clumped start is far above.
+    # Uniformity of the uniform law on S^1: log(e^-4 I_0(4)) = -1.5749.
     uniform_value = -4 + np.log(np.i0(4.0))
-    assert start.metrics["uniformity"] > uniform_value + 0.5
+    assert start.metrics["silhouette"] < 0.2 and abs(start.metrics["uniformity"] - uniform_value) < 0.1
     assert abs(identity.metrics["uniformity"] - uniform_value) < 0.05
-    assert identity.metrics["silhouette"] < 0.45
-    assert nn.metrics["silhouette"] - identity.metrics["silhouette"] > 0.3
+    assert identity.metrics["silhouette"] < 0.2
+    assert nn.metrics["silhouette"] - identity.metrics["silhouette"] > 0.5
 
 
 def test_theorem_4_2_identity_keeps_an_invariant_start_invariant():
@@ -65,9 +65,10 @@ def test_theorem_3_2_uniform_start_has_zero_tangential_gradient():
 def test_one_step_moves_points_by_the_predicted_velocity(kernel):
     p = preset("fig5-2d", training__kernel=kernel, network__width=32, network__depth=2)
     # the velocity is the move at the preset's step size: the step rule (max_move) is off here, and
-    # the network is torch's default (fig5-2d's chaotic start, init_gain 6, is more curved)
+    # the network is torch's default at its own start (fig5-2d's, hidden weights 6 x default fitted
+    # to a data-blind map with outputs |f| well below 1, is far more curved)
     changes = {"dtype": "float64", "training.lr": 0.002, "training.lr_points": 0.002, "training.max_move": 0.0}
-    changes["network.init_gain"] = 1.0
+    changes |= {"network.init_gain": 1.0, "training.start": "network"}
     sim = Simulation(with_changes(p, changes))
     sim.step(20)
     frame = sim.frame()
@@ -161,9 +162,9 @@ def test_float64_on_request_and_metrics_present():
     assert set(frame.metrics) == {"alignment", "uniformity", "silhouette", "invariance", "block_ratio"}
     assert frame.H.shape == (256, 256) and np.all(np.diff(frame.labels[frame.H_index]) >= 0)
     np.testing.assert_allclose(np.linalg.norm(frame.Z, axis=1), 1, atol=1e-6)
-    # velocities are tangent to the sphere
+    # velocities are tangent to the sphere (up to float32 round-off of the stored arrays)
     for v in frame.velocity.values():
-        assert np.abs((v * frame.Z).sum(1)).max() < 1e-6
+        assert np.all(np.abs((v * frame.Z).sum(1)) < 1e-6 * np.maximum(1, np.linalg.norm(v, axis=1)))
 
 
 def _stepped(name, between, frames, **changes):
