@@ -1,6 +1,8 @@
 """GUI benchmark: training steps/s with the window open against a headless loop on the same
-preset (target ratio >= 0.8), and frames/s drawing 10k and 100k points in the embedding view
-(targets 60 and 30), one canvas and two side by side. Needs a display (Xvfb is fine):
+preset (target ratio >= 0.8), frames/s drawing 10k and 100k points in the embedding view
+(targets 60 and 30), one canvas and two side by side, and a 100k-sample run (fig5-2d's data,
+25,000 samples a cluster): seconds from opening the window to its first preview and first
+full frame (target under 15 s), and its steps/s headless. Needs a display (Xvfb is fine):
 
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python bench/bench_gui.py
 
@@ -21,6 +23,58 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 STEP_SECONDS = 8.0
 DRAW_SECONDS = 3.0
+LARGE_PER_CLUSTER = 25_000  # 4 clusters: the 100k-sample run
+
+
+def large_preset(name: str = "fig5-2d"):
+    """The preset with LARGE_PER_CLUSTER samples in every cluster."""
+    from sim import load_preset
+    from sim.preset import with_changes
+
+    preset = load_preset(name)
+    return with_changes(
+        preset, {f"data.clusters[{k}].count": LARGE_PER_CLUSTER for k in range(len(preset.data.clusters))}
+    )
+
+
+def first_frame_seconds(app, preset) -> dict[str, float]:
+    """Seconds from creating the window on `preset` to its first preview and to its first full
+    frame (loss, metrics, arrows) on screen."""
+    from PySide6.QtCore import QSettings
+
+    from gui.main_window import MainWindow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat)
+        t0 = time.perf_counter()
+        window = MainWindow(preset, settings)
+        window.show()
+        _wait(app, lambda: window.snapshot is not None, 300)
+        preview = time.perf_counter() - t0
+        _wait(app, lambda: window.snapshot is not None and not window.snapshot.preview, 300)
+        full = time.perf_counter() - t0
+        window.close()
+    return {"preview_s": preview, "full_frame_s": full}
+
+
+def large_steps_per_s(preset, steps: int = 3) -> float:
+    """Steps/s of a bare Simulation.step loop at the 100k-sample size, threads as
+    sim.threads.threads_for picks them (as `main.py run` does)."""
+    import torch
+
+    from sim import Simulation
+    from sim.threads import threads_for
+
+    threads = torch.get_num_threads()
+    sim = Simulation(preset)
+    torch.set_num_threads(threads_for(sim.n * preset.views.count))
+    try:
+        sim.step(1)
+        t0 = time.perf_counter()
+        sim.step(steps)
+        return steps / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def headless_rate(preset_name: str, seconds: float) -> float:
@@ -130,6 +184,10 @@ def run(preset: str = "fig5-2d", step_seconds: float = STEP_SECONDS, draw_second
     for points in (10_000, 100_000):
         for views in (1, 2):
             out[f"draw_fps_{points // 1000}k_{views}view"] = draw_rate(app, points, views, draw_seconds)
+    large = large_preset(preset)
+    out |= {f"large_{key}": value for key, value in first_frame_seconds(app, large).items()}
+    out["large_samples"] = large.n
+    out["large_headless_steps_per_s"] = large_steps_per_s(large)
     return out
 
 

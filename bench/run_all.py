@@ -179,6 +179,13 @@ def table(results: dict) -> list[str]:
                 f"frames/s drawing {k}k points (one view / side by side)",
                 f"{r[f'draw_fps_{k}k_1view']:.1f} / {r[f'draw_fps_{k}k_2view']:.1f}",
             )
+        if "large_full_frame_s" in r:
+            add(
+                f"{r['large_samples'] // 1000}k samples (fig5-2d's data): window's first preview / first full frame; "
+                "steps/s headless",
+                f"{r['large_preview_s']:.1f} s / {r['large_full_frame_s']:.1f} s; "
+                f"{r['large_headless_steps_per_s']:.2f} steps/s",
+            )
     r = results.get("sweep", {})
     if "local_s" in r:
         ray = f"; Ray local {r['ray_s']:.1f} s ({r['ray_over_local']:.2f} of the pool)" if "ray_s" in r else ""

@@ -17,7 +17,9 @@ from gui.legend import group_names
 from gui.worker import Snapshot
 from sim import Preset
 
-CURVE_INTERVAL = 0.25  # s between two redraws of the metric curves while playing
+# s between two redraws of the metric curves while playing: five pyqtgraph plots and their
+# axes repainted are the window's dearest drawing (bench_gui); a paused run redraws at once
+CURVE_INTERVAL = 1.0
 
 
 @contextlib.contextmanager

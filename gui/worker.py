@@ -21,7 +21,10 @@ from sim.cluster_dynamics import ClusterFlow, cluster_flow
 from sim.commands import Command, Load, Noop, Play, Rebuild, Step, StepsPerFrame, WantFlow, WantKernel
 from sim.driver import RunDriver
 
-DISPLAY_INTERVAL = 1 / 30
+# s between two published frames while playing: 20 frames/s moves smoothly to the eye, and on
+# software OpenGL each frame costs the stepping thread (bench_gui: window/headless steps/s 0.58
+# at 1/30 with curves every 0.25 s, 0.71 at 1/20 with curves every second)
+DISPLAY_INTERVAL = 1 / 20
 SLOWEST_INTERVAL = 0.1
 FRAME_BUDGET = 0.2
 KERNEL_INTERVAL = 0.25

@@ -67,7 +67,8 @@ def _cpu(t: torch.Tensor) -> np.ndarray:
 class _Observed:
     """What velocities() found on the next step's views, with the state it holds for: the
     loss, its gradient by every parameter and Delta (`by_tensor`; None with a BYOL head, whose
-    own gradient is not in it), the moves, dL/dDelta."""
+    own gradient is not in it), the moves, dL/dDelta, and the clean samples' unit embeddings z
+    of this state (what embed() gives, so a step need not compute them again)."""
 
     views: torch.Tensor
     step: int
@@ -78,6 +79,7 @@ class _Observed:
     by_tensor: dict[torch.Tensor, torch.Tensor] | None
     motion: tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]
     g_delta: torch.Tensor
+    z: torch.Tensor
 
 
 def angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -330,8 +332,9 @@ class Simulation:
             p.grad = g
         opt = {"nn": self.theta_opt, "identity": self.delta_opt, "limit": self.limit_opt}[self.kernel]
         eta = opt.param_groups[0]["lr"]
-        before = self.embed()
-        scale = self._checked_scale(first_order, moving, grads, eta, before)
+        seen = self._observed
+        before = seen.z if seen is not None and self._still(seen, settings=False) else self.embed()
+        scale, after = self._checked_scale(first_order, moving, grads, eta, before)
         for group in opt.param_groups:
             group["lr"] = eta * scale
         try:
@@ -344,7 +347,7 @@ class Simulation:
         self.step_count += 1
         self.step_size = eta * scale
         self.flow_time += self.step_size
-        self.max_move = float(angles(before, self.embed()).max())
+        self.max_move = float(angles(before, self.embed() if after is None else after).max())
         self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
 
@@ -377,20 +380,23 @@ class Simulation:
 
     def _checked_scale(
         self, scale: float, moving: list[torch.Tensor], grads: list[torch.Tensor], eta: float, before: torch.Tensor
-    ) -> float:
+    ) -> tuple[float, torch.Tensor | None]:
         """The step rule, second part (plain gradient descent): the step is tried on the clean
         samples with the very arithmetic the optimiser uses, and while some embedding would
         move more than max_move the factor shrinks (to 0.95 of the bound over the move).
-        Deterministic in the state, so a replay makes the same choices."""
+        Deterministic in the state, so a replay makes the same choices. Returns the factor and
+        the embeddings the step at that factor gives (None when not tried: max_move 0 or
+        another optimiser, or 20 cuts without reaching the bound)."""
         bound = self.preset.training.max_move
         if bound == 0 or self.preset.training.optimizer != "gd":
-            return scale
+            return scale, None
         for _ in range(20):
-            moved = float(angles(before, self._tried(moving, grads, eta * scale)).max())
+            tried = self._tried(moving, grads, eta * scale)
+            moved = float(angles(before, tried).max())
             if moved <= bound:
-                break
+                return scale, tried
             scale *= 0.95 * bound / moved
-        return scale
+        return scale, None
 
     def _tried(self, moving: list[torch.Tensor], grads: list[torch.Tensor], lr: float) -> torch.Tensor:
         """(n, m) embeddings of the clean samples after a plain step of size lr along grads."""
@@ -472,7 +478,7 @@ class Simulation:
             by_tensor = dict(zip([*params.values(), self.delta], grads)) if self.head is None else None
             self._observed = _Observed(
                 views, self.step_count, self.preset.loss, self.preset.training,
-                self.kernel, loss.detach(), by_tensor, motion, g_delta,
+                self.kernel, loss.detach(), by_tensor, motion, g_delta, z,
             )  # fmt: skip
         return motion
 
