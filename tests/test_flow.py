@@ -127,6 +127,26 @@ def test_appendix_b_3d_starts_data_blind_and_ends_in_compact_caps_spread_over_th
     assert R.min() >= 0.95 and angles.min() >= 60, (R, angles)
 
 
+def test_a_fit_over_more_samples_than_a_batch_takes_subsets_and_still_fits():
+    """Above FIT_BATCH samples each fit step takes a random subset: the fitted map is closer to
+    the targets than the network's own start over all the samples, and the same run fits the
+    same weights again."""
+    from sim import starts
+
+    counts = {f"data.clusters[{k}].count": 400 for k in range(4)}
+    preset = with_changes(load_preset("fig5-2d"), {"device": "cpu", "training.fit_steps": 200, **counts})
+    assert preset.n > starts.FIT_BATCH
+    starts._fits.clear()
+    sim = Simulation(preset)
+    starts._fits.clear()
+    again = Simulation(preset)
+    assert all(torch.equal(a, b) for a, b in zip(sim.model.parameters(), again.model.parameters()))
+    network = Simulation(with_changes(preset, {"training.start": "network"}))
+    target = evenly_spaced(sim.n, 2, torch.Generator().manual_seed(preset.seed + 2), torch.float64).float()
+    error = ((sim.raw_outputs() - target) ** 2).sum(1).mean()
+    assert error < ((network.raw_outputs() - target) ** 2).sum(1).mean()
+
+
 def test_the_fitted_start_lives_in_theta_and_is_the_same_for_any_thread_count_and_when_reused():
     """start "fitted": Delta stays 0 (every point moves with the network), the fit lowered its
     own error, and the weights do not depend on torch's thread count or on the kept fits."""
