@@ -72,12 +72,18 @@ class MLP(nn.Module):
         activate(activation, torch.zeros(1))
         sizes = [in_dim] + [width] * depth + [out_dim]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
-        if gain != 1.0:
-            with torch.no_grad():
-                for layer in self.layers[:-1]:
-                    layer.weight.mul_(gain)
+        self.gain = gain
+        self.apply_gain()
         self.activation = activation
         self.in_dim, self.out_dim, self.width, self.depth = in_dim, out_dim, width, depth
+
+    def apply_gain(self) -> None:
+        """Multiply the hidden layers' weights by `gain` (after torch's default initialisation of
+        every layer: at construction, and by sim/ntk.py when it draws fresh networks)."""
+        if self.gain != 1.0:
+            with torch.no_grad():
+                for layer in self.layers[:-1]:
+                    layer.weight.mul_(self.gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers[:-1]:

@@ -197,7 +197,8 @@ def _ntk_jacobian(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
 
 def _reinitialised_copy(model: nn.Module, generator: torch.Generator | None) -> nn.Module:
     """A deep copy of `model` with every submodule's reset_parameters() rerun under a seed drawn
-    from `generator`; the global RNG state is left as it was."""
+    from `generator` (an MLP's hidden weights then times its init gain, as at its construction);
+    the global RNG state is left as it was."""
     clone = copy.deepcopy(model)
     where = generator.device if generator is not None else None
     seed = int(torch.randint(2**62, (1,), generator=generator, device=where).item())
@@ -214,6 +215,8 @@ def _reinitialised_copy(model: nn.Module, generator: torch.Generator | None) -> 
                 )
             if owns:
                 reset()
+    if isinstance(clone, MLP):
+        clone.apply_gain()
     return clone
 
 

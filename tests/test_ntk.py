@@ -235,3 +235,18 @@ def test_trace_kernel_sums_output_diagonal() -> None:
     H = torch.randn(4, 4, 3, 3, generator=torch.Generator().manual_seed(20))
     expected = H[:, :, 0, 0] + H[:, :, 1, 1] + H[:, :, 2, 2]
     torch.testing.assert_close(trace_kernel(H), expected)
+
+
+def test_mlp_limit_kernel_draws_networks_with_the_models_init_gain() -> None:
+    """fig5-2d's MLP starts with hidden weights 6 x default: the limit kernel averages fresh
+    networks of that same law, so a wide net's own kernel lies near it, and far from the
+    kernel of torch's default law."""
+    torch.manual_seed(21)
+    model = MLP(2, 2, width=512, depth=2, activation="tanh", gain=6.0).double()
+    X = points(6, 2, seed=22)
+    limit = limit_kernel(model, X, draws=6, generator=torch.Generator().manual_seed(3))
+    own = ntk(model, X)
+    assert (limit - own).norm() / limit.norm() < 0.15
+    default = MLP(2, 2, width=512, depth=2, activation="tanh").double()
+    other = limit_kernel(default, X, draws=6, generator=torch.Generator().manual_seed(3))
+    assert (limit - other).norm() / limit.norm() > 0.5
