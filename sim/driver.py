@@ -158,7 +158,9 @@ class RunDriver:
             case Reset():
                 self._restart(with_changes(self.main.preset, {"training.kernel": self.main.kernel}, "reset"))
             case Rebuild(changes):
-                preset = with_changes(self.main.preset, {"training.kernel": self.main.kernel, **changes}, "rebuild")
+                # a new network on the data as it is now: its start is fitted afresh (no fit_clusters)
+                now = {"training.kernel": self.main.kernel, "training.fit_clusters": [], **changes}
+                preset = with_changes(self.main.preset, now, "rebuild")
                 if "device" in changes:
                     self.device = None
                 self._restart(preset)

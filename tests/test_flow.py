@@ -147,6 +147,20 @@ def test_a_fit_over_more_samples_than_a_batch_takes_subsets_and_still_fits():
     assert error < ((network.raw_outputs() - target) ** 2).sum(1).mean()
 
 
+def test_an_edit_keeps_the_data_the_start_was_fitted_on_and_a_rebuild_fits_afresh():
+    from sim.commands import MoveCluster, Rebuild
+    from sim.driver import RunDriver
+
+    shipped = with_changes(load_preset("fig5-2d"), {"device": "cpu"})
+    driver = RunDriver(shipped)
+    driver.apply(MoveCluster(0, (-3.5, 0.5)))
+    assert driver.main.preset.training.fit_clusters == shipped.data.clusters
+    assert driver.main.preset.data.clusters[0].center == [-3.5, 0.5]
+    driver.apply(Rebuild({"network.width": 32}))
+    assert driver.main.preset.training.fit_clusters == []
+    assert driver.main.preset.data.clusters[0].center == [-3.5, 0.5] and driver.main.step_count == 0
+
+
 def test_the_fitted_start_lives_in_theta_and_is_the_same_for_any_thread_count_and_when_reused():
     """start "fitted": Delta stays 0 (every point moves with the network), the fit lowered its
     own error, and the weights do not depend on torch's thread count or on the kept fits."""
