@@ -1,5 +1,6 @@
-"""Metric curves: loss, alignment, uniformity, silhouette and the per-cluster resultant
-lengths R_k against the step or the flow time t (paper eq 10-15: t is the sum of the step
+"""Metric curves: loss, alignment, uniformity, silhouette, the per-cluster resultant
+lengths R_k (within-cluster spread) and each cluster's angle to its nearest other cluster
+(between-cluster separation) against the step or the flow time t (paper eq 10-15: t is the sum of the step
 sizes, the same unit for every kernel), in pyqtgraph plots sharing one x axis and laid out by
 gui/plot_grid.py (readable cells, scrolling below a minimum height). The main run is drawn
 solid, the side-by-side twin dashed, and a key above the plots says which kernel each runs
@@ -25,7 +26,14 @@ PLOTS = (
     ("uniformity", "uniformity", "log E exp", "log mean exp(-2|z_i - z_j|^2) (lower = more uniform)"),
     ("silhouette", "silhouette", "silhouette", "silhouette of the embeddings under the true labels (1 = separated)"),
     ("R", "R_k", "|mean z|", "per-cluster mean resultant length |mean z| (1 = the cluster collapsed to a point)"),
+    (
+        "separation",
+        "separation",
+        "degrees",
+        "per cluster, the angle to the nearest other cluster's mean (0 = merged; 360/K: evenly spaced on the circle)",
+    ),
 )
+PER_CLUSTER = ("R", "separation")  # plots with a line per cluster, in its colour
 MAX_POINTS = 20000
 STEP_SPAN = 10
 RUN_COLORS = ("#e6e6e6", "#8fb8ff")
@@ -156,7 +164,7 @@ class Curves(QWidget):
             row.addSpacing(16)
             self.key_samples.append(sample)
             self.key_labels.append(label)
-        note = QLabel("R_k: one line per cluster, in its colour")
+        note = QLabel("R_k, separation: one line per cluster, in its colour")
         note.setStyleSheet(f"color: {MUTED};")
         self.x_choice = QComboBox()
         for name, label in X_AXES.items():
@@ -213,9 +221,11 @@ class Curves(QWidget):
 
     def add(self, frames: tuple[Frame, ...]) -> None:
         for run, frame in enumerate(frames):
-            values = {"loss": frame.loss, **frame.metrics, "R": frame.cluster_metrics["R"]}
+            clusters = {"R": frame.cluster_metrics["R"], "separation": frame.cluster_metrics["neighbour_angle"]}
+            values = {"loss": frame.loss, **frame.metrics, **clusters}
             for key in self.plots:
-                series = self.series.setdefault((run, key), Series(1 if key != "R" else len(values["R"])))
+                width = len(values[key]) if key in PER_CLUSTER else 1
+                series = self.series.setdefault((run, key), Series(width))
                 series.append(frame.step, values[key], frame.flow_time)
             self.kernels[run] = frame.kernel
         self._show_key()
@@ -256,7 +266,7 @@ class Curves(QWidget):
             width = values.shape[1]
             while len(items) < width:
                 j = len(items)
-                color = cluster_hex(j) if key == "R" else RUN_COLORS[min(run, 1)]
+                color = cluster_hex(j) if key in PER_CLUSTER else RUN_COLORS[min(run, 1)]
                 pen = pg.mkPen(color, width=1.5, style=RUN_STYLES[min(run, 1)])
                 items.append(self.plots[key].plot(pen=pen, symbolBrush=color, symbolPen=None, symbolSize=6))
             while len(items) > width:

@@ -180,7 +180,7 @@ def test_panels_never_push_the_window_and_stay_readable_in_a_short_wide_dock(qtb
     frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
     curves.add((frame,))
     curves.redraw()
-    wait_for(qtbot, lambda: curves.grid.columns == 5)
+    wait_for(qtbot, lambda: curves.grid.columns == len(curves.plots) == 6)
     for key, plot in curves.plots.items():
         assert plot.getViewBox().height() >= 100, key
         assert plot.getAxis("bottom").labelText == "step"
@@ -208,8 +208,11 @@ def test_one_step_of_curves_shows_a_dot_on_a_readable_range(qtbot) -> None:
     for key, plot in curves.plots.items():
         (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
         assert x0 <= 0 and 490 <= x1 <= 520, key
-        value = frame.loss if key == "loss" else frame.cluster_metrics["R"][0] if key == "R" else frame.metrics[key]
-        assert y0 < value < y1 and (y1 - y0) < max(1.0, 0.5 * abs(value)), (key, value, y0, y1)
+        per_cluster = {"R": frame.cluster_metrics["R"], "separation": frame.cluster_metrics["neighbour_angle"]}
+        value = frame.loss if key == "loss" else per_cluster[key] if key in per_cluster else frame.metrics[key]
+        values = np.atleast_1d(value)  # a line per cluster: the range holds every cluster's value
+        readable = max(1.0, 0.5 * np.abs(values).max()) + np.ptp(values)
+        assert y0 < values.min() and values.max() < y1 and (y1 - y0) < readable, (key, value, y0, y1)
         item = plot.listDataItems()[0]
         assert item.opts["symbol"] == "o"  # a single point is drawn as a dot
 
@@ -309,6 +312,10 @@ def test_curves_against_flow_time_follow_the_frames_and_the_choice(qtbot) -> Non
     assert markers and all(m.value() == pytest.approx(frames[2].flow_time) for m in markers)
     (x0, x1), _ = curves.plots["loss"].getViewBox().viewRange()
     assert x0 <= times[0] and times[-1] <= x1 < times[-1] + 0.2 * (times[-1] - times[0])
+    separation = curves.lines[(0, "separation")]  # a line per cluster: its angle to the nearest other
+    assert len(separation) == 4
+    for k, item in enumerate(separation):
+        np.testing.assert_allclose(item.yData, [f.cluster_metrics["neighbour_angle"][k] for f in frames])
     curves.x_choice.setCurrentIndex(0)  # the chooser in the key row
     assert curves.x_axis == "step"
     np.testing.assert_array_equal(curves.lines[(0, "loss")][0].xData, [0, 5, 10, 15])
