@@ -25,6 +25,7 @@ class ProgressLine:
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.shown = False
+        self.width = 0  # the last line's length: a shorter line is padded over it
 
     def restart(self) -> None:
         """Count elapsed time from now (when the work whose rate is shown begins)."""
@@ -35,7 +36,8 @@ class ProgressLine:
         return time.perf_counter() - self.start
 
     def show(self, text: str) -> None:
-        print(f"\r{text}", end="", file=sys.stderr, flush=True)
+        print(f"\r{text.ljust(self.width)}", end="", file=sys.stderr, flush=True)
+        self.width = len(text)
         self.shown = True
 
     def end(self) -> str:

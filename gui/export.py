@@ -224,6 +224,7 @@ class FrameComposer:
             self.curves = Curves(min_cell=(0, 0))
             self.curves.set_step_range(0, (options.frames - 1) * options.steps_per_frame)
             self.curves.set_x_axis(options.x_axis)
+            self.curves.x_choice.hide()  # a control, not part of the picture (the axes say which)
             self._widgets.append(_offscreen(self.curves, (r.width(), r.height())))
 
     def render(self, frames: tuple[Frame, ...], events: Events = ()) -> np.ndarray:

@@ -288,7 +288,7 @@ def figure_5_2d(seed: int, quick: bool, out: Path | None) -> list[Claim]:
         Claim(
             "fig5-nn",
             "Figure 5: with the NN kernel the clusters settle as K compact groups, evenly spaced",
-            f"after {steps} steps (t = {nn[-1].flow_time:.3g}): smallest R_k {r_min:.3f}, largest neighbour-gap "
+            f"after {steps} steps (flow time t = {nn[-1].flow_time:.3g}; the step rule cuts early steps): smallest R_k {r_min:.3f}, largest neighbour-gap "
             f"error {gap_error:.1f} degrees; first frame with the groups: "
             + (f"step {found.step} (t = {found.flow_time:.3g})" if found is not None else "none"),
             r_min,

@@ -116,3 +116,16 @@ def test_the_rate_is_seconds_per_unit_when_slower_than_one_a_second() -> None:
     assert rate(1, 0.5, "step") == "2.0 steps/s"
     assert rate(500, 2.0, "step") == "250 steps/s"
     assert rate(1, 1.0, "frame") == "1.0 s/frame"
+
+
+def test_a_shorter_progress_line_leaves_nothing_of_the_longer_one(capsys):
+    """What a terminal shows after the carriage returns: the last line alone."""
+    from cli.progress import ProgressLine
+
+    line = ProgressLine()
+    line.show("1/10 theorem_3_2")
+    line.show("2/10 fig3")
+    screen: list[str] = []
+    for part in capsys.readouterr().err.split("\r")[1:]:
+        screen[: len(part)] = list(part)  # each part overwrites the line from its start
+    assert "".join(screen).rstrip() == "2/10 fig3"

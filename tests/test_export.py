@@ -330,6 +330,7 @@ def test_curves_against_flow_time_in_an_export(tmp_path, qapp):
     composer.render((first,))
     composer.render((sim.frame(block_ratio=False),))
     np.testing.assert_array_equal(composer.curves.lines[(0, "loss")][0].xData, [0.0, sim.flow_time])
+    assert composer.curves.x_choice.isHidden()  # the window's chooser is not drawn into the frames
     composer.close()
     with pytest.raises(Exception, match="--x-axis"):
         ExportOptions(x_axis="time").check("png")
