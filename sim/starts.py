@@ -64,12 +64,12 @@ def fit_network(
     error |f(x) - target_i|^2 over FIT_COPIES copies of the samples X (n, d), each jittered by
     Gaussian noise of std `noise` (input units, drawn from `generator`; above FIT_BATCH
     samples each step takes a random FIT_BATCH of them, so the fit's cost does not grow with
-    n); targets (n, m). A
-    width-64 MLP cannot memorise n random targets, so the fit is partial (mean squared error
-    about 0.9 of |target|^2 for fig5-2d), but what it leaves has no trace of the clusters.
-    The jitter sets how smooth the fitted map is, measured on fig5-2d (40 seeds for the start,
-    12 for the run): 0 leaves a map so rough that the step rule stalls the run on 2 of 12
-    seeds; 0.05 gives step-0 silhouettes of at most 0.08 and groups within 1000 steps; the
+    n); targets (n, m). A width-64 MLP cannot memorise n random targets, so the fit is
+    partial (mean squared error about 0.9 of |target|^2 for fig5-2d), but what it leaves has
+    no trace of the clusters. The jitter sets how smooth the fitted map is, measured on
+    fig5-2d (40 seeds for the start, 12 for the run): 0 leaves a map so rough that the step
+    rule stalls the run on 2 of 12 seeds; 0.05 gives step-0 silhouettes of at most 0.09 and
+    groups within 1000 steps; the
     views' own 0.1 smooths enough to keep some clusters (silhouette up to 0.29). Runs in one
     intra-op thread, so the fitted weights are the same for any thread count. Returns the
     last mean squared error."""
