@@ -145,9 +145,7 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
-        legend = scrolling(self.legend, vertical=False)  # many classes scroll sideways, never widen the window
-        legend.setFixedHeight(self.legend.sizeHint().height() + legend.horizontalScrollBar().sizeHint().height())
-        layout.addWidget(legend)
+        layout.addWidget(self.legend)  # it scrolls sideways itself, as tall as its row (and a scroll bar when needed)
         layout.addLayout(row, 1)
         self.setCentralWidget(central)
 

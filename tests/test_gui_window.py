@@ -151,6 +151,17 @@ def test_the_window_fits_a_1366_by_768_screen_whatever_the_panels_hold(qtbot, tm
         assert dock.widget().width() > 40 and dock.widget().height() > 40, dock.objectName()
     for note in (window.controls.rebuild_note, window.controls.kernel_meaning):  # wrapped text is whole
         assert note.height() >= note.heightForWidth(note.width()), note.text()
+    # the legend is as tall as its row (plus a scroll bar only when its classes overflow): no
+    # empty band between it and the views below (a fresh-clone look found one of ~60 px)
+    legend = window.legend
+    row = legend.scroll.widget().sizeHint().height()
+    bar = legend.scroll.horizontalScrollBar().sizeHint().height()
+    assert legend.height() <= row + bar
+    gap = (
+        window.main_view.mapTo(window, window.main_view.rect().topLeft()).y()
+        - legend.mapTo(window, legend.rect().bottomLeft()).y()
+    )
+    assert gap <= 12, gap
 
 
 def test_a_view_entry_shows_and_raises_its_panel(qtbot, tmp_path) -> None:
