@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from sim.preset import ACTIVATIONS
@@ -57,7 +59,12 @@ class AveragingNet(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_dim * width, in_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = activate(self.activation, x @ self.weight.T)
+        return self.forward_with((self.weight,), x)
+
+    def forward_with(self, weights: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """f(x) with the given parameter tensors in parameters() order (W): what
+        torch.func.functional_call gives, without swapping the module's own."""
+        hidden = activate(self.activation, x @ weights[0].T)
         return hidden.reshape(x.shape[0], self.out_dim, self.width).mean(dim=-1)
 
 
@@ -86,9 +93,15 @@ class MLP(nn.Module):
                     layer.weight.mul_(self.gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers[:-1]:
-            x = activate(self.activation, layer(x))
-        return self.layers[-1](x)
+        return self.forward_with(tuple(self.parameters()), x)
+
+    def forward_with(self, weights: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """f(x) with the given parameter tensors in parameters() order (W_1, b_1, W_2, ...):
+        what torch.func.functional_call gives, without swapping the module's own."""
+        last = len(weights) // 2 - 1
+        for i in range(last):
+            x = activate(self.activation, F.linear(x, weights[2 * i], weights[2 * i + 1]))
+        return F.linear(x, weights[2 * last], weights[2 * last + 1])
 
     def zero_output(self) -> None:
         """Make f identically zero (and so invariant to every view) without killing the kernel:

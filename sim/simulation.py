@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.func import functional_call, jvp
+from torch.func import jvp
 
 from sim import kernel_evolution, metrics
 from sim.budget import check_fits
@@ -402,9 +402,8 @@ class Simulation:
         """(n, m) embeddings of the clean samples after a plain step of size lr along grads."""
         with torch.no_grad():
             new = {id(p): p.detach().add(g, alpha=-lr) for p, g in zip(moving, grads)}
-            params = {k: new.get(id(p), p.detach()) for k, p in self.model.named_parameters()}
-            with TORCH_STATE_LOCK:
-                u = functional_call(self.model, params, (self.X,)) + new.get(id(self.delta), self.delta.detach())
+            weights = [new.get(id(p), p.detach()) for p in self.model.parameters()]
+            u = self.model.forward_with(weights, self.X) + new.get(id(self.delta), self.delta.detach())
             return u / u.norm(dim=1, keepdim=True)
 
     def _take_next_gradient(self) -> tuple[torch.Tensor, dict[torch.Tensor, torch.Tensor]] | None:
@@ -458,24 +457,24 @@ class Simulation:
     def _velocities(self, views: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         """velocities() on `views`; on the next step's, kept with its gradients (_Observed)."""
         loss, Z = self._loss_of(views)
-        params = dict(self.model.named_parameters())
-        grads = torch.autograd.grad(loss, [*params.values(), self.delta])
+        params = list(self.model.parameters())
+        grads = torch.autograd.grad(loss, [*params, self.delta])
         g_theta, g_delta = grads[:-1], grads[-1].detach()
         lr = self.preset.training
         with torch.no_grad():
             u = self._raw(self.X)
             z = u / u.norm(dim=1, keepdim=True)
-        tangent = {k: -lr.lr * g for k, g in zip(params, g_theta)}
-        primals = {k: p.detach() for k, p in params.items()}
+        tangent = tuple(-lr.lr * g for g in g_theta)
+        primals = tuple(p.detach() for p in params)
         with TORCH_STATE_LOCK:
-            _, du_nn = jvp(lambda p: functional_call(self.model, p, (self.X,)), (primals,), (tangent,))
+            _, du_nn = jvp(lambda *weights: self.model.forward_with(weights, self.X), primals, tangent)
         moves = {"nn": du_nn, "identity": -lr.lr_points * self.n * g_delta}
         if self.kernel == "limit":
             moves["limit"] = -lr.lr * torch.einsum("ijkl,jl->ik", self.limit_H(), g_delta)
         norm = u.norm(dim=1, keepdim=True)
         motion = loss.detach(), {k: tangent_part(z, du.detach()) / norm for k, du in moves.items()}, Z.detach()
         if views is self._views:
-            by_tensor = dict(zip([*params.values(), self.delta], grads)) if self.head is None else None
+            by_tensor = dict(zip([*params, self.delta], grads)) if self.head is None else None
             self._observed = _Observed(
                 views, self.step_count, self.preset.loss, self.preset.training,
                 self.kernel, loss.detach(), by_tensor, motion, g_delta, z,
