@@ -65,11 +65,15 @@ def handle(args: argparse.Namespace) -> int:
         return 1
     line = ProgressLine()
     try:
-        driver = RunDriver(preset, device=args.device, dtype=args.dtype, source=args.preset)
+
+        def fitting(done: int, total: int) -> None:  # a "fitted" start, fitted before step 0
+            line.show(f"fitting the data-blind start: {done}/{total} steps")
+
+        driver = RunDriver(preset, device=args.device, dtype=args.dtype, source=args.preset, on_fit=fitting)
         sim = driver.main
         torch.set_num_threads(threads_for(sim.n * preset.views.count))  # small runs: one thread
         steps, every = args.steps or preset.steps, args.every or preset.every
-        print(f"{preset.name}: n={sim.n}, device {sim.device}, kernel {sim.kernel}", file=sys.stderr)
+        print(f"{line.end()}{preset.name}: n={sim.n}, device {sim.device}, kernel {sim.kernel}", file=sys.stderr)
         line.restart()
 
         def progress(step: int, total: int, frame) -> None:

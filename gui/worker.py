@@ -124,7 +124,7 @@ class Worker(QObject):
         """The loop: apply commands, step, publish; returns when stopped."""
         torch.set_num_threads(1)
         try:
-            self.driver = RunDriver(self._preset, on_tile=self._on_tile)
+            self.driver = RunDriver(self._preset, on_tile=self._on_tile, on_fit=self._on_fit)
         except (PresetError, RuntimeError) as exc:
             self.failed.emit(str(exc))
             return
@@ -159,6 +159,15 @@ class Worker(QObject):
         if now - self._work_started >= PROGRESS_AFTER and now - self._last_progress >= PROGRESS_INTERVAL:
             self._last_progress = now
             self.progress.emit(f"{self._doing}: loss {done / total:.0%} of {total:,} rows")
+
+    def _on_fit(self, done: int, total: int) -> None:
+        """Called while a new run's "fitted" start is fitted (sim/starts.py): say how far along,
+        at most every PROGRESS_INTERVAL s (the status bar is otherwise empty until the run's
+        first frame: about 5 s at 100k samples)."""
+        now = time.perf_counter()
+        if now - self._last_progress >= PROGRESS_INTERVAL or done == total:
+            self._last_progress = now
+            self.progress.emit(f"building the run: fitting its data-blind start, {done / total:.0%} of {total} steps")
 
     def _drain(self, block: bool) -> None:
         try:

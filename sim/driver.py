@@ -51,10 +51,11 @@ class RunDriver:
         dtype: str | None = None,
         on_tile: TileHook | None = None,
         source: str = "",
+        on_fit: Callable[[int, int], None] | None = None,
     ):
-        self.on_tile = on_tile
+        self.on_tile, self.on_fit = on_tile, on_fit
         self.device, self.dtype = device, dtype
-        self.sims = [self._watched(Simulation(preset, device=device, dtype=dtype, source=source))]
+        self.sims = [self._watched(Simulation(preset, device=device, dtype=dtype, source=source, on_fit=on_fit))]
         if twin:
             self.sims.append(self._make_twin())
         self.generation = 0
@@ -192,7 +193,7 @@ class RunDriver:
             self.events.append((self.main.step_count, text))
 
     def _restart(self, preset: Preset) -> None:
-        sim = self._watched(Simulation(preset, device=self.device, dtype=self.dtype))
+        sim = self._watched(Simulation(preset, device=self.device, dtype=self.dtype, on_fit=self.on_fit))
         twin = len(self.sims) == 2
         self.sims = [sim]
         if twin:

@@ -15,6 +15,7 @@ import copy
 import dataclasses
 import hashlib
 import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -96,11 +97,19 @@ class Simulation:
     """A run built from a Preset; `step()` advances it, `frame()` snapshots it.
     `on_tile(done, total)`, when set, is called from inside a contrastive loss after each tile
     of its rows (sim/losses.py): for progress, and an exception raised from it stops a step or
-    a frame with the run left exactly as before it."""
+    a frame with the run left exactly as before it. `on_fit(done, total)`, given at
+    construction, reports a "fitted" start's fit steps (sim/starts.py fit_network)."""
 
     on_tile: TileHook | None = None
 
-    def __init__(self, preset: Preset, device: str | None = None, dtype: str | None = None, source: str = ""):
+    def __init__(
+        self,
+        preset: Preset,
+        device: str | None = None,
+        dtype: str | None = None,
+        source: str = "",
+        on_fit: Callable[[int, int], None] | None = None,
+    ):
         self.preset = preset
         self.source = source or preset.name  # names the preset's file in errors found while building
         self.device = pick_device(device or preset.device)
@@ -114,7 +123,7 @@ class Simulation:
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
         check_fits(preset, self.samples.n, self.X.shape[1], self.device, self.source)
         self._make_model()
-        self._make_start()
+        self._make_start(on_fit)
         self._check_outputs_defined()
         self._start_model = copy.deepcopy(self.model)  # theta as the run started: H0 of kernel_evolution
         self._kernel_at_start: tuple[Samples, torch.Tensor, torch.Tensor] | None = None
@@ -162,7 +171,7 @@ class Simulation:
                     self.preset.seed,
                 )
 
-    def _make_start(self) -> None:
+    def _make_start(self, on_fit: Callable[[int, int], None] | None = None) -> None:
         """Delta = 0 for the network's own start and for "fitted" (the network itself fitted
         to evenly spaced targets, sim/starts.py fit_network); otherwise the map is made
         data-blind and invariant (the MLP's output layer zeroed) and Delta = target - f_theta(X)."""
@@ -182,7 +191,7 @@ class Simulation:
             fit_spec = (train.fit_steps, train.fit_noise, train.start_scale)
             key = (samples, str(X.device), self.dtype, p.seed, p.network, fit_spec)
             jitter = torch.Generator(device=self.device).manual_seed(p.seed + 3)
-            fit = partial(fit_network, self.model, X, target, train.fit_steps, train.fit_noise, jitter)
+            fit = partial(fit_network, self.model, X, target, train.fit_steps, train.fit_noise, jitter, on_fit)
             fit_network_once(key, fit, self.model)
             return
         if train.start == "uniform":

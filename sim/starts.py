@@ -21,6 +21,7 @@ from torch import nn
 FIT_LR = 3e-3  # Adam's step for fit_network: fast for the presets' small MLPs, no divergence seen
 FIT_COPIES = 2  # jittered copies of the samples in each fit step
 FIT_BATCH = 1024  # samples in one fit step: all of them up to this many, else a random subset
+FIT_PROGRESS_EVERY = 50  # fit steps between two calls of fit_network's progress
 FITS_KEPT = 8
 _fits: OrderedDict[Hashable, dict[str, torch.Tensor]] = OrderedDict()
 _fits_lock = threading.Lock()
@@ -57,7 +58,13 @@ def random_cap(n: int, m: int, width: float, generator: torch.Generator, dtype: 
 
 
 def fit_network(
-    model: nn.Module, X: torch.Tensor, targets: torch.Tensor, steps: int, noise: float, generator: torch.Generator
+    model: nn.Module,
+    X: torch.Tensor,
+    targets: torch.Tensor,
+    steps: int,
+    noise: float,
+    generator: torch.Generator,
+    progress: Callable[[int, int], None] | None = None,
 ) -> float:
     """Fit `model` in place to the data-blind map sample i -> targets[i] (paper eq 17's
     targets, realised by the network): `steps` Adam steps (lr FIT_LR) on the mean squared
@@ -71,8 +78,9 @@ def fit_network(
     rule stalls the run on 2 of 12 seeds; 0.05 gives step-0 silhouettes of at most 0.09 and
     groups within 1000 steps; the
     views' own 0.1 smooths enough to keep some clusters (silhouette up to 0.29). Runs in one
-    intra-op thread, so the fitted weights are the same for any thread count. Returns the
-    last mean squared error."""
+    intra-op thread, so the fitted weights are the same for any thread count. `progress(done,
+    steps)`, when given, is called every FIT_PROGRESS_EVERY steps and after the last; an
+    exception from it ends the fit there. Returns the last mean squared error."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -80,7 +88,7 @@ def fit_network(
         error = torch.zeros(())
         n = X.shape[0]
         shape = (FIT_COPIES, min(n, FIT_BATCH), X.shape[1])
-        for _ in range(steps):
+        for step in range(1, steps + 1):
             batch = (
                 slice(None) if n <= FIT_BATCH else torch.randperm(n, generator=generator, device=X.device)[:FIT_BATCH]
             )
@@ -90,6 +98,8 @@ def fit_network(
             optimiser.zero_grad(set_to_none=True)
             error.backward()
             optimiser.step()
+            if progress is not None and (step % FIT_PROGRESS_EVERY == 0 or step == steps):
+                progress(step, steps)
         model.zero_grad(set_to_none=True)
         return float(error.detach())
     finally:

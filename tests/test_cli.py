@@ -66,6 +66,11 @@ def test_run_writes_the_name_it_is_given_even_without_npz(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["run.dat"]
     with np.load(out) as data:
         assert list(data["steps"]) == [0, 2, 4] and data["Z"].shape == (3, 256, 2)
+    # fig5-2d's start is fitted before step 0: the progress line says so, then the run's line
+    shown = [part.strip() for part in result.stderr.replace("\n", "\r").split("\r") if part.strip()]
+    fit = [line for line in shown if line.startswith("fitting the data-blind start")]
+    assert fit and fit[-1] == "fitting the data-blind start: 1000/1000 steps"
+    assert shown.index(fit[-1]) < shown.index("fig5-2d: n=256, device cpu, kernel nn")
 
 
 def test_a_name_at_the_file_system_limit_is_written(tmp_path) -> None:

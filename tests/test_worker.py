@@ -233,3 +233,21 @@ def test_a_slow_run_started_playing_shows_its_preview_before_the_first_step(qapp
     assert first.preview and first.frames[0].step == 0
     previews = [s.frames[0].step for s in taken if s.preview]
     assert len(previews) == len(set(previews))
+
+
+def test_building_a_fitted_start_reports_its_progress(qapp, monkeypatch) -> None:
+    """A new run's fitted start (sim/starts.py) takes seconds at large n: the worker says how
+    far the fit is while it builds the run, ending at 100%."""
+    from sim import starts
+
+    monkeypatch.setattr(worker_module, "PROGRESS_INTERVAL", 0.0)
+    starts._fits.clear()  # fit now, not from a fit kept by an earlier test
+    worker = Worker(with_changes(load_preset("fig5-2d"), {"training.fit_steps": 120, "device": "cpu"}))
+    lines: list[str] = []
+    worker.progress.connect(lines.append)
+    worker.stop()  # run() builds the run, then finds the stop and returns
+    worker.run()
+    assert worker.driver is not None and worker.driver.main.step_count == 0
+    assert lines == [
+        f"building the run: fitting its data-blind start, {done / 120:.0%} of 120 steps" for done in (50, 100, 120)
+    ]
