@@ -36,7 +36,8 @@ PROGRESS_INTERVAL = 0.25
 
 class Interrupted(Exception):
     """Raised from inside a long loss when a command is waiting: the step or frame is dropped
-    (the run is as before it) and the command is applied at once."""
+    (the run is as before it) and the command is applied at once. Raised from inside the fit
+    of a preset's start (a Load) the same way: the new run is dropped, the old one kept."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +164,10 @@ class Worker(QObject):
     def _on_fit(self, done: int, total: int) -> None:
         """Called while a new run's "fitted" start is fitted (sim/starts.py): say how far along,
         at most every PROGRESS_INTERVAL s (the status bar is otherwise empty until the run's
-        first frame: about 5 s at 100k samples)."""
+        first frame: about 5 s at 100k samples). While a Load builds it, a command waiting
+        stops the fit (Interrupted): the old run stays and the command is applied."""
+        if self._interruptible and done < total and not self._commands.empty():
+            raise Interrupted
         now = time.perf_counter()
         if now - self._last_progress >= PROGRESS_INTERVAL or done == total:
             self._last_progress = now
@@ -328,14 +332,22 @@ class Worker(QObject):
                     self.kernel_wanted, self._last_kernel = on, 0.0
                 case WantFlow(on):
                     self.flow_wanted, self._last_kernel = on, 0.0
+                case Load():
+                    self._interruptible = True  # its start's fit stops for a command sent meanwhile
+                    try:
+                        self.driver.apply(command)
+                    finally:
+                        self._interruptible = False
+                    self._new_preset = True
                 case _:
                     self.driver.apply(command)
-                    self._new_preset = self._new_preset or isinstance(command, Load)
                     if isinstance(command, Rebuild):
                         changed = ", ".join(f"{k}={v}" for k, v in command.changes.items())
                         self.notice.emit(f"rebuilt the network: {changed}")
         except (PresetError, Divergence, ValueError) as exc:
             self.failed.emit(str(exc))
+        except Interrupted:
+            self.notice.emit("stopped building the new run for the next command: the run stays as it was")
         self._dirty = True
 
     def _step_now(self, count: int) -> None:

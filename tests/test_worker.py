@@ -30,7 +30,7 @@ def small_tiles(monkeypatch):
 
 def started(qapp, twin: bool = False) -> Worker:
     worker = Worker(load_preset("fig5-2d"))
-    worker.driver = RunDriver(load_preset("fig5-2d"), twin=twin, on_tile=worker._on_tile)
+    worker.driver = RunDriver(load_preset("fig5-2d"), twin=twin, on_tile=worker._on_tile, on_fit=worker._on_fit)
     return worker
 
 
@@ -251,3 +251,23 @@ def test_building_a_fitted_start_reports_its_progress(qapp, monkeypatch) -> None
     assert lines == [
         f"building the run: fitting its data-blind start, {done / 120:.0%} of 120 steps" for done in (50, 100, 120)
     ]
+
+
+def test_a_command_sent_while_a_new_runs_start_is_fitted_stops_the_fit(qapp) -> None:
+    """Loading a preset whose start takes seconds to fit, then picking another: the first
+    build stops at its next progress report, the old run stays, and the second preset loads."""
+    from sim import starts
+    from sim.commands import Load
+
+    worker = started(qapp)
+    old = worker.driver.main
+    notices: list[str] = []
+    worker.notice.connect(notices.append)
+    starts._fits.clear()
+    slow = with_changes(load_preset("fig5-2d"), {"name": "slow", "seed": 77, "training.fit_steps": 5000})
+    worker.send(Load(load_preset("imbalanced")))  # waiting while the slow one is built
+    worker._apply(Load(slow))
+    assert worker.driver.main is old and notices and "stays as it was" in notices[-1]
+    assert not starts._fits  # the fit stopped before its end: nothing (half-fitted) is kept
+    worker._drain(block=False)
+    assert worker.driver.main.preset.name == "imbalanced"
