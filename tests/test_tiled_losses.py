@@ -63,6 +63,24 @@ def check_against_dense(Z, kind, tau, psi, chunk):
     assert float((g_got - g_expected).abs().max()) <= 1e-12 * max(1.0, float(g_expected.abs().max()))
 
 
+class Stop(Exception):
+    """Raised by a tile hook to stop a loss half-way."""
+
+
+def assert_a_stop_at_half_leaves_no_threads(Z: torch.Tensor) -> None:
+    """An exception from the tile hook half-way through the loss propagates, and no thread the
+    loss started is left running."""
+
+    def stop_at_half(done, total):
+        if done >= total // 2:
+            raise Stop
+
+    before = threading.active_count()
+    with pytest.raises(Stop):
+        contrastive_loss(Z, "nt_xent", 0.4, chunk=8, on_tile=stop_at_half)
+    assert threading.active_count() == before
+
+
 @pytest.mark.parametrize("kind,psi", LOSSES)
 @pytest.mark.parametrize("V,n,m", [(2, 1, 2), (2, 7, 3), (3, 5, 2), (3, 11, 3), (2, 50, 2)])
 @pytest.mark.parametrize("chunk", [1, 3, 7, 16, None])
@@ -211,17 +229,8 @@ def test_progress_and_a_stop_in_threads(parallel_tiles, monkeypatch):
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (800, 800)
     assert {t for _, t in seen} == {800} and torch.get_num_threads() == intra
 
-    class Stop(Exception):
-        pass
-
-    def stop_at_half(done, total):
-        if done >= total // 2:
-            raise Stop
-
-    before = threading.active_count()
-    with pytest.raises(Stop):
-        contrastive_loss(Z, "nt_xent", 0.4, chunk=8, on_tile=stop_at_half)
-    assert threading.active_count() == before and torch.get_num_threads() == intra
+    assert_a_stop_at_half_leaves_no_threads(Z)
+    assert torch.get_num_threads() == intra
 
 
 @pytest.mark.parametrize("attempt", range(3))
@@ -353,17 +362,7 @@ def test_compiled_loop_progress_and_stop(compiled_loop, monkeypatch):
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (800, 800)
     assert {t for _, t in seen} == {800} and seen[0][0] < 800
 
-    class Stop(Exception):
-        pass
-
-    def stop_at_half(done, total):
-        if done >= total // 2:
-            raise Stop
-
-    before = threading.active_count()
-    with pytest.raises(Stop):
-        contrastive_loss(Z, "nt_xent", 0.4, chunk=8, on_tile=stop_at_half)
-    assert threading.active_count() == before
+    assert_a_stop_at_half_leaves_no_threads(Z)
 
 
 def test_compiled_loop_refuses_a_strip_of_no_rows(compiled_loop):
