@@ -128,7 +128,7 @@ class Simulation:
         self._start_model = copy.deepcopy(self.model)  # theta as the run started: H0 of kernel_evolution
         self._kernel_at_start: tuple[Samples, torch.Tensor, torch.Tensor] | None = None
         self._make_optimisers()
-        self.views_generator = torch.Generator(device=self.device).manual_seed(preset.seed + 1)
+        self.views_generator = torch.Generator().manual_seed(preset.seed + 1)  # on the CPU: see _draw_views
         self._views_state = self.views_generator.get_state()
         self._limit_H: torch.Tensor | None = None
         self._views = self._draw_views()
@@ -185,14 +185,19 @@ class Simulation:
             if train.fit_clusters:  # the data was edited after the fit: fit on the data as it was
                 fit_data = p.data.model_copy(update={"clusters": train.fit_clusters})
                 X = build_samples(fit_data, p.seed, self.device, self.dtype).X
-            target = evenly_spaced(X.shape[0], m, gen, torch.float64)
-            target = train.start_scale * target.to(self.device, self.dtype)
-            samples = hashlib.sha256(X.cpu().numpy().tobytes()).hexdigest()
+            # The fit runs on the CPU whatever the run's device (its batch keeps it small), so a
+            # run starts from the same weights on a GPU as on the CPU.
+            X = X.cpu()
+            target = train.start_scale * evenly_spaced(X.shape[0], m, gen, torch.float64).to(self.dtype)
+            samples = hashlib.sha256(X.numpy().tobytes()).hexdigest()
             fit_spec = (train.fit_steps, train.fit_noise, train.start_scale)
-            key = (samples, str(X.device), self.dtype, p.seed, p.network, fit_spec)
-            jitter = torch.Generator(device=self.device).manual_seed(p.seed + 3)
-            fit = partial(fit_network, self.model, X, target, train.fit_steps, train.fit_noise, jitter, on_fit)
-            fit_network_once(key, fit, self.model)
+            key = (samples, self.dtype, p.seed, p.network, fit_spec)
+            jitter = torch.Generator().manual_seed(p.seed + 3)
+            model = self.model if self.device.type == "cpu" else copy.deepcopy(self.model).cpu()
+            fit = partial(fit_network, model, X, target, train.fit_steps, train.fit_noise, jitter, on_fit)
+            fit_network_once(key, fit, model)
+            if model is not self.model:
+                self.model.load_state_dict(model.state_dict())
             return
         if train.start == "uniform":
             target = evenly_spaced(n, m, gen, torch.float64)
@@ -240,9 +245,14 @@ class Simulation:
     def _draw_views(self) -> torch.Tensor:
         """The next step's views, drawn from the random state saved after the last step: after
         a data edit they are redrawn from that same state, so a run that starts from the
-        edited data (a saved preset) draws the very same views."""
+        edited data (a saved preset) draws the very same views. They are drawn on the CPU and
+        moved to the run's device, so a run sees the same views on a GPU as on the CPU."""
         self.views_generator.set_state(self._views_state)
-        return make_views(self.X, self.preset.views, self.views_generator, self.samples.tangents)
+        tangents = self.samples.tangents
+        if self.device.type == "cpu":
+            return make_views(self.X, self.preset.views, self.views_generator, tangents)
+        tangents = None if tangents is None else tangents.cpu()
+        return make_views(self.X.cpu(), self.preset.views, self.views_generator, tangents).to(self.device)
 
     def _raw(self, inputs: torch.Tensor) -> torch.Tensor:
         """u = f_theta(inputs) + Delta for (V, n, d) or (n, d) inputs of the n samples."""
@@ -710,7 +720,7 @@ class Simulation:
         other.theta_opt.load_state_dict(self.theta_opt.state_dict())
         other.delta_opt.load_state_dict(self.delta_opt.state_dict())
         other.limit_opt.load_state_dict(self.limit_opt.state_dict())
-        other.views_generator = torch.Generator(device=self.device)
+        other.views_generator = torch.Generator()
         other.views_generator.set_state(self.views_generator.get_state())
         other._views = self._views.clone()
         other._observed = None
