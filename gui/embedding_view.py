@@ -1,4 +1,4 @@
-"""Embedding view: one titled vispy SceneCanvas in the window showing a simulation's
+"""Embedding view: one titled vispy SceneCanvas (drawn offscreen, shown as an image) showing a simulation's
 embeddings. The drawing itself (circle or sphere, points coloured by cluster, velocity and
 cluster arrows, trails) is gui/embedding_scene.py's EmbeddingScene, shared with the
 offscreen exporter; this widget adds the title, the arrow-scale label (never cut: the title
@@ -14,6 +14,7 @@ from vispy import scene
 
 from gui.colors import BACKGROUND, MUTED
 from gui.embedding_scene import ArrowScale, EmbeddingScene
+from gui.offscreen_canvas import CanvasImage
 from sim import Frame
 
 vispy_app.use_app("pyside6")
@@ -68,7 +69,8 @@ class EmbeddingView(QWidget):
         header.addWidget(self.fixed_scale)
 
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=BACKGROUND, size=(520, 520), show=False)
-        self.canvas.native.setMinimumSize(240, 240)
+        self.image = CanvasImage(self.canvas)  # drawn offscreen: gui/offscreen_canvas.py says why
+        self.image.setMinimumSize(240, 240)
         self.scene = EmbeddingScene(self.canvas, arrow_scale)
         self.arrow_scale = self.scene.arrow_scale
         self.arrow_scale.listeners.append(self._scale_changed)
@@ -79,7 +81,7 @@ class EmbeddingView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(header)
-        layout.addWidget(self.canvas.native, 1)
+        layout.addWidget(self.image, 1)
 
     def _scale_changed(self) -> None:
         """The shared scale was fixed or freed (here or in the other pane): show it, redraw."""

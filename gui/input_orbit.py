@@ -14,6 +14,7 @@ from vispy import scene
 
 from gui.colors import BACKGROUND, FOREGROUND, GUIDE, PALETTE, label_rgba
 from gui.embedding_scene import FittingTurntableCamera, marker_size
+from gui.offscreen_canvas import CanvasImage
 from sim.preset import ClusterSpec
 
 GRAB_PX = 12.0
@@ -38,8 +39,9 @@ class InputOrbit(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=BACKGROUND, size=(360, 360), show=False)
-        self.canvas.native.setMinimumSize(200, 200)
-        self.canvas.native.setToolTip(
+        self.image = CanvasImage(self.canvas)  # drawn offscreen: gui/offscreen_canvas.py says why
+        self.image.setMinimumSize(200, 200)
+        self.image.setToolTip(
             "drag a center to move its cluster parallel to the screen; drag elsewhere to orbit, wheel to zoom"
         )
         self.view = self.canvas.central_widget.add_view()
@@ -57,7 +59,7 @@ class InputOrbit(QWidget):
         self.handles.order = 10
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas.native)
+        layout.addWidget(self.image)
 
         self.X = np.zeros((0, 3), np.float32)
         self.labels = np.zeros(0, np.int64)
@@ -130,7 +132,7 @@ class InputOrbit(QWidget):
         return self.handles.get_transform("visual", "canvas")
 
     def handle_canvas_pos(self, k: int) -> tuple[float, float]:
-        """Where center k is drawn, in canvas pixels (the native widget's coordinates)."""
+        """Where center k is drawn, in canvas pixels (the shown image's coordinates)."""
         p = self._to_canvas().map(self.centers[k])
         return float(p[0] / p[3]), float(p[1] / p[3])
 

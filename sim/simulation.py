@@ -374,14 +374,17 @@ class Simulation:
         """The optimiser's step, kept only if every tensor it moved stays finite; otherwise the
         tensors and the optimiser's state are put back and Divergence says so."""
         before = [p.detach().clone() for p in moving]
-        state = copy.deepcopy(optimiser.state_dict())
+        state = copy.deepcopy(optimiser.state_dict()) if optimiser.state else None  # plain SGD keeps none
         optimiser.step()
-        if all(bool(torch.isfinite(p).all()) for p in moving):
+        if bool(torch.stack([torch.isfinite(p).all() for p in moving]).all()):
             return
         with torch.no_grad():
             for p, old in zip(moving, before):
                 p.copy_(old)
-        optimiser.load_state_dict(state)
+        if state is None:
+            optimiser.state.clear()
+        else:
+            optimiser.load_state_dict(state)
         raise Divergence(
             f"step {self.step_count}: the update made the {'network' if self.kernel == 'nn' else 'offsets'} "
             "non-finite; the run keeps its last good state (lower the step size)"
@@ -480,13 +483,13 @@ class Simulation:
         grads = torch.autograd.grad(loss, [*params, self.delta])
         g_theta, g_delta = grads[:-1], grads[-1].detach()
         lr = self.preset.training
-        with torch.no_grad():
-            u = self._raw(self.X)
-            z = u / u.norm(dim=1, keepdim=True)
         tangent = tuple(-lr.lr * g for g in g_theta)
         primals = tuple(p.detach() for p in params)
-        with TORCH_STATE_LOCK:
-            _, du_nn = jvp(lambda *weights: self.model.forward_with(weights, self.X), primals, tangent)
+        with TORCH_STATE_LOCK:  # the jvp's primal output is f_theta(X): the clean embeddings come with it
+            f_X, du_nn = jvp(lambda *weights: self.model.forward_with(weights, self.X), primals, tangent)
+        with torch.no_grad():
+            u = f_X + self.delta
+            z = u / u.norm(dim=1, keepdim=True)
         moves = {"nn": du_nn, "identity": -lr.lr_points * self.n * g_delta}
         if self.kernel == "limit":
             moves["limit"] = -lr.lr * torch.einsum("ijkl,jl->ik", self.limit_H(), g_delta)

@@ -96,21 +96,28 @@ def test_a_zero_data_row_with_the_erf_averaging_net_is_refused_not_written_as_na
     assert not (tmp_path / "o.npz").exists()
 
 
-def test_a_step_that_would_make_the_network_non_finite_is_not_taken(monkeypatch):
+@pytest.mark.parametrize("optimizer", ["momentum", "gd"])
+def test_a_step_that_would_make_the_network_non_finite_is_not_taken(monkeypatch, optimizer):
     """A finite gradient times a finite step size can still overflow float32: the step is
-    refused and the run keeps its last good state (theta, and the optimiser's state)."""
-    run = Simulation(with_changes(load_preset("fig5-2d"), {"training.lr": 100.0, "training.optimizer": "momentum"}))
+    refused and the run keeps its last good state (theta, and the optimiser's state: momentum
+    buffers, or none for plain gradient descent)."""
+    run = Simulation(with_changes(load_preset("fig5-2d"), {"training.lr": 100.0, "training.optimizer": optimizer}))
     run.step(2)
     before = [p.detach().clone() for p in run.model.parameters()]
-    buffers = [run.theta_opt.state[p]["momentum_buffer"].clone() for p in run.model.parameters()]
+    state = run.theta_opt.state
+    buffers = [state[p]["momentum_buffer"].clone() for p in run.model.parameters()] if optimizer == "momentum" else []
+    assert (len(state) > 0) == (optimizer == "momentum")
     z = run.embed()
     first = next(run.model.parameters())  # a loss whose gradient is 5e36 on one weight, 0 elsewhere
     monkeypatch.setattr(sim.simulation, "contrastive_loss", lambda Z, *a, **k: 0 * Z.sum() + 5e36 * first[0, 0])
     with pytest.raises(Divergence, match=r"step 2: the update made the network non-finite"):
         run.step()
     assert run.step_count == 2 and torch.equal(run.embed(), z)
-    for p, old, buf in zip(run.model.parameters(), before, buffers):
-        assert torch.equal(p, old) and torch.equal(run.theta_opt.state[p]["momentum_buffer"], buf)
+    for p, old in zip(run.model.parameters(), before):
+        assert torch.equal(p, old)
+    for p, buf in zip(run.model.parameters(), buffers):
+        assert torch.equal(run.theta_opt.state[p]["momentum_buffer"], buf)
+    assert (len(run.theta_opt.state) > 0) == (optimizer == "momentum")
 
 
 def test_a_frame_with_a_non_finite_result_names_it():

@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from gui_support import frame, open_window, wait_for, wait_step
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
+from test_gui_edits import drag
 
 from gui.colors import PALETTE
 from sim.commands import Step
@@ -88,6 +91,44 @@ def test_three_d_preset_draws_on_the_sphere(qtbot, tmp_path) -> None:
     found = [colour_pixels(image, PALETTE[k]).sum() for k in range(4)]
     assert min(found) >= 20
     assert window.input_view.axes_box.isVisibleTo(window.input_view)
+
+
+def shown_pixels(widget) -> np.ndarray:
+    """(h, w, 3) uint8: what `widget` shows on screen, grabbed through Qt."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : 3 * image.width()].reshape(image.height(), image.width(), 3).copy()
+
+
+@pytest.mark.filterwarnings("ignore:Function.*QMouseEvent.pos:DeprecationWarning")
+def test_the_views_show_their_canvases_drawn_offscreen_and_a_drag_orbits_the_sphere(qtbot, tmp_path) -> None:
+    """Issue 15: a window holding an OpenGL widget is composed through OpenGL on every update,
+    0.4 of a core on software OpenGL; the embedding views draw offscreen and show the image.
+    The window holds no OpenGL widget; what a view shows is what its canvas draws (by
+    pixels); a drag on the 3-D view orbits its camera, as on a canvas in the window."""
+    window = open_window(qtbot, tmp_path)
+    assert window.findChildren(QOpenGLWidget) == []
+    window.close()
+    window = open_window(qtbot, tmp_path, preset="appendix-b-3d")
+    window.send(Step(60))
+    wait_step(qtbot, window, 60)
+    assert window.findChildren(QOpenGLWidget) == []  # the 3-D input view's orbit too
+    view = window.main_view
+    wait_for(qtbot, lambda: view.image.frames_rendered > 0 and view.last_frame.step == 60)
+    qtbot.waitUntil(lambda: not view.image._timer.isActive())
+    shown = shown_pixels(view.image)
+    drawn = view.grab_pixels()
+    assert shown.shape == drawn.shape
+    assert (np.abs(shown.astype(int) - drawn).max(axis=-1) > 8).mean() < 0.001
+    assert min(colour_pixels(shown, PALETTE[k]).sum() for k in range(4)) >= 20
+
+    camera = view.view.camera
+    azimuth, rendered = camera.azimuth, view.image.frames_rendered
+    w, h = view.image.width(), view.image.height()
+    drag(view.image, (w / 2, h / 2), (w / 2 + 90, h / 2))
+    assert abs(camera.azimuth - azimuth) > 10
+    wait_for(qtbot, lambda: view.image.frames_rendered > rendered)
+    wait_for(qtbot, lambda: (np.abs(shown_pixels(view.image).astype(int) - shown).max(axis=-1) > 8).mean() > 0.01)
 
 
 def test_previews_draw_the_points_and_leave_curves_and_arrows_to_full_frames(qtbot, tmp_path, monkeypatch) -> None:
