@@ -32,6 +32,7 @@ class CanvasImage(QWidget):
         self.canvas = canvas
         self.frames_rendered = 0
         self._image: QImage | None = None
+        self._pixels: np.ndarray | None = None
         self._rendering = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -52,21 +53,22 @@ class CanvasImage(QWidget):
         if not self._rendering:
             self._timer.start()
 
-    def render_now(self) -> np.ndarray:
-        """Draw the scene now and show it; returns the (h, w, 3) uint8 image."""
+    def render_now(self) -> None:
+        """Draw the scene now and show it."""
         self._timer.stop()
         self._rendering = True
         try:
-            pixels = np.ascontiguousarray(self.canvas.render(alpha=False))
+            # (h, w, 4) read bottom row first: one copy of whole rows puts it in order
+            pixels = np.ascontiguousarray(self.canvas.render(alpha=True))
         finally:
             self._rendering = False
+        pixels[..., 3] = 255  # opaque, as Qt's RGBX format asks (translucent visuals leave alpha < 1)
         h, w = pixels.shape[:2]
-        image = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        image = QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_RGBX8888)
         image.setDevicePixelRatio(w / max(1, self.canvas.size[0]))
-        self._image = image
+        self._image, self._pixels = image, pixels  # the image reads the array's memory: kept together
         self.frames_rendered += 1
         self.update()
-        return pixels
 
     def paintEvent(self, event) -> None:
         if self._image is not None:

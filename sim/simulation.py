@@ -523,7 +523,7 @@ class Simulation:
         if asked, the kernel heatmap. The kernel block ratio needs H(theta) on a subsample;
         with block_ratio=False (and no heatmap) it is skipped and reported as nan."""
         loss, moves, Z_views = self.velocities()
-        z = self.embed()
+        z = self._observe().z  # the clean embeddings the velocities came with (no second forward pass)
         k = self.num_clusters
         means = metrics.cluster_means(z, self.labels, k)
         centers = means / means.norm(dim=1, keepdim=True).clamp_min(1e-12)
