@@ -111,18 +111,18 @@ def _ntk_mlp(model: MLP, X: torch.Tensor) -> torch.Tensor:
         h = activate(model.activation, a)
     n, m = X.shape[0], model.out_dim
     signal = torch.eye(m, dtype=X.dtype, device=X.device).expand(n, m, m)
-    H = torch.zeros(n, n, m, m, dtype=X.dtype, device=X.device)
+    H = torch.zeros(n, m, n, m, dtype=X.dtype, device=X.device)  # summed as (i, k, j, l): contiguous
     for index in range(len(layers) - 1, -1, -1):
         layer = layers[index]
         _add_layer_term(H, layer, inputs[index], signal)
         if index > 0:
             slope = activate_derivative(model.activation, pre[index - 1])
             signal = (signal @ layer.weight) * slope[:, None, :]
-    return H
+    return H.permute(0, 2, 1, 3).contiguous()
 
 
 def _add_layer_term(H: torch.Tensor, layer: nn.Linear, inputs: torch.Tensor, signal: torch.Tensor) -> None:
-    """H (n, n, m, m) += (inputs Gram [if weight trained] + 1 [if bias trained]) * signal Gram."""
+    """H (n, m, n, m) += (inputs Gram [if weight trained] + 1 [if bias trained]) * signal Gram."""
     weight = layer.weight.requires_grad
     bias = layer.bias is not None and layer.bias.requires_grad
     if not (weight or bias):
@@ -132,8 +132,7 @@ def _add_layer_term(H: torch.Tensor, layer: nn.Linear, inputs: torch.Tensor, sig
     if bias:
         factor = factor + 1.0
     flat = signal.reshape(n * m, -1)
-    gram = (flat @ flat.T).view(n, m, n, m).permute(0, 2, 1, 3)
-    H.addcmul_(factor[:, :, None, None], gram)
+    H.addcmul_(factor[:, None, :, None], (flat @ flat.T).view(n, m, n, m))
 
 
 def _ntk_averaging(model: AveragingNet, X: torch.Tensor) -> torch.Tensor:
