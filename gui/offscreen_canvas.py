@@ -9,7 +9,7 @@ core, and the window stays a plain raster one.
 
 `CanvasImage` keeps the canvas's native widget off screen (it still has its OpenGL context),
 renders the scene whenever vispy asks for an update (data, camera; several requests before
-the next turn of the event loop give one render), paints the last image, and hands mouse
+the next turn of the event loop give one render; none while hidden), paints the last image, and hands mouse
 and wheel events to the canvas at the same local positions, so cameras pan, zoom and orbit
 as on a canvas in the window.
 """
@@ -53,9 +53,17 @@ class CanvasImage(QWidget):
         if not self._rendering:
             self._timer.start()
 
+    def showEvent(self, event) -> None:
+        """A view hidden while its data changed (the side-by-side pane, a closed dock) draws
+        what it holds now."""
+        self._request()
+        super().showEvent(event)
+
     def render_now(self) -> None:
-        """Draw the scene now and show it."""
+        """Draw the scene now and show it (nothing while hidden: see showEvent)."""
         self._timer.stop()
+        if not self.isVisible():
+            return
         self._rendering = True
         try:
             # (h, w, 4) read bottom row first: one copy of whole rows puts it in order

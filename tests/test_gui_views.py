@@ -131,6 +131,28 @@ def test_the_views_show_their_canvases_drawn_offscreen_and_a_drag_orbits_the_sph
     wait_for(qtbot, lambda: (np.abs(shown_pixels(view.image).astype(int) - shown).max(axis=-1) > 8).mean() > 0.01)
 
 
+def test_a_hidden_view_renders_nothing_and_draws_what_it_holds_when_shown(qtbot) -> None:
+    """Render only what is seen: points set on a hidden view cost no OpenGL work; shown, the
+    view draws them at once (by pixels, in the clusters' colours)."""
+    from gui.embedding_view import EmbeddingView
+
+    view = EmbeddingView("hidden")
+    qtbot.addWidget(view)
+    angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    Z = np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
+    labels = np.arange(200) % 4
+    view.show_points(Z, labels)
+    qtbot.wait(50)
+    assert view.image.frames_rendered == 0
+    view.resize(400, 420)
+    view.show()
+    qtbot.waitExposed(view)
+    wait_for(qtbot, lambda: view.image.frames_rendered > 0)
+    shown = shown_pixels(view.image)
+    assert min(colour_pixels(shown, PALETTE[k]).sum() for k in range(4)) >= 20
+    view.close_canvas()
+
+
 def test_previews_draw_the_points_and_leave_curves_and_arrows_to_full_frames(qtbot, tmp_path, monkeypatch) -> None:
     import gui.worker
 
