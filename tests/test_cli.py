@@ -6,6 +6,7 @@ nothing behind."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def test_a_signal_ends_a_run_with_nothing_written(tmp_path, sig, status) -> None
     command = [sys.executable, "main.py", "run", "fig5-2d", "--steps", "100000000", "--every", "50", "--out", str(out)]
     proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     seen = ""
-    while "step 100/" not in seen:
+    while not re.search(r"step \d+/", seen):  # stderr is a pipe: progress lines every LOG_INTERVAL s
         char = proc.stderr.read(1)
         assert char, f"the run ended early: {seen}"
         seen += char
@@ -123,11 +124,30 @@ def test_the_rate_is_seconds_per_unit_when_slower_than_one_a_second() -> None:
     assert rate(1, 1.0, "frame") == "1.0 s/frame"
 
 
+def test_progress_to_a_log_is_one_line_at_most_every_interval_and_the_last_before_a_message(capsys, monkeypatch):
+    """stderr sent to a file: no carriage returns; a line at most every LOG_INTERVAL seconds
+    (by the clock, here a fake one), and the latest one written before the next message."""
+    from cli import progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 10.0)
+    line = progress.ProgressLine()  # capsys's stderr is no terminal
+    assert not line.terminal
+    for step in range(1, 31):  # one step a second
+        line.show(f"step {step}/30")
+        clock[0] += 1.0
+    print(f"{line.end()}wrote run.npz", file=sys.stderr)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.splitlines() == ["step 1/30", "step 11/30", "step 21/30", "step 30/30", "wrote run.npz"]
+
+
 def test_a_shorter_progress_line_leaves_nothing_of_the_longer_one(capsys):
     """What a terminal shows after the carriage returns: the last line alone."""
     from cli.progress import ProgressLine
 
-    line = ProgressLine()
+    line = ProgressLine(terminal=True)
     line.show("1/10 theorem_3_2")
     line.show("2/10 fig3")
     screen: list[str] = []
