@@ -142,7 +142,7 @@ def test_a_hidden_view_renders_nothing_and_draws_what_it_holds_when_shown(qtbot)
     Z = np.stack([np.cos(angles), np.sin(angles)], 1).astype(np.float32)
     labels = np.arange(200) % 4
     view.show_points(Z, labels)
-    qtbot.wait(50)
+    wait_for(qtbot, lambda: not view.image._timer.isActive())  # the render it asked for came and went
     assert view.image.frames_rendered == 0
     view.resize(400, 420)
     view.show()
@@ -217,8 +217,7 @@ def test_an_arrow_pointing_at_the_camera_draws_no_square(qtbot) -> None:
         centers=centers, velocity={}, cluster_velocity={"nn": tangent},
     )  # fmt: skip
     view.show_frame(f)
-    qtbot.wait(100)
-    image = view.grab_pixels()
+    image = view.grab_pixels()  # drawn now
     head = lambda k: colour_pixels(image, 0.55 + 0.45 * PALETTE[k], tol=12).sum()
     assert min(head(k) for k in (1, 2, 3)) >= 10  # the other arrows are drawn
     assert head(0) < 30  # at most its shaft, seen end on: no filled square
@@ -315,9 +314,8 @@ def test_the_arrow_scale_label_is_never_cut(qtbot) -> None:
     qtbot.waitExposed(view)
     view.fixed_scale.setChecked(True)
     view.show_frame(arrow_frame(0, 1e-5))
-    qtbot.wait(50)
     label = view.scale_label
     assert label.text() == "arrows: clusters x3.5e+04 (fixed)"
-    assert label.width() >= label.fontMetrics().horizontalAdvance(label.text())
+    wait_for(qtbot, lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()))  # laid out
     assert label.geometry().right() <= view.fixed_scale.geometry().left()
     view.close_canvas()
