@@ -249,9 +249,7 @@ class Simulation:
         moved to the run's device, so a run sees the same views on a GPU as on the CPU."""
         self.views_generator.set_state(self._views_state)
         tangents = self.samples.tangents
-        if self.device.type == "cpu":
-            return make_views(self.X, self.preset.views, self.views_generator, tangents)
-        tangents = None if tangents is None else tangents.cpu()
+        tangents = None if tangents is None else tangents.cpu()  # .cpu() and .to(cpu): no copies on the CPU
         return make_views(self.X.cpu(), self.preset.views, self.views_generator, tangents).to(self.device)
 
     def _raw(self, inputs: torch.Tensor) -> torch.Tensor:
