@@ -6,8 +6,9 @@ torch's allocator.
 The estimate counts, in the run's float size: the samples and their views; the network's
 parameters with their gradients and optimiser state; the activations a forward and backward
 pass over all views keeps (each hidden layer's pre- and post-activation and its gradient,
-twice over for the frame's jvp); the loss's tiles; the infinite-width kernel (an (n m)^2
-matrix) when the limit kernel may be used; and a fixed allowance for torch itself.
+twice over for the network's pass over the clean samples, kept between steps, and its
+forward-mode derivative); the loss's tiles; the infinite-width kernel (an (n m)^2 matrix)
+when the limit kernel may be used; and a fixed allowance for torch itself.
 """
 
 from __future__ import annotations

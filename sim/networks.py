@@ -2,7 +2,10 @@
 
 Both map (n, d) inputs to (n, m) raw outputs; projection onto the sphere happens in the
 simulation. Each activation comes with its derivative, which the closed-form kernels of
-`sim.ntk` needs.
+`sim.ntk` needs. Each network also gives one forward pass with what it saved
+(`forward_saving`) and, from that, the forward-mode derivative along a change of its weights
+(`tangent`): J_theta f(x) dtheta, what torch.func.jvp gives (the same numbers for tanh), without
+a second forward pass when the saved one is at hand.
 """
 
 from __future__ import annotations
@@ -31,6 +34,14 @@ def activate(name: str, a: torch.Tensor) -> torch.Tensor:
     if name == "erf":
         return torch.erf(a)
     raise ValueError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {name!r}")
+
+
+def tangent_through(name: str, da: torch.Tensor, a: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
+    """sigma'(a) da, given y = sigma(a); for tanh from y alone (a may be None), by the formula
+    torch's forward-mode AD uses, so the numbers equal torch.func.jvp's."""
+    if name == "tanh":
+        return torch.ops.aten.tanh_backward(da, y)
+    return da * activate_derivative(name, a)
 
 
 def activate_derivative(name: str, a: torch.Tensor) -> torch.Tensor:
@@ -64,8 +75,20 @@ class AveragingNet(nn.Module):
     def forward_with(self, weights: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """f(x) with the given parameter tensors in parameters() order (W): what
         torch.func.functional_call gives, without swapping the module's own."""
-        hidden = activate(self.activation, x @ weights[0].T)
-        return hidden.reshape(x.shape[0], self.out_dim, self.width).mean(dim=-1)
+        return self.forward_saving(weights, x)[0]
+
+    def forward_saving(self, weights: Sequence[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+        """(f(x), saved): `saved` = (x, a, sigma(a)) with a = x W^T (n, m N), what `tangent` needs."""
+        a = x @ weights[0].T
+        hidden = activate(self.activation, a)
+        return hidden.reshape(x.shape[0], self.out_dim, self.width).mean(dim=-1), (x, a, hidden)
+
+    def tangent(self, weights: Sequence[torch.Tensor], tangents: Sequence[torch.Tensor], saved: tuple) -> torch.Tensor:
+        """(n, m): J_W f(x) dW for dW = tangents[0], at the pass `saved` of forward_saving:
+        the mean over each output's units of sigma'(a) (x dW^T)."""
+        x, a, hidden = saved
+        dh = tangent_through(self.activation, x @ tangents[0].T, a, hidden)
+        return dh.reshape(x.shape[0], self.out_dim, self.width).mean(dim=-1)
 
 
 class MLP(nn.Module):
@@ -98,10 +121,33 @@ class MLP(nn.Module):
     def forward_with(self, weights: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """f(x) with the given parameter tensors in parameters() order (W_1, b_1, W_2, ...):
         what torch.func.functional_call gives, without swapping the module's own."""
+        return self.forward_saving(weights, x)[0]
+
+    def forward_saving(self, weights: Sequence[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+        """(f(x), saved): `saved` holds each layer's input (x, then every hidden layer's
+        activations sigma(a), (n, width)) and, except for tanh (whose derivative comes from
+        sigma(a)), each hidden layer's pre-activation a: what `tangent` needs."""
+        inputs, pre = [x], []
         last = len(weights) // 2 - 1
         for i in range(last):
-            x = activate(self.activation, F.linear(x, weights[2 * i], weights[2 * i + 1]))
-        return F.linear(x, weights[2 * last], weights[2 * last + 1])
+            a = F.linear(inputs[-1], weights[2 * i], weights[2 * i + 1])
+            pre.append(None if self.activation == "tanh" else a)
+            inputs.append(activate(self.activation, a))
+        return F.linear(inputs[-1], weights[2 * last], weights[2 * last + 1]), (inputs, pre)
+
+    def tangent(self, weights: Sequence[torch.Tensor], tangents: Sequence[torch.Tensor], saved: tuple) -> torch.Tensor:
+        """(n, m): J_theta f(x) dtheta for dtheta = `tangents` (parameters() order) at the pass
+        `saved` of forward_saving, layer by layer: da_l = db_l + dx_{l-1} W_l^T + x_{l-1} dW_l^T,
+        dx_l = sigma'(a_l) da_l (dx_0 = 0), summed in the order torch's forward-mode AD sums
+        them, so for tanh the numbers equal torch.func.jvp's."""
+        inputs, pre = saved
+        dx = None
+        for i, x in enumerate(inputs):  # the hidden layers, then the output layer
+            W, dW, db = weights[2 * i], tangents[2 * i], tangents[2 * i + 1]
+            da = db + x.mm(dW.t()) if dx is None else db + dx.mm(W.t()) + x.mm(dW.t())
+            if i < len(pre):
+                dx = tangent_through(self.activation, da, pre[i], inputs[i + 1])
+        return da
 
     def zero_output(self) -> None:
         """Make f identically zero (and so invariant to every view) without killing the kernel:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.func import jvp
 
 from sim import kernel_evolution, metrics
 from sim.budget import check_fits
@@ -37,9 +36,8 @@ from sim.views import make_views
 
 KERNEL_MAX_POINTS = 256
 # Process-wide torch state that runs in different threads (the window's worker, an export)
-# must take turns with: forward-mode AD levels (two threads inside jvp at once corrupt each
-# other's level: "forward AD level with an invalid index") and the global random generator
-# that seeded network initialisation draws from (interleaved draws change both networks).
+# must take turns with: the global random generator that seeded network initialisation draws
+# from (interleaved draws change both networks).
 TORCH_STATE_LOCK = threading.RLock()
 
 
@@ -122,6 +120,7 @@ class Simulation:
             check_fits(preset, preset.n, preset.data.dim, self.device, self.source)
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
         check_fits(preset, self.samples.n, self.X.shape[1], self.device, self.source)
+        self._params_of: torch.nn.Module | None = None  # the network `params` lists
         self._make_model()
         self._make_start(on_fit)
         self._check_outputs_defined()
@@ -133,6 +132,7 @@ class Simulation:
         self._limit_H: torch.Tensor | None = None
         self._views = self._draw_views()
         self._observed: _Observed | None = None
+        self._clean: tuple | None = None  # the network's pass over the clean samples (_clean_pass)
 
     # ----- construction -------------------------------------------------------------
     @property
@@ -239,6 +239,14 @@ class Simulation:
 
     # ----- the model ------------------------------------------------------------------
     @property
+    def params(self) -> list[torch.Tensor]:
+        """theta: the network's parameter tensors in parameters() order, listed once per
+        network (walking the modules costs more than a small step's arithmetic)."""
+        if self._params_of is not self.model:
+            self._params, self._params_of = list(self.model.parameters()), self.model
+        return self._params
+
+    @property
     def n(self) -> int:
         return self.X.shape[0]
 
@@ -255,7 +263,7 @@ class Simulation:
     def _raw(self, inputs: torch.Tensor) -> torch.Tensor:
         """u = f_theta(inputs) + Delta for (V, n, d) or (n, d) inputs of the n samples."""
         flat = inputs.reshape(-1, inputs.shape[-1])
-        return self.model(flat).reshape(*inputs.shape[:-1], -1) + self.delta
+        return self.model.forward_with(self.params, flat).reshape(*inputs.shape[:-1], -1) + self.delta
 
     def raw_outputs(self) -> torch.Tensor:
         """(n, m): u = f_theta(x_i) + Delta_i of the clean samples, before projection; no gradient."""
@@ -329,7 +337,7 @@ class Simulation:
         for switch in self.preset.training.switches:
             if switch.step == self.step_count:
                 self.set_kernel(switch.kernel)
-        moving = [p for p in self.model.parameters() if p.requires_grad] if self.kernel == "nn" else [self.delta]
+        moving = [p for p in self.params if p.requires_grad] if self.kernel == "nn" else [self.delta]
         first_order = self._first_order_scale()
         cached = self._take_next_gradient()
         if cached is not None:
@@ -364,7 +372,9 @@ class Simulation:
         self.step_count += 1
         self.step_size = eta * scale
         self.flow_time += self.step_size
-        self.max_move = float(angles(before, self.embed() if after is None else after).max())
+        if after is not None:
+            self._keep_clean_pass(after[1])
+        self.max_move = float(angles(before, self.embed() if after is None else after[0]).max())
         self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
 
@@ -374,7 +384,7 @@ class Simulation:
         before = [p.detach().clone() for p in moving]
         state = copy.deepcopy(optimiser.state_dict()) if optimiser.state else None  # plain SGD keeps none
         optimiser.step()
-        if bool(torch.stack([torch.isfinite(p).all() for p in moving]).all()):
+        if bool(torch.cat([p.detach().reshape(-1) for p in moving]).isfinite().all()):
             return
         with torch.no_grad():
             for p, old in zip(moving, before):
@@ -400,31 +410,61 @@ class Simulation:
 
     def _checked_scale(
         self, scale: float, moving: list[torch.Tensor], grads: list[torch.Tensor], eta: float, before: torch.Tensor
-    ) -> tuple[float, torch.Tensor | None]:
+    ) -> tuple[float, tuple[torch.Tensor, tuple] | None]:
         """The step rule, second part (plain gradient descent): the step is tried on the clean
         samples with the very arithmetic the optimiser uses, and while some embedding would
         move more than max_move the factor shrinks (to 0.95 of the bound over the move).
         Deterministic in the state, so a replay makes the same choices. Returns the factor and
-        the embeddings the step at that factor gives (None when not tried: max_move 0 or
-        another optimiser, or 20 cuts without reaching the bound)."""
+        what `_tried` gives at that factor: the embeddings and the network's pass over the
+        clean samples (None when not tried: max_move 0 or another optimiser, or 20 cuts
+        without reaching the bound)."""
         bound = self.preset.training.max_move
         if bound == 0 or self.preset.training.optimizer != "gd":
             return scale, None
         for _ in range(20):
             tried = self._tried(moving, grads, eta * scale)
-            moved = float(angles(before, tried).max())
+            moved = float(angles(before, tried[0]).max())
             if moved <= bound:
                 return scale, tried
             scale *= 0.95 * bound / moved
         return scale, None
 
-    def _tried(self, moving: list[torch.Tensor], grads: list[torch.Tensor], lr: float) -> torch.Tensor:
-        """(n, m) embeddings of the clean samples after a plain step of size lr along grads."""
+    def _tried(self, moving: list[torch.Tensor], grads: list[torch.Tensor], lr: float) -> tuple[torch.Tensor, tuple]:
+        """(n, m) embeddings of the clean samples after a plain step of size lr along grads, and
+        the network's pass over the samples at the weights that step gives (forward_saving's;
+        the kept one when the step moves only Delta)."""
         with torch.no_grad():
             new = {id(p): p.detach().add(g, alpha=-lr) for p, g in zip(moving, grads)}
-            weights = [new.get(id(p), p.detach()) for p in self.model.parameters()]
-            u = self.model.forward_with(weights, self.X) + new.get(id(self.delta), self.delta.detach())
-            return u / u.norm(dim=1, keepdim=True)
+            params = self.params
+            if any(id(p) in new for p in params):
+                f_X, saved = self.model.forward_saving([new.get(id(p), p.detach()) for p in params], self.X)
+            else:
+                f_X, saved = self._clean_pass()
+            u = f_X + new.get(id(self.delta), self.delta.detach())
+            return u / u.norm(dim=1, keepdim=True), (f_X, saved)
+
+    def _clean_pass(self) -> tuple[torch.Tensor, tuple]:
+        """(f_theta(X), saved) of the clean samples at the current weights (forward_saving),
+        kept until the samples or a parameter change (torch counts every in-place change of a
+        tensor: a step, a load); no gradient."""
+        params = self.params
+        versions = [p._version for p in params]
+        kept = self._clean
+        if (
+            kept is None
+            or kept[0] is not self.samples
+            or kept[1] != versions
+            or any(a is not b for a, b in zip(kept[2], params))
+        ):
+            with torch.no_grad():
+                kept = (self.samples, versions, params, self.model.forward_saving([p.detach() for p in params], self.X))
+            self._clean = kept
+        return kept[3]
+
+    def _keep_clean_pass(self, found: tuple[torch.Tensor, tuple]) -> None:
+        """Keep `found`, a pass over the clean samples at the current weights (the step just taken tried it)."""
+        params = self.params
+        self._clean = (self.samples, [p._version for p in params], params, found)
 
     def _take_next_gradient(self) -> tuple[torch.Tensor, dict[torch.Tensor, torch.Tensor]] | None:
         """The loss and gradients a frame computed on the next step's views, if nothing that
@@ -468,7 +508,8 @@ class Simulation:
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         """The loss on `views` (default: the next step's), and for each kernel the tangent
         displacement of every clean embedding that one step of that kernel gives, computed
-        without building H: the NN one as one vjp (grad_theta L) then one jvp at the samples."""
+        without building H: the NN one as one vjp (grad_theta L) then one forward-mode
+        derivative at the samples (J_theta f(X) along -lr grad_theta L, sim/networks.py tangent)."""
         if views is None or views is self._views:
             loss, moves, Z = self._observe().motion
             return loss, dict(moves), Z
@@ -477,15 +518,13 @@ class Simulation:
     def _velocities(self, views: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         """velocities() on `views`; on the next step's, kept with its gradients (_Observed)."""
         loss, Z = self._loss_of(views)
-        params = list(self.model.parameters())
+        params = self.params
         grads = torch.autograd.grad(loss, [*params, self.delta])
         g_theta, g_delta = grads[:-1], grads[-1].detach()
         lr = self.preset.training
-        tangent = tuple(-lr.lr * g for g in g_theta)
-        primals = tuple(p.detach() for p in params)
-        with TORCH_STATE_LOCK:  # the jvp's primal output is f_theta(X): the clean embeddings come with it
-            f_X, du_nn = jvp(lambda *weights: self.model.forward_with(weights, self.X), primals, tangent)
         with torch.no_grad():
+            f_X, saved = self._clean_pass()  # often the pass the last step tried, kept
+            du_nn = self.model.tangent([p.detach() for p in params], [-lr.lr * g for g in g_theta], saved)
             u = f_X + self.delta
             z = u / u.norm(dim=1, keepdim=True)
         moves = {"nn": du_nn, "identity": -lr.lr_points * self.n * g_delta}
@@ -724,5 +763,5 @@ class Simulation:
         other.views_generator = torch.Generator()
         other.views_generator.set_state(self.views_generator.get_state())
         other._views = self._views.clone()
-        other._observed = None
+        other._observed = other._clean = None
         return other
