@@ -27,7 +27,7 @@ from sim.budget import check_fits
 from sim.frame import Frame
 from sim.losses import TileHook, contrastive_loss
 from sim.networks import MLP, AveragingNet
-from sim.ntk import limit_kernel, ntk, trace_kernel
+from sim.ntk import limit_kernel, trace_ntk
 from sim.preset import KERNELS, LIMIT_MAX_POINTS, LossSpec, Preset, PresetError, TrainingSpec, with_changes
 from sim.samples import Samples, build_samples
 from sim.ssl_losses import ByolHead, vicreg_loss
@@ -545,14 +545,14 @@ class Simulation:
         and those samples' indices."""
         idx = metrics.subsample(self.n, KERNEL_MAX_POINTS, self.device)
         idx = idx[torch.argsort(self.labels[idx], stable=True)]
-        return trace_kernel(ntk(self.model, self.X[idx])).detach(), idx
+        return trace_ntk(self.model, self.X[idx]).detach(), idx
 
     def start_kernel(self, idx: torch.Tensor) -> torch.Tensor:
         """(s, s) trace kernel of the network as the run started (theta at step 0) on the
         samples `idx` of the current data, cached until the data or `idx` change."""
         seen = self._kernel_at_start
         if seen is None or seen[0] is not self.samples or not torch.equal(seen[1], idx):
-            self._kernel_at_start = (self.samples, idx, trace_kernel(ntk(self._start_model, self.X[idx])).detach())
+            self._kernel_at_start = (self.samples, idx, trace_ntk(self._start_model, self.X[idx]).detach())
         return self._kernel_at_start[2]
 
     def frame(self, with_kernel: bool = False, block_ratio: bool = True) -> Frame:

@@ -13,7 +13,7 @@ from torch.func import functional_call, jacrev, vmap
 
 from sim import ntk as ntk_module
 from sim.networks import MLP, AveragingNet
-from sim.ntk import limit_kernel, limit_kernel_averaging, ntk, trace_kernel
+from sim.ntk import limit_kernel, limit_kernel_averaging, ntk, trace_kernel, trace_ntk
 
 
 def jacobian_kernel(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
@@ -235,6 +235,21 @@ def test_trace_kernel_sums_output_diagonal() -> None:
     H = torch.randn(4, 4, 3, 3, generator=torch.Generator().manual_seed(20))
     expected = H[:, :, 0, 0] + H[:, :, 1, 1] + H[:, :, 2, 2]
     torch.testing.assert_close(trace_kernel(H), expected)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "erf"])
+def test_trace_ntk_is_the_trace_of_the_jacobian_contraction(activation: str) -> None:
+    """The MLP's layer-wise trace (no (n, n, m, m) kernel), with a frozen layer, and the
+    averaging net's (through ntk), against the trace of J J^T."""
+    torch.manual_seed(21)
+    mlp = MLP(2, 3, width=12, depth=3, activation=activation, gain=2.0).double()
+    mlp.layers[1].bias.requires_grad_(False)
+    X = points(10, 2, seed=22)
+    torch.testing.assert_close(trace_ntk(mlp, X), trace_kernel(jacobian_kernel(mlp, X)), rtol=1e-6, atol=1e-10)
+    averaging = AveragingNet(2, 2, width=30, activation=activation).double()
+    torch.testing.assert_close(
+        trace_ntk(averaging, X), trace_kernel(jacobian_kernel(averaging, X)), rtol=1e-6, atol=1e-10
+    )
 
 
 def test_mlp_limit_kernel_draws_networks_with_the_models_init_gain() -> None:
