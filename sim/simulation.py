@@ -121,6 +121,7 @@ class Simulation:
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
         check_fits(preset, self.samples.n, self.X.shape[1], self.device, self.source)
         self._params_of: torch.nn.Module | None = None  # the network `params` lists
+        self._clean: tuple | None = None  # the network's pass over the clean samples (_clean_pass)
         self._make_model()
         self._make_start(on_fit)
         self._check_outputs_defined()
@@ -132,7 +133,6 @@ class Simulation:
         self._limit_H: torch.Tensor | None = None
         self._views = self._draw_views()
         self._observed: _Observed | None = None
-        self._clean: tuple | None = None  # the network's pass over the clean samples (_clean_pass)
 
     # ----- construction -------------------------------------------------------------
     @property
@@ -266,14 +266,15 @@ class Simulation:
         return self.model.forward_with(self.params, flat).reshape(*inputs.shape[:-1], -1) + self.delta
 
     def raw_outputs(self) -> torch.Tensor:
-        """(n, m): u = f_theta(x_i) + Delta_i of the clean samples, before projection; no gradient."""
+        """(n, m): u = f_theta(x_i) + Delta_i of the clean samples, before projection; no
+        gradient. From the kept pass over the clean samples (`_clean_pass`) when it holds."""
         with torch.no_grad():
-            return self._raw(self.X)
+            return self._clean_pass()[0] + self.delta
 
     def embed(self, inputs: torch.Tensor | None = None) -> torch.Tensor:
         """Unit embeddings of the clean samples (or of (V, n, d) views), no gradient."""
         with torch.no_grad():
-            u = self._raw(self.X if inputs is None else inputs)
+            u = self.raw_outputs() if inputs is None else self._raw(inputs)
             return u / u.norm(dim=-1, keepdim=True)
 
     def _check_outputs_defined(self) -> None:
