@@ -36,7 +36,7 @@ def activate(name: str, a: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"activation: expected one of {', '.join(ACTIVATIONS)}, got {name!r}")
 
 
-def tangent_through(name: str, da: torch.Tensor, a: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
+def _tangent_through(name: str, da: torch.Tensor, a: torch.Tensor | None, y: torch.Tensor) -> torch.Tensor:
     """sigma'(a) da, given y = sigma(a); for tanh from y alone (a may be None), by the formula
     torch's forward-mode AD uses, so the numbers equal torch.func.jvp's."""
     if name == "tanh":
@@ -87,7 +87,7 @@ class AveragingNet(nn.Module):
         """(n, m): J_W f(x) dW for dW = tangents[0], at the pass `saved` of forward_saving:
         the mean over each output's units of sigma'(a) (x dW^T)."""
         x, a, hidden = saved
-        dh = tangent_through(self.activation, x @ tangents[0].T, a, hidden)
+        dh = _tangent_through(self.activation, x @ tangents[0].T, a, hidden)
         return dh.reshape(x.shape[0], self.out_dim, self.width).mean(dim=-1)
 
 
@@ -146,7 +146,7 @@ class MLP(nn.Module):
             W, dW, db = weights[2 * i], tangents[2 * i], tangents[2 * i + 1]
             da = db + x.mm(dW.t()) if dx is None else db + dx.mm(W.t()) + x.mm(dW.t())
             if i < len(pre):
-                dx = tangent_through(self.activation, da, pre[i], inputs[i + 1])
+                dx = _tangent_through(self.activation, da, pre[i], inputs[i + 1])
         return da
 
     def zero_output(self) -> None:

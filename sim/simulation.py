@@ -446,17 +446,12 @@ class Simulation:
 
     def _clean_pass(self) -> tuple[torch.Tensor, tuple]:
         """(f_theta(X), saved) of the clean samples at the current weights (forward_saving),
-        kept until the samples or a parameter change (torch counts every in-place change of a
-        tensor: a step, a load); no gradient."""
+        kept until the samples, the network or a parameter change (torch counts every in-place
+        change of a tensor: a step, a load); no gradient."""
         params = self.params
         versions = [p._version for p in params]
         kept = self._clean
-        if (
-            kept is None
-            or kept[0] is not self.samples
-            or kept[1] != versions
-            or any(a is not b for a, b in zip(kept[2], params))
-        ):
+        if kept is None or kept[0] is not self.samples or kept[1] != versions or kept[2] is not params:
             with torch.no_grad():
                 kept = (self.samples, versions, params, self.model.forward_saving([p.detach() for p in params], self.X))
             self._clean = kept
