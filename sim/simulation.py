@@ -86,6 +86,10 @@ def angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 2 * torch.asin(((a - b).norm(dim=1) / 2).clamp(max=1))
 
 
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    return bool(torch.cat([t.detach().reshape(-1) for t in tensors]).isfinite().all())
+
+
 def tangent_part(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """The part of v tangent to the sphere at unit z (row by row)."""
     return v - (v * z).sum(-1, keepdim=True) * z
@@ -361,13 +365,16 @@ class Simulation:
         seen = self._observed
         before = seen.z if seen is not None and self._still(seen, settings=False) else self.embed()
         scale, after = self._checked_scale(first_order, moving, grads, eta, before)
-        for group in opt.param_groups:
-            group["lr"] = eta * scale
-        try:
-            self._accepted_step(opt, moving)
-        finally:
+        if after is not None:  # plain gradient descent, tried: the step is the weights tried
+            self._take_tried(moving, after[2])
+        else:
             for group in opt.param_groups:
-                group["lr"] = eta
+                group["lr"] = eta * scale
+            try:
+                self._accepted_step(opt, moving)
+            finally:
+                for group in opt.param_groups:
+                    group["lr"] = eta
         if self.head:
             self.head.step(head_grads, self.model)
         self.step_count += 1
@@ -385,7 +392,7 @@ class Simulation:
         before = [p.detach().clone() for p in moving]
         state = copy.deepcopy(optimiser.state_dict()) if optimiser.state else None  # plain SGD keeps none
         optimiser.step()
-        if bool(torch.cat([p.detach().reshape(-1) for p in moving]).isfinite().all()):
+        if _all_finite(moving):
             return
         with torch.no_grad():
             for p, old in zip(moving, before):
@@ -394,7 +401,20 @@ class Simulation:
             optimiser.state.clear()
         else:
             optimiser.load_state_dict(state)
-        raise Divergence(
+        raise self._non_finite_update()
+
+    def _take_tried(self, moving: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
+        """Plain gradient descent's step as `_tried` computed it (the very arithmetic of
+        torch's SGD, p - lr g): the tried weights are copied in if all are finite; otherwise
+        nothing changes and Divergence says so."""
+        if not _all_finite(weights):
+            raise self._non_finite_update()
+        with torch.no_grad():
+            for p, w in zip(moving, weights):
+                p.copy_(w)
+
+    def _non_finite_update(self) -> Divergence:
+        return Divergence(
             f"step {self.step_count}: the update made the {'network' if self.kernel == 'nn' else 'offsets'} "
             "non-finite; the run keeps its last good state (lower the step size)"
         )
@@ -411,14 +431,14 @@ class Simulation:
 
     def _checked_scale(
         self, scale: float, moving: list[torch.Tensor], grads: list[torch.Tensor], eta: float, before: torch.Tensor
-    ) -> tuple[float, tuple[torch.Tensor, tuple] | None]:
+    ) -> tuple[float, tuple[torch.Tensor, tuple, list[torch.Tensor]] | None]:
         """The step rule, second part (plain gradient descent): the step is tried on the clean
         samples with the very arithmetic the optimiser uses, and while some embedding would
         move more than max_move the factor shrinks (to 0.95 of the bound over the move).
         Deterministic in the state, so a replay makes the same choices. Returns the factor and
-        what `_tried` gives at that factor: the embeddings and the network's pass over the
-        clean samples (None when not tried: max_move 0 or another optimiser, or 20 cuts
-        without reaching the bound)."""
+        what `_tried` gives at that factor: the embeddings, the network's pass over the clean
+        samples and the moved tensors' new values (None when not tried: max_move 0 or another
+        optimiser, or 20 cuts without reaching the bound)."""
         bound = self.preset.training.max_move
         if bound == 0 or self.preset.training.optimizer != "gd":
             return scale, None
@@ -430,19 +450,22 @@ class Simulation:
             scale *= 0.95 * bound / moved
         return scale, None
 
-    def _tried(self, moving: list[torch.Tensor], grads: list[torch.Tensor], lr: float) -> tuple[torch.Tensor, tuple]:
-        """(n, m) embeddings of the clean samples after a plain step of size lr along grads, and
+    def _tried(
+        self, moving: list[torch.Tensor], grads: list[torch.Tensor], lr: float
+    ) -> tuple[torch.Tensor, tuple, list[torch.Tensor]]:
+        """(n, m) embeddings of the clean samples after a plain step of size lr along grads;
         the network's pass over the samples at the weights that step gives (forward_saving's;
-        the kept one when the step moves only Delta)."""
+        the kept one when the step moves only Delta); and the moved tensors' new values."""
         with torch.no_grad():
-            new = {id(p): p.detach().add(g, alpha=-lr) for p, g in zip(moving, grads)}
+            moved = [p.detach().add(g, alpha=-lr) for p, g in zip(moving, grads)]
+            new = {id(p): w for p, w in zip(moving, moved)}
             params = self.params
             if any(id(p) in new for p in params):
                 f_X, saved = self.model.forward_saving([new.get(id(p), p.detach()) for p in params], self.X)
             else:
                 f_X, saved = self._clean_pass()
             u = f_X + new.get(id(self.delta), self.delta.detach())
-            return u / u.norm(dim=1, keepdim=True), (f_X, saved)
+            return u / u.norm(dim=1, keepdim=True), (f_X, saved), moved
 
     def _clean_pass(self) -> tuple[torch.Tensor, tuple]:
         """(f_theta(X), saved) of the clean samples at the current weights (forward_saving),

@@ -66,3 +66,19 @@ def test_kept_clean_pass_is_a_fresh_pass(kernel):
     sim.move_cluster(0, [-2.5, 0.5])  # other samples: the kept pass is not theirs
     with torch.no_grad():
         assert torch.equal(sim._clean_pass()[0], sim.model(sim.X))
+
+
+def test_a_tried_step_with_non_finite_weights_is_refused_and_changes_nothing():
+    """A weight can overflow while the embeddings stay finite (tanh(inf) = 1): the tried step
+    is then refused with Divergence and theta is left as it was."""
+    from sim.simulation import Divergence
+
+    sim = Simulation(with_changes(load_preset("fig5-2d"), {"training.fit_steps": 20}))
+    sim.step(2)
+    before = [p.detach().clone() for p in sim.params]
+    weights = [p.detach().clone() for p in sim.params]
+    weights[0][0, 0] = float("inf")
+    with pytest.raises(Divergence, match="non-finite"):
+        sim._take_tried(list(sim.params), weights)
+    assert all(torch.equal(p, q) for p, q in zip(sim.params, before))
+    sim.step(1)  # and the run goes on
