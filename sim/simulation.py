@@ -358,8 +358,6 @@ class Simulation:
         elif self.kernel == "limit":
             grads = [torch.einsum("ijkl,jl->ik", self.limit_H(), grads[0])]
         self._check_finite(loss, (*grads, *head_grads))
-        for p, g in zip(moving, grads):
-            p.grad = g
         opt = {"nn": self.theta_opt, "identity": self.delta_opt, "limit": self.limit_opt}[self.kernel]
         eta = opt.param_groups[0]["lr"]
         seen = self._observed
@@ -368,6 +366,8 @@ class Simulation:
         if after is not None:  # plain gradient descent, tried: the step is the weights tried
             self._take_tried(moving, after[2])
         else:
+            for p, g in zip(moving, grads):
+                p.grad = g
             for group in opt.param_groups:
                 group["lr"] = eta * scale
             try:
