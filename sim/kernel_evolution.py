@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 
 import numpy as np
 import scipy.linalg
@@ -26,6 +27,7 @@ import threadpoolctl
 import torch
 
 EIGENVALUES = 8
+_ONE_BLAS_THREAD = threading.Lock()
 NAMES = ("distance", "alignment", "eigenvalues", "top_share")
 
 
@@ -66,9 +68,11 @@ def _top_eigenpairs(sym: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.
     """The `count` largest eigenvalues of the symmetric (s, s) matrix, ascending, and their
     eigenvectors as columns (on the CPU, float64): LAPACK's dsyevr for those alone, about
     twice as fast as the whole spectrum at s = 256. In one BLAS thread: the eigenvectors'
-    last digits depend on the thread count, and a run gives the same numbers in any process."""
+    last digits depend on the thread count, and a run gives the same numbers in any process
+    (one call at a time: the limit is process-wide, and a second thread's call ending first
+    would lift it under the first's)."""
     s = sym.shape[0]
-    with _blas().limit(limits=1, user_api="blas"):
+    with _ONE_BLAS_THREAD, _blas().limit(limits=1, user_api="blas"):
         values, vectors = scipy.linalg.eigh(sym.cpu().numpy(), subset_by_index=[max(0, s - count), s - 1], driver="evr")
     return torch.from_numpy(values), torch.from_numpy(vectors)
 
