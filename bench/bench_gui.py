@@ -1,7 +1,7 @@
 """GUI benchmark: training steps/s with the window open against a headless loop on the same
-preset (target ratio >= 0.8; the median of PAIRS pairs measured alternately), frames/s drawing 10k and 100k points in the embedding view
-(targets 60 and 30), one canvas and two side by side, and a 100k-sample run (fig5-2d's data,
-25,000 samples a cluster): seconds from opening the window to its first preview and first
+preset (target ratio >= 0.8; the median of PAIRS pairs measured alternately), frames/s
+drawing 10k and 100k points in the embedding view (targets 60 and 30), one canvas and two
+side by side, and a 100k-sample run (fig5-2d's data, 25,000 samples a cluster): seconds from opening the window to its first preview and first
 full frame (target under 15 s), and its steps/s headless. Needs a display (Xvfb is fine):
 
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python bench/bench_gui.py

@@ -160,8 +160,9 @@ def _tiles(R, u, tau, exclude_self, phi, chunk, want_grad, on_tile, floor):
     if u is not None:
         K.append(u[None, :])
         Q.append(torch.ones(N, 1, dtype=R.dtype, device=R.device))
-    if len(K) + m - 1 < INNER_MIN:  # zero terms add exactly 0: the same sums, a faster product
-        pad = INNER_MIN - (len(K) + m - 1)
+    terms = m + len(K) - 1  # K's parts: R^T (m rows), then one row each
+    if terms < INNER_MIN:  # zero terms add exactly 0: the same sums, a faster product
+        pad = INNER_MIN - terms
         K.append(torch.zeros(pad, N, dtype=R.dtype, device=R.device))
         Q.append(torch.zeros(N, pad, dtype=R.dtype, device=R.device))
     # exp2 runs about twice as fast as exp on the CPU: the tiles hold (S - shift) log2(e).
