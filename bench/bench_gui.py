@@ -26,6 +26,7 @@ STEP_SECONDS = 8.0
 PAIRS = 3  # headless and window measured alternately this many times; the ratio is the pairs' median
 DRAW_SECONDS = 3.0
 LARGE_PER_CLUSTER = 25_000  # 4 clusters: the 100k-sample run
+CHECK_MS = 10  # how often a wait checks its condition
 
 
 def large_preset(name: str = "fig5-2d"):
@@ -51,9 +52,9 @@ def first_frame_seconds(app, preset) -> dict[str, float]:
         t0 = time.perf_counter()
         window = MainWindow(preset, settings)
         window.show()
-        _wait(app, lambda: window.snapshot is not None, 300)
+        _wait(lambda: window.snapshot is not None, 300)
         preview = time.perf_counter() - t0
-        _wait(app, lambda: window.snapshot is not None and not window.snapshot.preview, 300)
+        _wait(lambda: window.snapshot is not None and not window.snapshot.preview, 300)
         full = time.perf_counter() - t0
         window.close()
     return {"preview_s": preview, "full_frame_s": full}
@@ -109,9 +110,9 @@ def window_rate(app, preset_name: str, seconds: float) -> dict[str, float]:
         settings = QSettings(str(Path(tmp) / "bench.ini"), QSettings.Format.IniFormat)
         window = MainWindow(load_preset(preset_name), settings, autoplay=True)
         window.show()
-        _wait(app, lambda: window.snapshot is not None and window.snapshot.frames[0].step > 20, 30)
+        _wait(lambda: window.snapshot is not None and window.snapshot.frames[0].step > 20, 30)
         step0, frames0, t0 = window.snapshot.frames[0].step, window.frames_drawn, time.perf_counter()
-        _wait(app, lambda: False, seconds)
+        _wait(lambda: False, seconds)
         elapsed = time.perf_counter() - t0
         result = {
             "steps_per_s": (window.snapshot.frames[0].step - step0) / elapsed,
@@ -136,7 +137,7 @@ def draw_rate(app, points: int, views: int, seconds: float) -> float:
         layout.addWidget(view)
     host.resize(800 * views, 640)
     host.show()
-    _wait(app, lambda: False, 0.5)
+    _wait(lambda: False, 0.5)
     rng = np.random.default_rng(0)
     angle = rng.uniform(0, 2 * np.pi, (16, points))
     labels = rng.integers(0, 10, points)
@@ -159,11 +160,26 @@ def draw_rate(app, points: int, views: int, seconds: float) -> float:
     return rate
 
 
-def _wait(app, condition, seconds: float) -> None:
+def _wait(condition, seconds: float) -> None:
+    """Run Qt's event loop, as the app's exec() does (the loop in C++, not a Python poll
+    holding the interpreter), until `condition()` holds (checked every CHECK_MS) or `seconds`
+    pass."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end and not condition():
-        app.processEvents()
-        time.sleep(0.002)
+    if condition():
+        return
+    loop = QEventLoop()
+
+    def check() -> None:
+        if condition() or time.perf_counter() >= end:
+            loop.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(check)
+    timer.start(CHECK_MS)
+    loop.exec()
+    timer.stop()
 
 
 def run(preset: str = "fig5-2d", step_seconds: float = STEP_SECONDS, draw_seconds: float = DRAW_SECONDS) -> dict:

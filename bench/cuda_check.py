@@ -1,7 +1,7 @@
 """The CUDA path against the CPU, for a lent GPU machine (tests stay CPU-only): the loss and
 its gradient (fused Triton kernel and torch tiles) against the dense one in float64 on the
 CPU; the kernel's shapes timed at 1M views; a fig5-2d run of 50 steps and its frame
-(velocities, kernel heatmap) on CUDA against the same run on the CPU. Prints one line per
+(velocities, kernel heatmap) and its limit kernel on CUDA against the same on the CPU. Prints one line per
 check and exits 1 if any fails.
 
     python3 bench/cuda_check.py [--device cuda]
@@ -106,6 +106,11 @@ def run_check(device: torch.device) -> list[tuple[str, float, float]]:
             (f"fig5-2d {when}: NN velocities", relative(gpu.velocity["nn"], cpu.velocity["nn"]), 3e-2),
             (f"fig5-2d {when}: kernel heatmap H", relative(gpu.H, cpu.H), 1e-3),
         ]
+    # the limit kernel's Monte Carlo networks are drawn on the CPU for both
+    limits = [
+        Simulation(with_changes(load_preset("fig5-2d"), {"device": where})).limit_H() for where in ("cpu", str(device))
+    ]
+    out.append(("fig5-2d's limit kernel (mean NTK of fresh networks)", relative(limits[1].cpu(), limits[0]), 1e-3))
     return out
 
 

@@ -234,13 +234,13 @@ def _ntk_jacobian(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
 
 def _reinitialised_copy(model: nn.Module, generator: torch.Generator | None) -> nn.Module:
     """A deep copy of `model` with every submodule's reset_parameters() rerun under a seed drawn
-    from `generator` (an MLP's hidden weights then times its init gain, as at its construction);
-    the global RNG state is left as it was."""
-    clone = copy.deepcopy(model)
-    where = generator.device if generator is not None else None
-    seed = int(torch.randint(2**62, (1,), generator=generator, device=where).item())
-    devices = sorted({p.device.index or 0 for p in clone.parameters() if p.device.type == "cuda"})
-    with torch.random.fork_rng(devices=devices):
+    from `generator` (an MLP's hidden weights then times its init gain, as at its construction),
+    on the model's device. The weights are drawn by the CPU's generator and moved there, so a
+    copy on a GPU has the very weights of the CPU's; the global RNG state is left as it was."""
+    where = next(model.parameters()).device
+    clone = copy.deepcopy(model).to("cpu")
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device if generator else None).item())
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for module in clone.modules():
             owns = any(True for _ in module.parameters(recurse=False))
@@ -254,7 +254,7 @@ def _reinitialised_copy(model: nn.Module, generator: torch.Generator | None) -> 
                 reset()
     if isinstance(clone, MLP):
         clone.apply_gain()
-    return clone
+    return clone.to(where)
 
 
 def _expected_derivative_product(

@@ -318,7 +318,7 @@ class Simulation:
         if self.n > LIMIT_MAX_POINTS:
             raise PresetError(f"training.kernel: 'limit' handles at most {LIMIT_MAX_POINTS} samples, got {self.n}")
         if self._limit_H is None:
-            gen = torch.Generator(device=self.device).manual_seed(self.preset.seed + 3)
+            gen = torch.Generator().manual_seed(self.preset.seed + 3)  # on the CPU: the same draws on a GPU
             with TORCH_STATE_LOCK:
                 self._limit_H = limit_kernel(self.model, self.X, self.preset.training.limit_draws, gen).detach()
         return self._limit_H
