@@ -5,7 +5,7 @@ own labels for the digits (digit 0 is label 0), the cluster's number from 1 othe
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QWidget
 
@@ -43,6 +43,7 @@ class Legend(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setWidget(content)
+        content.installEventFilter(self)
         outer = QHBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.scroll)
@@ -74,6 +75,13 @@ class Legend(QWidget):
         if content.minimumSizeHint().width() > self.width():
             height += self.scroll.horizontalScrollBar().sizeHint().height()
         self.setFixedHeight(height)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Fit again whenever the row's layout is redone: labels added in set_groups are shown
+        (and counted by the layout) only on a later turn of the event loop."""
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._fit_height()
+        return False
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -175,12 +176,15 @@ class MainWindow(QMainWindow):
         self.input_dock = self._dock("Input space", "input", self.input_view, right, scroll=False)
         self.table_dock = self._dock("Clusters", "clusters", self.cluster_table, right)
         self.kernel_evolution = KernelEvolutionView()
-        kernel_panel = QWidget()  # the heatmap, and under it how H(theta) moved since the start
-        column = QVBoxLayout(kernel_panel)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.kernel_view, 3)
-        column.addWidget(self.kernel_evolution, 1)
-        self.kernel_dock = self._dock("Kernel H(theta)", "kernel", kernel_panel, right)
+        kernel_panel = QSplitter(Qt.Orientation.Vertical)  # the heatmap, under it how H(theta) moved
+        kernel_panel.setChildrenCollapsible(False)
+        kernel_panel.addWidget(self.kernel_view)
+        kernel_panel.addWidget(self.kernel_evolution)
+        kernel_panel.setStretchFactor(0, 3)
+        kernel_panel.setStretchFactor(1, 1)
+        # the heatmap scales to its dock (no scroll area: one would lay the panel out at its
+        # wrapped label's preferred height, taller than the dock, and show a sliver of it)
+        self.kernel_dock = self._dock("Kernel H(theta)", "kernel", kernel_panel, right, scroll=False)
         self.curves_dock = self._dock("Metrics", "curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.theory = TheoryPanel()
         self.cluster_panel = ClusterPanel()

@@ -191,6 +191,41 @@ def test_the_input_space_is_drawn_whole_in_its_dock_at_1366_by_768(qtbot, tmp_pa
     assert bottom <= dock.height(), (bottom, dock.height())
 
 
+def test_the_kernel_heatmap_and_its_curves_lie_whole_in_their_dock_at_1366_by_768(qtbot, tmp_path) -> None:
+    """The kernel panel scales to its dock (digits: the two-line header): a fresh-user look
+    found it laid out at its preferred 763 px inside a 176 px dock, a sliver of the heatmap
+    shown and the curves below the edge."""
+    window = open_window(qtbot, tmp_path, "digits")
+    window.resize(1366, 768)
+    wait_for(qtbot, lambda: (window.width(), window.height()) == (1366, 768))
+    window.view_actions[window.kernel_dock].trigger()
+    wait_for(qtbot, lambda: window.kernel_view.updates > 0)
+    dock = window.kernel_dock
+    for widget in (window.kernel_view.graphics, window.kernel_evolution):
+        wait_for(qtbot, lambda widget=widget: widget.height() >= 50)
+        bottom = widget.mapTo(dock, QPoint(0, widget.height())).y()
+        assert bottom <= dock.height(), (type(widget).__name__, bottom, dock.height())
+    assert window.kernel_view.graphics.height() >= 100
+
+
+def test_a_legend_that_scrolls_shows_its_names_whole_above_the_scroll_bar(qtbot, tmp_path) -> None:
+    """The digit classes overflow the legend's row at 1366 x 768: the row stays whole with the
+    scroll bar under it (a fresh-user look found only the bar, the names hidden under it:
+    the height was fitted before the new labels were counted by the row's layout)."""
+    window = open_window(qtbot, tmp_path)
+    window.resize(1366, 768)
+    wait_for(qtbot, lambda: (window.width(), window.height()) == (1366, 768))
+    window.open_preset("digits")  # new classes in a legend of the same size
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "digits" and not window.snapshot.preview)
+    legend = window.legend
+    content = legend.scroll.widget()
+    classes = len(set(frame(window).labels.tolist()))
+    wait_for(qtbot, lambda: len(legend.labels) == classes and all(label.isVisible() for label in legend.labels))
+    wait_for(qtbot, lambda: content.sizeHint().width() > legend.width())  # it overflows: it scrolls
+    wait_for(qtbot, lambda: legend.scroll.viewport().height() >= content.sizeHint().height())
+    assert legend.scroll.horizontalScrollBar().isVisible()
+
+
 def test_the_metric_curves_follow_a_long_run_in_a_single_view(qtbot, tmp_path) -> None:
     """After the first steps' fixed axis, the step axis grows with the run: every plot's view
     reaches the last recorded step (it stayed at the first ten steps when clipped to view)."""
