@@ -40,6 +40,7 @@ RUN_COLORS = ("#e6e6e6", "#8fb8ff")
 RUN_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
 TICK_POINTS = 8
 X_AXES = {"step": "step", "flow_time": "flow time t"}  # Curves.x_axis -> the axis label
+LABEL_ROWS = 3  # event labels on the loss plot take these rows from the top in turn
 
 
 def _font(points: int) -> QFont:
@@ -188,6 +189,8 @@ class Curves(QWidget):
         self.step_range: tuple[int, int] | None = None
         self.x_axis = "step"
         self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine, int]] = []
+        self.plots["loss"].getViewBox().sigXRangeChanged.connect(self._place_labels)
+        self.plots["loss"].getViewBox().sigResized.connect(self._place_labels)
         self._show_key()
 
     def clear(self) -> None:
@@ -242,19 +245,36 @@ class Curves(QWidget):
                 label.setText(f"{'solid' if run == 0 else 'dashed'}: {KERNEL_NAMES[kernel]} kernel ({what})")
 
     def mark(self, step: int, text: str) -> None:
-        """A labelled vertical line at `step` (or its flow time) on every plot."""
+        """A vertical line at `step` (or its flow time) on every plot, labelled on the loss plot
+        at its top, right of the line, inside the plot (a kernel switch: the kernel's name, the
+        line's colour saying what it is)."""
         self.events.append((step, text))
-        color = "#f0c05a" if text.startswith("kernel") else "#9aa4ff"
+        kernel = text.startswith("kernel: ")
+        color = "#f0c05a" if kernel else "#9aa4ff"
         for key, plot in self.plots.items():
             line = pg.InfiniteLine(
                 pos=step,
                 angle=90,
                 pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine),
-                label=text if key == "loss" else None,
-                labelOpts={"position": 0.92, "color": color, "rotateAxis": (1, 0), "anchors": [(0, 0), (0, 0)]},
+                label=(text.removeprefix("kernel: ") if kernel else text) if key == "loss" else None,
+                labelOpts={"position": 1.0, "color": color, "anchors": [(0, 0), (0, 0)], "fill": (0, 0, 0, 150)},
             )
             plot.addItem(line)
             self._markers.append((plot, line, step))
+        self._place_labels()
+
+    def _place_labels(self) -> None:
+        """Each event's label on the side of its line with more room in the loss plot (right of
+        the line in the plot's left half, left of it in the right half), from the top down in
+        LABEL_ROWS rows taken in turn, so that the labels of nearby events do not overlap."""
+        view = self.plots["loss"].getViewBox()
+        (x0, x1), _ = view.viewRange()
+        labels = [line.label for _, line, _ in self._markers if getattr(line, "label", None) is not None]
+        for row, label in enumerate(labels):
+            anchor = (1, 0) if label.line.value() > (x0 + x1) / 2 else (0, 0)
+            label.anchors = [anchor, anchor]
+            drop = (row % LABEL_ROWS) * label.boundingRect().height() / max(view.height(), 1.0)
+            label.setPosition(max(1.0 - drop, 0.0))
 
     def redraw(self) -> None:
         """Push the recorded series to the plot items (one setData per line) against the
@@ -279,6 +299,7 @@ class Curves(QWidget):
         for _, line, step in self._markers:
             line.setValue(step if self.x_axis == "step" or main is None else main.flow_time_at(step))
         self._set_ranges()
+        self._place_labels()
 
     def _set_ranges(self) -> None:
         """The x axis: steps fixed by set_step_range, else from the first recorded x to the

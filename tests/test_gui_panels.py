@@ -320,5 +320,11 @@ def test_curves_against_flow_time_follow_the_frames_and_the_choice(qtbot) -> Non
     assert curves.x_axis == "step"
     np.testing.assert_array_equal(curves.lines[(0, "loss")][0].xData, [0, 5, 10, 15])
     assert all(m.value() == 10 for m in markers)
+    # the switch's label lies whole inside the loss plot (it was drawn above its top edge)
+    labelled = [m for m in markers if getattr(m, "label", None) is not None]
+    curves.show()
+    assert len(labelled) == 1 and labelled[0].label.toPlainText() == "identity"
+    view = curves.plots["loss"].getViewBox()
+    qtbot.waitUntil(lambda: view.sceneBoundingRect().contains(labelled[0].label.sceneBoundingRect()))
     with pytest.raises(ValueError, match="x axis"):
         curves.set_x_axis("time")
