@@ -96,14 +96,17 @@ def handle(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
     """Check the options and the target, then draw and write; the exit status."""
+    import torch
+
     from gui.export import ExportError, ExportOptions, describe_os_error, export, video_kind
     from sim import Divergence, PresetError, load_preset
     from sim.files import check_writable
+    from sim.threads import threads_for
 
     try:
         preset = load_preset(args.preset)
         kind = video_kind(args.video) if args.video else "png"
-        steps_per_frame = args.steps_per_frame or preset.every
+        steps_per_frame = preset.every if args.steps_per_frame is None else args.steps_per_frame
         frames = args.frames if args.frames is not None else preset.steps // max(steps_per_frame, 1) + 1
         panels = tuple(name for name in PANEL_CHOICES if any(name in group for group in args.panels))
         options = ExportOptions(
@@ -148,6 +151,10 @@ def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
         file=sys.stderr,
     )
     line.restart()
+    # as `run`: one intra-op thread for small runs (issue 11: torch's default threads made a
+    # busy machine's export 5x slower); digits and file data count 0 samples until read, and
+    # a large loss shares its tiles out to threads of its own whatever this says
+    torch.set_num_threads(threads_for(preset.n * preset.views.count))
     try:
         export(preset, options, target, kind, canvas, progress)
     except KeyboardInterrupt as exc:

@@ -20,6 +20,7 @@ import imageio.v2 as imageio
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
 from PySide6.QtGui import QImage, QPainter
 
 from gui.colors import BACKGROUND, PALETTE
@@ -138,6 +139,7 @@ def test_a_bad_preset_is_one_line_and_exit_2(tmp_path, capsys, content, field):
         (["--video", "OUT.mp4", "--size", "wide"], "--size: expected WIDTHxHEIGHT"),
         (["--video", "OUT.mp4", "--panels", "embedding", "heatmap"], "--panels: expected some of"),
         (["--video", "OUT.mp4", "--frames", "0"], "--frames: expected an integer >= 1"),
+        (["--video", "OUT.mp4", "--steps-per-frame", "0"], "--steps-per-frame: expected an integer >= 1, got 0"),
         (["--video", "OUT.mp4", "--fps", "0"], "--fps: expected a number"),
         (["--png-dir", "OUT", "--video", "OUT.mp4"], "not allowed with argument"),
         ([], "one of the arguments --video --png-dir is required"),
@@ -157,6 +159,24 @@ def exit_code(argv: list[str]) -> int:
         return main(["export", *argv])
     except SystemExit as exc:
         return exc.code
+
+
+def test_export_steps_a_small_run_in_one_thread_as_run_does(tmp_path, monkeypatch):
+    """Issue 11's thread rule holds for export too (torch's default threads made a busy
+    machine's export 5x slower): fig5-2d's steps run with one intra-op thread."""
+    from sim.driver import RunDriver
+
+    seen = []
+    step = RunDriver.step
+    monkeypatch.setattr(RunDriver, "step", lambda self: (seen.append(torch.get_num_threads()), step(self))[1])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out = tmp_path / "out.mp4"
+        assert exit_code(["fig5-2d", "--video", str(out), "--frames", "2", "--size", "320x240"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1}, seen
 
 
 def test_an_unwritable_target_says_so_and_writes_nothing(tmp_path):
