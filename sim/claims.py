@@ -404,11 +404,18 @@ def markdown(claims: list[Claim], seed: int, quick: bool) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for c in claims:
-        lines.append(f"| {c.claim} | {c.measured} | {c.number:.4g} | **{c.verdict}** | {c.why} |")
+        cells = (c.claim, c.measured, f"{c.number:.4g}", f"**{c.verdict}**", c.why)
+        lines.append("| " + " | ".join(_cell(text) for text in cells) + " |")
     figures = [(c.key, f) for c in claims for f in c.figures]
     if figures:
         lines += ["", "## Figures", ""] + [f"![{key}]({name})" for key, name in figures]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text for one cell of a Markdown table: a '|' in it (a norm, |u|) escaped, so that it
+    does not end the cell; line breaks as spaces."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 # ----- figures -------------------------------------------------------------------------------------

@@ -299,6 +299,19 @@ def with_changes(preset: Preset, changes: dict[str, Any], source: str = "preset"
     'loss.tau', 'data.clusters[1].count'); `preset` itself is not changed. PresetError (one
     line naming `source` and the field) when a name is unknown or a value out of range."""
     raw = preset.to_dict()
+    _set_fields(raw, changes, source)
+    return preset_from_dict(raw, source)
+
+
+def check_field(preset: Preset, dotted: str, source: str = "preset") -> None:
+    """PresetError (one line naming `source` and the field) unless `dotted` names a field of
+    `preset` ('loss.tau', 'data.clusters[1].count'); its values are not checked."""
+    _set_fields(preset.to_dict(), {dotted: None}, source)
+
+
+def _set_fields(raw: dict[str, Any], changes: dict[str, Any], source: str) -> None:
+    """Set each dotted field of `changes` in the plain preset `raw`; PresetError for a name
+    that is not there."""
     for dotted, value in changes.items():
         *parents, last = dotted.replace("[", ".").replace("]", "").split(".")
         table: Any = raw
@@ -313,7 +326,6 @@ def with_changes(preset: Preset, changes: dict[str, Any], source: str = "preset"
                 raise KeyError(last)
         except (KeyError, IndexError, ValueError, TypeError):
             raise PresetError(f"{source}: {dotted}: no such field") from None
-    return preset_from_dict(raw, source)
 
 
 def resolve(name_or_path: str) -> Path:

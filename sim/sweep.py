@@ -28,7 +28,7 @@ from typing import Any
 
 from sim.files import atomic_path, atomic_write_text
 from sim.outcomes import MEASURES, Thresholds
-from sim.preset import Preset, PresetError, load_preset, preset_from_dict, read_toml, with_changes
+from sim.preset import Preset, PresetError, check_field, load_preset, preset_from_dict, read_toml, with_changes
 
 TABLE_FORMATS = ("parquet", "csv")
 MAX_RUNS = 100_000
@@ -40,10 +40,12 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class Axis:
-    """One grid axis: a dotted preset field and the values it takes."""
+    """One grid axis: a dotted preset field, the values it takes, and where it was given
+    (named by errors: '--grid' or a sweep file's grid)."""
 
     field: str
     values: tuple[Any, ...]
+    source: str = "--grid"
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,12 @@ class Sweep:
         """Every run, grid-major then seed, each preset validated (PresetError naming the
         field and value that does not fit); the grid values as the preset model holds them."""
         jobs, names = [], [a.field for a in self.axes]
+        for a in self.axes:
+            check_field(self.preset, a.field, a.source)
+        source = " and ".join(dict.fromkeys(a.source for a in self.axes))
         for combo in itertools.product(*(a.values for a in self.axes)):
             changes = {a.field: v for a, v in zip(self.axes, combo)}
-            preset = with_changes(self.preset, changes, "--grid")
+            preset = with_changes(self.preset, changes, source)
             raw = preset.to_dict()
             values = tuple(_get(raw, a.field) for a in self.axes)
             for s in range(self.seeds):
@@ -203,6 +208,8 @@ def load_sweep_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         if not isinstance(value, kinds[key]) or isinstance(value, bool):
             raise PresetError(f"{path}: {key}: expected {kinds[key].__name__}, got {value!r}")
     for name, values in raw.get("grid", {}).items():
+        if name in FILE_KEYS:  # TOML puts every key after [grid] in that table
+            raise PresetError(f"{path}: grid.{name}: a sweep-file key inside the [grid] table (write it above [grid])")
         if not isinstance(values, list) or not values:
             raise PresetError(f"{path}: grid.{name}: expected a non-empty list of values, got {values!r}")
     diagrams = raw.pop("diagrams", [])
@@ -329,9 +336,13 @@ def make_sweep(
     if not name:
         raise PresetError("PRESET: expected a preset (argument or the sweep file's `preset`)")
     preset = load_preset(name)
-    axes = {key: Axis(key, tuple(values)) for key, values in settings.get("grid", {}).items()}
+    axes = {key: Axis(key, tuple(values), f"{file}: grid") for key, values in settings.get("grid", {}).items()}
+    given = set()
     for text in grid:
         axis = parse_axis(text)
+        if axis.field in given:
+            raise PresetError(f"--grid: {axis.field}: given twice (give its values in one --grid: {axis.field}=V1,V2)")
+        given.add(axis.field)
         axes[axis.field] = axis
     if not axes:
         raise PresetError("--grid: expected at least one FIELD=V1,V2,... (or a sweep file with a [grid])")

@@ -2,6 +2,7 @@
 and the table it writes (claims.json, claims.md) reads back as the claims it measured."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,19 @@ def test_the_written_table_is_the_measured_claims(tmp_path, monkeypatch, capsys)
     table = (tmp_path / "claims.md").read_text()
     assert all(f"**{c.verdict}**" in table and c.claim in table for c in expected)
     assert capsys.readouterr().out.count("\n") == 2
+
+
+def test_a_bar_in_a_claim_stays_inside_its_cell_of_the_markdown_table():
+    """Norms such as |u| or |own term| are escaped: each row has the table's five cells (a
+    fresh-user look found the Remark 4.4 rows split into extra columns)."""
+    rows = [
+        claims.Claim("r", "|own term -lr Hbar_kk G_k| / |measured|", "ratio |v|", 0.5, "holds", "at |u| = 0.1"),
+        claims.Claim("s", "plain", "plain", 1.0, "deviates", "line\nbreak"),
+    ]
+    table = claims.markdown(rows, 0, True).splitlines()
+    body = [line for line in table if line.startswith("| ") and not line.startswith("| claim") and "---" not in line]
+    assert len(body) == 2
+    for line, claim in zip(body, rows):
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        assert cells == [claim.claim, claim.measured, f"{claim.number:.4g}", f"**{claim.verdict}**",
+                         claim.why.replace("\n", " ")]  # fmt: skip

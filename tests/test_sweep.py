@@ -56,6 +56,26 @@ def test_grid_values_are_read_as_toml_and_checked_by_the_preset_model() -> None:
         make_sweep("fig5-2d", ["network.widht=3"], 1, 10, 5)[0].jobs()
 
 
+def test_a_bad_grid_is_blamed_on_where_it_was_given(tmp_path) -> None:
+    """A field twice on the command line is refused (the first was dropped silently); a sweep
+    file's grid errors name the file, not --grid; a file setting written below [grid] (TOML
+    puts it in that table) says so."""
+    with pytest.raises(PresetError, match=r"^--grid: network.width: given twice"):
+        make_sweep("fig5-2d", ["network.width=4", "network.width=8"], 1, 10, 5)
+    typo = tmp_path / "typo.toml"
+    typo.write_text('preset = "fig5-2d"\n[grid]\n"network.widht" = [4, 16]\n', encoding="utf-8")
+    with pytest.raises(PresetError, match=rf"^{typo}: grid: network.widht: no such field$"):
+        make_sweep(None, [], None, None, None, typo)[0].jobs()
+    below = tmp_path / "below.toml"
+    below.write_text('preset = "fig5-2d"\n[grid]\n"loss.tau" = [0.5]\ndiagrams = ["end_silhouette"]\n', "utf-8")
+    with pytest.raises(PresetError, match=rf"^{below}: grid.diagrams: a sweep-file key inside the \[grid\] table"):
+        make_sweep(None, [], None, None, None, below)
+    out_of_range = tmp_path / "range.toml"
+    out_of_range.write_text('preset = "fig5-2d"\n[grid]\n"loss.tau" = [0.5, -1]\n', encoding="utf-8")
+    with pytest.raises(PresetError, match=rf"^{out_of_range}: grid: loss.tau: expected a number > 0"):
+        make_sweep(None, [], None, None, None, out_of_range)[0].jobs()
+
+
 def test_bad_grid_on_the_command_line_is_one_line_and_exit_2(tmp_path) -> None:
     for grid, name in (("network.width=16,0", "network.width"), ("loss.temp=1", "loss.temp"), ("tau", "FIELD=")):
         result = main_py([sys.executable, "main.py", "sweep", "fig5-2d", "--grid", grid, "--out", str(tmp_path / "s")])
