@@ -227,10 +227,13 @@ class FileMenu(QObject):
     # ----- saving ---------------------------------------------------------------------
     def current_preset(self) -> Preset:
         """The preset that replays the run as last drawn (the snapshot's: data as edited,
-        kernel switches as a schedule); the worker is not waited on."""
-        if self.window.snapshot is None:
+        kernel switches as a schedule), its `steps` at least the step the run is at, so that
+        `main.py run` of the file goes through every switch; the worker is not waited on."""
+        snapshot = self.window.snapshot
+        if snapshot is None:
             raise PresetError("the run has not shown its first frame yet; nothing to save")
-        return self.window.snapshot.preset
+        step = snapshot.frames[0].step
+        return snapshot.preset if step <= snapshot.preset.steps else with_changes(snapshot.preset, {"steps": step})
 
     def save(self) -> bool:
         if self.current_file is None:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMess
 from gui.export import ExportOptions
 from sim import Simulation, load_preset
 from sim.commands import MoveCluster, Step
-from sim.preset import PRESET_DIR, preset_to_toml, with_changes
+from sim.preset import PRESET_DIR, preset_to_toml, save_preset, with_changes
 
 
 @pytest.fixture
@@ -90,6 +90,27 @@ def test_save_as_writes_a_replayable_preset_and_new_and_open_switch_runs(qtbot, 
     switches = [(s.step, s.kernel) for s in load_preset(str(path)).training.switches]
     assert switches == [(12, "identity"), (20, "nn")]
     assert dialogs["warnings"] == []
+
+
+def test_a_run_saved_past_its_steps_replays_through_its_last_switch(qtbot, tmp_path, dialogs) -> None:
+    """A fresh-user look saved a run at step 5528 whose preset said steps = 2000: `main.py run`
+    of the file stopped before its switches. The file's steps reach the step saved at."""
+    short = tmp_path / "short.toml"
+    save_preset(with_changes(load_preset("fig5-2d"), {"steps": 5}), short)
+    window = open_window(qtbot, tmp_path, str(short))
+    window.send(Step(8))
+    wait_step(qtbot, window, 8)
+    window.set_kernel("identity")
+    window.send(Step(4))
+    saved_at = wait_step(qtbot, window, 12)
+    dialogs["save"] = str(tmp_path / "saved.toml")
+    window.files.save_as_action.trigger()
+    preset = load_preset(str(tmp_path / "saved.toml"))
+    assert preset.steps == 12 and [(s.step, s.kernel) for s in preset.training.switches] == [(8, "identity")]
+    replay = Simulation(preset, device="cpu")
+    replay.step(preset.steps)
+    assert replay.kernel == "identity"
+    np.testing.assert_allclose(replay.frame(block_ratio=False).Z, saved_at.Z, atol=1e-5)
 
 
 def test_recent_files_keep_the_last_eight_persist_and_open(qtbot, tmp_path, dialogs) -> None:
