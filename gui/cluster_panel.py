@@ -31,7 +31,7 @@ from sim.cluster_dynamics import ClusterFlow, cluster_flow
 from sim.preset import with_changes
 
 SWEEP_EPS = (0.05, 0.1, 0.2, 0.3, 0.4)
-COLUMNS = ("cluster", "n_k/n", "|G_k|", "|own|", "|others|", "|v| pred.", "|v| meas.", "angle", "spread")
+COLUMNS = ("cluster", "n_k/n", "|G_k|", "|own|", "|others|", "|v| pred.", "|v| meas.", "angle°", "spread")
 SWEEP_LINES = (("deviation", "deviation of H", 0), ("spread", "velocity spread", 2))  # (key, label, colour)
 TABLE_MIN_ROWS = 3
 ROW_HEIGHT = 20
@@ -72,7 +72,10 @@ class ClusterPanel(QWidget):
         self.names: list[str] = []
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # each column as wide as its header and numbers (the table scrolls sideways in a narrow
+        # dock rather than cut them: Stretch left "v| pred" and "8.7 ..." at 1366 x 768)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.table.setToolTip(
@@ -164,7 +167,7 @@ class ClusterPanel(QWidget):
                 f"{others[i]:.3g}",
                 f"{pred[i]:.3g}",
                 f"{meas[i]:.3g}",
-                f"{_angle(flow.predicted[i], flow.measured[i]):.1f} deg",
+                f"{_angle(flow.predicted[i], flow.measured[i]):.1f}",
                 f"{flow.spread[i]:.3f}",
             )
             for j, text in enumerate(values):
