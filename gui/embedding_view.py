@@ -2,12 +2,14 @@
 embeddings. The drawing itself (circle or sphere, points coloured by cluster, velocity and
 cluster arrows, trails) is gui/embedding_scene.py's EmbeddingScene, shared with the
 offscreen exporter; this widget adds the title, the arrow-scale label (never cut: the title
-gives way) and a "fixed scale" switch around it. Views made with one ArrowScale (the two
+gives way, cut with an ellipsis) and a "fixed scale" switch around it. Views made with one ArrowScale (the two
 panes side by side) fix and share one scale."""
 
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from vispy import app as vispy_app
 from vispy import scene
@@ -29,6 +31,21 @@ def _forward(name: str) -> property:
     )
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that, narrower than its text, shows it cut with an ellipsis (the whole
+    text in its tooltip) instead of clipped mid-letter."""
+
+    def shown_text(self) -> str:
+        """The text as drawn at the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        shown = self.shown_text()
+        self.setToolTip(self.text() if shown != self.text() else "")
+        painter = QPainter(self)
+        painter.drawText(self.contentsRect(), int(self.alignment()), shown)
+
+
 class EmbeddingView(QWidget):
     """A titled canvas for one simulation's embeddings, drawn by an EmbeddingScene."""
 
@@ -46,7 +63,7 @@ class EmbeddingView(QWidget):
 
     def __init__(self, title: str = "", parent: QWidget | None = None, arrow_scale: ArrowScale | None = None):
         super().__init__(parent)
-        self.title = QLabel(title)
+        self.title = ElidedLabel(title)
         self.title.setMinimumWidth(10)
         self.title.setStyleSheet("font-weight: 600; font-size: 13px;")
         self.scale_label = QLabel("")

@@ -226,6 +226,23 @@ def test_a_legend_that_scrolls_shows_its_names_whole_above_the_scroll_bar(qtbot,
     assert legend.scroll.horizontalScrollBar().isVisible()
 
 
+def test_a_view_title_too_long_for_its_pane_is_cut_with_an_ellipsis(qtbot, tmp_path) -> None:
+    """Side by side at 1366 x 768 the twin's title does not fit beside its arrow scale: it is
+    drawn cut with an ellipsis (its whole text as a tooltip), not clipped mid-letter."""
+    window = open_window(qtbot, tmp_path)
+    window.set_side_by_side(True)
+    window.resize(1366, 768)
+    title = window.twin_view.title
+    wait_for(qtbot, lambda: window.width() == 1366 and title.text() == "identity kernel (same start)")
+    wait_for(qtbot, lambda: window.twin_view.scale_label.text() != "")
+    shown = title.shown_text()
+    assert shown != title.text() and shown.endswith("…") and title.text().startswith(shown[:-1])
+    assert title.fontMetrics().horizontalAdvance(shown) <= title.contentsRect().width()
+    assert (
+        title.mapTo(window, title.rect().topRight()).x() < window.twin_view.scale_label.mapTo(window, QPoint(0, 0)).x()
+    )
+
+
 def test_the_metric_curves_follow_a_long_run_in_a_single_view(qtbot, tmp_path) -> None:
     """After the first steps' fixed axis, the step axis grows with the run: every plot's view
     reaches the last recorded step (it stayed at the first ten steps when clipped to view)."""
