@@ -32,8 +32,9 @@ def _number(value: float) -> str:
 
 
 class PhaseDiagram(QWidget):
-    """Draws a PhaseGrid (sim/sweep.py); `set_grid` redraws. Cells with no finished run are
-    grey; the colour bar spans the finished cells' means (viridis)."""
+    """Draws a PhaseGrid (sim/sweep.py); `set_grid` redraws. Cells with no value are grey (with
+    "no value" when their runs finished); the colour bar spans the cells' means (viridis), and
+    is left out when no cell has one."""
 
     cell_clicked = Signal(int, int)
 
@@ -85,8 +86,8 @@ class PhaseDiagram(QWidget):
     def _draw(self, painter: QPainter, grid: PhaseGrid) -> None:
         rect = self._plot_rect()
         ny, nx = grid.mean.shape
-        finished = grid.mean[~np.isnan(grid.mean)]
-        low, high = (float(finished.min()), float(finished.max())) if finished.size else (0.0, 1.0)
+        values = grid.mean[~np.isnan(grid.mean)]
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
         w, h = rect.width() / nx, rect.height() / ny
         font = QFont(self.font())
         for iy in range(ny):
@@ -98,6 +99,11 @@ class PhaseDiagram(QWidget):
                     painter.setPen(QColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff"))
                     text = f"{_number(grid.mean[iy, ix])}\n± {_number(grid.spread[iy, ix])}\nn={grid.count[iy, ix]}"
                     painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, text)
+                elif grid.finished[iy, ix]:  # finished without a value (e.g. never captured)
+                    painter.setPen(QColor(MUTED))
+                    painter.drawText(
+                        cell, Qt.AlignmentFlag.AlignCenter, f"no value\n{grid.finished[iy, ix]} run(s) done"
+                    )
         painter.setPen(QColor(FOREGROUND))
         font.setBold(True)
         painter.setFont(font)
@@ -121,7 +127,8 @@ class PhaseDiagram(QWidget):
         painter.rotate(-90)
         painter.drawText(QRectF(-rect.height() / 2, -10, rect.height(), 20), Qt.AlignmentFlag.AlignCenter, grid.y_field)
         painter.restore()
-        self._colour_bar(painter, rect, low, high)
+        if values.size:  # no bar without a value to scale
+            self._colour_bar(painter, rect, low, high)
 
     def _colour_bar(self, painter: QPainter, rect: QRectF, low: float, high: float) -> None:
         bar = QRectF(rect.right() + 16, rect.top(), 16, rect.height())

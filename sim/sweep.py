@@ -369,8 +369,10 @@ ResultHook = Callable[[Job, dict[str, Any]], None]
 @dataclass(frozen=True)
 class PhaseGrid:
     """A measure over two grid axes: `mean`, `spread` (standard deviation) and `count` of the
-    finished runs in each cell (ny, nx), over seeds and any other axes; nan where none.
-    `runs[iy][ix]` is the index of the cell's first run (its lowest seed)."""
+    finished runs' values in each cell (ny, nx), over seeds and any other axes; nan where none.
+    `finished` counts the cell's finished runs, with a value or not (a run that never captured
+    its clusters has no capture step). `runs[iy][ix]` is the index of the cell's first run
+    (its lowest seed)."""
 
     measure: str
     x_field: str
@@ -381,6 +383,7 @@ class PhaseGrid:
     spread: Any
     count: Any
     runs: tuple[tuple[int, ...], ...]
+    finished: Any
 
 
 def phase_grid(jobs: list[Job], rows: list[dict[str, Any]], measure: str, x: str, y: str | None = None) -> PhaseGrid:
@@ -405,6 +408,7 @@ def phase_grid(jobs: list[Job], rows: list[dict[str, Any]], measure: str, x: str
     xs, ys = values_of(x), values_of(y)
     cells: dict[tuple[int, int], list[float]] = {}
     first = [[-1] * len(xs) for _ in ys]
+    finished = np.zeros((len(ys), len(xs)), dtype=int)
     by_index = {row["run"]: row for row in rows}
     for job in jobs:
         ix = xs.index(json.dumps(job.values[fields.index(x)]))
@@ -412,6 +416,7 @@ def phase_grid(jobs: list[Job], rows: list[dict[str, Any]], measure: str, x: str
         if first[iy][ix] < 0:
             first[iy][ix] = job.index
         row = by_index.get(job.index)
+        finished[iy, ix] += row is not None
         if (
             row is not None
             and row[measure] is not None
@@ -432,4 +437,5 @@ def phase_grid(jobs: list[Job], rows: list[dict[str, Any]], measure: str, x: str
         spread,
         count,
         tuple(tuple(r) for r in first),
+        finished,
     )

@@ -198,3 +198,36 @@ def test_the_command_with_engine_ray_writes_the_same_table_as_the_local_pool(tmp
         result = main_py([sys.executable, "main.py", "sweep", "fig5-2d", *grid, "--out", str(out), "--engine", engine])
         assert result.returncode == 0, result.stderr
     assert same_rows(read_table(local / "sweep.parquet")[0], read_table(remote / "sweep.parquet")[0])
+
+
+def test_a_diagram_of_runs_that_finished_without_a_value_says_so(qapp) -> None:
+    """Runs that never captured their clusters have no capture step: their cells say "no
+    value" (a fresh-user look found blank grey cells and a 0-to-1 colour bar), cells with no
+    finished run stay blank, and no colour bar is drawn without a value to scale."""
+    from PySide6.QtGui import QColor
+
+    from gui.phase_diagram import EMPTY, MARGINS, PhaseDiagram
+    from sim.sweep import phase_grid
+
+    jobs = make_sweep("fig5-2d", ["loss.tau=0.1,0.5"], 1, 10, 5)[0].jobs()
+    grid = phase_grid(jobs, [{"run": jobs[0].index, "capture_step": math.nan}], "capture_step", "loss.tau")
+    assert grid.finished.tolist() == [[1, 0]] and grid.count.tolist() == [[0, 0]]
+    diagram = PhaseDiagram()
+    diagram.resize(720, 480)
+    diagram.set_grid(grid)
+    image = diagram.grab().toImage()
+    left, top, right, bottom = MARGINS
+    width, height = 720 - left - right, 480 - top - bottom
+
+    def differing(x0: int, x1: int, colour: QColor) -> int:
+        """Pixels of columns x0..x1 (inside the plot's height) not of `colour`."""
+        return sum(
+            image.pixelColor(x, y).rgb() != colour.rgb()
+            for x in range(x0, x1)
+            for y in range(top + 4, top + height - 4, 2)
+        )
+
+    assert differing(left + 4, left + width // 2 - 4, EMPTY) > 20  # "no value": text on grey
+    assert differing(left + width // 2 + 4, left + width - 4, EMPTY) == 0  # no finished run: blank
+    bar = [image.pixelColor(left + width + 24, y).rgb() for y in range(top + 4, top + height - 4, 8)]
+    assert len(set(bar)) == 1  # no colour bar: one background colour where it would be
