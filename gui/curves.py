@@ -41,6 +41,8 @@ RUN_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
 TICK_POINTS = 8
 X_AXES = {"step": "step", "flow_time": "flow time t"}  # Curves.x_axis -> the axis label
 LABEL_ROWS = 3  # event labels on the loss plot take these rows from the top in turn
+MIN_TICK_PIXELS = (40, 16)  # px between labelled ticks: on the x axis, on the y axis
+COMPACT_WIDTH = 170  # px: a plot narrower than this drops its axis titles
 
 
 def _font(points: int) -> QFont:
@@ -60,6 +62,53 @@ def value_range(values: np.ndarray) -> tuple[float, float]:
     if hi - lo < 1e-9 * max(1.0, abs(hi)):
         return lo - pad, hi + pad
     return lo, hi
+
+
+class SparseAxis(pg.AxisItem):
+    """An axis whose ticks are at least MIN_TICK_PIXELS (its orientation's) apart: pyqtgraph
+    keeps at least 2.25 intervals on any axis, which at small sizes (a 640 x 360 export)
+    writes the labels over each other ("100200300"). While `compact`, its title stays hidden
+    (setLabel shows it otherwise)."""
+
+    compact = False
+
+    def showLabel(self, show: bool = True) -> None:
+        super().showLabel(show and not self.compact)
+
+    def set_compact(self, compact: bool) -> None:
+        self.compact = compact
+        self.showLabel(bool(self.labelText or self.labelUnits))
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        levels = super().tickSpacing(minVal, maxVal, size)
+        span, least = abs(maxVal - minVal), MIN_TICK_PIXELS[self.orientation in ("left", "right")]
+        if not levels or span == 0 or size <= 0:
+            return levels
+        kept = [level for level in levels if level[0] / span * size >= least]
+        if kept:
+            return kept
+        spacing = levels[0][0]
+        while spacing / span * size < least:
+            spacing *= 2
+        return [(spacing, 0.0)]
+
+
+class CurvePlot(pg.PlotWidget):
+    """One metric's plot; narrower than COMPACT_WIDTH it drops its axis titles (the plot's
+    title names the metric) so that the curve keeps the room."""
+
+    def __init__(self) -> None:
+        super().__init__(background=BACKGROUND, axisItems={side: SparseAxis(side) for side in ("bottom", "left")})
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        compact, plot = self.width() < COMPACT_WIDTH, self.getPlotItem()
+        if plot is None:  # the base class resizes before it has its plot
+            return
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            if axis.compact != compact:
+                axis.set_compact(compact)
 
 
 class LineSample(QWidget):
@@ -131,7 +180,7 @@ class Curves(QWidget):
         widgets = []
         first = None
         for key, title, y_label, tip in PLOTS:
-            widget = pg.PlotWidget(background=BACKGROUND)
+            widget = CurvePlot()
             plot = widget.getPlotItem()
             plot.setTitle(title, color=FOREGROUND, size="9pt")
             shrinkable_title(widget)

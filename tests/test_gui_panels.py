@@ -331,3 +331,29 @@ def test_curves_against_flow_time_follow_the_frames_and_the_choice(qtbot) -> Non
     qtbot.waitUntil(lambda: view.sceneBoundingRect().contains(labelled[0].label.sceneBoundingRect()))
     with pytest.raises(ValueError, match="x axis"):
         curves.set_x_axis("time")
+
+
+def test_small_metric_plots_keep_their_ticks_apart_and_drop_axis_titles(qtbot) -> None:
+    """A 640 x 360 export gives each metric plot ~100 x 50 px: pyqtgraph's own spacing wrote
+    the step labels over each other ("100200300") and the axis titles squeezed the plot
+    titles to "alignme"; the curves' axes keep ticks MIN_TICK_PIXELS apart and a plot
+    narrower than COMPACT_WIDTH drops its axis titles."""
+    import pyqtgraph as pg
+
+    from gui.curves import COMPACT_WIDTH, MIN_TICK_PIXELS, CurvePlot, SparseAxis
+
+    for side, least in (("bottom", MIN_TICK_PIXELS[0]), ("left", MIN_TICK_PIXELS[1])):
+        for low, high, size in ((0, 400, 65), (0, 3000, 100), (5.0, 6.5, 40), (0, 400, 600)):
+            assert all(s / (high - low) * size >= least for s, _ in SparseAxis(side).tickSpacing(low, high, size))
+    assert min(s for s, _ in pg.AxisItem("bottom").tickSpacing(0, 400, 65)) / 400 * 65 < MIN_TICK_PIXELS[0]
+    plot = CurvePlot()
+    qtbot.addWidget(plot)
+    plot.resize(COMPACT_WIDTH - 60, 80)
+    plot.show()
+    axes = [plot.getPlotItem().getAxis(side) for side in ("left", "bottom")]
+    for axis in axes:
+        axis.setLabel("an axis title")  # shown by setLabel: the plot hides it again while narrow
+    plot.resize(COMPACT_WIDTH - 59, 80)
+    qtbot.waitUntil(lambda: not any(axis.label.isVisible() for axis in axes))
+    plot.resize(COMPACT_WIDTH + 60, 160)
+    qtbot.waitUntil(lambda: all(axis.label.isVisible() for axis in axes))
