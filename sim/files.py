@@ -88,7 +88,9 @@ def check_writable(path: str | Path, folder: bool = False) -> None:
     folder) can be created under `path`: creates and removes a temporary file in the
     nearest folder that exists, so an unwritable target is found before any work."""
     path = Path(path)
-    if folder and path.exists() and not (path.is_dir() and not any(path.iterdir())):
+    if folder and path.exists() and not path.is_dir():
+        raise FileExistsError(errno.EEXIST, "is a file; name a new or empty folder", str(path))
+    if folder and path.exists() and any(path.iterdir()):
         raise FileExistsError(errno.EEXIST, "exists and is not an empty folder", str(path))
     if not folder and path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder; name a file", str(path))

@@ -333,6 +333,8 @@ def resolve(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise PresetError(f"{name_or_path}: a folder; expected a preset file (.toml) or a shipped preset's name")
     shipped = PRESET_DIR / f"{name_or_path}.toml"
     if shipped.is_file():
         return shipped

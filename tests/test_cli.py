@@ -100,6 +100,22 @@ def test_an_unwritable_output_fails_before_the_run_starts(tmp_path, where) -> No
         check_writable(out)
 
 
+def test_a_folder_target_that_is_a_file_or_full_says_which(tmp_path) -> None:
+    """A frames folder named after an existing file says it is a file (it said "exists and is
+    not an empty folder", a fresh-user look found); a full folder says that; an empty one is fine."""
+    a_file, full, empty = tmp_path / "base.toml", tmp_path / "full", tmp_path / "empty"
+    a_file.write_text("x")
+    full.mkdir()
+    (full / "frame.png").write_text("x")
+    empty.mkdir()
+    with pytest.raises(FileExistsError, match="is a file; name a new or empty folder"):
+        check_writable(a_file, folder=True)
+    with pytest.raises(FileExistsError, match="exists and is not an empty folder"):
+        check_writable(full, folder=True)
+    check_writable(empty, folder=True)
+    check_writable(tmp_path / "new", folder=True)
+
+
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_ends_a_run_with_nothing_written(tmp_path, sig, status) -> None:
     out = tmp_path / "run.npz"

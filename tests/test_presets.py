@@ -82,6 +82,11 @@ def test_given_start_file_is_checked(tmp_path):
     np.testing.assert_allclose(sim.frame().Z, z / np.linalg.norm(z, axis=1, keepdims=True), atol=1e-6)
 
 
+def test_a_folder_given_as_the_preset_says_it_is_a_folder(tmp_path):
+    with pytest.raises(PresetError, match=rf"^{tmp_path}: a folder; expected a preset file \(.toml\)"):
+        load_preset(str(tmp_path))
+
+
 def test_unknown_preset_name():
     with pytest.raises(PresetError, match="no such preset.*fig5-2d"):
         load_preset("no-such-thing")
