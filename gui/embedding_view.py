@@ -2,14 +2,14 @@
 embeddings. The drawing itself (circle or sphere, points coloured by cluster, velocity and
 cluster arrows, trails) is gui/embedding_scene.py's EmbeddingScene, shared with the
 offscreen exporter; this widget adds the title, the arrow-scale label (never cut: the title
-gives way, cut with an ellipsis) and a "fixed scale" switch around it. Views made with one ArrowScale (the two
-panes side by side) fix and share one scale."""
+gives way, cut with an ellipsis) and a "fixed scale" switch around it. Views made with one
+ArrowScale (the two panes side by side) fix and share one scale."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtGui import QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from vispy import app as vispy_app
 from vispy import scene
@@ -39,11 +39,20 @@ class ElidedLabel(QLabel):
         """The text as drawn at the label's width."""
         return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
 
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._tip()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._tip()
+
+    def _tip(self) -> None:
+        self.setToolTip(self.text() if self.shown_text() != self.text() else "")
+
     def paintEvent(self, event: QPaintEvent) -> None:
-        shown = self.shown_text()
-        self.setToolTip(self.text() if shown != self.text() else "")
         painter = QPainter(self)
-        painter.drawText(self.contentsRect(), int(self.alignment()), shown)
+        painter.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
 
 
 class EmbeddingView(QWidget):

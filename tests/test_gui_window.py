@@ -238,6 +238,7 @@ def test_a_view_title_too_long_for_its_pane_is_cut_with_an_ellipsis(qtbot, tmp_p
     shown = title.shown_text()
     assert shown != title.text() and shown.endswith("…") and title.text().startswith(shown[:-1])
     assert title.fontMetrics().horizontalAdvance(shown) <= title.contentsRect().width()
+    assert title.toolTip() == title.text()
     assert (
         title.mapTo(window, title.rect().topRight()).x() < window.twin_view.scale_label.mapTo(window, QPoint(0, 0)).x()
     )
