@@ -170,8 +170,8 @@ class SweepPanel(QWidget):
         if self.preset is None:
             raise PresetError("sweep: no preset to sweep yet")
         axes = (
-            Axis(self.x_field.currentText().strip(), tuple(parse_range(self.x_values.text()))),
-            Axis(self.y_field.currentText().strip(), tuple(parse_range(self.y_values.text()))),
+            Axis(self.x_field.currentText().strip(), tuple(parse_range(self.x_values.text())), "sweep: x field"),
+            Axis(self.y_field.currentText().strip(), tuple(parse_range(self.y_values.text())), "sweep: y field"),
         )
         every = max(1, min(self.preset.every, self.steps.value()))
         return Sweep(self.preset, axes, self.seeds.value(), self.steps.value(), every)

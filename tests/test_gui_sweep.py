@@ -5,11 +5,12 @@ Cancel stops a long sweep."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from gui.phase_diagram import EMPTY
 from gui.sweep_dock import SweepPanel, parse_range
-from sim.preset import load_preset, with_changes
+from sim.preset import PresetError, load_preset, with_changes
 
 
 def small_preset():
@@ -85,3 +86,14 @@ def test_the_window_has_a_sweep_dock_that_sweeps_the_run_as_drawn_and_opens_a_ce
     opened = with_changes(small_preset(), {"name": "from a cell"})
     window.sweep_panel.open_run.emit(opened)
     wait_for(qtbot, lambda: window.snapshot.preset.name == "from a cell")
+
+
+def test_a_bad_field_in_the_panel_is_blamed_on_the_panel_field(qtbot) -> None:
+    """The panel's errors name its own x or y field, not the command line's --grid."""
+    panel = SweepPanel(workers=1)
+    qtbot.addWidget(panel)
+    panel.set_preset(small_preset())
+    panel.x_field.setCurrentText("loss.tau")
+    panel.y_field.setCurrentText("network.widht")
+    with pytest.raises(PresetError, match=r"^sweep: y field: network.widht: no such field$"):
+        panel.sweep().jobs()
