@@ -42,7 +42,7 @@ TICK_POINTS = 8
 X_AXES = {"step": "step", "flow_time": "flow time t"}  # Curves.x_axis -> the axis label
 LABEL_ROWS = 3  # event labels on the loss plot take these rows from the top in turn
 MIN_TICK_PIXELS = (40, 16)  # px between labelled ticks: on the x axis, on the y axis
-COMPACT_WIDTH = 170  # px: a plot narrower than this drops its axis titles
+COMPACT_WIDTH, COMPACT_HEIGHT = 170, 100  # px: a plot narrower or lower than this drops its axis titles
 
 
 def _font(points: int) -> QFont:
@@ -94,15 +94,15 @@ class SparseAxis(pg.AxisItem):
 
 
 class CurvePlot(pg.PlotWidget):
-    """One metric's plot; narrower than COMPACT_WIDTH it drops its axis titles (the plot's
-    title names the metric) so that the curve keeps the room."""
+    """One metric's plot; narrower than COMPACT_WIDTH or lower than COMPACT_HEIGHT it drops its
+    axis titles (the plot's title names the metric) so that the curve keeps the room."""
 
     def __init__(self) -> None:
         super().__init__(background=BACKGROUND, axisItems={side: SparseAxis(side) for side in ("bottom", "left")})
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        compact, plot = self.width() < COMPACT_WIDTH, self.getPlotItem()
+        compact, plot = self.width() < COMPACT_WIDTH or self.height() < COMPACT_HEIGHT, self.getPlotItem()
         if plot is None:  # the base class resizes before it has its plot
             return
         for side in ("left", "bottom"):

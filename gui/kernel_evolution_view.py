@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
-from gui.colors import BACKGROUND, MUTED
+from gui.colors import MUTED
+from gui.curves import COMPACT_HEIGHT, CurvePlot
 from sim import Frame
 
 CURVES = (
@@ -21,6 +23,8 @@ CURVES = (
     ("top_share", "top-K share in cluster span", "#c58cf0"),
 )
 EIGENVALUES = 8  # sim/kernel_evolution.py keeps the 8 largest
+SPECTRUM_TITLE = "largest eigenvalues of H"
+BOTTOM_MARGIN = 4
 
 
 class KernelEvolutionView(QWidget):
@@ -29,28 +33,32 @@ class KernelEvolutionView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background=BACKGROUND)
+        self.plot = CurvePlot()
         self.plot.setMinimumHeight(50)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("bottom").setLabel("step", color=MUTED)
-        self.plot.addLegend(offset=(4, 4), labelTextColor=MUTED)
+        self.legend = self.plot.addLegend(offset=(4, 4), labelTextColor=MUTED)
         self.lines = {
             key: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name) for key, name, color in CURVES
         }
-        self.spectrum = pg.PlotWidget(background=BACKGROUND)
+        self.spectrum = CurvePlot()
         self.spectrum.setMinimumHeight(50)
         self.spectrum.hideButtons()
         self.spectrum.setMenuEnabled(False)
         self.spectrum.setLogMode(y=True)
         self.spectrum.getAxis("bottom").setLabel("step", color=MUTED)
-        self.spectrum.setTitle("largest eigenvalues of H", color=MUTED, size="9pt")
+        self.spectrum.setTitle(SPECTRUM_TITLE, color=MUTED, size="9pt")
         self.eigen_lines = [
             self.spectrum.plot([], [], pen=pg.mkPen(MUTED if i else "#e6e6e6")) for i in range(EIGENVALUES)
         ]
-        self.setToolTip("H(theta) against its start, on the heatmap's subsample (while this panel is visible)")
+        key = "<br>".join(f'<span style="color:{color}">&#9632;</span> {name}' for _, name, color in CURVES)
+        self.setToolTip(
+            f"H(theta) against its start, on the heatmap's subsample (while this panel is visible):<br>{key}"
+            f"<br>right: the {EIGENVALUES} largest eigenvalues of H (log scale)"
+        )
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 4)
+        layout.setContentsMargins(4, 0, 4, BOTTOM_MARGIN)
         plots = QHBoxLayout()
         plots.addWidget(self.plot, 2)
         plots.addWidget(self.spectrum, 1)
@@ -58,6 +66,14 @@ class KernelEvolutionView(QWidget):
         self.steps: list[int] = []
         self.values: dict[str, list[float]] = {key: [] for key, _, _ in CURVES}
         self.eigenvalues: list[np.ndarray] = []
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Short of room (a 1366 x 768 screen), the curves keep it: the legend and the
+        spectrum's title give way (the tooltip names the curves), as the axis titles do."""
+        super().resizeEvent(event)
+        roomy = self.height() - BOTTOM_MARGIN >= COMPACT_HEIGHT  # the plots' height, laid out after this
+        self.legend.setVisible(roomy)
+        self.spectrum.setTitle(SPECTRUM_TITLE if roomy else None, color=MUTED, size="9pt")
 
     def add(self, frame: Frame) -> None:
         """Append a frame's kernel measures (frames without H, or a step already shown, are

@@ -44,3 +44,23 @@ def test_the_window_draws_them_while_the_heatmap_is_on_screen(qtbot, tmp_path) -
     wait_for(qtbot, lambda: len(window.kernel_evolution.steps) >= 3)
     x, y = window.kernel_evolution.lines["distance"].getData()
     assert list(x) == sorted(x) and np.all(np.isfinite(y)) and y[-1] > 0
+
+
+def test_short_of_room_the_curves_keep_it_and_the_tooltip_names_them(qtbot) -> None:
+    """In a 1366 x 768 window the curves get ~60 px: the legend, the spectrum's title and the
+    axis titles give way (they left a 10 px strip of curve under them); with room they return."""
+    from gui.curves import COMPACT_HEIGHT
+    from gui.kernel_evolution_view import CURVES, SPECTRUM_TITLE
+
+    view = KernelEvolutionView()
+    qtbot.addWidget(view)
+    view.resize(400, 60)
+    view.show()
+    spectrum_title = view.spectrum.getPlotItem().titleLabel
+    steps_title = view.plot.getPlotItem().getAxis("bottom").label
+    qtbot.waitUntil(lambda: not view.legend.isVisible() and not spectrum_title.isVisible())
+    qtbot.waitUntil(lambda: not steps_title.isVisible())
+    assert all(name in view.toolTip() for _, name, _ in CURVES)
+    view.resize(400, COMPACT_HEIGHT + 120)
+    qtbot.waitUntil(lambda: view.legend.isVisible() and spectrum_title.isVisible() and steps_title.isVisible())
+    assert SPECTRUM_TITLE in spectrum_title.text
