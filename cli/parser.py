@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from cli import export, reproduce, run, sweep, theory, window
@@ -21,16 +22,26 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> OneLineParser:
-    """The parser of every command; each parsed namespace carries its `handler(args) -> int`."""
+SCRIPT = "contrastive-kernel-lab"  # the installed command (pyproject's [project.scripts])
+
+
+def program(argv0: str) -> str:
+    """The name usage lines give the program: the installed command's when run as it, else
+    main.py."""
+    return SCRIPT if Path(argv0).name == SCRIPT else "main.py"
+
+
+def build_parser(prog: str = "main.py") -> OneLineParser:
+    """The parser of every command, named `prog` in its usage and errors; each parsed
+    namespace carries its `handler(args) -> int`."""
     parser = OneLineParser(
-        prog="main.py",
-        usage="main.py [PRESET]  |  main.py COMMAND [options]  (main.py COMMAND --help for its options)",
+        prog=prog,
+        usage=f"{prog} [PRESET]  |  {prog} COMMAND [options]  ({prog} COMMAND --help for its options)",
         description="Contrastive Kernel Lab: watch the neural-kernel picture of contrastive learning. "
         "With no command it opens the window on PRESET (a shipped preset's name or a preset file; "
         "default: the last one opened, else fig5-2d).",
     )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", prog="main.py")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", prog=prog)
     for module in COMMANDS:
         module.add_command(commands)
     return parser
@@ -48,5 +59,5 @@ def with_default_command(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv` (default: sys.argv[1:]) and run its command; the command's exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(with_default_command(argv))
+    args = build_parser(program(sys.argv[0])).parse_args(with_default_command(argv))
     return args.handler(args)

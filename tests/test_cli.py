@@ -170,3 +170,16 @@ def test_a_shorter_progress_line_leaves_nothing_of_the_longer_one(capsys):
     for part in capsys.readouterr().err.split("\r")[1:]:
         screen[: len(part)] = list(part)  # each part overwrites the line from its start
     assert "".join(screen).rstrip() == "2/10 fig3"
+
+
+def test_the_installed_command_names_itself_in_usage_and_errors(capsys) -> None:
+    """Run as the installed `contrastive-kernel-lab`, usage and errors name it, not main.py."""
+    from cli.parser import SCRIPT, program
+
+    assert program(f"/somewhere/.venv/bin/{SCRIPT}") == SCRIPT
+    assert program("main.py") == program("/usr/lib/python3/pytest") == "main.py"
+    parser = build_parser(SCRIPT)
+    assert parser.format_usage().startswith(f"usage: {SCRIPT} [PRESET]")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "fig5-2d", "--steps", "x"])
+    assert capsys.readouterr().err.startswith(f"error: {SCRIPT} run: ")
