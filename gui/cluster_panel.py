@@ -11,10 +11,13 @@ group_names: the digits by their own labels)."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -31,6 +34,7 @@ from sim.cluster_dynamics import ClusterFlow, cluster_flow
 from sim.preset import with_changes
 
 SWEEP_EPS = (0.05, 0.1, 0.2, 0.3, 0.4)
+SWEEP_MAX_PER_CLUSTER = 64  # samples a cluster in the eps sweep's runs
 COLUMNS = ("cluster", "n_k/n", "|G_k|", "|own|", "|others|", "|v| pred.", "|v| meas.", "angle°", "spread")
 SWEEP_LINES = (("deviation", "deviation of H", 0), ("spread", "velocity spread", 2))  # (key, label, colour)
 TABLE_MIN_ROWS = 3
@@ -38,18 +42,33 @@ ROW_HEIGHT = 20
 
 
 class _Sweep(QObject):
+    """The eps sweep, in its own thread: a fresh run per radius (at most SWEEP_MAX_PER_CLUSTER
+    samples a cluster: Theorem 4.5's measures depend on eps, and a 25,000-sample cluster would
+    fit its start for seconds per radius); `progress` before each radius; `stop()` ends it
+    between two radii (`done` is not emitted then)."""
+
     done = Signal(object)
+    progress = Signal(str)
 
     def __init__(self, preset: Preset):
         super().__init__()
         self.preset = preset
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
 
     @Slot()
     def run(self) -> None:
         rows = []
-        for eps in SWEEP_EPS:
-            radii = {f"data.clusters[{k}].radius": eps for k in range(len(self.preset.data.clusters))}
-            p = with_changes(self.preset, {**radii, "device": "cpu"})
+        clusters = self.preset.data.clusters
+        counts = {f"data.clusters[{k}].count": min(c.count, SWEEP_MAX_PER_CLUSTER) for k, c in enumerate(clusters)}
+        for i, eps in enumerate(SWEEP_EPS):
+            if self._stop.is_set():
+                return
+            self.progress.emit(f"measuring eps = {eps:g} ({i + 1} of {len(SWEEP_EPS)})...")
+            radii = {f"data.clusters[{k}].radius": eps for k in range(len(clusters))}
+            p = with_changes(self.preset, {**radii, **counts, "device": "cpu"})
             flow = cluster_flow(Simulation(p))
             rows.append((eps, flow.deviation, float(flow.spread.mean())))
         self.done.emit(rows)
@@ -112,21 +131,17 @@ class ClusterPanel(QWidget):
                 plot.getAxis(side).enableAutoSIPrefix(False)
         self.sweep_button = QPushButton("Measure against eps")
         self.sweep_tip = (
-            f"Build fresh runs of this preset with every cluster radius set to each of {SWEEP_EPS} and measure "
+            f"Build fresh runs of this preset (at most {SWEEP_MAX_PER_CLUSTER} samples a cluster) with every "
+            f"cluster radius set to each of {SWEEP_EPS} and measure "
             "the deviation of H(theta) from its block means and the velocity spread (in the background)"
         )
         self.sweep_button.setToolTip(self.sweep_tip)
-        numbers = QWidget()
-        column = QVBoxLayout(numbers)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.table, 1)
-        column.addWidget(self.deviation)
-        sweep = QWidget()
-        column = QVBoxLayout(sweep)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.eps_plot, 1)
-        column.addWidget(self.sweep_button)
-        self.grid = PlotGrid([numbers, self.bars, sweep], min_cell=(260, 170), aspect=1.4)
+        header = QWidget()  # on top, so that a short dock (1366 x 768) still shows them
+        row = QHBoxLayout(header)
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(self.deviation, 1)
+        row.addWidget(self.sweep_button)
+        self.grid = PlotGrid([self.table, self.bars, self.eps_plot], header=header, min_cell=(260, 170), aspect=1.4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.grid)
@@ -205,6 +220,7 @@ class ClusterPanel(QWidget):
         self._job.moveToThread(self._thread)
         self._thread.started.connect(self._job.run)
         self._job.done.connect(self.show_sweep)
+        self._job.progress.connect(self.sweep_button.setText)
         self._thread.start()
 
     @Slot(object)
@@ -221,7 +237,9 @@ class ClusterPanel(QWidget):
         self.sweep_button.setText("Measure against eps")
 
     def shutdown(self) -> None:
+        """Stop the eps sweep (after the radius it is measuring) and wait for its thread."""
         if self._thread is not None:
+            self._job.stop()
             self._thread.quit()
             self._thread.wait()
             self._thread = None

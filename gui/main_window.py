@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
         self.curves_dock.raise_()
         self.theory_dock.visibilityChanged.connect(lambda shown: shown and self.theory.compute())
         self.cluster_dock.visibilityChanged.connect(lambda shown: self.send(WantFlow(bool(shown))))
-        self.cluster_panel.sweep_button.clicked.connect(lambda: self.cluster_panel.sweep(self.snapshot.preset))
+        self.cluster_panel.sweep_button.clicked.connect(lambda: self.cluster_panel.sweep(self._run_preset()))
         self.tabifyDockWidget(self.table_dock, self.kernel_dock)
         self.table_dock.raise_()
         self.resizeDocks([self.controls_dock], [260], Qt.Orientation.Horizontal)

@@ -357,3 +357,32 @@ def test_small_metric_plots_keep_their_ticks_apart_and_drop_axis_titles(qtbot) -
     qtbot.waitUntil(lambda: not any(axis.label.isVisible() for axis in axes))
     plot.resize(COMPACT_WIDTH + 60, 160)
     qtbot.waitUntil(lambda: all(axis.label.isVisible() for axis in axes))
+
+
+def test_the_eps_sweep_starts_before_the_first_frame_and_says_how_far(qtbot, tmp_path, monkeypatch) -> None:
+    """Pressed before the run's first frame it measures the loaded preset (it raised an
+    AttributeError on the missing snapshot); the button says which radius it measures; the
+    runs have at most SWEEP_MAX_PER_CLUSTER samples a cluster."""
+    from PySide6.QtCore import QSettings
+
+    import gui.cluster_panel
+    from gui.cluster_panel import SWEEP_EPS, SWEEP_MAX_PER_CLUSTER
+    from gui.main_window import MainWindow
+    from sim.preset import with_changes
+
+    sizes = []
+    measure = gui.cluster_panel.cluster_flow
+    monkeypatch.setattr(gui.cluster_panel, "cluster_flow", lambda sim: (sizes.append(sim.n), measure(sim))[1])
+    big = with_changes(load_preset("fig5-2d"), {f"data.clusters[{k}].count": 200 for k in range(4)})
+    window = MainWindow(big, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
+    panel = window.cluster_panel
+    said = []
+    panel.sweep_button.clicked.emit()  # at once: the worker is still fitting the run's start
+    assert window.snapshot is None and panel._job is not None and panel._job.preset.n == 800
+    panel._job.progress.connect(said.append)
+    wait_for(qtbot, lambda: panel.sweep_rows is not None, timeout=120000)
+    assert [eps for eps, _, _ in panel.sweep_rows] == list(SWEEP_EPS)
+    assert sizes == [4 * SWEEP_MAX_PER_CLUSTER] * len(SWEEP_EPS)
+    assert said and said[-1] == f"measuring eps = {SWEEP_EPS[-1]:g} ({len(SWEEP_EPS)} of {len(SWEEP_EPS)})..."
+    assert panel.sweep_button.text() == "Measure against eps"
