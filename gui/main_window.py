@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cli.progress import rate
 from gui import undo
 from gui.claims_panel import ClaimsPanel
 from gui.cluster_panel import ClusterPanel
@@ -469,7 +470,7 @@ class MainWindow(QMainWindow):
     def _show_status(self, status: dict) -> None:
         labels = self.status_labels
         labels["step"].setText(f"step {status['step']}")
-        labels["rate"].setText(f"{status['steps_per_s']:.0f} steps/s")
+        labels["rate"].setText(rate(status["steps_per_s"], 1.0, "step"))  # "3.6 s/step" for a large run
         labels["fps"].setText(f"{self.fps:.0f} frames/s")
         labels["device"].setText(status["device"])
         labels["n"].setText(f"n = {status['n']}")

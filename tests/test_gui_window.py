@@ -259,3 +259,13 @@ def test_the_metric_curves_follow_a_long_run_in_a_single_view(qtbot, tmp_path) -
         qtbot.waitUntil(lambda plot=plot: plot.getViewBox().viewRange()[0][1] >= last, timeout=20_000)
         steps, _ = window.curves.lines[(0, key)][0].getData()
         assert steps[-1] == last, key
+
+
+def test_the_status_bar_gives_a_slow_run_seconds_per_step(qtbot, tmp_path) -> None:
+    """A 100k-sample run steps every 3.6 s: the status bar said "0 steps/s"."""
+    window = open_window(qtbot, tmp_path)
+    label = window.status_labels["rate"]
+    window._show_status({"step": 7, "steps_per_s": 1 / 3.6, "device": "cpu", "n": 100000})
+    assert label.text() == "3.6 s/step"
+    window._show_status({"step": 900, "steps_per_s": 240.4, "device": "cpu", "n": 256})
+    assert label.text() == "240 steps/s"
