@@ -11,8 +11,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -24,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 COLUMNS = ("claim", "measured", "number", "verdict", "why")
-VERDICT_COLOURS = {"holds": QColor(200, 235, 200), "deviates": QColor(245, 210, 200)}
+VERDICT_COLOURS = {"holds": QColor("#7fd17f"), "deviates": QColor("#f0a060")}  # text, on the dark table
 
 
 class Cancelled(Exception):
@@ -72,6 +74,17 @@ class ClaimsPanel(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setWordWrap(True)
+        # the numbers and verdicts as wide as they are, the texts sharing the rest; rows as
+        # tall as their wrapped text (again whenever the widths change), scrolled by pixels so
+        # that a row taller than the dock can be read whole
+        header = self.table.horizontalHeader()
+        for c, name in enumerate(COLUMNS):
+            fit = name in ("number", "verdict")
+            header.setSectionResizeMode(
+                c, QHeaderView.ResizeMode.ResizeToContents if fit else QHeaderView.ResizeMode.Stretch
+            )
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.status = QLabel("Open a claims.json (main.py reproduce) or run the quick check.")
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -113,7 +126,7 @@ class ClaimsPanel(QWidget):
             for c, value in enumerate(values):
                 item = QTableWidgetItem(str(value))
                 if COLUMNS[c] == "verdict" and value in VERDICT_COLOURS:
-                    item.setBackground(VERDICT_COLOURS[value])
+                    item.setForeground(VERDICT_COLOURS[value])
                 self.table.setItem(r, c, item)
         self.table.resizeRowsToContents()
         held = sum(row["verdict"] == "holds" for row in rows)
@@ -168,7 +181,7 @@ class ClaimsPanel(QWidget):
     def _on_progress(self, done: int, total: int, name: str) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.status.setText(f"{done}/{total}: {name}")
+        self.status.setText(f"check {done} of {total}: {name}")
 
     @Slot(list)
     def _on_done(self, rows: list) -> None:

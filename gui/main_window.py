@@ -470,7 +470,8 @@ class MainWindow(QMainWindow):
     def _show_status(self, status: dict) -> None:
         labels = self.status_labels
         labels["step"].setText(f"step {status['step']}")
-        labels["rate"].setText(rate(status["steps_per_s"], 1.0, "step"))  # "3.6 s/step" for a large run
+        per_second = status["steps_per_s"]  # 0 while paused; "3.6 s/step" for a large run
+        labels["rate"].setText(rate(per_second, 1.0, "step") if per_second > 0 else "0 steps/s")
         labels["fps"].setText(f"{self.fps:.0f} frames/s")
         labels["device"].setText(status["device"])
         labels["n"].setText(f"n = {status['n']}")

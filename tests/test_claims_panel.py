@@ -50,3 +50,28 @@ def test_the_window_shows_the_claims_panel_as_a_dock(qtbot, tmp_path) -> None:
     assert not window.in_front.get(window.claims_dock, False)  # a background tab behind the metrics
     window.view_actions[window.claims_dock].trigger()
     wait_for(qtbot, lambda: window.in_front[window.claims_dock])
+
+
+def test_the_table_reads_at_1366_by_768(qtbot, tmp_path):
+    """The texts share the width the numbers leave (every column was 100 px, 800 px blank),
+    each row is as tall as its wrapped text and scrolls by pixels, and a verdict's colour is its
+    text's, bright on the dark table (white on pale green was unreadable)."""
+    from PySide6.QtWidgets import QAbstractItemView
+
+    from gui.claims_panel import VERDICT_COLOURS
+
+    long = "a claim of the paper that takes several lines when wrapped in a narrow column " * 3
+    write_claims(tmp_path / "claims.json", [Claim("a", long, "measured", 0.5, "holds", "why " * 30)])
+    panel = ClaimsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1311, 200)
+    panel.show()
+    panel.load(tmp_path / "claims.json")
+    table, header = panel.table, panel.table.horizontalHeader()
+    cell = {name: i for i, name in enumerate(COLUMNS)}
+    qtbot.waitUntil(lambda: sum(header.sectionSize(c) for c in range(len(COLUMNS))) >= table.viewport().width() - 2)
+    assert header.sectionSize(cell["verdict"]) < header.sectionSize(cell["claim"])
+    qtbot.waitUntil(lambda: table.rowHeight(0) >= table.sizeHintForRow(0) > 2 * table.fontMetrics().height())
+    assert table.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerPixel
+    verdict = table.item(0, cell["verdict"])
+    assert verdict.foreground().color() == VERDICT_COLOURS["holds"] and verdict.foreground().color().lightness() > 128

@@ -269,3 +269,5 @@ def test_the_status_bar_gives_a_slow_run_seconds_per_step(qtbot, tmp_path) -> No
     assert label.text() == "3.6 s/step"
     window._show_status({"step": 900, "steps_per_s": 240.4, "device": "cpu", "n": 256})
     assert label.text() == "240 steps/s"
+    window._show_status({"step": 900, "steps_per_s": 0.0, "device": "cpu", "n": 256})  # paused
+    assert label.text() == "0 steps/s"
