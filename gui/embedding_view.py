@@ -8,13 +8,12 @@ ArrowScale (the two panes side by side) fix and share one scale."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from vispy import app as vispy_app
 from vispy import scene
 
 from gui.colors import BACKGROUND, MUTED
+from gui.elided_label import ElidedLabel
 from gui.embedding_scene import ArrowScale, EmbeddingScene
 from gui.offscreen_canvas import CanvasImage
 from sim import Frame
@@ -29,30 +28,6 @@ def _forward(name: str) -> property:
         lambda self, value: setattr(self.scene, name, value),
         doc=f"EmbeddingScene.{name}",
     )
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that, narrower than its text, shows it cut with an ellipsis (the whole
-    text in its tooltip) instead of clipped mid-letter."""
-
-    def shown_text(self) -> str:
-        """The text as drawn at the label's width."""
-        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self._tip()
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._tip()
-
-    def _tip(self) -> None:
-        self.setToolTip(self.text() if self.shown_text() != self.text() else "")
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
 
 
 class EmbeddingView(QWidget):

@@ -34,7 +34,7 @@ class KernelEvolutionView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.plot = CurvePlot()
-        self.plot.setMinimumHeight(50)
+        self.plot.setMinimumHeight(40)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("bottom").setLabel("step", color=MUTED)
@@ -43,7 +43,7 @@ class KernelEvolutionView(QWidget):
             key: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name) for key, name, color in CURVES
         }
         self.spectrum = CurvePlot()
-        self.spectrum.setMinimumHeight(50)
+        self.spectrum.setMinimumHeight(40)
         self.spectrum.hideButtons()
         self.spectrum.setMenuEnabled(False)
         self.spectrum.setLogMode(y=True)

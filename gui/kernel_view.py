@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
+from gui.elided_label import ElidedLabel
 from sim import Frame
 
 pg.setConfigOptions(imageAxisOrder="row-major")
@@ -39,9 +40,8 @@ class KernelView(QWidget):
         self.average = QCheckBox("K x K cluster average")
         self.average.setToolTip("Show the mean of H over each pair of clusters instead of the sample-level kernel")
         self.average.toggled.connect(self._redraw)
-        self.info = QLabel("kernel appears while this panel is visible")
+        self.info = ElidedLabel("kernel appears while this panel is visible")
         self.info.setStyleSheet(f"color: {MUTED};")
-        self.info.setWordWrap(True)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
@@ -58,12 +58,14 @@ class KernelView(QWidget):
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self._lines: list[pg.InfiniteLine] = []
         self._ticks: list[pg.TextItem] = []
+        top = QHBoxLayout()  # one row: a short dock (1366 x 768) keeps its height for the heatmap
+        top.addWidget(self.average)
+        top.addWidget(self.info, 1)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.average)
-        layout.addWidget(self.info)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addLayout(top)
         layout.addWidget(self.graphics, 1)
-        self.graphics.setMinimumSize(100, 80)
+        self.graphics.setMinimumSize(100, 60)
         self.names: list[str] = []
         self.frame: Frame | None = None
         self.shown: np.ndarray | None = None

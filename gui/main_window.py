@@ -183,9 +183,7 @@ class MainWindow(QMainWindow):
         kernel_panel.addWidget(self.kernel_evolution)
         kernel_panel.setStretchFactor(0, 3)
         kernel_panel.setStretchFactor(1, 1)
-        # the heatmap scales to its dock (no scroll area: one would lay the panel out at its
-        # wrapped label's preferred height, taller than the dock, and show a sliver of it)
-        self.kernel_dock = self._dock("Kernel H(theta)", "kernel", kernel_panel, right, scroll=False)
+        self.kernel_dock = self._dock("Kernel H(theta)", "kernel", kernel_panel, right)
         self.curves_dock = self._dock("Metrics", "curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.theory = TheoryPanel()
         self.cluster_panel = ClusterPanel()
@@ -212,6 +210,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.controls_dock], [260], Qt.Orientation.Horizontal)
         self.resizeDocks([self.input_dock], [400], Qt.Orientation.Horizontal)
         self.resizeDocks([self.curves_dock], [230], Qt.Orientation.Vertical)
+        # the right column shared evenly between the input space and the tabs under it (the
+        # kernel heatmap needs the height more than the input plane, which keeps its aspect)
+        self.resizeDocks([self.input_dock, self.table_dock], [240, 260], Qt.Orientation.Vertical)
         for dock in (self.kernel_dock, self.input_dock):
             dock.visibilityChanged.connect(self._sync_kernel_wanted)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from gui_support import frame, open_window, wait_for, wait_step
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 from main import main
 from sim import Divergence, Simulation
@@ -271,3 +271,21 @@ def test_the_status_bar_gives_a_slow_run_seconds_per_step(qtbot, tmp_path) -> No
     assert label.text() == "240 steps/s"
     window._show_status({"step": 900, "steps_per_s": 0.0, "device": "cpu", "n": 256})  # paused
     assert label.text() == "0 steps/s"
+
+
+def test_switching_the_input_axes_of_3d_data_keeps_the_window_on_the_screen(qtbot, tmp_path) -> None:
+    """appendix-b-3d at 1366 x 768, input axes to x - z and back: the window stayed 6 px taller
+    than the screen and the metric curves shrank to their titles (84 px), the right column's
+    minimum having grown with a kernel panel that did not scroll."""
+    window = open_window(qtbot, tmp_path, "appendix-b-3d")
+    window.resize(1366, 768)
+    wait_for(qtbot, lambda: (window.width(), window.height()) == (1366, 768))
+    curves = window.curves_dock.height()
+    for axes in ("x - z", "3-D orbit"):
+        window.input_view.axes_box.setCurrentText(axes)
+        wait_for(qtbot, lambda axes=axes: window.input_view.plot_widget.isVisible() == (axes != "3-D orbit"))
+        for _ in range(3):  # the layout requests the switch posted
+            QApplication.processEvents()
+        assert (window.width(), window.height()) == (1366, 768), axes
+        assert window.curves_dock.height() >= curves - 10, (axes, window.curves_dock.height(), curves)
+    assert window.minimumSizeHint().height() <= 600
