@@ -3,10 +3,11 @@ radius editable (the edits are emitted as (k, old, new); gui/undo.py makes them 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
@@ -22,6 +23,11 @@ from gui.colors import cluster_hex
 from gui.controls import model_range
 from gui.run_state import RunState, quiet
 from sim.preset import ClusterSpec, Preset
+
+
+def _typing(box: QAbstractSpinBox) -> bool:
+    """Whether `box` has focus and text that is not its value yet (typed, not committed)."""
+    return box.hasFocus() and box.text() != box.textFromValue(box.value())
 
 
 class ClusterTable(QWidget):
@@ -76,7 +82,7 @@ class ClusterTable(QWidget):
         for k, spec in enumerate(clusters):
             count, radius = self.table.cellWidget(k, 1), self.table.cellWidget(k, 2)
             for box, value in ((count, spec.count), (radius, spec.radius)):
-                if not box.hasFocus():
+                if not _typing(box):  # a value being typed is not overwritten; a committed one follows the run
                     with quiet(box):
                         box.setValue(value)
                 box.setEnabled(editable)
@@ -102,12 +108,25 @@ class ClusterTable(QWidget):
         radius.setKeyboardTracking(False)
         radius.setToolTip(f"Radius of cluster {k + 1}'s ball (samples are uniform in it)")
         radius.valueChanged.connect(lambda v, k=k: self._radius_changed(k, v))
+        for box in (count, radius):
+            box.installEventFilter(self)
         self.table.setCellWidget(k, 1, count)
         self.table.setCellWidget(k, 2, radius)
         center = QTableWidgetItem("")
         center.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
         center.setToolTip("Drag the cluster's handle in the input view to move it")
         self.table.setItem(k, 3, center)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Z / Ctrl+Shift+Z in a count or radius box that holds no half-typed value are
+        the window's Undo and Redo (the box's own text undo took them: an edit just committed
+        from the box could not be undone from it)."""
+        return (  # True: filtered out, so not accepted by the box, and the shortcut fires
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and (event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo))
+            and not _typing(watched)
+        )
 
     def _count_changed(self, k: int, value: int) -> None:
         old = self.clusters[k].count

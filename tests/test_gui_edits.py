@@ -85,3 +85,22 @@ def test_table_add_remove_and_resize_are_undoable(qtbot, tmp_path) -> None:
         window.undo_action.trigger()
     wait_for(qtbot, lambda: frame(window).X.shape[0] == 256 and window.snapshot.preset.data.clusters[2].radius == 0.3)
     assert [c.count for c in window.snapshot.preset.data.clusters] == [64] * 4
+
+
+def test_a_count_typed_in_the_table_is_undone_by_ctrl_z_there_and_the_box_follows(qtbot, tmp_path) -> None:
+    """Typed and entered in the count box, 32 is undone by Ctrl+Z pressed in that box (the
+    box's own text undo took the keys) and the box shows the run's 64 again though it keeps
+    the focus; Ctrl+Shift+Z redoes it."""
+    window = open_window(qtbot, tmp_path)
+    box = window.cluster_table.table.cellWidget(0, 1)
+    box.setFocus()
+    wait_for(qtbot, box.hasFocus)
+    box.selectAll()
+    qtbot.keyClicks(box, "32")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    wait_for(qtbot, lambda: (frame(window).labels == 0).sum() == 32)
+    qtbot.keyClick(box, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    wait_for(qtbot, lambda: (frame(window).labels == 0).sum() == 64 and box.value() == 64)
+    assert box.hasFocus() and box.text() == "64"
+    qtbot.keyClick(box, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    wait_for(qtbot, lambda: (frame(window).labels == 0).sum() == 32 and box.value() == 32)
