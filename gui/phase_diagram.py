@@ -42,7 +42,7 @@ class PhaseDiagram(QWidget):
         super().__init__(parent)
         self.grid: PhaseGrid | None = None
         self.colormap = pg.colormap.get("viridis")
-        self.setMinimumSize(320, 240)
+        self.setMinimumSize(320, 160)
 
     def set_grid(self, grid: PhaseGrid | None) -> None:
         self.grid = grid

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.elided_label import ElidedLabel
 from gui.phase_diagram import PhaseDiagram
 from sim.outcomes import MEASURES
 from sim.preset import Preset, PresetError, with_changes
@@ -118,7 +119,7 @@ class SweepPanel(QWidget):
         self.measure.setCurrentText("capture_step")
         self.start_button, self.cancel_button = QPushButton("Start"), QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.progress, self.status = QProgressBar(), QLabel("")
+        self.progress, self.status = QProgressBar(), ElidedLabel("")  # one line (a long failure: tooltip)
         self.diagram = PhaseDiagram()
         self._lay_out()
         self.start_button.clicked.connect(self.start)
@@ -136,6 +137,7 @@ class SweepPanel(QWidget):
 
     def _lay_out(self) -> None:
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         for label, field, values in (("x", self.x_field, self.x_values), ("y", self.y_field, self.y_values)):
             row = QHBoxLayout()
             row.addWidget(field, 1)
@@ -145,17 +147,21 @@ class SweepPanel(QWidget):
         for label, box in (("seeds", self.seeds), ("steps", self.steps)):
             counts.addWidget(QLabel(label))
             counts.addWidget(box)
+        counts.addStretch(1)
         form.addRow(counts)
         form.addRow("measure", self.measure)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.progress, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status)
-        layout.addWidget(self.diagram, 1)
+        settings = QVBoxLayout()  # the settings beside the diagram: a short dock (1366 x 768) shows both
+        settings.addLayout(form)
+        settings.addLayout(buttons)
+        settings.addWidget(self.status)
+        settings.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(settings, 2)
+        layout.addWidget(self.diagram, 3)
 
     def set_preset(self, preset: Preset) -> None:
         """The preset the next sweep varies."""
@@ -233,6 +239,7 @@ class SweepPanel(QWidget):
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         done = f"{len(self.rows)} of {len(self.jobs)} runs"
+        outcome = " ".join(outcome.split())  # a failure's text on one line
         self.status.setText(f"{outcome}: {done}" if outcome else f"done: {done}; click a cell to open its run")
         self.finished.emit(outcome)
 

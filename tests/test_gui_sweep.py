@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QThread
 
 from gui.phase_diagram import EMPTY
 from gui.sweep_dock import SweepPanel, parse_range
@@ -97,3 +97,21 @@ def test_a_bad_field_in_the_panel_is_blamed_on_the_panel_field(qtbot) -> None:
     panel.y_field.setCurrentText("network.widht")
     with pytest.raises(PresetError, match=r"^sweep: y field: network.widht: no such field$"):
         panel.sweep().jobs()
+
+
+def test_the_diagram_lies_whole_beside_the_settings_at_1366_by_768(qtbot, tmp_path) -> None:
+    """In the bottom dock of a 1366 x 768 window the phase diagram showed 18 of its 240 px
+    below the settings; beside them it is whole. A failure's many-line text stays one line."""
+    from gui_support import open_window, wait_for
+
+    window = open_window(qtbot, tmp_path)
+    window.resize(1366, 768)
+    wait_for(qtbot, lambda: (window.width(), window.height()) == (1366, 768))
+    window.view_actions[window.sweep_dock].trigger()
+    diagram = window.sweep_panel.diagram
+    wait_for(qtbot, lambda: diagram.isVisible() and diagram.height() >= 150)
+    wait_for(qtbot, lambda: diagram.visibleRegion().boundingRect().height() == diagram.height())
+    panel = window.sweep_panel
+    panel.thread = QThread()  # as if a sweep had run and failed with a long message
+    panel._on_ended("failed:\n   first line\n\n   second line")
+    assert panel.status.text().startswith("failed: first line second line:")
