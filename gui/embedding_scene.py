@@ -131,6 +131,7 @@ class EmbeddingScene:
         self.show_cluster_arrows = True
         self.show_trails = False
         self.latent_dim = 0
+        self.partner: EmbeddingScene | None = None  # a scene whose camera this one shares (share_camera)
         self._trail: deque[tuple[int, np.ndarray]] = deque(maxlen=TRAIL_LENGTH)
         self._trail_key: tuple[int, int] | None = None
         self.last_frame: Frame | None = None
@@ -190,7 +191,23 @@ class EmbeddingScene:
             scene.visuals.Line(sphere_grid(), color=(0.6, 0.65, 0.72, 0.35), connect="segments", parent=self.guide)
             self.view.camera = FittingTurntableCamera(fov=30, distance=6.5, elevation=25, azimuth=30)
         self.guide.order = -1
+        self._link_camera()
         self.clear_trails()
+
+    def share_camera(self, other: EmbeddingScene) -> None:
+        """Keep this scene's camera and `other`'s in step (the panes side by side: one turn of
+        the sphere turns both, so the same start is seen from the same side), now and after
+        either changes its latent dimension."""
+        self.partner, other.partner = other, self
+        self._link_camera()
+
+    def _link_camera(self) -> None:
+        """Link the camera to the partner's when both show the same latent dimension, taking
+        the partner's view."""
+        other = self.partner
+        if other is not None and other.latent_dim == self.latent_dim and self.latent_dim:
+            self.view.camera.set_state(other.view.camera.get_state())
+            self.view.camera.link(other.view.camera)
 
     def clear_trails(self) -> None:
         self._trail.clear()

@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
     def _build_views(self) -> None:
         self.main_view = EmbeddingView("NN kernel")
         self.twin_view = EmbeddingView("identity kernel", arrow_scale=self.main_view.arrow_scale)
+        self.twin_view.scene.share_camera(self.main_view.scene)
         self.twin_view.hide()
         self.legend = Legend()
         row = QHBoxLayout()

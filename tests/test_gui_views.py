@@ -319,3 +319,17 @@ def test_the_arrow_scale_label_is_never_cut(qtbot) -> None:
     wait_for(qtbot, lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()))  # laid out
     assert label.geometry().right() <= view.fixed_scale.geometry().left()
     view.close_canvas()
+
+
+def test_the_panes_side_by_side_turn_together_on_the_sphere(qtbot, tmp_path) -> None:
+    """appendix-b-3d side by side: turning one sphere turns the other (they showed the same
+    start from different sides after a drag), and a pane shown later takes the turned view."""
+    window = open_window(qtbot, tmp_path, "appendix-b-3d")
+    main, twin = window.main_view.scene, window.twin_view.scene
+    wait_for(qtbot, lambda: main.latent_dim == 3)
+    main.view.camera.azimuth, main.view.camera.elevation = -45.0, 55.0  # as a drag leaves it
+    window.set_side_by_side(True)
+    wait_for(qtbot, lambda: twin.latent_dim == 3)
+    assert (twin.view.camera.azimuth, twin.view.camera.elevation) == (-45.0, 55.0)
+    twin.view.camera.azimuth = 100.0
+    assert main.view.camera.azimuth == 100.0
