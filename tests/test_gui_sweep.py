@@ -19,6 +19,14 @@ def small_preset():
     return with_changes(preset, {"data.clusters": clusters, "device": "cpu", "every": 10})
 
 
+def small_panel(qtbot, workers: int = 1) -> SweepPanel:
+    """A sweep panel on small_preset()."""
+    panel = SweepPanel(workers=workers)
+    qtbot.addWidget(panel)
+    panel.set_preset(small_preset())
+    return panel
+
+
 def test_ranges_read_lists_and_evenly_spaced_values() -> None:
     assert parse_range("0.1,0.5") == [0.1, 0.5]
     assert parse_range("8:32:4") == [8, 16, 24, 32]
@@ -56,9 +64,7 @@ def test_a_tiny_sweep_fills_the_diagram_and_a_click_opens_that_run(qtbot) -> Non
 
 
 def test_cancel_stops_a_long_sweep(qtbot) -> None:
-    panel = SweepPanel(workers=1)
-    qtbot.addWidget(panel)
-    panel.set_preset(small_preset())
+    panel = small_panel(qtbot)
     panel.x_values.setText("0.2,0.5")
     panel.y_values.setText("8")
     panel.seeds.setValue(1)
@@ -90,9 +96,7 @@ def test_the_window_has_a_sweep_dock_that_sweeps_the_run_as_drawn_and_opens_a_ce
 
 def test_a_bad_field_in_the_panel_is_blamed_on_the_panel_field(qtbot) -> None:
     """The panel's errors name its own x or y field, not the command line's --grid."""
-    panel = SweepPanel(workers=1)
-    qtbot.addWidget(panel)
-    panel.set_preset(small_preset())
+    panel = small_panel(qtbot)
     panel.x_field.setCurrentText("loss.tau")
     panel.y_field.setCurrentText("network.widht")
     with pytest.raises(PresetError, match=r"^sweep: y field: network.widht: no such field$"):
