@@ -257,4 +257,8 @@ class SweepPanel(QWidget):
         if grid is None:
             return
         job = self.jobs[grid.runs[iy][ix]]
-        self.open_run.emit(with_changes(preset_of(job), {"steps": job.steps, "every": job.every}, "sweep"))
+        preset = preset_of(job)
+        values = ", ".join(f"{field}={value:g}" if isinstance(value, float) else f"{field}={value}"
+                           for field, value in zip(job.fields, job.values))  # fmt: skip
+        name = f"{preset.name} (sweep run {job.index}: {values}, seed {job.seed})"[:200]  # a preset name's limit
+        self.open_run.emit(with_changes(preset, {"steps": job.steps, "every": job.every, "name": name}, "sweep"))

@@ -61,6 +61,7 @@ def test_a_tiny_sweep_fills_the_diagram_and_a_click_opens_that_run(qtbot) -> Non
         qtbot.mouseClick(panel.diagram, Qt.MouseButton.LeftButton, pos=point)
     preset = opened.args[0]
     assert (preset.loss.tau, preset.network.width, preset.steps) == (0.5, 16, 20)
+    assert preset.name == "fig5-2d (sweep run 3: loss.tau=0.5, network.width=16, seed 0)"  # not fig5-2d's
 
 
 def test_cancel_stops_a_long_sweep(qtbot) -> None:
