@@ -137,7 +137,6 @@ class SweepPanel(QWidget):
 
     def _lay_out(self) -> None:
         form = QFormLayout()
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         for label, field, values in (("x", self.x_field, self.x_values), ("y", self.y_field, self.y_values)):
             row = QHBoxLayout()
             row.addWidget(field, 1)
