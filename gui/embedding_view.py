@@ -48,7 +48,6 @@ class EmbeddingView(QWidget):
     def __init__(self, title: str = "", parent: QWidget | None = None, arrow_scale: ArrowScale | None = None):
         super().__init__(parent)
         self.title = ElidedLabel(title)
-        self.title.setMinimumWidth(10)
         self.title.setStyleSheet("font-weight: 600; font-size: 13px;")
         self.scale_label = QLabel("")
         self.scale_label.setStyleSheet(f"color: {MUTED}; font-size: 11px;")
