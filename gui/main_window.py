@@ -427,8 +427,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(undo.add(self.send, spec, len(self.clusters())))
 
     def remove_cluster(self, k: int) -> None:
-        spec = self.clusters()[k]
-        self.undo_stack.push(undo.remove(self.send, spec, k))
+        self.undo_stack.push(undo.remove(self.send, k))
 
     # ----- drawing --------------------------------------------------------------------
     @property

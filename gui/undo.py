@@ -1,5 +1,7 @@
 """Undoable data edits: an undo entry holds the command that does an edit and the command
-that undoes it (sim/commands.py values), and sends one or the other to the worker."""
+that undoes it (sim/commands.py values), and sends one or the other to the worker. Edits that
+draw or drop samples (add, remove, count, radius) share a memo with their undo, so undo and
+redo put back the very samples (and offsets Delta) the run had; a move is exact by itself."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
-from sim.commands import AddCluster, Command, MoveCluster, RemoveCluster, SetCount, SetRadius
+from sim.commands import AddCluster, Command, EditMemo, MoveCluster, RemoveCluster, RestoreCluster, SetCount, SetRadius
 from sim.preset import ClusterSpec
 
 Send = Callable[[Command], None]
@@ -31,19 +33,28 @@ def move(send: Send, k: int, old: Sequence[float], new: Sequence[float]) -> Edit
     return Edit(send, f"move cluster {k + 1}", MoveCluster(k, tuple(new)), MoveCluster(k, tuple(old)))
 
 
+def _kept(send: Send, text: str, k: int, do: Callable[[EditMemo], Command]) -> Edit:
+    """An edit of cluster k whose undo puts back the cluster as the edit found it."""
+    memo = EditMemo()
+    return Edit(send, text, do(memo), RestoreCluster(k, memo, "before", f"undo: {text}"))
+
+
 def add(send: Send, spec: ClusterSpec, index: int) -> Edit:
-    cluster = AddCluster(tuple(spec.center), spec.count, spec.radius, index)
-    return Edit(send, f"add cluster {index + 1}", cluster, RemoveCluster(index))
+    return _kept(
+        send,
+        f"add cluster {index + 1}",
+        index,
+        lambda m: AddCluster(tuple(spec.center), spec.count, spec.radius, index, m),
+    )
 
 
-def remove(send: Send, spec: ClusterSpec, index: int) -> Edit:
-    cluster = AddCluster(tuple(spec.center), spec.count, spec.radius, index)
-    return Edit(send, f"remove cluster {index + 1}", RemoveCluster(index), cluster)
+def remove(send: Send, index: int) -> Edit:
+    return _kept(send, f"remove cluster {index + 1}", index, lambda m: RemoveCluster(index, m))
 
 
 def count(send: Send, k: int, old: int, new: int) -> Edit:
-    return Edit(send, f"cluster {k + 1}: count {old} -> {new}", SetCount(k, new), SetCount(k, old))
+    return _kept(send, f"cluster {k + 1}: count {old} -> {new}", k, lambda m: SetCount(k, new, m))
 
 
 def radius(send: Send, k: int, old: float, new: float) -> Edit:
-    return Edit(send, f"cluster {k + 1}: radius {old} -> {new}", SetRadius(k, new), SetRadius(k, old))
+    return _kept(send, f"cluster {k + 1}: radius {old} -> {new}", k, lambda m: SetRadius(k, new, m))

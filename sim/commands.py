@@ -2,16 +2,21 @@
 
 The run driver (sim/driver.py) applies the run commands between two steps; the window's
 worker handles the scheduling ones (play, step, steps per frame, which panels want data)
-itself. An undo entry holds the command that does an edit and the one that undoes it.
-Centers are tuples, so every command is immutable and comparable.
+itself. An undo entry holds the command that does an edit and the one that undoes it; the
+edits that draw or drop samples share an `EditMemo` with their undo, in which the driver keeps
+the cluster as it was before and after, so undo and redo put back the very same samples.
+Centers are tuples, so every command is immutable and comparable (a memo is not compared).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sim.preset import Preset
+
+if TYPE_CHECKING:
+    from sim.simulation import ClusterState
 
 
 @dataclass(frozen=True)
@@ -101,29 +106,55 @@ class MoveCluster:
     record: bool = True
 
 
+@dataclass(eq=False)
+class EditMemo:
+    """What an undoable cluster edit did, written by the run driver when it first applies the
+    edit (in the thread that steps the run, so before any later command): each simulation's
+    cluster as it was before and after (None on a side where the cluster does not exist)."""
+
+    applied: bool = False
+    before: tuple[ClusterState, ...] | None = None
+    after: tuple[ClusterState, ...] | None = None
+
+
 @dataclass(frozen=True)
 class AddCluster:
     center: tuple[float, ...]
     count: int
     radius: float
     index: int
+    memo: EditMemo | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class RemoveCluster:
     k: int
+    memo: EditMemo | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class SetCount:
     k: int
     count: int
+    memo: EditMemo | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class SetRadius:
     k: int
     radius: float
+    memo: EditMemo | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class RestoreCluster:
+    """Cluster k put back as `memo` kept it `to` its edit (an undo: "before"); nothing when the
+    edit was never applied (refused). `text` marks it on the curves."""
+
+    k: int
+    memo: EditMemo = field(compare=False)
+    to: Literal["before", "after"]
+    text: str
 
 
 Command = (
@@ -144,4 +175,5 @@ Command = (
     | RemoveCluster
     | SetCount
     | SetRadius
+    | RestoreCluster
 )

@@ -18,11 +18,13 @@ from sim.commands import (
     AddCluster,
     Change,
     Command,
+    EditMemo,
     Load,
     MoveCluster,
     Rebuild,
     RemoveCluster,
     Reset,
+    RestoreCluster,
     SetCount,
     SetKernel,
     SetRadius,
@@ -172,16 +174,33 @@ class RunDriver:
                     sim.change(changes)
             case MoveCluster(k, center, record):
                 self._edit(f"moved cluster {k + 1}" if record else "", lambda sim: sim.move_cluster(k, list(center)))
-            case AddCluster(center, count, radius, index):
-                self._edit(
-                    f"added cluster {index + 1}", lambda sim: sim.add_cluster(list(center), count, radius, index)
+            case AddCluster(center, count, radius, index, memo):
+                self._cluster_edit(
+                    f"added cluster {index + 1}",
+                    index,
+                    memo,
+                    (False, True),
+                    lambda sim: sim.add_cluster(list(center), count, radius, index),
                 )
-            case RemoveCluster(k):
-                self._edit(f"removed cluster {k + 1}", lambda sim: sim.remove_cluster(k))
-            case SetCount(k, count):
-                self._edit(f"cluster {k + 1}: n={count}", lambda sim: sim.set_cluster_count(k, count))
-            case SetRadius(k, radius):
-                self._edit(f"cluster {k + 1}: radius={radius:g}", lambda sim: sim.set_cluster_radius(k, radius))
+            case RemoveCluster(k, memo):
+                self._cluster_edit(
+                    f"removed cluster {k + 1}", k, memo, (True, False), lambda sim: sim.remove_cluster(k)
+                )
+            case SetCount(k, count, memo):
+                self._cluster_edit(
+                    f"cluster {k + 1}: n={count}", k, memo, (True, True), lambda sim: sim.set_cluster_count(k, count)
+                )
+            case SetRadius(k, radius, memo):
+                self._cluster_edit(
+                    f"cluster {k + 1}: radius={radius:g}",
+                    k,
+                    memo,
+                    (True, True),
+                    lambda sim: sim.set_cluster_radius(k, radius),
+                )
+            case RestoreCluster(k, memo, to, text):
+                if memo.applied:
+                    self._restore(text, k, memo, to)
             case _:
                 raise TypeError(f"not a run command: {command!r}")
 
@@ -191,6 +210,36 @@ class RunDriver:
         self.data_version += 1
         if text:
             self.events.append((self.main.step_count, text))
+
+    def _cluster_edit(
+        self,
+        text: str,
+        k: int,
+        memo: EditMemo | None,
+        exists: tuple[bool, bool],
+        edit: Callable[[Simulation], None],
+    ) -> None:
+        """An edit of cluster k, which `exists` before and after it as flagged. With a memo:
+        the first time, every simulation's cluster k is kept before and after the edit; again
+        (a redo) the kept result is put back, so the samples are the very ones of the first
+        time whatever the step."""
+        if memo is not None and memo.applied:
+            self._restore(text, k, memo, "after")
+            return
+        kept = tuple(sim.cluster_state(k) for sim in self.sims) if memo is not None and exists[0] else None
+        self._edit(text, edit)
+        if memo is not None:
+            memo.before, memo.applied = kept, True
+            memo.after = tuple(sim.cluster_state(k) for sim in self.sims) if exists[1] else None
+
+    def _restore(self, text: str, k: int, memo: EditMemo, to: str) -> None:
+        """Cluster k put back as `memo` kept it before or after its edit, in every simulation
+        (a twin made since the edit takes the run's state)."""
+        states, other = (memo.before, memo.after) if to == "before" else (memo.after, memo.before)
+        for i, sim in enumerate(self.sims):
+            sim.restore_cluster(k, None if states is None else states[min(i, len(states) - 1)], other is not None)
+        self.data_version += 1
+        self.events.append((self.main.step_count, text))
 
     def _restart(self, preset: Preset) -> None:
         sim = self._watched(Simulation(preset, device=self.device, dtype=self.dtype, on_fit=self.on_fit))

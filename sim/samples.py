@@ -22,6 +22,20 @@ from sim.synthetic import Cluster, Curve, centers_of, cluster_offsets, sample_on
 EditGenerator = Callable[[], torch.Generator]
 
 
+@dataclasses.dataclass(frozen=True)
+class ClusterRows:
+    """One cluster's samples, kept to be put back exactly (an undo): their offsets (count, d)
+    float64 on the CPU for clusters in balls, else their X and tangents rows (on a curve)."""
+
+    offsets: torch.Tensor | None
+    X: torch.Tensor | None
+    tangents: torch.Tensor | None
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets if self.offsets is not None else self.X)
+
+
 def _clusters(specs: list[ClusterSpec]) -> list[Cluster]:
     return [Cluster(tuple(c.center), c.count, c.radius) for c in specs]
 
@@ -110,6 +124,42 @@ class Samples:
             torch.cat([self.offsets, ball]),
             torch.cat([torch.arange(self.n), mine[pick]]),
         )
+
+    def cluster_rows(self, k: int) -> ClusterRows:
+        """Cluster k's samples as they are now (copies)."""
+        mine = (self.labels == k).cpu()
+        if self.offsets is not None:
+            return ClusterRows(self.offsets[mine].clone(), None, None)
+        on_device = mine.to(self.X.device)
+        return ClusterRows(None, self.X[on_device].clone(), self.tangents[on_device].clone())
+
+    def with_cluster(
+        self, k: int, rows: ClusterRows, specs: list[ClusterSpec], insert: bool
+    ) -> tuple[Samples, torch.Tensor]:
+        """Cluster k's samples replaced by `rows` (or `rows` inserted as cluster k, the clusters
+        from k on moving up one), `specs` describing the result. `source` names, for the first
+        rows of a replaced cluster, the sample each was (the same samples, in order: an edit
+        keeps a cluster's rows in order and adds or drops its last ones); every other row of
+        `rows` gets -1 (its per-sample state is the caller's to give)."""
+        labels = self.labels.cpu()
+        mine = torch.nonzero(labels == k).flatten() if not insert else torch.zeros(0, dtype=torch.long)
+        keep = labels != k if not insert else torch.ones(self.n, dtype=torch.bool)
+        kept = labels[keep]
+        if insert:
+            kept = torch.where(kept >= k, kept + 1, kept)
+        new_labels = torch.cat([kept, torch.full((rows.count,), k, dtype=torch.long)])
+        own = torch.full((rows.count,), -1, dtype=torch.long)
+        own[: min(len(mine), rows.count)] = mine[: rows.count]
+        source = torch.cat([torch.nonzero(keep).flatten(), own])
+        if self.offsets is not None:
+            return self._sorted(specs, new_labels, torch.cat([self.offsets[keep], rows.offsets]), source)
+        on_device = keep.to(self.X.device)
+        joined = dataclasses.replace(
+            self,
+            X=torch.cat([self.X[on_device], rows.X.to(self.X.device, self.X.dtype)]),
+            tangents=torch.cat([self.tangents[on_device], rows.tangents.to(self.X.device, self.X.dtype)]),
+        )
+        return joined._sorted(specs, new_labels, None, source)
 
     def _X(self, specs: list[ClusterSpec], labels: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """X = each sample's cluster center + its offset, in float64, then on the device: the

@@ -28,8 +28,8 @@ from sim.frame import Frame
 from sim.losses import TileHook, contrastive_loss
 from sim.networks import MLP, AveragingNet
 from sim.ntk import limit_kernel, trace_ntk
-from sim.preset import KERNELS, LIMIT_MAX_POINTS, LossSpec, Preset, PresetError, TrainingSpec, with_changes
-from sim.samples import Samples, build_samples
+from sim.preset import KERNELS, LIMIT_MAX_POINTS, ClusterSpec, LossSpec, Preset, PresetError, TrainingSpec, with_changes
+from sim.samples import ClusterRows, Samples, build_samples
 from sim.ssl_losses import ByolHead, vicreg_loss
 from sim.starts import evenly_spaced, fit_network, fit_network_once, random_cap
 from sim.views import make_views
@@ -43,6 +43,16 @@ TORCH_STATE_LOCK = threading.RLock()
 
 class Divergence(RuntimeError):
     """The loss or an update was not finite; the state is left as before the step."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterState:
+    """One cluster of a run as it was, to be put back exactly (an undo or a redo): its preset
+    entry, its samples and their offsets Delta (count, m)."""
+
+    spec: ClusterSpec
+    rows: ClusterRows
+    delta: torch.Tensor
 
 
 def pick_device(name: str) -> torch.device:
@@ -718,6 +728,34 @@ class Simulation:
         self._edited(with_changes(self.preset, {f"data.clusters[{k}].radius": float(radius)}, "cluster"))
         self._take(self.samples.resized(k, old, self.preset.data.clusters, self._edit_generator))
 
+    def cluster_state(self, k: int) -> ClusterState:
+        """Cluster k as it is now (copies), for `restore_cluster`."""
+        self._check_index(k)
+        mine = self.labels == k
+        return ClusterState(
+            self.preset.data.clusters[k], self.samples.cluster_rows(k), self.delta.detach()[mine].clone()
+        )
+
+    def restore_cluster(self, k: int, state: ClusterState | None, present: bool) -> None:
+        """Cluster k put back as `state` kept it: replaced when `present` (the cluster exists
+        now), inserted at k otherwise (those from k on move up one); removed when `state` is
+        None. The samples are the kept ones, bit for bit; the samples the cluster has now keep
+        their offsets Delta, and the ones that come back get their kept Delta."""
+        if state is None:
+            self.remove_cluster(k)
+            return
+        specs = [c.model_dump() for c in self.preset.data.clusters]
+        if present:
+            self._check_index(k)
+            specs[k] = state.spec.model_dump()
+        else:
+            if not 0 <= k <= self.num_clusters:
+                raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters}, got {k}")
+            specs.insert(k, state.spec.model_dump())
+        self._edited(with_changes(self.preset, {"data.clusters": specs}, "cluster"))
+        samples, source = self.samples.with_cluster(k, state.rows, self.preset.data.clusters, insert=not present)
+        self._take(samples, source, state.delta)
+
     def _edited(self, preset: Preset) -> None:
         """Take the edited preset (validated by the caller through with_changes): the limit
         kernel's sample count is checked before any sample changes."""
@@ -753,13 +791,18 @@ class Simulation:
         """Seeded by the seed, the step and n, so the same edit at the same point draws the same samples."""
         return torch.Generator().manual_seed(self.preset.seed * 1_000_003 + 7919 * self.step_count + self.n)
 
-    def _take(self, samples: Samples, source: torch.Tensor | None = None) -> None:
+    def _take(self, samples: Samples, source: torch.Tensor | None = None, kept: torch.Tensor | None = None) -> None:
         """Continue on edited samples. When their number changed, each sample's Delta comes
-        from the old sample `source` names, and Delta's optimisers restart on the new shape
-        (theta's keep their state). The limit kernel and the views are redone."""
+        from the old sample `source` names (rows marked -1: from the last rows of `kept`, in
+        order), and Delta's optimisers restart on the new shape (theta's keep their state). The
+        limit kernel and the views are redone."""
         self.samples = samples
         if source is not None:
-            self.delta = self.delta.detach()[source.to(self.device)].clone()
+            delta = self.delta.detach()[source.clamp(min=0).to(self.device)].clone()
+            back = (source < 0).to(self.device)
+            if bool(back.any()):
+                delta[back] = kept[len(kept) - int(back.sum()) :].to(delta)
+            self.delta = delta
             self.delta.requires_grad_(True)
             self.delta_opt = self._optimiser([self.delta], self.preset.training.lr_points)
             self.limit_opt = self._optimiser([self.delta], self.preset.training.lr)

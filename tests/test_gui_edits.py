@@ -63,7 +63,9 @@ def test_dragging_a_handle_moves_its_cluster_and_undo_puts_it_back(qtbot, tmp_pa
 
 
 def test_table_add_remove_and_resize_are_undoable(qtbot, tmp_path) -> None:
+    """Undoing all four edits gives back the very samples the run started with."""
     window = open_window(qtbot, tmp_path)
+    start = frame(window).X.copy()
     table = window.cluster_table
     qtbot.mouseClick(table.add_button, Qt.MouseButton.LeftButton)
     wait_for(qtbot, lambda: frame(window).labels.max() == 4)
@@ -85,6 +87,7 @@ def test_table_add_remove_and_resize_are_undoable(qtbot, tmp_path) -> None:
         window.undo_action.trigger()
     wait_for(qtbot, lambda: frame(window).X.shape[0] == 256 and window.snapshot.preset.data.clusters[2].radius == 0.3)
     assert [c.count for c in window.snapshot.preset.data.clusters] == [64] * 4
+    wait_for(qtbot, lambda: np.array_equal(frame(window).X, start))
 
 
 def test_a_count_typed_in_the_table_is_undone_by_ctrl_z_there_and_the_box_follows(qtbot, tmp_path) -> None:
