@@ -41,8 +41,17 @@ def columns_for(count: int, size: tuple[int, int], min_cell: tuple[int, int], as
 def shrinkable_title(plot: QWidget) -> None:
     """Let a pyqtgraph PlotWidget's title be narrower than its text (it is clipped then):
     pyqtgraph makes a title's width the plot's minimum, which would push the plot past its
-    cell and cut off its right side. Call after setTitle."""
-    plot.getPlotItem().titleLabel.setMinimumWidth(0)
+    cell and cut off its right side. pyqtgraph sets that minimum again on every resize of the
+    title (LabelItem.resizeEvent calls updateMin), so the label's updateMin clears it after."""
+    label = plot.getPlotItem().titleLabel
+    measure = type(label).updateMin
+
+    def update_min() -> None:
+        measure(label)
+        label.setMinimumWidth(0)
+
+    label.updateMin = update_min
+    label.setMinimumWidth(0)
 
 
 class PlotGrid(QWidget):

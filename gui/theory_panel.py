@@ -6,7 +6,7 @@ the threshold of that distance against tau with its linear fit and R^2; below th
 Theorem 3.2 check (the largest tangential gradient at those configurations and at the
 Platonic sets on S^2). The tables come from sim.theory, computed off the GUI thread. The
 plots sit in a gui/plot_grid.py grid (readable cells, scrolling below them), each legend in
-the corner of its plot that the curves leave free. `write_png` draws the panel offscreen for
+the corner of its plot that the curves leave free, or beside the plot when none is. `write_png` draws the panel offscreen for
 `python main.py theory` (cli/theory.py).
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtWidgets import QGraphicsWidget, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
 from gui.plot_grid import MIN_CELL, PlotGrid, shrinkable_title
@@ -46,6 +46,13 @@ def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     plot.getPlotItem().hideButtons()
     shrinkable_title(plot)
     plot.addLegend(offset=(-LEGEND_OFFSET, LEGEND_OFFSET), labelTextColor=FOREGROUND, labelTextSize="8pt")
+    beside = QGraphicsWidget()  # a column right of the view, as wide as the legend when it sits there
+    beside.setMaximumWidth(0)
+    layout, title = plot.getPlotItem().layout, plot.getPlotItem().titleLabel
+    layout.addItem(beside, 2, 3)
+    layout.removeItem(title)  # the title spans the view and that column (its text sets its minimum width)
+    layout.addItem(title, 0, 1, 1, 3)
+    plot.legend_column = beside
     return plot
 
 
@@ -64,9 +71,12 @@ def curve_points(plot: pg.PlotWidget, per_segment: int = 16) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros((0, 2))
 
 
-def legend_spot(points: np.ndarray, share: tuple[float, float]) -> tuple[tuple[float, float], int]:
+def legend_spot(
+    points: np.ndarray, share: tuple[float, float], bounds: np.ndarray | None = None
+) -> tuple[tuple[float, float], int]:
     """Where a legend covering `share` (width, height) of the view covers the fewest of the
-    (n, 2) points: an anchor (ax, ay) with ax 0 at the left, 1 at the right, ay 0 at the top,
+    (n, 2) points, the view showing `bounds` ((x0, x1), (y0, y1); default: the points'
+    extent): an anchor (ax, ay) with ax 0 at the left, 1 at the right, ay 0 at the top,
     1 at the bottom and in between; among equally free places the top right comes first, then
     the top left, the bottom right, the bottom left, then places down the right and left.
     Returns the anchor and the number of points the legend covers there."""
@@ -75,7 +85,7 @@ def legend_spot(points: np.ndarray, share: tuple[float, float]) -> tuple[tuple[f
     order += [(ax, float(ay)) for ay in np.linspace(0.1, 0.9, 9) for ax in (1.0, 0.0)]
     if not len(points):
         return order[0], 0
-    lo, hi = points.min(0), points.max(0)
+    lo, hi = (points.min(0), points.max(0)) if bounds is None else (bounds[:, 0], bounds[:, 1])
     u = (points - lo) / np.where(hi > lo, hi - lo, 1.0)
     across, down = u[:, 0], 1 - u[:, 1]
 
@@ -89,27 +99,45 @@ def legend_spot(points: np.ndarray, share: tuple[float, float]) -> tuple[tuple[f
 
 
 def place_legend(plot: pg.PlotWidget) -> None:
-    """Move the plot's legend where its curves leave the most room (legend_spot), sized by
-    the legend and view as laid out now (a guess before the first layout)."""
+    """Move the plot's legend where its curves leave the most room inside the view
+    (legend_spot), sized by the legend and view as laid out now (a guess before the first
+    layout); where every place inside covers some curve, into a column right of the view."""
     item = plot.getPlotItem()
-    legend, view = item.legend, item.getViewBox()
-    room, points = view.boundingRect(), curve_points(plot)
+    legend, view, beside = item.legend, item.getViewBox(), plot.legend_column
+    view.prepareForPaint()  # the range auto-ranging gives the curves, brought up to date
+    room, points, bounds = view.boundingRect(), curve_points(plot), np.array(view.viewRange())
+    width = room.width() + beside.maximumWidth()  # the view's width with the legend inside
     best = None
     for columns in sorted({1, 2, max(1, len(legend.items))}):  # taller or wider, whichever fits free
         legend.setColumnCount(columns)
         legend.layout.activate()
         size = legend.layout.geometry()
-        if room.width() > 1 and room.height() > 1:
-            share = (size.width() / room.width() + 0.05, size.height() / room.height() + 0.06)
+        if width > 1 and room.height() > 1:
+            share = (size.width() / width + 0.05, size.height() / room.height() + 0.06)
         else:
             share = (0.5, 0.35)
-        spot, covered = legend_spot(points, share)
+        spot, covered = legend_spot(points, share, bounds)
         if best is None or covered < best[0]:
             best = (covered, columns, spot)
     covered, columns, (ax, ay) = best
+    if covered and width > 1:
+        legend.setColumnCount(1)
+        legend.layout.activate()
+        _set_column(beside, legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).width() + LEGEND_OFFSET)
+        legend.setParentItem(beside)
+        legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(LEGEND_OFFSET // 2, 0))
+        return
+    _set_column(beside, 0)
+    legend.setParentItem(view)
     legend.setColumnCount(columns)
     offset = (LEGEND_OFFSET * (1 - 2 * ax), LEGEND_OFFSET * (1 - 2 * ay))
     legend.anchor(itemPos=(ax, ay), parentPos=(ax, ay), offset=offset)
+
+
+def _set_column(column: QGraphicsWidget, width: float) -> None:
+    if column.maximumWidth() != width:
+        column.setMinimumWidth(width)
+        column.setMaximumWidth(width)
 
 
 class TheoryPanel(QWidget):
@@ -192,7 +220,7 @@ class TheoryPanel(QWidget):
             tau,
             [r["fit_d2"] for r in found],
             pen=pg.mkPen(cluster_hex(1), width=2),
-            name="least-squares line",
+            name="linear fit",
         )
         for plot in (self.loss_k, self.loss_d2, self.threshold):
             place_legend(plot)
