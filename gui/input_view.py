@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, MUTED, cluster_hex, label_rgba
 from gui.input_orbit import InputOrbit
@@ -63,7 +63,11 @@ class InputView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
-        layout.addWidget(self.plot_widget, 1)
+        # the plane and the orbit view on one stack: its size hints are both's, so switching
+        # between them leaves the docks around where they are
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.plot_widget)
+        layout.addWidget(self.stack, 1)
         self.orbit: InputOrbit | None = None
 
         self.X = np.zeros((0, 2), np.float32)
@@ -131,10 +135,8 @@ class InputView(QWidget):
             self.orbit = InputOrbit()
             self.orbit.dragging.connect(self.dragging)
             self.orbit.dragged.connect(self.dragged)
-            self.layout().addWidget(self.orbit, 1)
-        self.plot_widget.setVisible(not self.orbiting)
-        if self.orbit is not None:
-            self.orbit.setVisible(self.orbiting)
+            self.stack.addWidget(self.orbit)
+        self.stack.setCurrentWidget(self.orbit if self.orbiting else self.plot_widget)
         if self.orbiting:
             self.orbit.set_data(self.X, self.labels, self.clusters, self.movable)
             return

@@ -280,7 +280,7 @@ def test_switching_the_input_axes_of_3d_data_keeps_the_window_on_the_screen(qtbo
     window = open_window(qtbot, tmp_path, "appendix-b-3d")
     window.resize(1366, 768)
     wait_for(qtbot, lambda: (window.width(), window.height()) == (1366, 768))
-    curves = window.curves_dock.height()
+    curves, docks = window.curves_dock.height(), (window.input_dock.geometry(), window.table_dock.geometry())
     for axes in ("x - z", "3-D orbit"):
         window.input_view.axes_box.setCurrentText(axes)
         wait_for(qtbot, lambda axes=axes: window.input_view.plot_widget.isVisible() == (axes != "3-D orbit"))
@@ -288,4 +288,6 @@ def test_switching_the_input_axes_of_3d_data_keeps_the_window_on_the_screen(qtbo
             QApplication.processEvents()
         assert (window.width(), window.height()) == (1366, 768), axes
         assert window.curves_dock.height() >= curves - 10, (axes, window.curves_dock.height(), curves)
+        # the input view and the tabs below it keep their place (the view's height moved 95 px)
+        assert (window.input_dock.geometry(), window.table_dock.geometry()) == docks, axes
     assert window.minimumSizeHint().height() <= 600
