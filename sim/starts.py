@@ -20,7 +20,7 @@ from torch import nn
 
 FIT_LR = 3e-3  # Adam's step for fit_network: fast for the presets' small MLPs, no divergence seen
 FIT_COPIES = 2  # jittered copies of the samples in each fit step
-FIT_BATCH = 1024  # samples in one fit step: all of them up to this many, else a random subset
+FIT_BATCH = 1024  # samples the fit sees: all of them up to this many, else a fixed random subset
 FIT_PROGRESS_EVERY = 50  # fit steps between two calls of fit_network's progress
 FITS_KEPT = 8
 _fits: OrderedDict[Hashable, dict[str, torch.Tensor]] = OrderedDict()
@@ -69,9 +69,13 @@ def fit_network(
     """Fit `model` in place to the data-blind map sample i -> targets[i] (paper eq 17's
     targets, realised by the network): `steps` Adam steps (lr FIT_LR) on the mean squared
     error |f(x) - target_i|^2 over FIT_COPIES copies of the samples X (n, d), each jittered by
-    Gaussian noise of std `noise` (input units, drawn from `generator`; above FIT_BATCH
-    samples each step takes a random FIT_BATCH of them, so the fit's cost does not grow with
-    n); targets (n, m). A width-64 MLP cannot memorise n random targets, so the fit is
+    Gaussian noise of std `noise` (input units, drawn from `generator`); targets (n, m). Above
+    FIT_BATCH samples the fit takes a random FIT_BATCH of them, drawn once, with their
+    targets, so its cost does not grow with n; the other samples go where the fitted map sends
+    them. (A fresh random subset every step asked the same map for a different scatter each
+    time, and at 100k samples it sent each cluster to one place: on fig5-2d's data at 100k,
+    silhouette 0.07 and uniformity -0.71 at step 0, against -0.06 and -1.35 with the subset
+    kept; the uniform law's uniformity is -1.575.) A width-64 MLP cannot memorise n random targets, so the fit is
     partial (mean squared error about 0.9 of |target|^2 for fig5-2d), but what it leaves has
     no trace of the clusters. The jitter sets how smooth the fitted map is, measured on
     fig5-2d (40 seeds for the start, 12 for the run): 0 leaves a map so rough that the step
@@ -86,15 +90,14 @@ def fit_network(
     try:
         optimiser = torch.optim.Adam(model.parameters(), lr=FIT_LR)
         error = torch.zeros(())
-        n = X.shape[0]
-        shape = (FIT_COPIES, min(n, FIT_BATCH), X.shape[1])
+        if X.shape[0] > FIT_BATCH:
+            kept = torch.randperm(X.shape[0], generator=generator, device=X.device)[:FIT_BATCH]
+            X, targets = X[kept], targets[kept]
+        shape = (FIT_COPIES, *X.shape)
         for step in range(1, steps + 1):
-            batch = (
-                slice(None) if n <= FIT_BATCH else torch.randperm(n, generator=generator, device=X.device)[:FIT_BATCH]
-            )
-            inputs = X[batch] + noise * torch.randn(shape, generator=generator, device=X.device, dtype=X.dtype)
-            out = model(inputs.reshape(-1, X.shape[1])).reshape(FIT_COPIES, shape[1], -1)
-            error = ((out - targets[batch]) ** 2).sum(-1).mean()
+            inputs = X + noise * torch.randn(shape, generator=generator, device=X.device, dtype=X.dtype)
+            out = model(inputs.reshape(-1, X.shape[1])).reshape(FIT_COPIES, X.shape[0], -1)
+            error = ((out - targets) ** 2).sum(-1).mean()
             optimiser.zero_grad(set_to_none=True)
             error.backward()
             optimiser.step()

@@ -127,24 +127,27 @@ def test_appendix_b_3d_starts_data_blind_and_ends_in_compact_caps_spread_over_th
     assert R.min() >= 0.95 and angles.min() >= 60, (R, angles)
 
 
-def test_a_fit_over_more_samples_than_a_batch_takes_subsets_and_still_fits():
-    """Above FIT_BATCH samples each fit step takes a random subset: the fitted map is closer to
-    the targets than the network's own start over all the samples, and the same run fits the
-    same weights again."""
-    from sim import starts
+def test_a_fit_over_more_samples_than_it_takes_is_data_blind_and_replays():
+    """Above FIT_BATCH samples the fit takes a fixed random FIT_BATCH of them: on fig5-2d's
+    data at 10k samples (300 fit steps) step 0 has no cluster structure (silhouette by
+    scikit-learn below 0.05; a fresh subset each fit step gave 0.14) and is near the uniform
+    law (uniformity below -1.35, the law's -1.575; a fresh subset gave -1.20), and the same
+    run fits the same weights again."""
+    from sklearn.metrics import silhouette_score
 
-    counts = {f"data.clusters[{k}].count": 400 for k in range(4)}
-    preset = with_changes(load_preset("fig5-2d"), {"device": "cpu", "training.fit_steps": 200, **counts})
+    from sim import metrics, starts
+
+    counts = {f"data.clusters[{k}].count": 2500 for k in range(4)}
+    preset = with_changes(load_preset("fig5-2d"), {"device": "cpu", "training.fit_steps": 300, **counts})
     assert preset.n > starts.FIT_BATCH
     starts._fits.clear()
     sim = Simulation(preset)
+    z = sim.embed()
+    assert silhouette_score(z.numpy(), sim.labels.numpy(), sample_size=3000, random_state=0) < 0.05
+    assert metrics.uniformity(z) < -1.35
     starts._fits.clear()
     again = Simulation(preset)
     assert all(torch.equal(a, b) for a, b in zip(sim.model.parameters(), again.model.parameters()))
-    network = Simulation(with_changes(preset, {"training.start": "network"}))
-    target = evenly_spaced(sim.n, 2, torch.Generator().manual_seed(preset.seed + 2), torch.float64).float()
-    error = ((sim.raw_outputs() - target) ** 2).sum(1).mean()
-    assert error < ((network.raw_outputs() - target) ** 2).sum(1).mean()
 
 
 def test_an_edit_keeps_the_data_the_start_was_fitted_on_and_a_rebuild_fits_afresh():
