@@ -105,6 +105,14 @@ def parse_axis(text: str) -> Axis:
     return Axis(match.group(1), tuple(parse_values(match.group(2))))
 
 
+# preset fields the sweep itself sets for every run, so a grid over them would not be applied
+SWEEP_SET = {
+    "seed": "the runs take the seeds preset.seed, +1, ... (--seeds or the sweep file's `seeds`)",
+    "steps": "every run takes the sweep's steps (--steps or the sweep file's `steps`)",
+    "every": "every run records frames at the sweep's spacing (--every or the sweep file's `every`)",
+}
+
+
 @dataclass(frozen=True)
 class Sweep:
     """A preset, grid axes, seeds (preset.seed, +1, ...), steps and frame spacing; `jobs()`
@@ -134,6 +142,8 @@ class Sweep:
         field and value that does not fit); the grid values as the preset model holds them."""
         jobs, names = [], [a.field for a in self.axes]
         for a in self.axes:
+            if a.field in SWEEP_SET:
+                raise PresetError(f"{a.source}: {a.field}: not a grid field; {SWEEP_SET[a.field]}")
             check_field(self.preset, a.field, a.source)
         source = " and ".join(dict.fromkeys(a.source for a in self.axes))
         for combo in itertools.product(*(a.values for a in self.axes)):

@@ -56,6 +56,14 @@ def test_grid_values_are_read_as_toml_and_checked_by_the_preset_model() -> None:
         make_sweep("fig5-2d", ["network.widht=3"], 1, 10, 5)[0].jobs()
 
 
+def test_a_grid_over_what_the_sweep_sets_for_every_run_is_refused() -> None:
+    """seed, steps and every are the sweep's own (--seeds, --steps, --every): a grid over them
+    ran every run alike and labelled the rows with values never used."""
+    for grid, option in (("seed=1,2", "--seeds"), ("steps=10,40", "--steps"), ("every=5,50", "--every")):
+        with pytest.raises(PresetError, match=rf"^--grid: {grid.split('=')[0]}: not a grid field; .*{option}"):
+            make_sweep("fig5-2d", [grid], 1, 10, 5)[0].jobs()
+
+
 def test_a_bad_grid_is_blamed_on_where_it_was_given(tmp_path) -> None:
     """A field twice on the command line is refused (the first was dropped silently); a sweep
     file's grid errors name the file, not --grid; a file setting written below [grid] (TOML
