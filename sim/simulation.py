@@ -147,6 +147,7 @@ class Simulation:
         self._limit_H: torch.Tensor | None = None
         self._views = self._draw_views()
         self._observed: _Observed | None = None
+        self._scheduled_switch()
 
     # ----- construction -------------------------------------------------------------
     @property
@@ -348,10 +349,15 @@ class Simulation:
         for _ in range(count):
             self._step_once()
 
-    def _step_once(self) -> None:
+    def _scheduled_switch(self) -> None:
+        """The kernel switch the preset schedules at the step now, if any: taken when the run
+        reaches that step (at its start, or as the step before ends), so the kernel a frame
+        shows is the one the next step uses, and a switch made by hand at that step wins."""
         for switch in self.preset.training.switches:
             if switch.step == self.step_count:
                 self.set_kernel(switch.kernel)
+
+    def _step_once(self) -> None:
         moving = [p for p in self.params if p.requires_grad] if self.kernel == "nn" else [self.delta]
         first_order = self._first_order_scale()
         cached = self._take_next_gradient()
@@ -395,6 +401,7 @@ class Simulation:
         self.max_move = float(angles(before, self.embed() if after is None else after[0]).max())
         self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
+        self._scheduled_switch()
 
     def _accepted_step(self, optimiser: torch.optim.Optimizer, moving: list[torch.Tensor]) -> None:
         """The optimiser's step, kept only if every tensor it moved stays finite; otherwise the

@@ -94,12 +94,24 @@ def test_switching_kernels_keeps_the_embedding_continuous():
 
 
 def test_scheduled_switches_apply_at_their_step():
+    """A switch at step 5: the step from 4 to 5 moves theta, the step from 5 to 6 only Delta;
+    the kernel a state (and its frame) shows is the one its next step uses, from step 5 on."""
     p = with_changes(load_preset("fig5-2d"), {"training.switches": [{"step": 5, "kernel": "identity"}]})
     sim = Simulation(p)
-    sim.step(5)
-    assert sim.kernel == "nn"
+    sim.step(4)
+    assert sim.kernel == "nn" and sim.frame().kernel == "nn"
+    theta = [q.detach().clone() for q in sim.params]
     sim.step()
-    assert sim.kernel == "identity"
+    assert not all(torch.equal(a, b) for a, b in zip(theta, sim.params))
+    assert sim.kernel == "identity" and sim.frame().kernel == "identity"
+    theta, delta = [q.detach().clone() for q in sim.params], sim.delta.detach().clone()
+    sim.step()
+    assert all(torch.equal(a, b) for a, b in zip(theta, sim.params)) and not torch.equal(delta, sim.delta)
+
+
+def test_a_switch_at_step_0_is_the_kernel_of_the_first_step():
+    p = with_changes(load_preset("fig5-2d"), {"training.switches": [{"step": 0, "kernel": "identity"}]})
+    assert Simulation(p).frame().kernel == "identity"
 
 
 def test_copy_is_identical_and_independent():
