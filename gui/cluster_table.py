@@ -48,13 +48,16 @@ class ClusterTable(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table for the buttons and the other docks
         self.table.setToolTip("Each cluster's sample count and radius; edits apply to the running simulation")
         self.add_button = QPushButton("Add cluster")
         self.add_button.setToolTip("Add a cluster (at the origin, 64 samples, radius 0.3); drag it in the input view")
         self.add_button.clicked.connect(self.add_requested)
         self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Remove the selected cluster and its samples")
+        self.remove_button.setToolTip("Remove the selected cluster and its samples (select its row first)")
         self.remove_button.clicked.connect(self._remove)
+        self.remove_button.setEnabled(False)
+        self.table.itemSelectionChanged.connect(self._enable_remove)
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
@@ -88,7 +91,15 @@ class ClusterTable(QWidget):
                 box.setEnabled(editable)
             self.table.item(k, 3).setText("(" + ", ".join(f"{c:.2f}" for c in spec.center) + ")")
         self.add_button.setEnabled(editable)
-        self.remove_button.setEnabled(len(clusters) > 1)
+        self._enable_remove()
+
+    def _selected(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].row() if rows else None
+
+    def _enable_remove(self) -> None:
+        """Remove acts on the selected row, and never on the last cluster."""
+        self.remove_button.setEnabled(self._selected() is not None and len(self.clusters) > 1)
 
     def _make_row(self, k: int) -> None:
         name = QTableWidgetItem(f"  {k + 1}")
@@ -141,7 +152,6 @@ class ClusterTable(QWidget):
             self.radius_edited.emit(k, old, value)
 
     def _remove(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        k = rows[0].row() if rows else len(self.clusters) - 1
-        if len(self.clusters) > 1:
+        k = self._selected()
+        if k is not None and len(self.clusters) > 1:
             self.remove_requested.emit(k)

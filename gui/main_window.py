@@ -14,6 +14,9 @@ from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QSettings, Qt, QThread, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QComboBox,
     QDockWidget,
     QFrame,
     QHBoxLayout,
@@ -250,7 +253,7 @@ class MainWindow(QMainWindow):
         self.addAction(undo)
         self.addAction(redo)
         keys = {
-            "Space": lambda: self.set_playing(not self.controls.play.isChecked()),
+            "Space": self._space,
             "S": self.step_once,
             "R": self.reset,
             "K": self.cycle_kernel,
@@ -265,6 +268,17 @@ class MainWindow(QMainWindow):
         close.setShortcut(QKeySequence.StandardKey.Quit)
         close.triggered.connect(self.close)
         self.addAction(close)
+
+    def _space(self) -> None:
+        """Space: play / pause; on a focused button, check box or list, what Space does there
+        (the window's shortcut took the key from them)."""
+        focused = QApplication.focusWidget()
+        if isinstance(focused, QAbstractButton):
+            focused.animateClick()
+        elif isinstance(focused, QComboBox):
+            focused.showPopup()
+        else:
+            self.set_playing(not self.controls.play.isChecked())
 
     def _view_action(self, dock: QDockWidget) -> QAction:
         """The View menu's entry for `dock`: checked while the dock is open; choosing it shows

@@ -107,3 +107,21 @@ def test_a_count_typed_in_the_table_is_undone_by_ctrl_z_there_and_the_box_follow
     assert box.hasFocus() and box.text() == "64"
     qtbot.keyClick(box, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     wait_for(qtbot, lambda: (frame(window).labels == 0).sum() == 32 and box.value() == 32)
+
+
+def test_remove_needs_a_selected_row_and_tab_leaves_the_table(qtbot, tmp_path) -> None:
+    """Remove with no row selected removed the last cluster; Tab cycled in the table's cells."""
+    window = open_window(qtbot, tmp_path)
+    table = window.cluster_table
+    assert not table.remove_button.isEnabled()
+    table.table.selectRow(1)
+    assert table.remove_button.isEnabled()
+    qtbot.mouseClick(table.remove_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: len(window.snapshot.preset.data.clusters) == 3)
+    assert [c.center[0] for c in window.snapshot.preset.data.clusters] == [-3.0, 1.0, 3.0]
+    table.table.setFocus()
+    reached = set()
+    for _ in range(40):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        reached.add(QApplication.focusWidget())
+    assert table.add_button in reached

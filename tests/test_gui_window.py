@@ -291,3 +291,18 @@ def test_switching_the_input_axes_of_3d_data_keeps_the_window_on_the_screen(qtbo
         # the input view and the tabs below it keep their place (the view's height moved 95 px)
         assert (window.input_dock.geometry(), window.table_dock.geometry()) == docks, axes
     assert window.minimumSizeHint().height() <= 600
+
+
+def test_space_on_a_focused_button_or_check_box_is_theirs(qtbot, tmp_path) -> None:
+    """Space on the focused Step button takes one step (it started playing); on the focused
+    side-by-side box it ticks the box (it toggled play instead)."""
+    window = open_window(qtbot, tmp_path)
+    window.controls.step.setFocus()
+    qtbot.keyClick(window.controls.step, Qt.Key.Key_Space)
+    wait_for(qtbot, lambda: frame(window).step == 1)
+    assert not window.controls.play.isChecked()
+    box = window.controls.side_by_side
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Space)
+    wait_for(qtbot, lambda: box.isChecked())
+    assert not window.controls.play.isChecked()
