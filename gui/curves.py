@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
 from gui.plot_grid import MIN_CELL, PlotGrid, shrinkable_title
 from sim import Frame
-from sim.driver import KERNEL_NAMES
+from sim.driver import KERNEL_NAMES, twin_origin
 
 PLOTS = (
     ("loss", "loss", "loss", "NT-Xent loss on the views of the next step"),
@@ -235,6 +235,7 @@ class Curves(QWidget):
         self.lines: dict[tuple[int, str], list[pg.PlotDataItem]] = {}
         self.events: list[tuple[int, str]] = []
         self.kernels: dict[int, str] = {}
+        self.origins: dict[int, str] = {}
         self.step_range: tuple[int, int] | None = None
         self.x_axis = "step"
         self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine, int]] = []
@@ -252,6 +253,7 @@ class Curves(QWidget):
         self.lines.clear()
         self.events.clear()
         self.kernels.clear()
+        self.origins.clear()
         self._markers.clear()
         self._show_key()
 
@@ -280,6 +282,7 @@ class Curves(QWidget):
                 series = self.series.setdefault((run, key), Series(width))
                 series.append(frame.step, values[key], frame.flow_time)
             self.kernels[run] = frame.kernel
+            self.origins[run] = twin_origin(frame)
         self._show_key()
 
     def _show_key(self) -> None:
@@ -290,7 +293,7 @@ class Curves(QWidget):
             sample.setVisible(shown)
             label.setVisible(shown)
             if shown:
-                what = "this run" if run == 0 else "side by side, same start"
+                what = "this run" if run == 0 else f"side by side, {self.origins.get(run, 'same start')}"
                 label.setText(f"{'solid' if run == 0 else 'dashed'}: {KERNEL_NAMES[kernel]} kernel ({what})")
 
     def mark(self, step: int, text: str) -> None:

@@ -62,7 +62,7 @@ from sim.commands import (
     WantFlow,
     WantKernel,
 )
-from sim.driver import KERNEL_NAMES
+from sim.driver import KERNEL_NAMES, twin_origin
 from sim.preset import ClusterSpec
 
 KERNEL_ORDER = ("nn", "identity", "limit")
@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         self._fps_count, self._fps_since, self.fps = 0, time.perf_counter(), 0.0
         self._kernel_wanted = False
         self._closed = False
-        self._starting_text = ""
+        self._starting_text = self._progress_text = ""
         self.undo_stack = QUndoStack(self)
 
         self._build_views()
@@ -458,11 +458,13 @@ class MainWindow(QMainWindow):
         self._count_frame(time.perf_counter())
 
     def _clear_starting(self) -> None:
-        if self.statusBar().currentMessage() == self._starting_text:
+        """The run's first frame is here: "starting..." and the building progress go."""
+        if self.statusBar().currentMessage() in (self._starting_text, self._progress_text):
             self.statusBar().clearMessage()
 
     def _show_embeddings(self, frames: tuple) -> None:
-        for view, frame, suffix in zip((self.main_view, self.twin_view), frames, ("", " (same start)")):
+        for view, frame, twin in zip((self.main_view, self.twin_view), frames, (False, True)):
+            suffix = "" if not twin else f" ({twin_origin(frame)})"
             view.title.setText(f"{KERNEL_NAMES[frame.kernel]} kernel{suffix}")
             view.show_frame(frame)
 
@@ -515,6 +517,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def on_progress(self, message: str) -> None:
         """How far a long step or frame is (large n), shown while it runs."""
+        self._progress_text = message
         self.statusBar().showMessage(message, 2000)
 
     @Slot(str)

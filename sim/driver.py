@@ -36,6 +36,14 @@ from sim.preset import Preset, PresetError, with_changes
 from sim.simulation import Divergence, Simulation
 
 KERNEL_NAMES = {"nn": "NN", "identity": "identity", "limit": "infinite width"}
+
+
+def twin_origin(frame: Frame) -> str:
+    """Where a side-by-side twin's run began, in words: the run's start, or the step it was
+    copied from the run at (turned on during a run)."""
+    return "same start" if frame.started_at == 0 else f"from step {frame.started_at}"
+
+
 TWIN_KERNEL = "identity"
 Events = tuple[tuple[int, str], ...]
 

@@ -29,6 +29,8 @@ class Frame:
     by cluster), when asked for.
     kernel_evolution: how far H(theta) moved from its start (sim/kernel_evolution.py: distance,
     alignment, top_share scalars and eigenvalues (8,)) on the samples H_index; nan without H.
+    started_at: the step this run's state began at: 0, or for a side-by-side twin made during
+    a run, the step it was copied from the run at.
     """
 
     step: int
@@ -48,6 +50,7 @@ class Frame:
     step_size: float = 0.0
     max_move: float = 0.0
     kernel_evolution: dict[str, np.ndarray] = field(default_factory=dict)
+    started_at: int = 0
 
     def non_finite(self) -> list[str]:
         """Names of this frame's results that hold NaN or inf: the embeddings, the loss, the

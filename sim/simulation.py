@@ -127,7 +127,7 @@ class Simulation:
         self.device = pick_device(device or preset.device)
         self.dtype = torch.float64 if (dtype or preset.dtype) == "float64" else torch.float32
         self.kernel = preset.training.kernel
-        self.step_count = 0
+        self.step_count = self.started_at = 0
         self.flow_time, self.step_size, self.max_move = 0.0, 0.0, 0.0  # t, the last step's eta and angle
         self.switches: list[tuple[int, str]] = []
         if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
@@ -653,6 +653,7 @@ class Simulation:
             flow_time=self.flow_time,
             step_size=self.step_size,
             max_move=self.max_move,
+            started_at=self.started_at,
             X=_cpu(self.X),
             labels=self.labels.cpu().numpy().copy(),
             Z=_cpu(z),
@@ -825,6 +826,7 @@ class Simulation:
         other.head = copy.deepcopy(self.head)
         other.delta = self.delta.detach().clone()
         other.switches = list(self.switches)
+        other.started_at = self.step_count
         other._make_optimisers()
         other.theta_opt.load_state_dict(self.theta_opt.state_dict())
         other.delta_opt.load_state_dict(self.delta_opt.state_dict())

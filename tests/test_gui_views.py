@@ -57,10 +57,16 @@ def test_side_by_side_runs_identity_in_lockstep_from_the_same_start(qtbot, tmp_p
     assert main.step == twin.step
     assert not np.allclose(main.Z, twin.Z)
     assert window.twin_view.last_frame is twin
-    assert "identity" in window.twin_view.title.text()
+    assert window.twin_view.title.text() == "identity kernel (same start)"
     window.set_side_by_side(False)
     wait_for(qtbot, lambda: len(window.snapshot.frames) == 1)
     assert not window.twin_view.isVisible()
+    # turned on again during the run, the twin is a copy of the run now, and says so
+    window.set_side_by_side(True)
+    wait_for(qtbot, lambda: len(window.snapshot.frames) == 2)
+    at = window.snapshot.frames[1].started_at
+    assert at == main.step and window.twin_view.title.text() == f"identity kernel (from step {at})"
+    assert f"side by side, from step {at}" in window.curves.key_labels[1].text()
 
 
 def test_arrows_and_trails_draw_scaled_tangent_vectors(qtbot, tmp_path) -> None:

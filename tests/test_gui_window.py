@@ -306,3 +306,10 @@ def test_space_on_a_focused_button_or_check_box_is_theirs(qtbot, tmp_path) -> No
     qtbot.keyClick(box, Qt.Key.Key_Space)
     wait_for(qtbot, lambda: box.isChecked())
     assert not window.controls.play.isChecked()
+
+
+def test_the_building_progress_goes_with_the_first_frame(qtbot, tmp_path) -> None:
+    """The fit's "100% of 1000 steps" stayed in the status bar after the first frame."""
+    window = open_window(qtbot, tmp_path)
+    QApplication.processEvents()
+    assert not window.statusBar().currentMessage().startswith(("building the run", "starting"))
