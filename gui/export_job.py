@@ -64,9 +64,10 @@ def hidden_canvas(size: tuple[int, int]) -> scene.SceneCanvas:
 
 
 def target_for(path: Path, kind: str) -> Path:
-    """`path` renamed for output `kind`: name.mp4, name.gif, or a folder `name` for PNGs."""
+    """`path` renamed for output `kind`: name.mp4, name.gif (the suffix added to a name without
+    one of these), or a folder `name` for PNGs."""
     stem = path.with_suffix("") if path.suffix.lower() in (".mp4", ".gif") else path
-    return stem if kind == "png" else stem.with_suffix(f".{kind}")
+    return stem if kind == "png" else stem.with_name(f"{stem.name}.{kind}")
 
 
 class ExportDialog(QDialog):
@@ -192,7 +193,10 @@ class ExportDialog(QDialog):
         )
 
     def target(self) -> tuple[Path, str]:
-        return Path(self.path.text().strip()).expanduser(), self.kind()
+        """The output and its kind; a video's name typed without the format's suffix gets it
+        (ffmpeg could not tell the format of a name without one)."""
+        path, kind = Path(self.path.text().strip()).expanduser(), self.kind()
+        return (path if kind == "png" or path.suffix.lower() == f".{kind}" else target_for(path, kind)), kind
 
 
 class _Producer(QObject):

@@ -276,6 +276,22 @@ def test_export_dialog_records_a_video_while_the_window_stays_live(qtbot, tmp_pa
     assert dialogs["warnings"] == []
 
 
+def test_a_video_name_typed_without_its_suffix_gets_it(qtbot, tmp_path, dialogs) -> None:
+    """ffmpeg cannot tell the format of 'noext' (the export failed as 'disk full?')."""
+    window = open_window(qtbot, tmp_path)
+    window.files.export_video_action.trigger()
+    dialog = window.files.export_dialog
+    for kind, typed, expected in (
+        ("mp4", "noext", "noext.mp4"),
+        ("gif", "run.v2", "run.v2.gif"),
+        ("mp4", "a.MP4", "a.MP4"),
+    ):
+        dialog.format.setCurrentIndex(dialog.format.findData(kind))
+        dialog.path.setText(str(tmp_path / typed))
+        assert dialog.target() == (tmp_path / expected, kind)
+    dialog.reject()
+
+
 def long_export(window, folder: Path):
     folder.mkdir()
     options = ExportOptions(panels=("embedding",), size=(240, 160), frames=2000, steps_per_frame=2)
