@@ -10,6 +10,7 @@ source, the field and what its declaration expects.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -329,15 +330,18 @@ def _set_fields(raw: dict[str, Any], changes: dict[str, Any], source: str) -> No
 
 
 def resolve(name_or_path: str) -> Path:
-    """A preset file from a path or the name of a shipped preset."""
+    """A preset file from a path or the name of a shipped preset. A bare name (no folder, no
+    suffix) is the shipped preset of that name when there is one, so a folder or file of that
+    name in the current folder (a run's output folder, say) does not hide it: `./NAME` names
+    the local one."""
     path = Path(name_or_path)
+    shipped = PRESET_DIR / f"{name_or_path}.toml"
+    if "/" not in name_or_path and os.sep not in name_or_path and not path.suffix and shipped.is_file():
+        return shipped
     if path.is_file():
         return path
     if path.is_dir():
         raise PresetError(f"{name_or_path}: a folder; expected a preset file (.toml) or a shipped preset's name")
-    shipped = PRESET_DIR / f"{name_or_path}.toml"
-    if shipped.is_file():
-        return shipped
     known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
     raise PresetError(f"{name_or_path}: no such preset file or shipped preset (shipped: {known})")
 
@@ -356,9 +360,21 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_preset(name_or_path: str) -> Preset:
-    """Read and validate a preset; PresetError with a one-line message if anything is off."""
+    """Read and validate a preset; PresetError with a one-line message if anything is off.
+    Relative file paths in it (data.path, training.start_points) are taken from the preset
+    file's folder, wherever the command runs (and held as that full path)."""
     path = resolve(name_or_path)
-    return preset_from_dict(read_toml(path), str(path))
+    return preset_from_dict(anchored(read_toml(path), path.parent), str(path))
+
+
+def anchored(raw: Any, folder: Path) -> Any:
+    """`raw` (a preset's tables) with its relative file paths taken from `folder`."""
+    for section, key in (("data", "path"), ("training", "start_points")):
+        table = raw.get(section) if isinstance(raw, dict) else None
+        if isinstance(table, dict) and isinstance(table.get(key), str) and table[key]:
+            given = Path(table[key]).expanduser()
+            table[key] = str(given if given.is_absolute() else folder / given)
+    return raw
 
 
 def preset_to_toml(preset: Preset) -> str:

@@ -345,7 +345,15 @@ def make_sweep(
     name = preset_name or settings.get("preset")
     if not name:
         raise PresetError("PRESET: expected a preset (argument or the sweep file's `preset`)")
-    preset = load_preset(name)
+    if preset_name is None and file is not None:  # the file's preset, a path taken from the file's folder
+        if ("/" in name or Path(name).suffix) and not Path(name).expanduser().is_absolute():
+            name = str(file.parent / name)
+        try:
+            preset = load_preset(name)
+        except PresetError as exc:
+            raise PresetError(f"{file}: preset: {exc}") from None
+    else:
+        preset = load_preset(name)
     axes = {key: Axis(key, tuple(values), f"{file}: grid") for key, values in settings.get("grid", {}).items()}
     given = set()
     for text in grid:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim import PresetError, Simulation, load_preset
@@ -191,3 +192,32 @@ def test_a_preset_named_with_emoji_saves_and_reopens_equal_under_a_non_ascii_pat
     path = folder / f"{name.split()[0]}.toml"
     save_preset(p, path)
     assert load_preset(str(path)) == p
+
+
+def test_a_bare_name_is_the_shipped_preset_even_beside_a_folder_or_file_of_that_name(tmp_path, monkeypatch):
+    """An output folder named after the preset hid it ('a folder; expected a preset file');
+    ./NAME names the local file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fig5-2d").mkdir()
+    assert load_preset("fig5-2d").name == "fig5-2d"
+    local = tmp_path / "digits"
+    local.write_text((PRESET_DIR / "fig5-2d.toml").read_text(encoding="utf-8").replace('"fig5-2d"', '"mine"'), "utf-8")
+    assert load_preset("digits").name == "digits" and load_preset("./digits").name == "mine"
+
+
+def test_relative_file_paths_in_a_preset_are_taken_from_its_folder(tmp_path, monkeypatch):
+    """data.path = "x.npy" beside the preset: read from the preset's folder whatever the
+    current folder (it was read from the current folder, and failed elsewhere)."""
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    X = np.random.default_rng(0).normal(size=(12, 3)).astype(np.float32)
+    np.save(folder / "x.npy", X)
+    text = (PRESET_DIR / "fig5-2d.toml").read_text(encoding="utf-8")
+    text = text.replace('kind = "clusters"', 'kind = "file"\npath = "x.npy"')
+    (folder / "rel.toml").write_text(text, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    preset = load_preset("../sub/rel.toml")
+    assert Path(preset.data.path).resolve() == (folder / "x.npy").resolve()
+    np.testing.assert_array_equal(Simulation(preset, device="cpu").X.numpy(), X)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from sim.outcomes import MEASURES
-from sim.preset import PresetError
+from sim.preset import PRESET_DIR, PresetError
 from sim.sweep import make_sweep, parse_axis, parse_values, read_table
 from sim.sweep_engines import execute
 
@@ -239,3 +239,19 @@ def test_a_diagram_of_runs_that_finished_without_a_value_says_so(qapp) -> None:
     assert differing(left + width // 2 + 4, left + width - 4, EMPTY) == 0  # no finished run: blank
     bar = [image.pixelColor(left + width + 24, y).rgb() for y in range(top + 4, top + height - 4, 8)]
     assert len(set(bar)) == 1  # no colour bar: one background colour where it would be
+
+
+def test_a_sweep_file_names_its_preset_from_its_own_folder(tmp_path, monkeypatch) -> None:
+    """preset = "mine.toml" beside the sweep file is found from any current folder, and a
+    missing one names the sweep file (it was looked up in the current folder, unnamed)."""
+    folder = tmp_path / "sf"
+    folder.mkdir()
+    text = (PRESET_DIR / "fig5-2d.toml").read_text(encoding="utf-8").replace('name = "fig5-2d"', 'name = "mine"')
+    (folder / "mine.toml").write_text(text, encoding="utf-8")
+    good, bad = folder / "good.toml", folder / "bad.toml"
+    good.write_text('preset = "mine.toml"\n[grid]\n"loss.tau" = [0.5, 1.0]\n', encoding="utf-8")
+    bad.write_text('preset = "gone.toml"\n[grid]\n"loss.tau" = [0.5]\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert make_sweep(None, [], None, None, None, Path("sf/good.toml"))[0].preset.name == "mine"
+    with pytest.raises(PresetError, match=r"^sf/bad.toml: preset: sf/gone.toml: no such preset file"):
+        make_sweep(None, [], None, None, None, Path("sf/bad.toml"))
