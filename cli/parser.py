@@ -57,7 +57,24 @@ def with_default_command(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse `argv` (default: sys.argv[1:]) and run its command; the command's exit status."""
+    """Parse `argv` (default: sys.argv[1:]) and run its command; the command's exit status.
+    A first word that is neither a command nor a preset, with more after it, is an unknown
+    command; arguments a command does not take are blamed on that command."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(program(sys.argv[0])).parse_args(with_default_command(argv))
+    prog = program(sys.argv[0])
+    parser = build_parser(prog)
+    names = [module.NAME for module in COMMANDS]
+    if len(argv) > 1 and argv[0] not in names and not argv[0].startswith("-") and not _a_preset(argv[0]):
+        parser.error(f"unknown command {argv[0]!r} (commands: {', '.join(names)})")
+    full = with_default_command(argv)
+    args, extra = parser.parse_known_args(full)
+    if extra:
+        parser.error(f"{full[0]}: unrecognized arguments: {' '.join(extra)}")
     return args.handler(args)
+
+
+def _a_preset(word: str) -> bool:
+    """Whether `word` names a preset file or a shipped preset (what the window opens)."""
+    from sim.preset import PRESET_DIR
+
+    return Path(word).is_file() or (PRESET_DIR / f"{word}.toml").is_file()

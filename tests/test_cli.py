@@ -183,3 +183,40 @@ def test_the_installed_command_names_itself_in_usage_and_errors(capsys) -> None:
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "fig5-2d", "--steps", "x"])
     assert capsys.readouterr().err.startswith(f"error: {SCRIPT} run: ")
+
+
+def test_a_mistyped_command_and_a_command_s_unknown_option_are_named() -> None:
+    """'runn fig5-2d' said "unrecognized arguments: fig5-2d"; an option export does not take
+    did not name export."""
+    typo = main_py("runn", "fig5-2d")
+    assert typo.returncode == 2 and typo.stderr.strip().startswith("error: main.py: unknown command 'runn' (commands:")
+    option = main_py("export", "fig5-2d", "--seed", "3", "--video", "x.mp4")
+    assert (
+        option.returncode == 2 and option.stderr.strip() == "error: main.py: export: unrecognized arguments: --seed 3"
+    )
+
+
+def test_the_window_without_a_display_is_one_line_and_exit_2() -> None:
+    """Qt aborted (exit 134) with its platform plugin's many lines."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run(
+        [sys.executable, "main.py", "fig5-2d"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no display" in result.stderr
+    assert window.no_display({"DISPLAY": ":0"}) is None
+
+
+def test_ctrl_c_while_the_libraries_load_is_cancelled_not_a_traceback(tmp_path) -> None:
+    out = str(tmp_path / "x.npz")
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", "run", "fig5-2d", "--out", out], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert "Traceback" not in err and proc.returncode in (130, -signal.SIGINT), err
