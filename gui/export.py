@@ -53,6 +53,7 @@ PANEL_LABELS = {
     "curves": "metric curves",
 }
 VIDEO_KINDS = {".mp4": "mp4", ".gif": "gif"}
+GIF_MAX_FPS = 50  # a GIF's delays are whole hundredths of a second; browsers slow ones under 2 to 10
 MIN_SIZE = (160, 120)
 MAX_SIZE = (7680, 4320)
 CURVES_SHARE = 0.3
@@ -101,6 +102,11 @@ class ExportOptions:
             raise ExportError(f"--size: expected an even width and height for H.264 video, got {w}x{h}")
         if not 0 < self.fps <= 240:
             raise ExportError(f"--fps: expected a number from above 0 to 240, got {self.fps:g}")
+        if kind == "gif" and self.fps > GIF_MAX_FPS:
+            raise ExportError(
+                f"--fps: a GIF holds each frame's delay in 1/100 s and viewers play delays under 2/100 s at about "
+                f"10 fps: expected at most {GIF_MAX_FPS} for a .gif, got {self.fps:g}"
+            )
         if self.frames < 1:
             raise ExportError(f"--frames: expected an integer >= 1, got {self.frames}")
         if self.x_axis not in X_AXES:

@@ -41,6 +41,7 @@ from gui.colors import BACKGROUND, MUTED
 from gui.controls import int_spin
 from gui.curves import X_AXES
 from gui.export import (
+    GIF_MAX_FPS,
     PANEL_LABELS,
     PANELS,
     Cancelled,
@@ -154,6 +155,7 @@ class ExportDialog(QDialog):
 
     def _format_changed(self) -> None:
         self.path.setText(str(target_for(Path(self.path.text()), self.kind())))
+        self.fps.setMaximum(GIF_MAX_FPS if self.kind() == "gif" else 240)  # a GIF's delays: see GIF_MAX_FPS
         self._update()
 
     def _update(self) -> None:

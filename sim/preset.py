@@ -259,6 +259,11 @@ def _check_consistency(p: Preset, source: str) -> None:
     """What one field cannot say alone: fields that must agree with each other."""
     if p.data.kind in ("clusters", "manifold") and not p.data.clusters:
         raise PresetError(f"{source}: data.clusters: expected a list of at least one cluster, got none")
+    if p.data.kind in ("clusters", "manifold") and p.n < 2:
+        raise PresetError(
+            f"{source}: data.clusters: expected at least 2 samples in all (each is contrasted with the others), "
+            f"got {p.n}"
+        )
     for i, c in enumerate(p.data.clusters):
         want = 1 if p.data.kind == "manifold" else p.data.dim
         if len(c.center) != want:

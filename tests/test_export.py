@@ -141,6 +141,10 @@ def test_a_bad_preset_is_one_line_and_exit_2(tmp_path, capsys, content, field):
         (["--video", "OUT.mp4", "--frames", "0"], "--frames: expected an integer >= 1"),
         (["--video", "OUT.mp4", "--steps-per-frame", "0"], "--steps-per-frame: expected an integer >= 1, got 0"),
         (["--video", "OUT.mp4", "--fps", "0"], "--fps: expected a number"),
+        (
+            ["--video", "OUT.gif", "--fps", "60"],
+            "viewers play delays under 2/100 s at about 10 fps: expected at most 50 for a .gif, got 60",
+        ),
         (["--png-dir", "OUT", "--video", "OUT.mp4"], "not allowed with argument"),
         ([], "one of the arguments --video --png-dir is required"),
     ],

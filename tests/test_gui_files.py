@@ -289,6 +289,9 @@ def test_a_video_name_typed_without_its_suffix_gets_it(qtbot, tmp_path, dialogs)
         dialog.format.setCurrentIndex(dialog.format.findData(kind))
         dialog.path.setText(str(tmp_path / typed))
         assert dialog.target() == (tmp_path / expected, kind)
+    dialog.fps.setValue(120)
+    dialog.format.setCurrentIndex(dialog.format.findData("gif"))
+    assert dialog.fps.value() == 50  # a GIF's frame delays are whole hundredths of a second
     dialog.reject()
 
 

@@ -88,6 +88,13 @@ def test_a_folder_given_as_the_preset_says_it_is_a_folder(tmp_path):
         load_preset(str(tmp_path))
 
 
+def test_a_single_sample_is_refused_at_load():
+    """One sample passed the preset model and failed at the first frame (exit 1)."""
+    one = {"data.clusters": [{"center": [0.0, 0.0], "count": 1, "radius": 0.1}]}
+    with pytest.raises(PresetError, match=r"^preset: data.clusters: expected at least 2 samples in all .*got 1$"):
+        with_changes(load_preset("fig5-2d"), one)
+
+
 def test_unknown_preset_name():
     with pytest.raises(PresetError, match="no such preset.*fig5-2d"):
         load_preset("no-such-thing")
