@@ -2,13 +2,17 @@
 check (sim/claims.py), measured on one seed, printed as a table and written as claims.json
 and claims.md with the figures beside them. Exit status: 0 written (whatever the verdicts);
 2 a bad option; 1 a failed write; 130 / 143 cancelled by Ctrl-C / SIGTERM. Every file is
-written atomically."""
+written atomically, and together: into a hidden folder inside DIR, moved into DIR once all
+are done (a cancel or a failure leaves DIR as it was)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from cli.interrupts import exit_status, terminate_like_interrupt
@@ -49,18 +53,23 @@ def handle(args: argparse.Namespace) -> int:
         return 1
     torch.set_num_threads(1)  # the runs are small: one thread is fastest, and kind to a shared machine
     line = ProgressLine()
+    staging = Path(tempfile.mkdtemp(prefix=".reproduce-", dir=args.out))  # the folder's files change together
     try:
-        claims = run_claims(args.seed, args.quick, args.out, lambda i, n, name: line.show(f"{i}/{n} {name}"))
+        claims = run_claims(args.seed, args.quick, staging, lambda i, n, name: line.show(f"{i}/{n} {name}"))
         table = [{**c.to_dict(), "number": finite(c.number)} for c in claims]
-        atomic_write_text(args.out / "claims.json", json.dumps({"seed": args.seed, "quick": args.quick,
-                                                                "claims": table}, indent=2) + "\n")  # fmt: skip
-        atomic_write_text(args.out / "claims.md", markdown(claims, args.seed, args.quick))
+        atomic_write_text(staging / "claims.json", json.dumps({"seed": args.seed, "quick": args.quick,
+                                                               "claims": table}, indent=2) + "\n")  # fmt: skip
+        atomic_write_text(staging / "claims.md", markdown(claims, args.seed, args.quick))
+        for name in sorted(os.listdir(staging), key=lambda n: n.startswith("claims.")):  # claims.* last
+            os.replace(staging / name, args.out / name)
     except KeyboardInterrupt as exc:
-        print(f"{line.end()}cancelled", file=sys.stderr)
+        print(f"{line.end()}cancelled; {args.out} as it was", file=sys.stderr)
         return exit_status(exc)
     except OSError as exc:
         print(f"{line.end()}error: --out: cannot write into {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(line.end(), end="", file=sys.stderr)
     for c in claims:
         print(f"{c.verdict:9} {c.key:16} {c.number:10.4g}  {c.measured}")

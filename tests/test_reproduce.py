@@ -40,6 +40,22 @@ def test_the_written_table_is_the_measured_claims(tmp_path, monkeypatch, capsys)
     assert capsys.readouterr().out.count("\n") == 2
 
 
+def test_a_cancel_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):
+    """A cancel after some figures were drawn replaced them beside an old claims.json of
+    another seed; now nothing in the folder changes and no staging folder is left."""
+    old = {"claims.json": '{"seed": 0}', "fig5_nn_start.png": "old figure"}
+    for name, text in old.items():
+        (tmp_path / name).write_text(text)
+
+    def drawn_then_cancelled(seed, quick, out, progress=None):
+        (out / "fig5_nn_start.png").write_text("new figure")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(claims, "run_claims", drawn_then_cancelled)
+    assert main(["reproduce", "--quick", "--seed", "7", "--out", str(tmp_path)]) == 130
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == old
+
+
 def test_a_bar_in_a_claim_stays_inside_its_cell_of_the_markdown_table():
     """Norms such as |u| or |own term| are escaped: each row has the table's five cells (a
     fresh-user look found the Remark 4.4 rows split into extra columns)."""
