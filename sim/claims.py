@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from sim import theory
+from sim import metrics, theory
 from sim.cluster_dynamics import cluster_flow
 from sim.files import atomic_path
 from sim.networks import AveragingNet
@@ -299,8 +299,9 @@ def figure_5_2d(seed: int, quick: bool, out: Path | None) -> list[Claim]:
         Claim(
             "fig5-identity",
             "Figure 5: with the identity kernel the points spread to the uniform law, disregarding the clusters",
-            f"after {identity[-1].step} steps: uniformity {uniformity:.3f} (uniform law -1.575; evenly spaced "
-            f"{len(nn[0].Z)} points about the same), silhouette {identity_sil:.2f}",
+            f"after {identity[-1].step} steps: uniformity {uniformity:.3f} (uniform law -1.575; {len(nn[0].Z)} "
+            f"evenly spaced points {_even_uniformity(len(nn[0].Z)):.3f}, the pairs i = j left out), "
+            f"silhouette {identity_sil:.2f}",
             uniformity,
             _verdict(abs(uniformity + 1.575) < 0.05 and identity_sil < 0.2),
             "criterion uniformity within 0.05 of -1.575 and silhouette < 0.2 (on the circle the identity flow "
@@ -416,6 +417,13 @@ def _cell(text: str) -> str:
     """Text for one cell of a Markdown table: a '|' in it (a norm, |u|) escaped, so that it
     does not end the cell; line breaks as spaces."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _even_uniformity(n: int) -> float:
+    """The uniformity (metrics.uniformity) of n evenly spaced points on the circle: below the
+    uniform law's -1.575 at finite n, since the mean leaves out the pairs i = j."""
+    angle = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
+    return metrics.uniformity(torch.stack([torch.cos(angle), torch.sin(angle)], dim=1))
 
 
 # ----- figures -------------------------------------------------------------------------------------

@@ -39,12 +39,13 @@ def uniformity(z: torch.Tensor, max_points: int = 2048) -> float:
 
 
 def silhouette(z: torch.Tensor, labels: torch.Tensor, max_points: int = 2048) -> float:
-    """Mean silhouette of the points under the true labels (Euclidean distance); 0 for one cluster."""
+    """Mean silhouette of the points under the true labels (Euclidean distance); nan for one
+    cluster, where it has no value (scikit-learn's silhouette_score refuses it)."""
     idx = subsample(z.shape[0], max_points, z.device)
     z, labels = z[idx], labels[idx]
     classes = torch.unique(labels)
     if classes.numel() < 2:
-        return 0.0
+        return float("nan")
     d = torch.cdist(z, z)
     onehot = (labels[:, None] == classes[None, :]).to(z.dtype)
     sizes = onehot.sum(0)

@@ -48,7 +48,7 @@ class Spec(BaseModel):
 
 
 class ClusterSpec(Spec):
-    center: list[Coordinate] = Field(min_length=1, description="a list of finite numbers")
+    center: list[Coordinate] = Field(min_length=1, description="a list of numbers from -1e6 to 1e6")
     count: int = Field(64, ge=1, le=1_000_000)
     radius: float = Field(0.2, ge=0, le=1e6)
 
@@ -195,7 +195,11 @@ def expected(info: Any) -> str:
     if kind is bool:
         return "true or false"
     if kind is str:
-        return "a non-empty string" if any(isinstance(m, annotated_types.MinLen) for m in info.metadata) else "a string"
+        longest = [m.max_length for m in info.metadata if isinstance(m, annotated_types.MaxLen)]
+        most = f" of at most {longest[0]} characters" if longest else ""
+        if any(isinstance(m, annotated_types.MinLen) for m in info.metadata):
+            return f"a non-empty string{most}"
+        return f"a string{most}"
     if isinstance(kind, type) and issubclass(kind, Spec):
         return "a table"
     noun = "an integer" if kind is int else "a number"

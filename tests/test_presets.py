@@ -33,6 +33,8 @@ def test_shipped_preset_runs(name):
 
 BROKEN = [
     ("name = 1\n", "name", "non-empty string"),
+    (f"name = '{'x' * 201}'\n", "name", "of at most 200 characters"),
+    ("[data]\ndim = 2\nclusters = [{center=[1e300, 0.0]}]\n", "data.clusters[0].center", "numbers from -1e6 to 1e6"),
     ("seed = -1\n", "seed", "integer from 0"),
     ("colour = 'red'\n", "colour", "unknown field"),
     ("[data]\ndim = 2\nclusters = []\n", "data.clusters", "at least one cluster"),
@@ -142,7 +144,7 @@ def test_with_changes_returns_a_new_validated_preset():
         ("[training]\nlr = inf\n", "training.lr", "> 0 and <= 100"),
         ("[training]\nlr = 1e30\n", "training.lr", "> 0 and <= 100"),
         ("[training]\nlr_points = -inf\n", "training.lr_points", "> 0 and <= 100"),
-        ("[data]\nclusters = [{center=[nan, 0.0]}]\n", "data.clusters[0].center", "finite numbers"),
+        ("[data]\nclusters = [{center=[nan, 0.0]}]\n", "data.clusters[0].center", "numbers from -1e6 to 1e6, got nan"),
         ("[data]\nclusters = [{center=[0.0, 0.0], radius=inf}]\n", "data.clusters[0].radius", "from 0 to 1e+06"),
         ("[data]\nclusters = [{center=[0.0, 0.0], count=-1}]\n", "data.clusters[0].count", "from 1 to 1000000"),
         ("seed = 9223372036854775807\n", "seed", "from 0 to"),

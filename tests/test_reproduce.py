@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cli.parser import main
 from sim import claims
 
@@ -70,3 +72,16 @@ def test_a_bar_in_a_claim_stays_inside_its_cell_of_the_markdown_table():
         cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
         assert cells == [claim.claim, claim.measured, f"{claim.number:.4g}", f"**{claim.verdict}**",
                          claim.why.replace("\n", " ")]  # fmt: skip
+
+
+def test_the_evenly_spaced_uniformity_the_claim_quotes():
+    """-1.590 for 256 points (pairs i = j left out), below the uniform law's -1.575 (the
+    claim said "about the same" as the law)."""
+    import numpy as np
+
+    a = 2 * np.pi * np.arange(256) / 256
+    z = np.stack([np.cos(a), np.sin(a)], 1)
+    sq = ((z[:, None] - z[None]) ** 2).sum(-1)
+    expected = np.log(np.exp(-2 * sq)[~np.eye(256, dtype=bool)].mean())
+    assert claims._even_uniformity(256) == pytest.approx(expected, abs=1e-12)
+    assert round(expected, 3) == -1.590 and round(-4 + np.log(np.i0(4.0)), 3) == -1.575

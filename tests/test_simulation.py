@@ -229,3 +229,12 @@ def test_a_preview_has_the_frame_s_embeddings_and_nothing_it_would_need_the_loss
     np.testing.assert_array_equal(preview.centers, full.centers)
     np.testing.assert_array_equal(preview.X, full.X)
     assert np.isnan(preview.loss) and preview.velocity == {} and preview.metrics == {}
+
+
+def test_measures_between_clusters_are_nan_with_one_cluster():
+    """The README's list: silhouette was 0 with one cluster."""
+    one = {"data.clusters": [{"center": [0.0, 0.0], "count": 30, "radius": 0.3}], "training.start": "network"}
+    f = Simulation(with_changes(load_preset("fig5-2d"), one)).frame(with_kernel=True)
+    assert all(np.isnan(f.metrics[k]) for k in ("silhouette", "block_ratio"))
+    assert np.isnan(f.cluster_metrics["neighbour_angle"]).all() and np.isnan(f.kernel_evolution["alignment"])
+    assert np.isfinite(f.kernel_evolution["top_share"])
