@@ -69,7 +69,8 @@ def pick_device(name: str) -> torch.device:
 
 
 def _cpu(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to("cpu", torch.float32).numpy().copy()
+    """A numpy copy in the run's precision (a float64 run's frames hold float64)."""
+    return t.detach().to("cpu").numpy().copy()
 
 
 @dataclasses.dataclass(frozen=True)

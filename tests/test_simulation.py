@@ -238,3 +238,12 @@ def test_measures_between_clusters_are_nan_with_one_cluster():
     assert all(np.isnan(f.metrics[k]) for k in ("silhouette", "block_ratio"))
     assert np.isnan(f.cluster_metrics["neighbour_angle"]).all() and np.isnan(f.kernel_evolution["alignment"])
     assert np.isfinite(f.kernel_evolution["top_share"])
+
+
+def test_a_float64_run_s_frames_hold_float64():
+    """They were cast to float32, so a float64 run could not check float32's rounding."""
+    p = with_changes(load_preset("fig5-2d"), {"training.start": "network"})
+    f = Simulation(p, dtype="float64").frame()
+    arrays = [f.X, f.Z, f.centers, *f.velocity.values(), *f.cluster_velocity.values(), *f.cluster_metrics.values()]
+    assert all(a.dtype == np.float64 for a in arrays)
+    assert Simulation(p).frame().Z.dtype == np.float32
