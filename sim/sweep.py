@@ -295,6 +295,9 @@ class SweepFolder:
             _write_csv(self.table, rows, names)
         status = {"complete": complete, "runs": self.total, "done": len(rows), "table": self.table.name}
         atomic_write_text(self.out / "sweep.json", json.dumps({**status, "sweep": self.sweep.describe()}, indent=1))
+        for other in TABLE_FORMATS:  # a resumed sweep in another format: one table, the one sweep.json names
+            if other != self.format:
+                (self.out / f"sweep.{other}").unlink(missing_ok=True)
         return complete
 
 

@@ -135,6 +135,9 @@ def test_sweep_writes_the_table_the_diagrams_and_restarts_without_rerunning(tmp_
     assert again.returncode == 0 and "8 runs (8 done before)" in again.stderr
     assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")} == stamps
     assert same_rows(read_table(out / "sweep.parquet")[0], rows)
+    as_csv = main_py(sweep_cmd(out, "--format", "csv"))  # resumed in another format: one table, not two
+    assert as_csv.returncode == 0 and not (out / "sweep.parquet").exists()
+    assert [int(r["run"]) for r in read_table(out / "sweep.csv")[0]] == [r["run"] for r in rows]
 
     other = main_py(sweep_cmd(out, "--steps", "50"))
     assert other.returncode == 2 and "holds a different sweep" in other.stderr
