@@ -74,9 +74,10 @@ def target_for(path: Path, kind: str) -> Path:
 class ExportDialog(QDialog):
     """The export settings; `options()` and `target()` read them once accepted."""
 
-    def __init__(self, parent: QWidget, kind: str, defaults: ExportOptions, path: Path):
+    def __init__(self, parent: QWidget, kind: str, defaults: ExportOptions, path: Path, gaps: tuple[str, ...] = ()):
         super().__init__(parent)
         self.setWindowTitle("Export")
+        self.gaps = gaps  # where the replay is not the run on screen (Simulation.replay_gaps)
         self.format = QComboBox()
         for text, value in FORMATS:
             self.format.addItem(text, value)
@@ -122,6 +123,7 @@ class ExportDialog(QDialog):
             marks.addWidget(box)
         self.summary = QLabel()
         self.summary.setStyleSheet(f"color: {MUTED};")
+        self.summary.setWordWrap(True)
         for box in (self.fps, self.frames, self.steps_per_frame):
             box.valueChanged.connect(self._update)
         self.format.currentIndexChanged.connect(self._format_changed)
@@ -162,7 +164,8 @@ class ExportDialog(QDialog):
         frames, spf = self.frames.value(), self.steps_per_frame.value()
         self.summary.setText(
             f"steps 0 to {(frames - 1) * spf}, {frames / self.fps.value():.1f} s of video; "
-            "a replay of the current run (same seed, its data edits and kernel switches)"
+            "a replay from step 0 of the current run's preset (same seed, its data as edited and kernel switches)"
+            + (f"; not this run exactly: {'; '.join(self.gaps)}" if self.gaps else "")
         )
         ok = any(box.isChecked() for box in self.panels.values()) and bool(self.path.text().strip())
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)

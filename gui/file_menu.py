@@ -249,8 +249,12 @@ class FileMenu(QObject):
         return self.save_to(path if path.suffix else path.with_suffix(".toml"))
 
     def save_to(self, path: Path) -> bool:
+        """Save the run's preset; where it does not replay the run exactly, the status bar and
+        comment lines in the file say why (Simulation.replay_gaps)."""
         try:
-            save_preset(self.current_preset(), path)
+            preset = self.current_preset()
+            gaps = self.window.snapshot.replay_gaps
+            save_preset(preset, path, gaps)
         except OSError as exc:
             QMessageBox.warning(self.window, "Cannot save preset", f"{path}: cannot write: {exc.strerror or exc}")
             return False
@@ -261,7 +265,12 @@ class FileMenu(QObject):
         self.add_recent(path)
         if self.window.settings is not None:
             self.window.settings.setValue("preset", str(path.resolve()))
-        self.window.statusBar().showMessage(f"saved {path}", 5000)
+        if gaps:
+            self.window.statusBar().showMessage(
+                f"saved {path}; not an exact replay of this run: {'; '.join(gaps)}", 20000
+            )
+        else:
+            self.window.statusBar().showMessage(f"saved {path}", 5000)
         return True
 
     # ----- export ---------------------------------------------------------------------
@@ -296,7 +305,9 @@ class FileMenu(QObject):
             self.window.statusBar().showMessage("an export is running; cancel it or wait for it", 5000)
             return
         options, path = self.export_defaults(kind)
-        self.export_dialog = ExportDialog(self.window, kind, options, path)
+        snapshot = self.window.snapshot
+        gaps = snapshot.replay_gaps if snapshot is not None else ()
+        self.export_dialog = ExportDialog(self.window, kind, options, path, gaps)
         self.export_dialog.accepted.connect(self._export_accepted)
         self.export_dialog.open()
 

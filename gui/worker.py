@@ -46,7 +46,8 @@ class Snapshot:
     events since the previous snapshot ((step, text): kernel switches, data edits), and
     the run's vital signs. `generation` changes when the run restarts (reset, rebuild);
     `data_version` when the clean data changes. `preset` replays the run (Simulation.to_preset:
-    the data as edited, kernel switches as a schedule): what Save writes. A `preview` holds
+    the data as edited, kernel switches as a schedule): what Save writes; `replay_gaps` says
+    where it does not replay this run exactly (Simulation.replay_gaps). A `preview` holds
     frames with embeddings only (Simulation.preview): no loss, metrics or velocities; a full
     snapshot follows."""
 
@@ -59,6 +60,7 @@ class Snapshot:
     generation: int
     data_version: int
     preset: Preset = dataclasses.field(repr=False)
+    replay_gaps: tuple[str, ...] = ()
     flow: ClusterFlow | None = None
     preview: bool = False
 
@@ -302,6 +304,7 @@ class Worker(QObject):
             generation=d.generation,
             data_version=d.data_version,
             preset=d.main.to_preset(),
+            replay_gaps=d.main.replay_gaps(),
             flow=flow,
             preview=preview,
         )

@@ -386,14 +386,16 @@ def anchored(raw: Any, folder: Path) -> Any:
     return raw
 
 
-def preset_to_toml(preset: Preset) -> str:
-    """The preset as TOML text: two comment lines, then every field in the models' order
-    (tomli-w's layout), so save -> load -> save gives the same file."""
+def preset_to_toml(preset: Preset, notes: tuple[str, ...] = ()) -> str:
+    """The preset as TOML text: two comment lines (and one per note), then every field in the
+    models' order (tomli-w's layout), so save -> load -> save gives the same file."""
     title = " ".join(preset.name.split())
     header = f"# Contrastive Kernel Lab preset: {title}\n# Format: README.md, 'Preset files'.\n"
+    header += "".join(f"# Not an exact replay of the run it was saved from: {note}.\n" for note in notes)
     return header + tomli_w.dumps(preset.to_dict())
 
 
-def save_preset(preset: Preset, path: str | Path) -> None:
-    """Write the preset atomically (a failed write leaves any earlier file whole)."""
-    atomic_write_text(path, preset_to_toml(preset))
+def save_preset(preset: Preset, path: str | Path, notes: tuple[str, ...] = ()) -> None:
+    """Write the preset atomically (a failed write leaves any earlier file whole), with `notes`
+    as comment lines (Simulation.replay_gaps)."""
+    atomic_write_text(path, preset_to_toml(preset, notes))

@@ -131,6 +131,9 @@ class Simulation:
         self.step_count = self.started_at = 0
         self.flow_time, self.step_size, self.max_move = 0.0, 0.0, 0.0  # t, the last step's eta and angle
         self.switches: list[tuple[int, str]] = []
+        self.edit_steps: list[int] = []  # the steps data edits were made at (replay_gaps)
+        self.change_steps: list[int] = []  # the steps settings were changed at
+        self._redrawn: tuple[Samples, bool] | None = None
         if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
             check_fits(preset, preset.n, preset.data.dim, self.device, self.source)
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
@@ -662,6 +665,30 @@ class Simulation:
             **rest,
         )
 
+    def replay_gaps(self) -> tuple[str, ...]:
+        """Why `to_preset()` does not replay this run exactly, one sentence each (empty when it
+        does): a preset holds the data and settings a run starts from, so edits and setting
+        changes made after step 0 start from step 0 in it; and the samples edits drew (a
+        larger count, an added cluster) or dropped are drawn afresh from the seed by a new run."""
+        gaps = []
+        late = sorted({step for step in self.edit_steps if step > 0})
+        if late:
+            gaps.append(
+                f"data edits made after step 0 (at step {', '.join(map(str, late[:3]))}{'...' * (len(late) > 3)}) are its start"
+            )
+        if any(step > 0 for step in self.change_steps):
+            gaps.append("settings changed after step 0 (tau, view noise, step sizes) are its start")
+        if self.edit_steps and self._samples_redrawn():
+            gaps.append("a new run draws other samples for the edited clusters (edits drew or dropped samples)")
+        return tuple(gaps)
+
+    def _samples_redrawn(self) -> bool:
+        """Whether a new run of to_preset() would draw other samples than this run has (kept per samples)."""
+        if self._redrawn is None or self._redrawn[0] is not self.samples:
+            fresh = build_samples(self.preset.data, self.preset.seed, self.device, self.dtype)
+            self._redrawn = (self.samples, fresh.X.shape != self.X.shape or not torch.equal(fresh.X, self.X))
+        return self._redrawn[1]
+
     def to_preset(self) -> Preset:
         """A preset that replays this run: the data as edited now, the starting kernel, and
         every kernel switch made so far (scheduled or interactive) as the switch schedule."""
@@ -680,6 +707,8 @@ class Simulation:
         if unknown:
             raise PresetError(f"{unknown[0]}: not a setting a running simulation changes (these: {sorted(allowed)})")
         self.preset = with_changes(self.preset, changes, "setting")
+        if not self.change_steps or self.change_steps[-1] != self.step_count:
+            self.change_steps.append(self.step_count)
         train = self.preset.training
         for opt, lr in ((self.theta_opt, train.lr), (self.limit_opt, train.lr), (self.delta_opt, train.lr_points)):
             for group in opt.param_groups:
@@ -776,6 +805,8 @@ class Simulation:
             fitted_on = [c.model_dump() for c in self.preset.data.clusters]
             preset = with_changes(preset, {"training.fit_clusters": fitted_on}, "cluster")
         self.preset = preset
+        if not self.edit_steps or self.edit_steps[-1] != self.step_count:  # a drag is many moves at one step
+            self.edit_steps.append(self.step_count)
 
     def _check_index(self, k: int) -> None:
         if not self.preset.data.clusters:
@@ -827,6 +858,7 @@ class Simulation:
         other.head = copy.deepcopy(self.head)
         other.delta = self.delta.detach().clone()
         other.switches = list(self.switches)
+        other.edit_steps, other.change_steps = list(self.edit_steps), list(self.change_steps)
         other.started_at = self.step_count
         other._make_optimisers()
         other.theta_opt.load_state_dict(self.theta_opt.state_dict())

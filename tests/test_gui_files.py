@@ -20,6 +20,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QU
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMessageBox, QPushButton
 
+from gui import undo
 from gui.export import ExportOptions
 from sim import Simulation, load_preset
 from sim.commands import MoveCluster, Step
@@ -90,6 +91,23 @@ def test_save_as_writes_a_replayable_preset_and_new_and_open_switch_runs(qtbot, 
     switches = [(s.step, s.kernel) for s in load_preset(str(path)).training.switches]
     assert switches == [(12, "identity"), (20, "nn")]
     assert dialogs["warnings"] == []
+
+
+def test_a_save_that_is_not_an_exact_replay_says_why(qtbot, tmp_path, dialogs) -> None:
+    """A shrunk cluster: a new run draws other samples, said in the status bar, in the file and
+    in the export dialog (Save promised an exact replay; a fresh-user look measured another run)."""
+    window = open_window(qtbot, tmp_path)
+    window.undo_stack.push(undo.count(window.send, 1, 64, 20))
+    wait_for(qtbot, lambda: window.snapshot.replay_gaps)
+    path = tmp_path / "shrunk.toml"
+    dialogs["save"] = str(path)
+    window.files.save_as_action.trigger()
+    assert "not an exact replay of this run: a new run draws other samples" in window.statusBar().currentMessage()
+    assert "# Not an exact replay of the run it was saved from: a new run draws other samples" in path.read_text()
+    assert load_preset(str(path)).data.clusters[1].count == 20
+    window.files.export_video_action.trigger()
+    assert "not this run exactly: a new run draws other samples" in window.files.export_dialog.summary.text()
+    window.files.export_dialog.reject()
 
 
 def test_a_run_saved_past_its_steps_replays_through_its_last_switch(qtbot, tmp_path, dialogs) -> None:

@@ -5,11 +5,12 @@ one-line error."""
 import tomllib
 
 import numpy as np
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import PresetError, Simulation, load_preset
-from sim.preset import PRESET_DIR, preset_from_dict, preset_to_toml, save_preset
+from sim.preset import PRESET_DIR, preset_from_dict, preset_to_toml, save_preset, with_changes
 
 
 def test_save_load_save_is_the_same_file(tmp_path):
@@ -127,3 +128,33 @@ def test_generated_presets_run_or_get_a_one_line_error(raw):
     assert frame.Z.shape == (p.n, p.network.latent_dim)
     # a valid preset also survives the round trip through its file form
     assert preset_from_dict(tomllib.loads(preset_to_toml(p))) == p
+
+
+def test_replay_gaps_say_when_a_saved_preset_is_not_this_run():
+    """A move or a radius at step 0 replays exactly (no gap: a new run from the saved preset
+    has the very samples and embeddings); a shrink draws other samples in a new run, an edit
+    or a setting changed after step 0 starts from step 0: each is said."""
+    base = with_changes(load_preset("fig5-2d"), {"training.start": "network"})
+    sim = Simulation(base)
+    sim.move_cluster(0, [-3.5, 0.5])
+    sim.set_cluster_radius(1, 0.2)
+    assert sim.replay_gaps() == ()
+    sim.step(3)
+    again = Simulation(sim.to_preset())
+    again.step(3)
+    assert torch.equal(again.X, sim.X) and np.array_equal(again.frame().Z, sim.frame().Z)
+
+    shrunk = Simulation(base)
+    shrunk.set_cluster_count(1, 20)
+    (gap,) = shrunk.replay_gaps()
+    assert "draws other samples" in gap
+    assert not torch.equal(Simulation(shrunk.to_preset()).X, shrunk.X)  # what the gap says
+
+    late = Simulation(base)
+    late.step(4)
+    late.move_cluster(2, [1.0, 1.0])
+    late.change({"loss.tau": 0.3})
+    assert late.replay_gaps() == (
+        "data edits made after step 0 (at step 4) are its start",
+        "settings changed after step 0 (tau, view noise, step sizes) are its start",
+    )
