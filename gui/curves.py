@@ -316,17 +316,34 @@ class Curves(QWidget):
         self._place_labels()
 
     def _place_labels(self) -> None:
-        """Each event's label on the side of its line with more room in the loss plot (right of
-        the line in the plot's left half, left of it in the right half), from the top down in
-        LABEL_ROWS rows taken in turn, so that the labels of nearby events do not overlap."""
+        """The events' labels on the loss plot, newest first, each in the first of LABEL_ROWS
+        rows from the top where it overlaps no label placed before, on the side of its line
+        with more room and whole inside the plot (else on the other side); a label with no
+        such place is hidden (its line stays, the newer labels keep theirs)."""
         view = self.plots["loss"].getViewBox()
         (x0, x1), _ = view.viewRange()
+        width = max(view.width(), 1.0)
         labels = [line.label for _, line, _ in self._markers if getattr(line, "label", None) is not None]
-        for row, label in enumerate(labels):
-            anchor = (1, 0) if label.line.value() > (x0 + x1) / 2 else (0, 0)
+        taken: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]
+        for label in reversed(labels):
+            at = (label.line.value() - x0) / max(x1 - x0, 1e-12) * width
+            size = label.boundingRect().width()
+            sides = [((at, at + size), (0, 0)), ((at - size, at), (1, 0))]
+            if at > width / 2:
+                sides.reverse()
+            spots = [
+                (row, span, anchor)
+                for row in range(LABEL_ROWS)
+                for span, anchor in sides
+                if 0 <= span[0] and span[1] <= width and all(span[1] <= a or span[0] >= b for a, b in taken[row])
+            ]
+            label.setVisible(bool(spots) and 0 <= at <= width)
+            if not label.isVisible():
+                continue
+            row, span, anchor = spots[0]
+            taken[row].append(span)
             label.anchors = [anchor, anchor]
-            drop = (row % LABEL_ROWS) * label.boundingRect().height() / max(view.height(), 1.0)
-            label.setPosition(max(1.0 - drop, 0.0))
+            label.setPosition(max(1.0 - row * label.boundingRect().height() / max(view.height(), 1.0), 0.0))
 
     def redraw(self) -> None:
         """Push the recorded series to the plot items (one setData per line) against the

@@ -339,6 +339,33 @@ def test_curves_against_flow_time_follow_the_frames_and_the_choice(qtbot) -> Non
         curves.set_x_axis("time")
 
 
+def test_event_labels_never_overlap_or_leave_the_loss_plot(qtbot) -> None:
+    """Many edits and switches close together (a fresh-user look: "emoved cluster 1: n=64
+    ster 5", labels cut at the plot's left edge): the labels shown lie whole inside the plot
+    and apart; the newest is always shown; the others are hidden where no row has room."""
+    from gui.curves import Curves
+
+    curves = Curves(min_cell=(0, 0))
+    qtbot.addWidget(curves)
+    curves.resize(900, 300)
+    curves.show()
+    sim = Simulation(load_preset("fig5-2d"), device="cpu")
+    for step in (0, 400):
+        frame = sim.frame(block_ratio=False)
+        curves.add((dataclasses.replace(frame, step=step),))
+    texts = ["moved cluster 2", "kernel: identity", "cluster 1: n=64", "removed cluster 4", "kernel: NN"]
+    for i in range(12):
+        curves.mark(5 + 30 * i, texts[i % len(texts)])
+    view = curves.plots["loss"].getViewBox()
+    labels = [line.label for _, line, _ in curves._markers if getattr(line, "label", None) is not None]
+    qtbot.waitUntil(lambda: view.sceneBoundingRect().contains(labels[-1].sceneBoundingRect()))
+    shown = [label.sceneBoundingRect() for label in labels if label.isVisible()]
+    assert labels[-1].isVisible() and 3 <= len(shown) < len(labels)
+    for i, box in enumerate(shown):
+        assert view.sceneBoundingRect().adjusted(-1, -1, 1, 1).contains(box), box
+        assert not any(box.intersects(other.adjusted(1, 1, -1, -1)) for other in shown[i + 1 :]), box
+
+
 def test_small_metric_plots_keep_their_ticks_apart_and_drop_axis_titles(qtbot) -> None:
     """A 640 x 360 export gives each metric plot ~100 x 50 px: pyqtgraph's own spacing wrote
     the step labels over each other ("100200300") and the axis titles squeezed the plot
