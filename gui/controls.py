@@ -122,6 +122,7 @@ class Controls(QWidget):
 
     def __init__(self, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
+        self.opened_file: str | None = None  # the name of the file the run's preset is (show_opened_file)
         self.play = QPushButton("Play")
         self.play.setCheckable(True)
         self.play.setToolTip("Run or pause the training (Space)")
@@ -281,7 +282,7 @@ class Controls(QWidget):
                     i = box.count() - 1
                 if i >= 0:
                     box.setCurrentIndex(i)
-        self._show_preset_name(preset.name)
+        self._show_preset_name(preset.name, self.opened_file)
         self._show_dependents()
 
     def _show_dependents(self) -> None:
@@ -292,21 +293,27 @@ class Controls(QWidget):
         self.tau.setEnabled(loss in ("nt_xent", "generalized"))
         self.kernel_meaning.setText(kernel_text(self.kernel.currentData(), loss))
 
-    def _show_preset_name(self, name: str) -> None:
-        """Select the shipped preset `name`; a preset opened from a file of another name gets
-        a last entry of its own (which opens nothing) instead of a stale shipped name."""
+    def _show_preset_name(self, name: str, file: str | None = None) -> None:
+        """Select the shipped preset `name`; a preset opened from a file (`file`, its name), or
+        of a name no shipped preset has, gets a last entry of its own (which opens nothing)."""
         box = self.preset
         with quiet(box):
             if box.itemData(box.count() - 1) is None:
                 box.removeItem(box.count() - 1)
-            i = box.findData(name)
+            i = box.findData(name) if file is None else -1
             if i < 0:
-                box.addItem(f"{name} (opened file)", None)
+                box.addItem(f"{name} ({file or 'opened file'})", None)
                 box.setItemData(
                     box.count() - 1, "The preset of this run, opened from a file", Qt.ItemDataRole.ToolTipRole
                 )
                 i = box.count() - 1
             box.setCurrentIndex(i)
+
+    def show_opened_file(self, name: str, file: str | None) -> None:
+        """The run's preset `name` is the file named `file` (opened or saved; None: no file):
+        its own entry, even when a shipped preset has the same name (a saved copy of fig5-2d)."""
+        self.opened_file = file
+        self._show_preset_name(name, file)
 
     def _preset_activated(self, index: int) -> None:
         name = self.preset.itemData(index)

@@ -98,6 +98,7 @@ class FileMenu(QObject):
     def set_current(self, path: Path | None) -> None:
         """The file Save writes to (None: Save asks, as for a shipped preset)."""
         self.current_file = path
+        self.window.controls.show_opened_file(self.window.preset.name, path.name if path else None)
         if path is not None:
             self.window.setWindowTitle(f"Contrastive Kernel Lab - {path.name}")
 

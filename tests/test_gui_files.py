@@ -160,7 +160,7 @@ def test_the_preset_list_names_an_opened_file_and_picking_that_entry_restarts_no
     shipped = box.count()
     assert window.files.open_file(preset_file(tmp_path / "mine.toml", "my-clusters"))
     wait_for(qtbot, lambda: window.snapshot.preset.name == "my-clusters")
-    assert box.currentText() == "my-clusters (opened file)" and box.count() == shipped + 1
+    assert box.currentText() == "my-clusters (mine.toml)" and box.count() == shipped + 1
     generation = window.snapshot.generation
     box.activated.emit(box.currentIndex())  # what a click on the entry sends
     qtbot.wait(300)
@@ -169,6 +169,13 @@ def test_the_preset_list_names_an_opened_file_and_picking_that_entry_restarts_no
     wait_for(qtbot, lambda: window.snapshot.preset.name == "fig5-2d")
     assert box.currentText() == "fig5-2d" and box.count() == shipped
     assert window.files.current_file is None
+    # a saved copy keeps the shipped name, yet the list names the file (it showed the shipped fig5-2d)
+    dialogs["save"] = str(tmp_path / "copy.toml")
+    window.files.save_as_action.trigger()
+    assert box.currentText() == "fig5-2d (copy.toml)" and box.count() == shipped + 1
+    assert window.files.open_file(tmp_path / "copy.toml")
+    wait_for(qtbot, lambda: window.snapshot.generation > generation + 1)
+    assert box.currentText() == "fig5-2d (copy.toml)" and box.count() == shipped + 1
 
 
 def test_the_status_bar_says_the_run_is_starting_until_its_first_frame(qtbot, tmp_path) -> None:
