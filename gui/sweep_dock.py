@@ -119,6 +119,19 @@ class SweepPanel(QWidget):
         self.measure.setCurrentText("capture_step")
         self.start_button, self.cancel_button = QPushButton("Start"), QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        tips = {
+            self.x_field: "The preset field along the phase diagram's x axis (a dotted name, e.g. loss.tau)",
+            self.y_field: "The preset field along the y axis",
+            self.x_values: "The x field's values, comma-separated (read as TOML: 0.1,0.5 or mlp,averaging)",
+            self.y_values: "The y field's values, comma-separated",
+            self.seeds: "Runs per grid cell, with seeds the preset's seed, +1, ...",
+            self.steps: "Steps of every run",
+            self.measure: "The outcome each cell shows (the runs' mean over seeds)",
+            self.start_button: "Run the grid x seeds on the current preset, in worker processes",
+            self.cancel_button: "Stop the sweep; the finished runs keep their cells",
+        }
+        for widget, tip in tips.items():
+            widget.setToolTip(tip)
         self.progress, self.status = QProgressBar(), ElidedLabel("")  # one line (a long failure: tooltip)
         self.diagram = PhaseDiagram()
         self._lay_out()

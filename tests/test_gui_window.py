@@ -313,3 +313,20 @@ def test_the_building_progress_goes_with_the_first_frame(qtbot, tmp_path) -> Non
     window = open_window(qtbot, tmp_path)
     QApplication.processEvents()
     assert not window.statusBar().currentMessage().startswith(("building the run", "starting"))
+
+
+def test_every_control_of_the_window_has_a_tooltip(qtbot, tmp_path) -> None:
+    """The sweep and claims docks' controls had none (Qt's own dock and tab buttons aside)."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
+
+    window = open_window(qtbot, tmp_path)
+    bare = []
+    for kind in (QAbstractButton, QComboBox, QAbstractSpinBox, QLineEdit):
+        for widget in window.findChildren(kind):
+            if widget.objectName().startswith(("qt_", "Scroll")) or isinstance(
+                widget.parent(), (QComboBox, QAbstractSpinBox)
+            ):
+                continue  # Qt's own parts, and the text field inside a combo or spin box
+            if not widget.toolTip():
+                bare.append(f"{type(widget).__name__} {getattr(widget, 'text', lambda: '')()!r}")
+    assert bare == []
