@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QVBoxLayout, QWidget
 
 from gui.colors import MUTED
 from gui.curves import COMPACT_HEIGHT, CurvePlot
@@ -59,10 +59,10 @@ class KernelEvolutionView(QWidget):
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, BOTTOM_MARGIN)
-        plots = QHBoxLayout()
-        plots.addWidget(self.plot, 2)
-        plots.addWidget(self.spectrum, 1)
-        layout.addLayout(plots, 1)
+        self.plots = QBoxLayout(QBoxLayout.Direction.LeftToRight)  # one above the other when narrow
+        self.plots.addWidget(self.plot, 2)
+        self.plots.addWidget(self.spectrum, 1)
+        layout.addLayout(self.plots, 1)
         self.steps: list[int] = []
         self.values: dict[str, list[float]] = {key: [] for key, _, _ in CURVES}
         self.eigenvalues: list[np.ndarray] = []
@@ -71,7 +71,11 @@ class KernelEvolutionView(QWidget):
         """Short of room (a 1366 x 768 screen), the curves keep it: the legend and the
         spectrum's title give way (the tooltip names the curves), as the axis titles do."""
         super().resizeEvent(event)
-        roomy = self.height() - BOTTOM_MARGIN >= COMPACT_HEIGHT  # the plots' height, laid out after this
+        narrow = self.width() < 1.2 * self.height()
+        self.plots.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
+        roomy = self.height() - BOTTOM_MARGIN >= COMPACT_HEIGHT * (
+            2 if narrow else 1
+        )  # the plots' height, laid out after this
         self.legend.setVisible(roomy)
         self.spectrum.setTitle(SPECTRUM_TITLE if roomy else None, color=MUTED, size="9pt")
 

@@ -47,6 +47,7 @@ class KernelView(QWidget):
         self.graphics.setBackground(BACKGROUND)
         self.plot = self.graphics.addPlot()
         self.plot.invertY(True)
+        self.plot.setAspectLocked(True)  # H is square: stretched 4:1 in a short dock its blocks were slivers
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("left").setLabel("sample", color=MUTED)
@@ -102,6 +103,9 @@ class KernelView(QWidget):
         self.colorbar.setLevels(self.levels)
         self._draw_boundaries(edges, starts, labels if not self.average.isChecked() else np.arange(len(starts)))
         self.shown = matrix
+        unit = "cluster" if self.average.isChecked() else "sample"
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setLabel(unit, color=MUTED)
         self.plot.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0)
         ratio = frame.metrics.get("block_ratio", float("nan"))
         n, s = len(frame.labels), len(frame.H_index)

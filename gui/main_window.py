@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +39,7 @@ from gui.embedding_view import EmbeddingView
 from gui.file_menu import FileMenu
 from gui.input_view import InputView
 from gui.kernel_evolution_view import KernelEvolutionView
+from gui.kernel_panel import KernelPanel
 from gui.kernel_view import KernelView
 from gui.legend import Legend, group_names, group_word
 from gui.run_state import RunState
@@ -181,12 +181,7 @@ class MainWindow(QMainWindow):
         self.input_dock = self._dock("Input space", "input", self.input_view, right, scroll=False)
         self.table_dock = self._dock("Clusters", "clusters", self.cluster_table, right)
         self.kernel_evolution = KernelEvolutionView()
-        kernel_panel = QSplitter(Qt.Orientation.Vertical)  # the heatmap, under it how H(theta) moved
-        kernel_panel.setChildrenCollapsible(False)
-        kernel_panel.addWidget(self.kernel_view)
-        kernel_panel.addWidget(self.kernel_evolution)
-        kernel_panel.setStretchFactor(0, 3)
-        kernel_panel.setStretchFactor(1, 1)
+        kernel_panel = KernelPanel(self.kernel_view, self.kernel_evolution)
         self.kernel_dock = self._dock("Kernel H(theta)", "kernel", kernel_panel, right)
         self.curves_dock = self._dock("Metrics", "curves", self.curves, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.theory = TheoryPanel()

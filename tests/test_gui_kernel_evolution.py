@@ -64,3 +64,27 @@ def test_short_of_room_the_curves_keep_it_and_the_tooltip_names_them(qtbot) -> N
     view.resize(400, COMPACT_HEIGHT + 120)
     qtbot.waitUntil(lambda: view.legend.isVisible() and spectrum_title.isVisible() and steps_title.isVisible())
     assert SPECTRUM_TITLE in spectrum_title.text
+
+
+def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
+    """The right column of a 1366 x 768 screen gives the kernel dock about 400 x 220: one above
+    the other, the heatmap was stretched 4:1 and the curves 35 px tall; side by side there, one
+    above the other in a tall dock, and the curves of a narrow evolution panel stacked."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QBoxLayout
+
+    from gui.kernel_panel import KernelPanel
+    from gui.kernel_view import KernelView
+
+    evolution = KernelEvolutionView()
+    panel = KernelPanel(KernelView(), evolution)
+    qtbot.addWidget(panel)
+    panel.show()
+    for size, orientation in (((400, 220), Qt.Orientation.Horizontal), ((320, 640), Qt.Orientation.Vertical)):
+        panel.resize(*size)
+        qtbot.waitUntil(lambda orientation=orientation: panel.orientation() == orientation)
+        heatmap, curves = panel.sizes()
+        assert min(heatmap, curves) >= 80, (size, panel.sizes())
+    panel.resize(400, 220)
+    qtbot.waitUntil(lambda: evolution.plots.direction() == QBoxLayout.Direction.TopToBottom)
+    assert evolution.plot.height() >= 40 and evolution.spectrum.height() >= 40

@@ -226,7 +226,10 @@ def test_one_step_of_curves_shows_a_dot_on_a_readable_range(qtbot) -> None:
         assert item.opts["symbol"] == "o"  # a single point is drawn as a dot
 
 
-def test_the_heatmap_fills_its_plot_without_blank_bands(qtbot) -> None:
+def test_the_heatmap_is_square_and_fills_its_plot_along_the_shorter_side(qtbot) -> None:
+    """H is square: in a wide short plot it was stretched 4:1 (its blocks slivers); it fills
+    the plot's shorter side, centred along the longer one. With the cluster average on, the
+    axes count clusters, not samples."""
     from gui.kernel_view import KernelView
 
     view = KernelView()
@@ -238,14 +241,22 @@ def test_the_heatmap_fills_its_plot_without_blank_bands(qtbot) -> None:
         qtbot.waitExposed(view)
         view.show_frame(frame)
 
-        def image_fills_plot() -> bool:
+        def square_and_filling() -> bool:
             box = view.plot.getViewBox().sceneBoundingRect()
             image = view.image.mapRectToScene(view.image.boundingRect())
-            sides = ("top", "bottom", "left", "right")
-            return box.height() > 100 and all(abs(getattr(image, s)() - getattr(box, s)()) <= 2 for s in sides)
+            short = ("top", "bottom") if box.height() <= box.width() else ("left", "right")
+            fills = all(abs(getattr(image, s)() - getattr(box, s)()) <= 2 for s in short)
+            centred = (
+                abs(image.center().x() - box.center().x()) <= 2 and abs(image.center().y() - box.center().y()) <= 2
+            )
+            return (
+                min(box.width(), box.height()) > 100 and abs(image.width() - image.height()) <= 2 and fills and centred
+            )
 
-        wait_for(qtbot, image_fills_plot, timeout=5000)
+        wait_for(qtbot, square_and_filling, timeout=5000)
     assert [t.toPlainText() for t in view._ticks] == ["1", "2", "3", "4"]
+    view.average.setChecked(True)
+    assert view.plot.getAxis("left").labelText == "cluster" == view.plot.getAxis("bottom").labelText
 
 
 def test_digits_are_named_by_their_own_labels_in_the_dynamics_panel_and_heatmap(qtbot) -> None:
