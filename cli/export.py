@@ -50,6 +50,9 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     out.add_argument("--video", type=Path, help="the video to write: .mp4 (H.264) or .gif")
     out.add_argument("--png-dir", type=Path, help="a new (or empty) folder for frame_00000.png, ...")
     p.add_argument("--frames", type=int, help="frames to write (default: the preset's steps / steps per frame + 1)")
+    p.add_argument("--kernel", help="kernel to start with: nn, identity or limit (default: the preset's)")
+    p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
+    p.add_argument("--dtype", choices=("float32", "float64"), help="floating point precision (default: the preset's)")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second of the video (default 30)")
     p.add_argument("--size", type=size_arg, default=(1280, 720), help="WIDTHxHEIGHT of a frame (default 1280x720)")
     p.add_argument("--steps-per-frame", type=int, help="training steps between frames (default: the preset's every)")
@@ -98,13 +101,14 @@ def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
     """Check the options and the target, then draw and write; the exit status."""
     import torch
 
+    from cli.run import with_options
     from gui.export import ExportError, ExportOptions, describe_os_error, export, video_kind
     from sim import Divergence, PresetError, load_preset
     from sim.files import check_writable
     from sim.threads import threads_for
 
     try:
-        preset = load_preset(args.preset)
+        preset = with_options(load_preset(args.preset), args)
         kind = video_kind(args.video) if args.video else "png"
         steps_per_frame = preset.every if args.steps_per_frame is None else args.steps_per_frame
         frames = args.frames if args.frames is not None else preset.steps // max(steps_per_frame, 1) + 1

@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.interrupts import exit_status, terminate_like_interrupt
 from cli.progress import ProgressLine, rate
+
+if TYPE_CHECKING:
+    from sim.preset import Preset
 
 NAME = "run"
 
@@ -33,6 +37,20 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
+def with_options(preset: Preset, args: argparse.Namespace) -> Preset:
+    """`preset` with the run options given (--seed, --kernel, --dtype), each validated by the
+    preset model (PresetError naming the option)."""
+    from sim.preset import PresetError, with_changes
+
+    for flag, field in (("seed", "seed"), ("kernel", "training.kernel"), ("dtype", "dtype")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            if flag == "seed" and value < 0:
+                raise PresetError(f"--seed: expected an integer >= 0, got {value}")
+            preset = with_changes(preset, {field: value}, f"--{flag}")
+    return preset
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the command on parsed arguments; its exit status (see the module docstring)."""
     import torch
@@ -41,7 +59,6 @@ def handle(args: argparse.Namespace) -> int:
     from sim.driver import RunDriver
     from sim.files import check_writable
     from sim.headless import record, run, save_npz
-    from sim.preset import with_changes
     from sim.threads import threads_for
 
     terminate_like_interrupt()
@@ -51,10 +68,7 @@ def handle(args: argparse.Namespace) -> int:
             least = 0 if name == "seed" else 1
             if value is not None and value < least:
                 raise PresetError(f"--{name}: expected an integer >= {least}, got {value}")
-        preset = load_preset(args.preset)
-        for flag, field in (("seed", "seed"), ("kernel", "training.kernel")):
-            if getattr(args, flag) is not None:
-                preset = with_changes(preset, {field: getattr(args, flag)}, f"--{flag}")
+        preset = with_options(load_preset(args.preset), args)
     except PresetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

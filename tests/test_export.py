@@ -28,6 +28,7 @@ from gui.export import Cancelled, ExportOptions, FrameComposer, image_array, lay
 from main import main
 from sim import Simulation, load_preset
 from sim.driver import KERNEL_NAMES
+from sim.preset import PRESET_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,6 +106,27 @@ def test_png_frames_are_the_asked_count_and_size(tmp_path):
     r = content["kernel"]
     heatmap = images[-1][r.top() : r.bottom() + 1, r.left() : r.right() + 1]
     assert heatmap.std() > 20  # the kernel panel is drawn, not blank
+
+
+def test_seed_and_kernel_options_replay_what_a_preset_with_them_does(tmp_path):
+    """export takes run's --seed and --kernel: the frames equal those of a preset file that
+    says the same (export had neither, so a run made with them could not be recorded)."""
+    text = (PRESET_DIR / "imbalanced.toml").read_text(encoding="utf-8")
+    text = text.replace("seed = 0", "seed = 3").replace('kernel = "nn"', 'kernel = "identity"')
+    assert "seed = 3" in text and 'kernel = "identity"' in text
+    edited = write(tmp_path / "edited.toml", text)
+    common = ("--frames", "2", "--steps-per-frame", "5", "--size", "240x160", "--panels", "embedding")
+    by_options = run_export(
+        "imbalanced", "--png-dir", str(tmp_path / "a"), "--seed", "3", "--kernel", "identity", *common
+    )
+    by_file = run_export(str(edited), "--png-dir", str(tmp_path / "b"), *common)
+    assert by_options.returncode == 0 == by_file.returncode, by_options.stderr + by_file.stderr
+    for name in ("frame_00000.png", "frame_00001.png"):
+        assert np.array_equal(iio.imread(tmp_path / "a" / name), iio.imread(tmp_path / "b" / name))
+    plain = run_export("imbalanced", "--png-dir", str(tmp_path / "c"), *common)
+    assert plain.returncode == 0 and not np.array_equal(
+        iio.imread(tmp_path / "a" / "frame_00001.png"), iio.imread(tmp_path / "c" / "frame_00001.png")
+    )
 
 
 def write(path: Path, text: str | bytes) -> Path:
