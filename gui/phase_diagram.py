@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED
@@ -31,6 +31,15 @@ def _number(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.3g}"
 
 
+def fitted(field: str, room: float, metrics: QFontMetricsF) -> str:
+    """An axis title in `room` pixels: the dotted field name whole, else its last part
+    ('network.width' -> 'width'), else that cut with an ellipsis (the tooltip names it whole)."""
+    for text in (field, field.rsplit(".", 1)[-1]):
+        if metrics.horizontalAdvance(text) <= room:
+            return text
+    return metrics.elidedText(field.rsplit(".", 1)[-1], Qt.TextElideMode.ElideRight, room)
+
+
 class PhaseDiagram(QWidget):
     """Draws a PhaseGrid (sim/sweep.py); `set_grid` redraws. Cells with no value are grey (with
     "no value" when their runs finished); the colour bar spans the cells' means (viridis), and
@@ -46,6 +55,7 @@ class PhaseDiagram(QWidget):
 
     def set_grid(self, grid: PhaseGrid | None) -> None:
         self.grid = grid
+        self.setToolTip("" if grid is None else f"x: {grid.x_field}, y: {grid.y_field}; click a cell to open its run")
         self.update()
 
     def _plot_rect(self) -> QRectF:
@@ -119,13 +129,16 @@ class PhaseDiagram(QWidget):
             cell = QRectF(0, rect.bottom() - (iy + 1) * h, rect.left() - 6, h)
             painter.drawText(cell, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, _label(value))
         painter.setPen(QColor(FOREGROUND))
+        metrics = QFontMetricsF(font)
+        x_title = fitted(grid.x_field, rect.width(), metrics)
         painter.drawText(
-            QRectF(rect.left(), rect.bottom() + 24, rect.width(), 24), Qt.AlignmentFlag.AlignHCenter, grid.x_field
+            QRectF(rect.left(), rect.bottom() + 24, rect.width(), 24), Qt.AlignmentFlag.AlignHCenter, x_title
         )
         painter.save()
         painter.translate(14, rect.center().y())
         painter.rotate(-90)
-        painter.drawText(QRectF(-rect.height() / 2, -10, rect.height(), 20), Qt.AlignmentFlag.AlignCenter, grid.y_field)
+        y_title = fitted(grid.y_field, rect.height(), metrics)
+        painter.drawText(QRectF(-rect.height() / 2, -10, rect.height(), 20), Qt.AlignmentFlag.AlignCenter, y_title)
         painter.restore()
         if values.size:  # no bar without a value to scale
             self._colour_bar(painter, rect, low, high)

@@ -120,3 +120,17 @@ def test_the_diagram_lies_whole_beside_the_settings_at_1366_by_768(qtbot, tmp_pa
     panel.thread = QThread()  # as if a sweep had run and failed with a long message
     panel._on_ended("failed:\n   first line\n\n   second line")
     assert panel.status.text().startswith("failed: first line second line:")
+
+
+def test_a_long_axis_title_gives_way_to_its_last_part_then_an_ellipsis(qapp) -> None:
+    """A short diagram clipped 'network.width' to 'etwork.widt' at both ends."""
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from gui.phase_diagram import fitted
+
+    metrics = QFontMetricsF(QFont())
+    whole, last = metrics.horizontalAdvance("network.width"), metrics.horizontalAdvance("width")
+    assert fitted("network.width", whole + 1, metrics) == "network.width"
+    assert fitted("network.width", (whole + last) / 2, metrics) == "width"
+    cut = fitted("network.width", last / 2, metrics)
+    assert cut.endswith("…") and metrics.horizontalAdvance(cut) <= last / 2
