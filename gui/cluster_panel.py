@@ -141,7 +141,7 @@ class ClusterPanel(QWidget):
         row.setContentsMargins(4, 0, 4, 0)
         row.addWidget(self.deviation, 1)
         row.addWidget(self.sweep_button)
-        self.grid = PlotGrid([self.table, self.bars, self.eps_plot], header=header, min_cell=(260, 170), aspect=1.4)
+        self.grid = PlotGrid([self.table, self.bars, self.eps_plot], header=header, min_cell=(260, 130), aspect=1.4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.grid)

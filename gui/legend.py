@@ -51,11 +51,16 @@ class Legend(QWidget):
         self.setToolTip("Cluster colours, shared by every view; n = samples in the cluster")
         self._fit_height()
 
-    def set_groups(self, names: list[str], counts: list[int]) -> None:
-        """One swatch per group k: its colour, `names[k]` and `counts[k]` samples."""
+    def set_groups(self, names: list[str], counts: list[int], title: str | None = None) -> None:
+        """One swatch per group k: its colour, `names[k]` and `counts[k]` samples; when every
+        group has the same count it is said once, after `title` (five digits of 100 each did
+        not fit a 1366-wide window with the count repeated)."""
+        same = len(counts) > 1 and len(set(counts)) == 1
+        if title is not None:
+            self.title.setText(f"{title} (n={counts[0]} each)" if same else title)
         texts = [
-            f'<span style="color:{cluster_hex(k)}; font-size:15px">&#9679;</span> {name} '
-            f'<span style="color:{MUTED}">(n={count})</span>'
+            f'<span style="color:{cluster_hex(k)}; font-size:15px">&#9679;</span> {name}'
+            + ("" if same else f' <span style="color:{MUTED}">(n={count})</span>')
             for k, (name, count) in enumerate(zip(names, counts, strict=True))
         ]
         while len(self.labels) > len(texts):

@@ -476,8 +476,7 @@ class MainWindow(QMainWindow):
         self.kernel_view.set_names(names)
 
     def _show_groups(self, title: str, names: list, counts: list) -> None:
-        self.legend.set_groups(names, counts)
-        self.legend.title.setText(title)
+        self.legend.set_groups(names, counts, title)
 
     def _show_status(self, status: dict) -> None:
         labels = self.status_labels

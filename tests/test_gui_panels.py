@@ -109,8 +109,10 @@ def test_high_dimensional_data_shows_its_pca_projection(qtbot, tmp_path) -> None
     assert "PCA of 64-D data" in view.hint.text() and f"{100 * share:.0f}%" in view.hint.text()
     assert not view.movable and not view.axes_box.isVisible()
     legend = [label.text() for label in window.legend.labels]
-    assert len(legend) == 5 and "digit 0" in legend[0] and "digit 4" in legend[4] and "(n=100)" in legend[0]
-    assert window.legend.title.text() == "classes"
+    assert len(legend) == 5 and "digit 0" in legend[0] and "digit 4" in legend[4] and "(n=" not in legend[0]
+    assert window.legend.title.text() == "classes (n=100 each)"  # said once: all five fit a 1366-wide window
+    content = window.legend.scroll.widget()
+    wait_for(qtbot, lambda: content.minimumSizeHint().width() <= 640)
     # each point has its class's colour, from one brush object per class (a brush per point
     # made pyqtgraph render a symbol per point: seconds for 50k points)
     brushes = view.scatter.data["brush"]
@@ -182,6 +184,8 @@ def test_panels_never_push_the_window_and_stay_readable_in_a_short_wide_dock(qtb
         assert hint.width() <= 200 and hint.height() <= 150, (type(panel).__name__, hint)
     panels[4].set_groups([f"digit {k}" for k in range(10)], [100] * 10)
     assert panels[4].minimumSizeHint().width() <= 200  # ten classes scroll sideways
+    panels[4].set_groups(["1", "2"], [8, 120], "clusters")  # counts that differ stay with their groups
+    assert "(n=8)" in panels[4].labels[0].text() and panels[4].title.text() == "clusters"
     curves = panels[0]
     curves.resize(1400, 260)
     curves.show()
