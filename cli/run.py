@@ -27,7 +27,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         description="Run a preset with no window and record it.",
     )
     p.add_argument("preset", help="a shipped preset's name (see presets/) or a preset file")
-    p.add_argument("--steps", type=int, help="steps to run (default: the preset's)")
+    p.add_argument("--steps", type=int, help="steps to run (default: the preset's; 0: the start's frame alone)")
     p.add_argument("--every", type=int, help="record a frame every K steps (default: the preset's)")
     p.add_argument("--kernel", help="kernel to start with: nn, identity or limit (default: the preset's)")
     p.add_argument("--seed", type=int, help="random seed (default: the preset's)")
@@ -65,7 +65,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         for name in ("steps", "every", "seed"):
             value = getattr(args, name)
-            least = 0 if name == "seed" else 1
+            least = 0 if name in ("seed", "steps") else 1  # --steps 0: the start's frame alone
             if value is not None and value < least:
                 raise PresetError(f"--{name}: expected an integer >= {least}, got {value}")
         preset = with_options(load_preset(args.preset), args)
@@ -86,7 +86,8 @@ def handle(args: argparse.Namespace) -> int:
         driver = RunDriver(preset, device=args.device, dtype=args.dtype, source=args.preset, on_fit=fitting)
         sim = driver.main
         torch.set_num_threads(threads_for(sim.n * preset.views.count))  # small runs: one thread
-        steps, every = args.steps or preset.steps, args.every or preset.every
+        steps = preset.steps if args.steps is None else args.steps
+        every = args.every or preset.every
         print(f"{line.end()}{preset.name}: n={sim.n}, device {sim.device}, kernel {sim.kernel}", file=sys.stderr)
         line.restart()
 

@@ -128,13 +128,17 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{line.end()}error: --out: cannot write in {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"{line.end()}wrote {folder.table} ({len(jobs)} runs) and {', '.join(p.name for p in pngs)}", file=sys.stderr)
+    figures = f" and {', '.join(p.name for p in pngs)}" if pngs else ""
+    print(f"{line.end()}wrote {folder.table} ({len(jobs)} runs){figures}", file=sys.stderr)
     return 0
 
 
-def _axes(text: str | None, fields: list[str]) -> tuple[str, str | None]:
+def _axes(text: str | None, fields: list[str]) -> tuple[str | None, str | None]:
+    """The diagrams' fields; (None, None) for a sweep of seeds alone (no diagram)."""
     from sim.preset import PresetError
 
+    if not fields and not text:
+        return None, None
     chosen = [f.strip() for f in text.split(",")] if text else fields[:2]
     if not 1 <= len(chosen) <= 2 or any(f not in fields for f in chosen):
         raise PresetError(f"--axes: expected one or two of the grid's fields ({', '.join(fields)}), got {text!r}")
@@ -151,8 +155,11 @@ def _diagrams(names: list[str]) -> list[str]:
     return names
 
 
-def write_diagrams(out: Path, jobs, rows, diagrams: list[str], axes: tuple[str, str | None]) -> list[Path]:
-    """phase_<measure>.png in `out` for each measure: over the axes, mean and spread over seeds."""
+def write_diagrams(out: Path, jobs, rows, diagrams: list[str], axes: tuple[str | None, str | None]) -> list[Path]:
+    """phase_<measure>.png in `out` for each measure: over the axes, mean and spread over seeds
+    (none for a sweep of seeds alone)."""
+    if axes[0] is None:
+        return []
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no window, no display needed
     from gui.phase_diagram import write_png
     from sim.sweep import phase_grid

@@ -365,12 +365,15 @@ def make_sweep(
             raise PresetError(f"--grid: {axis.field}: given twice (give its values in one --grid: {axis.field}=V1,V2)")
         given.add(axis.field)
         axes[axis.field] = axis
-    if not axes:
-        raise PresetError("--grid: expected at least one FIELD=V1,V2,... (or a sweep file with a [grid])")
+    seeds = seeds if seeds is not None else settings.get("seeds", 1)
+    if not axes and not (isinstance(seeds, int) and seeds >= 2):  # seeds alone: runs of one preset, no diagram
+        raise PresetError(
+            "--grid: expected at least one FIELD=V1,V2,... (or a sweep file with a [grid]), or --seeds of 2 or more"
+        )
     sweep = Sweep(
         preset,
         tuple(axes.values()),
-        seeds=seeds if seeds is not None else settings.get("seeds", 1),
+        seeds=seeds,
         steps=steps if steps is not None else settings.get("steps", preset.steps),
         every=every if every is not None else settings.get("every", preset.every),
         thresholds=thresholds or Thresholds(),

@@ -102,11 +102,21 @@ def test_run_unwritable_output_says_so_and_leaves_nothing(tmp_path):
 
 
 def test_run_bad_arguments(tmp_path):
-    result = run("fig5-2d", "--steps", "0", "--out", str(tmp_path / "x.npz"))
-    assert result.returncode == 2 and "--steps: expected an integer >= 1" in result.stderr
+    result = run("fig5-2d", "--steps", "-1", "--out", str(tmp_path / "x.npz"))
+    assert result.returncode == 2 and "--steps: expected an integer >= 0" in result.stderr
     result = run("nope", "--out", str(tmp_path / "x.npz"))
     assert result.returncode == 2 and "no such preset" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_steps_0_records_the_start_alone(tmp_path):
+    """It was refused, so the start's frame could not be recorded alone."""
+    out = tmp_path / "start.npz"
+    result = run("imbalanced", "--steps", "0", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    arrays = np.load(out)
+    start = Simulation(load_preset("imbalanced")).frame()
+    assert arrays["steps"].tolist() == [0] and np.array_equal(arrays["Z"][0], start.Z)
 
 
 def test_run_bad_device_is_one_line(tmp_path):

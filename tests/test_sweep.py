@@ -258,3 +258,11 @@ def test_a_sweep_file_names_its_preset_from_its_own_folder(tmp_path, monkeypatch
     assert make_sweep(None, [], None, None, None, Path("sf/good.toml"))[0].preset.name == "mine"
     with pytest.raises(PresetError, match=r"^sf/bad.toml: preset: sf/gone.toml: no such preset file"):
         make_sweep(None, [], None, None, None, Path("sf/bad.toml"))
+
+
+def test_seeds_alone_are_a_sweep_of_one_preset() -> None:
+    """--seeds 3 with no grid: three runs, seeds 0, 1, 2 (it was refused); one seed alone is not a sweep."""
+    sweep, _ = make_sweep("fig5-2d", [], 3, 10, 5)
+    assert [(job.seed, job.fields, job.values) for job in sweep.jobs()] == [(0, (), ()), (1, (), ()), (2, (), ())]
+    with pytest.raises(PresetError, match=r"^--grid: expected at least one FIELD=.*or --seeds of 2 or more$"):
+        make_sweep("fig5-2d", [], 1, 10, 5)
