@@ -137,8 +137,14 @@ class Series:
         self.size = 0
 
     def append(self, step: int, values: np.ndarray, flow_time: float = np.nan) -> None:
+        """Record `values` at `step`; more values than before add columns (nan before), fewer
+        start the record over."""
         values = np.atleast_1d(np.asarray(values, dtype=np.float64))
-        if values.shape[0] != self.values.shape[1]:
+        if values.shape[0] > self.values.shape[1]:
+            grown = np.full((len(self.steps), values.shape[0]), np.nan)
+            grown[:, : self.values.shape[1]] = self.values
+            self.values = grown
+        elif values.shape[0] < self.values.shape[1]:
             self.values = np.full((len(self.steps), values.shape[0]), np.nan)
         if self.size == len(self.steps):
             grow = max(256, self.size)
@@ -236,6 +242,8 @@ class Curves(QWidget):
         self.events: list[tuple[int, str]] = []
         self.kernels: dict[int, str] = {}
         self.origins: dict[int, str] = {}
+        self.columns: dict[int, dict[int, int]] = {}  # run -> cluster id -> column of the per-cluster series
+        self.places: dict[int, dict[int, int]] = {}  # run -> column -> the cluster's last place (its colour)
         self.step_range: tuple[int, int] | None = None
         self.x_axis = "step"
         self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine, int]] = []
@@ -254,6 +262,8 @@ class Curves(QWidget):
         self.events.clear()
         self.kernels.clear()
         self.origins.clear()
+        self.columns.clear()
+        self.places.clear()
         self._markers.clear()
         self._show_key()
 
@@ -274,8 +284,12 @@ class Curves(QWidget):
         self.redraw()
 
     def add(self, frames: tuple[Frame, ...]) -> None:
+        """Record the frames' measures (the run, then its twin); a cluster's lines follow it by
+        its id through edits (an added cluster gets a line of its own, a removed one's line
+        ends, and the others keep their history), in the colour of its place now."""
         for run, frame in enumerate(frames):
-            clusters = {"R": frame.cluster_metrics["R"], "separation": frame.cluster_metrics["neighbour_angle"]}
+            clusters = {key: self._by_cluster(run, frame, values) for key, values in (
+                ("R", frame.cluster_metrics["R"]), ("separation", frame.cluster_metrics["neighbour_angle"]))}  # fmt: skip
             values = {"loss": frame.loss, **frame.metrics, **clusters}
             for key in self.plots:
                 width = len(values[key]) if key in PER_CLUSTER else 1
@@ -284,6 +298,21 @@ class Curves(QWidget):
             self.kernels[run] = frame.kernel
             self.origins[run] = twin_origin(frame)
         self._show_key()
+
+    def _by_cluster(self, run: int, frame: Frame, values: np.ndarray) -> np.ndarray:
+        """`values` (K,) placed in the run's columns by cluster id (a new id takes the next
+        column), nan where a cluster of an earlier frame is gone; the colour of each column is
+        its cluster's place in this frame."""
+        ids = frame.cluster_ids if frame.cluster_ids is not None else np.arange(len(values))
+        columns = self.columns.setdefault(run, {})
+        for cid in ids:
+            columns.setdefault(int(cid), len(columns))
+        row = np.full(len(columns), np.nan)
+        places = self.places.setdefault(run, {})
+        for k, cid in enumerate(ids):
+            row[columns[int(cid)]] = values[k]
+            places[columns[int(cid)]] = k
+        return row
 
     def _show_key(self) -> None:
         """Which kernel the solid and the dashed lines run (the dashed only with a twin)."""
@@ -354,15 +383,19 @@ class Curves(QWidget):
             items = self.lines.get((run, key), [])
             width = values.shape[1]
             while len(items) < width:
-                j = len(items)
-                color = cluster_hex(j) if key in PER_CLUSTER else RUN_COLORS[min(run, 1)]
-                pen = pg.mkPen(color, width=1.5, style=RUN_STYLES[min(run, 1)])
-                items.append(self.plots[key].plot(pen=pen, symbolBrush=color, symbolPen=None, symbolSize=6))
+                items.append(self.plots[key].plot(symbolPen=None, symbolSize=6))
             while len(items) > width:
                 self.plots[key].removeItem(items.pop())
             self.lines[(run, key)] = items
             for j, item in enumerate(items):
-                item.setSymbol("o" if len(steps) == 1 else None)
+                place = self.places.get(run, {}).get(j, j)
+                color = cluster_hex(place) if key in PER_CLUSTER else RUN_COLORS[min(run, 1)]
+                if getattr(item, "colour", None) != color:  # set once, and again when its cluster's place changes
+                    item.setPen(pg.mkPen(color, width=1.5, style=RUN_STYLES[min(run, 1)]))
+                    item.setSymbolBrush(color)
+                    item.colour = color
+                alone = len(steps) == 1 and np.isfinite(values[0, j])  # a dot for a lone value (a gone cluster has none)
+                item.setSymbol("o" if alone else None)
                 item.setData(steps, values[:, j])
         main = self.series.get((0, "loss"))
         for _, line, step in self._markers:

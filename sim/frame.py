@@ -31,6 +31,7 @@ class Frame:
     alignment, top_share scalars and eigenvalues (8,)) on the samples H_index; nan without H.
     started_at: the step this run's state began at: 0, or for a side-by-side twin made during
     a run, the step it was copied from the run at.
+    cluster_ids (K,): each cluster's identity through edits (Simulation.cluster_ids).
     """
 
     step: int
@@ -51,6 +52,7 @@ class Frame:
     max_move: float = 0.0
     kernel_evolution: dict[str, np.ndarray] = field(default_factory=dict)
     started_at: int = 0
+    cluster_ids: np.ndarray | None = None
 
     def non_finite(self) -> list[str]:
         """Names of this frame's results that hold NaN or inf: the embeddings, the loss, the

@@ -53,6 +53,7 @@ class ClusterState:
     spec: ClusterSpec
     rows: ClusterRows
     delta: torch.Tensor
+    id: int  # its Simulation.cluster_ids entry
 
 
 def pick_device(name: str) -> torch.device:
@@ -137,6 +138,9 @@ class Simulation:
         if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
             check_fits(preset, preset.n, preset.data.dim, self.device, self.source)
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
+        # each cluster's identity through edits (an added one gets a new id, a removed one's goes,
+        # an undone removal brings its id back): what the curves follow a cluster's history by
+        self.cluster_ids: list[int] = list(range(self.samples.num_clusters))
         check_fits(preset, self.samples.n, self.X.shape[1], self.device, self.source)
         self._params_of: torch.nn.Module | None = None  # the network `params` lists
         self._clean: tuple | None = None  # the network's pass over the clean samples (_clean_pass)
@@ -658,6 +662,7 @@ class Simulation:
             step_size=self.step_size,
             max_move=self.max_move,
             started_at=self.started_at,
+            cluster_ids=np.array(self.cluster_ids, dtype=np.int64),
             X=_cpu(self.X),
             labels=self.labels.cpu().numpy().copy(),
             Z=_cpu(z),
@@ -736,6 +741,7 @@ class Simulation:
         specs = [c.model_dump() for c in self.preset.data.clusters]
         self._edited(with_changes(self.preset, {"data.clusters": [*specs[:k], cluster, *specs[k:]]}, "cluster"))
         self._take(*self.samples.added(k, self.preset.data.clusters, self._edit_generator))
+        self.cluster_ids.insert(k, max(self.cluster_ids, default=-1) + 1)
         return k
 
     def remove_cluster(self, k: int) -> None:
@@ -746,6 +752,7 @@ class Simulation:
         specs = [c.model_dump() for c in self.preset.data.clusters]
         self._edited(with_changes(self.preset, {"data.clusters": specs[:k] + specs[k + 1 :]}, "cluster"))
         self._take(*self.samples.removed(k, self.preset.data.clusters))
+        del self.cluster_ids[k]
 
     def set_cluster_count(self, k: int, count: int) -> None:
         """Grow cluster k with fresh samples (Delta copied from its own samples) or shrink it
@@ -770,9 +777,8 @@ class Simulation:
         """Cluster k as it is now (copies), for `restore_cluster`."""
         self._check_index(k)
         mine = self.labels == k
-        return ClusterState(
-            self.preset.data.clusters[k], self.samples.cluster_rows(k), self.delta.detach()[mine].clone()
-        )
+        spec, rows = self.preset.data.clusters[k], self.samples.cluster_rows(k)
+        return ClusterState(spec, rows, self.delta.detach()[mine].clone(), self.cluster_ids[k])
 
     def restore_cluster(self, k: int, state: ClusterState | None, present: bool) -> None:
         """Cluster k put back as `state` kept it: replaced when `present` (the cluster exists
@@ -782,6 +788,8 @@ class Simulation:
         if state is None:
             self.remove_cluster(k)
             return
+        ids = list(self.cluster_ids)
+        ids[k : k + int(present)] = [state.id]
         specs = [c.model_dump() for c in self.preset.data.clusters]
         if present:
             self._check_index(k)
@@ -793,6 +801,7 @@ class Simulation:
         self._edited(with_changes(self.preset, {"data.clusters": specs}, "cluster"))
         samples, source = self.samples.with_cluster(k, state.rows, self.preset.data.clusters, insert=not present)
         self._take(samples, source, state.delta)
+        self.cluster_ids = ids
 
     def _edited(self, preset: Preset) -> None:
         """Take the edited preset (validated by the caller through with_changes): the limit
@@ -858,6 +867,7 @@ class Simulation:
         other.head = copy.deepcopy(self.head)
         other.delta = self.delta.detach().clone()
         other.switches = list(self.switches)
+        other.cluster_ids = list(self.cluster_ids)
         other.edit_steps, other.change_steps = list(self.edit_steps), list(self.change_steps)
         other.started_at = self.step_count
         other._make_optimisers()

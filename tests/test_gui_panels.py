@@ -354,6 +354,35 @@ def test_curves_against_flow_time_follow_the_frames_and_the_choice(qtbot) -> Non
         curves.set_x_axis("time")
 
 
+def test_per_cluster_curves_follow_each_cluster_through_a_removal(qtbot) -> None:
+    """Removing cluster 2 of 4 blanked every cluster's R_k history; now each line keeps its
+    cluster's, the removed one's ends, and the lines take the colour of their cluster's new
+    place (cluster 3 is drawn as cluster 2 now, as in every other view)."""
+    from gui.colors import cluster_hex
+    from gui.curves import Curves
+
+    curves = Curves(min_cell=(0, 0))
+    qtbot.addWidget(curves)
+    frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
+    R = np.array([0.1, 0.2, 0.3, 0.4])
+    before = dataclasses.replace(frame, cluster_metrics={**frame.cluster_metrics, "R": R})
+    curves.add((before,))
+    kept = [0, 2, 3]
+    after = dataclasses.replace(
+        frame,
+        step=20,
+        cluster_ids=np.array(kept),
+        cluster_metrics={k: v[kept] + 0.5 for k, v in before.cluster_metrics.items()},
+    )
+    curves.add((after,))
+    curves.redraw()
+    steps, values = curves.series[(0, "R")].view()
+    np.testing.assert_array_equal(steps, [0, 20])
+    np.testing.assert_allclose(values, [[0.1, 0.2, 0.3, 0.4], [0.6, np.nan, 0.8, 0.9]])
+    lines = curves.lines[(0, "R")]
+    assert [line.opts["pen"].color().name() for line in lines] == [cluster_hex(k) for k in (0, 1, 1, 2)]
+
+
 def test_event_labels_never_overlap_or_leave_the_loss_plot(qtbot) -> None:
     """Many edits and switches close together (a fresh-user look: "emoved cluster 1: n=64
     ster 5", labels cut at the plot's left edge): the labels shown lie whole inside the plot

@@ -136,3 +136,20 @@ def test_a_removed_cluster_on_a_curve_comes_back() -> None:
     d.apply(sent.pop())
     assert torch.equal(d.main.X, X) and torch.equal(d.main.samples.tangents, tangents)
     run_steps(d, 2)
+
+
+def test_clusters_keep_their_ids_through_edits_and_undo(driver: RunDriver) -> None:
+    """The ids the curves follow a cluster's history by: an added cluster gets a new one, a
+    removed one's goes, and undoing the removal brings it back."""
+    sent: list[Command] = []
+    assert driver.main.frame().cluster_ids.tolist() == [0, 1, 2, 3]
+    add = undo.add(sent.append, load_preset("fig5-2d").data.clusters[0], 4)
+    add.redo()
+    driver.apply(sent.pop())
+    remove = undo.remove(sent.append, 1)
+    remove.redo()
+    driver.apply(sent.pop())
+    assert [s.cluster_ids for s in driver.sims] == [[0, 2, 3, 4]] * 2
+    remove.undo()
+    driver.apply(sent.pop())
+    assert driver.main.frame().cluster_ids.tolist() == [0, 1, 2, 3, 4]
