@@ -394,7 +394,9 @@ class Curves(QWidget):
                     item.setPen(pg.mkPen(color, width=1.5, style=RUN_STYLES[min(run, 1)]))
                     item.setSymbolBrush(color)
                     item.colour = color
-                alone = len(steps) == 1 and np.isfinite(values[0, j])  # a dot for a lone value (a gone cluster has none)
+                alone = len(steps) == 1 and np.isfinite(
+                    values[0, j]
+                )  # a dot for a lone value (a gone cluster has none)
                 item.setSymbol("o" if alone else None)
                 item.setData(steps, values[:, j])
         main = self.series.get((0, "loss"))
