@@ -209,12 +209,12 @@ def test_the_kernel_heatmap_and_its_curves_lie_whole_in_their_dock_at_1366_by_76
 
 
 def test_a_legend_that_scrolls_shows_its_names_whole_above_the_scroll_bar(qtbot, tmp_path) -> None:
-    """The digit classes overflow the legend's row at 1366 x 768: the row stays whole with the
+    """The digit classes overflow the legend's row at 1024 x 700: the row stays whole with the
     scroll bar under it (a fresh-user look found only the bar, the names hidden under it:
     the height was fitted before the new labels were counted by the row's layout)."""
     window = open_window(qtbot, tmp_path)
-    window.resize(1366, 768)
-    wait_for(qtbot, lambda: (window.width(), window.height()) == (1366, 768))
+    window.resize(1024, 700)
+    wait_for(qtbot, lambda: (window.width(), window.height()) == (1024, 700))
     window.open_preset("digits")  # new classes in a legend of the same size
     wait_for(qtbot, lambda: window.snapshot.preset.name == "digits" and not window.snapshot.preview)
     legend = window.legend
