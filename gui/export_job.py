@@ -74,10 +74,9 @@ def target_for(path: Path, kind: str) -> Path:
 class ExportDialog(QDialog):
     """The export settings; `options()` and `target()` read them once accepted."""
 
-    def __init__(self, parent: QWidget, kind: str, defaults: ExportOptions, path: Path, gaps: tuple[str, ...] = ()):
+    def __init__(self, parent: QWidget, kind: str, defaults: ExportOptions, path: Path):
         super().__init__(parent)
         self.setWindowTitle("Export")
-        self.gaps = gaps  # where the replay is not the run on screen (Simulation.replay_gaps)
         self.format = QComboBox()
         for text, value in FORMATS:
             self.format.addItem(text, value)
@@ -164,8 +163,7 @@ class ExportDialog(QDialog):
         frames, spf = self.frames.value(), self.steps_per_frame.value()
         self.summary.setText(
             f"steps 0 to {(frames - 1) * spf}, {frames / self.fps.value():.1f} s of video; "
-            "a replay from step 0 of the current run's preset (same seed, its data as edited and kernel switches)"
-            + (f"; not this run exactly: {'; '.join(self.gaps)}" if self.gaps else "")
+            "a replay of the current run from step 0 (same seed, its data edits, setting changes and kernel switches)"
         )
         ok = any(box.isChecked() for box in self.panels.values()) and bool(self.path.text().strip())
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)

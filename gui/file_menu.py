@@ -227,14 +227,16 @@ class FileMenu(QObject):
 
     # ----- saving ---------------------------------------------------------------------
     def current_preset(self) -> Preset:
-        """The preset that replays the run as last drawn (the snapshot's: data as edited,
-        kernel switches as a schedule), its `steps` at least the step the run is at, so that
-        `main.py run` of the file goes through every switch; the worker is not waited on."""
+        """The preset that replays the run as last drawn exactly (the snapshot's `replay`: its
+        start, and its kernel switches, data edits and setting changes as schedules), its `steps`
+        at least the step the run is at, so that `main.py run` of the file goes through all of
+        them; the worker is not waited on."""
         snapshot = self.window.snapshot
         if snapshot is None:
             raise PresetError("the run has not shown its first frame yet; nothing to save")
         step = snapshot.frames[0].step
-        return snapshot.preset if step <= snapshot.preset.steps else with_changes(snapshot.preset, {"steps": step})
+        replay = snapshot.replay
+        return replay if step <= replay.steps else with_changes(replay, {"steps": step})
 
     def save(self) -> bool:
         if self.current_file is None:
@@ -250,12 +252,9 @@ class FileMenu(QObject):
         return self.save_to(path if path.suffix else path.with_suffix(".toml"))
 
     def save_to(self, path: Path) -> bool:
-        """Save the run's preset; where it does not replay the run exactly, the status bar and
-        comment lines in the file say why (Simulation.replay_gaps)."""
+        """Save the run's preset (Simulation.to_preset: it replays the run exactly)."""
         try:
-            preset = self.current_preset()
-            gaps = self.window.snapshot.replay_gaps
-            save_preset(preset, path, gaps)
+            save_preset(self.current_preset(), path)
         except OSError as exc:
             QMessageBox.warning(self.window, "Cannot save preset", f"{path}: cannot write: {exc.strerror or exc}")
             return False
@@ -266,12 +265,7 @@ class FileMenu(QObject):
         self.add_recent(path)
         if self.window.settings is not None:
             self.window.settings.setValue("preset", str(path.resolve()))
-        if gaps:
-            self.window.statusBar().showMessage(
-                f"saved {path}; not an exact replay of this run: {'; '.join(gaps)}", 20000
-            )
-        else:
-            self.window.statusBar().showMessage(f"saved {path}", 5000)
+        self.window.statusBar().showMessage(f"saved {path}", 5000)
         return True
 
     # ----- export ---------------------------------------------------------------------
@@ -306,9 +300,7 @@ class FileMenu(QObject):
             self.window.statusBar().showMessage("an export is running; cancel it or wait for it", 5000)
             return
         options, path = self.export_defaults(kind)
-        snapshot = self.window.snapshot
-        gaps = snapshot.replay_gaps if snapshot is not None else ()
-        self.export_dialog = ExportDialog(self.window, kind, options, path, gaps)
+        self.export_dialog = ExportDialog(self.window, kind, options, path)
         self.export_dialog.accepted.connect(self._export_accepted)
         self.export_dialog.open()
 

@@ -45,9 +45,10 @@ class Snapshot:
     """What the window draws: the frames (main, then the twin when side by side), the
     events since the previous snapshot ((step, text): kernel switches, data edits), and
     the run's vital signs. `generation` changes when the run restarts (reset, rebuild);
-    `data_version` when the clean data changes. `preset` replays the run (Simulation.to_preset:
-    the data as edited, kernel switches as a schedule): what Save writes; `replay_gaps` says
-    where it does not replay this run exactly (Simulation.replay_gaps). A `preview` holds
+    `data_version` when the clean data changes. `preset` is the run as it is now
+    (Simulation.as_now: what the panels show and a sweep starts from); `replay` replays it
+    exactly (Simulation.to_preset: the start, and every switch, edit and change as a schedule):
+    what Save writes and an export records. A `preview` holds
     frames with embeddings only (Simulation.preview): no loss, metrics or velocities; a full
     snapshot follows."""
 
@@ -60,7 +61,7 @@ class Snapshot:
     generation: int
     data_version: int
     preset: Preset = dataclasses.field(repr=False)
-    replay_gaps: tuple[str, ...] = ()
+    replay: Preset = dataclasses.field(repr=False)
     flow: ClusterFlow | None = None
     preview: bool = False
 
@@ -303,8 +304,8 @@ class Worker(QObject):
             n=d.main.n,
             generation=d.generation,
             data_version=d.data_version,
-            preset=d.main.to_preset(),
-            replay_gaps=d.main.replay_gaps(),
+            preset=d.main.as_now(),
+            replay=d.main.to_preset(),
             flow=flow,
             preview=preview,
         )

@@ -115,6 +115,7 @@ class EditMemo:
     applied: bool = False
     before: tuple[ClusterState, ...] | None = None
     after: tuple[ClusterState, ...] | None = None
+    logged: tuple[int, ...] = ()  # each simulation's edit_log index of the edit (for undo / redo there)
 
 
 @dataclass(frozen=True)

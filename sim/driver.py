@@ -36,6 +36,8 @@ from sim.preset import Preset, PresetError, with_changes
 from sim.simulation import Divergence, Simulation
 
 KERNEL_NAMES = {"nn": "NN", "identity": "identity", "limit": "infinite width"}
+# a restart on the data and settings as they are now: the edits and changes that made them are done
+NO_SCHEDULES = {"data.edits": [], "training.changes": []}
 
 
 def twin_origin(frame: Frame) -> str:
@@ -167,10 +169,11 @@ class RunDriver:
                 elif not on:
                     del self.sims[1:]
             case Reset():
-                self._restart(with_changes(self.main.preset, {"training.kernel": self.main.kernel}, "reset"))
+                now = {"training.kernel": self.main.kernel, **NO_SCHEDULES}  # the data and settings as they are now
+                self._restart(with_changes(self.main.preset, now, "reset"))
             case Rebuild(changes):
                 # a new network on the data as it is now: its start is fitted afresh (no fit_clusters)
-                now = {"training.kernel": self.main.kernel, "training.fit_clusters": [], **changes}
+                now = {"training.kernel": self.main.kernel, "training.fit_clusters": [], **NO_SCHEDULES, **changes}
                 preset = with_changes(self.main.preset, now, "rebuild")
                 if "device" in changes:
                     self.device = None
@@ -238,14 +241,17 @@ class RunDriver:
         self._edit(text, edit)
         if memo is not None:
             memo.before, memo.applied = kept, True
+            memo.logged = tuple(len(sim.edit_log) - 1 for sim in self.sims)
             memo.after = tuple(sim.cluster_state(k) for sim in self.sims) if exists[1] else None
 
     def _restore(self, text: str, k: int, memo: EditMemo, to: str) -> None:
         """Cluster k put back as `memo` kept it before or after its edit, in every simulation
         (a twin made since the edit takes the run's state)."""
         states, other = (memo.before, memo.after) if to == "before" else (memo.after, memo.before)
+        op = "undo" if to == "before" else "redo"
         for i, sim in enumerate(self.sims):
-            sim.restore_cluster(k, None if states is None else states[min(i, len(states) - 1)], other is not None)
+            state = None if states is None else states[min(i, len(states) - 1)]
+            sim.restore_cluster(k, state, other is not None, log=(op, memo.logged[min(i, len(memo.logged) - 1)]))
         self.data_version += 1
         self.events.append((self.main.step_count, text))
 

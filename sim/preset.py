@@ -53,6 +53,25 @@ class ClusterSpec(Spec):
     radius: float = Field(0.2, ge=0, le=1e6)
 
 
+EditOp = Literal["move", "add", "remove", "count", "radius", "undo", "redo"]
+CHANGEABLE = ("loss.tau", "loss.psi", "views.noise", "training.lr", "training.lr_points")  # Simulation.change
+
+
+class EditSpec(Spec):
+    """A data edit a run makes at `step` (before that step is taken), as the window made it:
+    cluster `cluster` moved to `center`, added at `cluster` (center, count, radius), removed,
+    recounted, resized; or the edit at index `edit` of this list undone or redone (its very
+    samples put back)."""
+
+    step: int = Field(ge=0, le=10**9)
+    op: EditOp
+    cluster: int = Field(0, ge=0, le=1000)
+    center: list[Coordinate] = Field(default_factory=list, description="a list of numbers from -1e6 to 1e6")
+    count: int = Field(1, ge=1, le=1_000_000)
+    radius: float = Field(0.0, ge=0, le=1e6)
+    edit: int = Field(0, ge=0, le=10**6)
+
+
 class DataSpec(Spec):
     kind: DataKind = "clusters"
     dim: int = Field(2, ge=1, le=4096)
@@ -66,6 +85,9 @@ class DataSpec(Spec):
         default_factory=lambda: list(range(10)), min_length=1, description="a list of distinct digits 0 to 9"
     )
     per_class: int = Field(0, ge=0, le=100_000, description="an integer >= 0 (0: all)")
+    # the edits a saved run made, replayed at their steps (Simulation.to_preset): with them the
+    # clusters above are the run's start
+    edits: list[EditSpec] = Field(default_factory=list, max_length=100_000, description="a list of edit tables")
 
     @field_validator("classes")
     @classmethod
@@ -110,6 +132,14 @@ class SwitchSpec(Spec):
     kernel: Kernel
 
 
+class ChangeSpec(Spec):
+    """A setting a run changes at `step` (before that step is taken), as the window changed it."""
+
+    step: int = Field(ge=0, le=10**9)
+    field: Literal[CHANGEABLE]
+    value: float | str
+
+
 class TrainingSpec(Spec):
     kernel: Kernel = "nn"
     start: Start = "network"
@@ -134,6 +164,10 @@ class TrainingSpec(Spec):
     start_scale: float = Field(1.0, gt=0, le=1e3)
     switches: list[SwitchSpec] = Field(
         default_factory=list, max_length=10_000, description="a list of {step, kernel} tables"
+    )
+    # settings changed during a saved run, replayed at their steps (the values above: the start's)
+    changes: list[ChangeSpec] = Field(
+        default_factory=list, max_length=100_000, description="a list of {step, field, value} tables"
     )
 
 
@@ -285,6 +319,21 @@ def _check_consistency(p: Preset, source: str) -> None:
         raise PresetError(
             f"{source}: views.shift: expected 0 for {p.data.kind!r} data (shifts move images), got {p.views.shift}"
         )
+    for i, e in enumerate(p.data.edits):
+        where = f"{source}: data.edits[{i}]"
+        if i and e.step < p.data.edits[i - 1].step:
+            raise PresetError(
+                f"{where}.step: expected the edits in the order of their steps, got {e.step} after {p.data.edits[i - 1].step}"
+            )
+        if e.op in ("move", "add") and len(e.center) != p.data.dim:
+            raise PresetError(
+                f"{where}.center: expected {p.data.dim} coordinates (data.dim) for '{e.op}', got {len(e.center)}"
+            )
+        if e.op in ("undo", "redo") and e.edit >= i:
+            raise PresetError(f"{where}.edit: expected the index of an earlier edit, got {e.edit}")
+    for i, c in enumerate(p.training.changes):
+        if i and c.step < p.training.changes[i - 1].step:
+            raise PresetError(f"{source}: training.changes[{i}].step: expected the changes in the order of their steps")
     kernels = {p.training.kernel, *(s.kernel for s in p.training.switches)}
     if "limit" in kernels and p.n > LIMIT_MAX_POINTS:
         raise PresetError(f"{source}: training.kernel: 'limit' handles at most {LIMIT_MAX_POINTS} samples, got {p.n}")
@@ -386,16 +435,14 @@ def anchored(raw: Any, folder: Path) -> Any:
     return raw
 
 
-def preset_to_toml(preset: Preset, notes: tuple[str, ...] = ()) -> str:
-    """The preset as TOML text: two comment lines (and one per note), then every field in the
-    models' order (tomli-w's layout), so save -> load -> save gives the same file."""
+def preset_to_toml(preset: Preset) -> str:
+    """The preset as TOML text: two comment lines, then every field in the models' order
+    (tomli-w's layout), so save -> load -> save gives the same file."""
     title = " ".join(preset.name.split())
     header = f"# Contrastive Kernel Lab preset: {title}\n# Format: README.md, 'Preset files'.\n"
-    header += "".join(f"# Not an exact replay of the run it was saved from: {note}.\n" for note in notes)
     return header + tomli_w.dumps(preset.to_dict())
 
 
-def save_preset(preset: Preset, path: str | Path, notes: tuple[str, ...] = ()) -> None:
-    """Write the preset atomically (a failed write leaves any earlier file whole), with `notes`
-    as comment lines (Simulation.replay_gaps)."""
-    atomic_write_text(path, preset_to_toml(preset, notes))
+def save_preset(preset: Preset, path: str | Path) -> None:
+    """Write the preset atomically (a failed write leaves any earlier file whole)."""
+    atomic_write_text(path, preset_to_toml(preset))

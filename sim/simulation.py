@@ -28,7 +28,18 @@ from sim.frame import Frame
 from sim.losses import TileHook, contrastive_loss
 from sim.networks import MLP, AveragingNet
 from sim.ntk import limit_kernel, trace_ntk
-from sim.preset import KERNELS, LIMIT_MAX_POINTS, ClusterSpec, LossSpec, Preset, PresetError, TrainingSpec, with_changes
+from sim.preset import (
+    CHANGEABLE,
+    KERNELS,
+    LIMIT_MAX_POINTS,
+    ClusterSpec,
+    EditSpec,
+    LossSpec,
+    Preset,
+    PresetError,
+    TrainingSpec,
+    with_changes,
+)
 from sim.samples import ClusterRows, Samples, build_samples
 from sim.ssl_losses import ByolHead, vicreg_loss
 from sim.starts import evenly_spaced, fit_network, fit_network_once, random_cap
@@ -132,9 +143,14 @@ class Simulation:
         self.step_count = self.started_at = 0
         self.flow_time, self.step_size, self.max_move = 0.0, 0.0, 0.0  # t, the last step's eta and angle
         self.switches: list[tuple[int, str]] = []
-        self.edit_steps: list[int] = []  # the steps data edits were made at (replay_gaps)
-        self.change_steps: list[int] = []  # the steps settings were changed at
-        self._redrawn: tuple[Samples, bool] | None = None
+        # what to_preset writes: the preset as the run began, and every data edit and setting
+        # change since, in order (EditSpec / ChangeSpec tables), the preset's own scheduled ones
+        # as they are made; the clusters of the cluster edits replayed, for undo and redo
+        self.start = preset
+        self.edit_log: list[dict] = []
+        self.change_log: list[dict] = []
+        self._edits_done = self._changes_done = 0
+        self._replayed: dict[int, tuple[int, ClusterState | None, ClusterState | None]] = {}
         if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
             check_fits(preset, preset.n, preset.data.dim, self.device, self.source)
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
@@ -155,7 +171,7 @@ class Simulation:
         self._limit_H: torch.Tensor | None = None
         self._views = self._draw_views()
         self._observed: _Observed | None = None
-        self._scheduled_switch()
+        self._scheduled()
 
     # ----- construction -------------------------------------------------------------
     @property
@@ -357,13 +373,25 @@ class Simulation:
         for _ in range(count):
             self._step_once()
 
-    def _scheduled_switch(self) -> None:
-        """The kernel switch the preset schedules at the step now, if any: taken when the run
-        reaches that step (at its start, or as the step before ends), so the kernel a frame
-        shows is the one the next step uses, and a switch made by hand at that step wins."""
+    def _scheduled(self) -> None:
+        """What the preset schedules at the step now, taken when the run reaches that step (at
+        its start, or as the step before ends): kernel switches, so the kernel a frame shows is
+        the one the next step uses and a switch made by hand at that step wins; then setting
+        changes and data edits, in their order (a saved run's, to_preset)."""
         for switch in self.preset.training.switches:
             if switch.step == self.step_count:
                 self.set_kernel(switch.kernel)
+        changes, edits = self.start.training.changes, self.start.data.edits
+        while self._changes_done < len(changes) and changes[self._changes_done].step <= self.step_count:
+            change = changes[self._changes_done]
+            self._changes_done += 1
+            if change.step == self.step_count:
+                self.change({change.field: change.value})
+        while self._edits_done < len(edits) and edits[self._edits_done].step <= self.step_count:
+            edit = edits[self._edits_done]
+            self._edits_done += 1
+            if edit.step == self.step_count:
+                self._replay(edit)
 
     def _step_once(self) -> None:
         moving = [p for p in self.params if p.requires_grad] if self.kernel == "nn" else [self.delta]
@@ -409,7 +437,7 @@ class Simulation:
         self.max_move = float(angles(before, self.embed() if after is None else after[0]).max())
         self._views_state = self.views_generator.get_state()
         self._views = self._draw_views()
-        self._scheduled_switch()
+        self._scheduled()
 
     def _accepted_step(self, optimiser: torch.optim.Optimizer, moving: list[torch.Tensor]) -> None:
         """The optimiser's step, kept only if every tensor it moved stays finite; otherwise the
@@ -670,36 +698,27 @@ class Simulation:
             **rest,
         )
 
-    def replay_gaps(self) -> tuple[str, ...]:
-        """Why `to_preset()` does not replay this run exactly, one sentence each (empty when it
-        does): a preset holds the data and settings a run starts from, so edits and setting
-        changes made after step 0 start from step 0 in it; and the samples edits drew (a
-        larger count, an added cluster) or dropped are drawn afresh from the seed by a new run."""
-        gaps = []
-        late = sorted({step for step in self.edit_steps if step > 0})
-        if late:
-            gaps.append(
-                f"data edits made after step 0 (at step {', '.join(map(str, late[:3]))}{'...' * (len(late) > 3)}) are its start"
-            )
-        if any(step > 0 for step in self.change_steps):
-            gaps.append("settings changed after step 0 (tau, view noise, step sizes) are its start")
-        if self.edit_steps and self._samples_redrawn():
-            gaps.append("a new run draws other samples for the edited clusters (edits drew or dropped samples)")
-        return tuple(gaps)
+    def as_now(self) -> Preset:
+        """The preset of this run as it is now: its data and settings as edited and changed,
+        every kernel switch as a schedule and no edit or change left to make (what the
+        window's panels show, and what a restart or a sweep of the run starts from)."""
+        now = {"training.switches": self._switch_schedule(), "data.edits": [], "training.changes": []}
+        return with_changes(self.preset, now, "run")
 
-    def _samples_redrawn(self) -> bool:
-        """Whether a new run of to_preset() would draw other samples than this run has (kept per samples)."""
-        if self._redrawn is None or self._redrawn[0] is not self.samples:
-            fresh = build_samples(self.preset.data, self.preset.seed, self.device, self.dtype)
-            self._redrawn = (self.samples, fresh.X.shape != self.X.shape or not torch.equal(fresh.X, self.X))
-        return self._redrawn[1]
+    def _switch_schedule(self) -> list[dict]:
+        """Every kernel switch, scheduled or made by hand, as {step, kernel} tables in step order."""
+        made = {(s.step, s.kernel) for s in self.preset.training.switches} | set(self.switches)
+        return [{"step": step, "kernel": kernel} for step, kernel in sorted(made)]
 
     def to_preset(self) -> Preset:
-        """A preset that replays this run: the data as edited now, the starting kernel, and
-        every kernel switch made so far (scheduled or interactive) as the switch schedule."""
-        made = {(s.step, s.kernel) for s in self.preset.training.switches} | set(self.switches)
-        switches = [{"step": step, "kernel": kernel} for step, kernel in sorted(made)]
-        return with_changes(self.preset, {"training.switches": switches}, "run")
+        """A preset that replays this run exactly: the data and settings it began with, and as
+        schedules every kernel switch (scheduled or made by hand), data edit (undo and redo
+        included) and setting change made so far, with the ones its preset schedules later."""
+        switches = self._switch_schedule()
+        edits = self.edit_log + [e.model_dump() for e in self.start.data.edits[self._edits_done :]]
+        changes = self.change_log + [c.model_dump() for c in self.start.training.changes[self._changes_done :]]
+        schedules = {"training.switches": switches, "data.edits": edits, "training.changes": changes}
+        return with_changes(self.start, schedules, "run")
 
     # ----- settings the window changes during a run ---------------------------------------------
     def change(self, changes: dict[str, object]) -> None:
@@ -707,13 +726,16 @@ class Simulation:
         'views.noise', 'training.lr', 'training.lr_points'), validated by the preset model
         (PresetError, the run untouched, when a value is out of range); step sizes reach the
         optimisers at once."""
-        allowed = {"loss.tau", "loss.psi", "views.noise", "training.lr", "training.lr_points"}
+        allowed = set(CHANGEABLE)
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise PresetError(f"{unknown[0]}: not a setting a running simulation changes (these: {sorted(allowed)})")
         self.preset = with_changes(self.preset, changes, "setting")
-        if not self.change_steps or self.change_steps[-1] != self.step_count:
-            self.change_steps.append(self.step_count)
+        for field, value in changes.items():
+            last = self.change_log[-1] if self.change_log else None
+            if last is not None and (last["step"], last["field"]) == (self.step_count, field):
+                self.change_log.pop()  # the same setting again at the same step: its last value
+            self.change_log.append({"step": self.step_count, "field": field, "value": value})
         train = self.preset.training
         for opt, lr in ((self.theta_opt, train.lr), (self.limit_opt, train.lr), (self.delta_opt, train.lr_points)):
             for group in opt.param_groups:
@@ -728,6 +750,7 @@ class Simulation:
         new = self._checked_center(center)
         self._edited(with_changes(self.preset, {f"data.clusters[{k}].center": new}, "cluster"))
         self._take(self.samples.with_centers(self.preset.data.clusters))
+        self._log("move", k, center=new)
 
     def add_cluster(self, center: list[float] | np.ndarray, count: int, radius: float, index: int | None = None) -> int:
         """Insert a cluster of `count` samples uniform in the ball of `radius` about `center`
@@ -742,10 +765,15 @@ class Simulation:
         self._edited(with_changes(self.preset, {"data.clusters": [*specs[:k], cluster, *specs[k:]]}, "cluster"))
         self._take(*self.samples.added(k, self.preset.data.clusters, self._edit_generator))
         self.cluster_ids.insert(k, max(self.cluster_ids, default=-1) + 1)
+        self._log("add", k, center=cluster["center"], count=count, radius=float(radius))
         return k
 
     def remove_cluster(self, k: int) -> None:
         """Delete cluster k and its samples; the clusters after it move down one index."""
+        self._remove(k)
+        self._log("remove", k)
+
+    def _remove(self, k: int) -> None:
         self._check_index(k)
         if self.num_clusters == 1:
             raise PresetError("cluster: cannot remove the last cluster")
@@ -763,6 +791,7 @@ class Simulation:
             return
         self._edited(with_changes(self.preset, {f"data.clusters[{k}].count": count}, "cluster"))
         self._take(*self.samples.recounted(k, self.preset.data.clusters, self._edit_generator))
+        self._log("count", k, count=count)
 
     def set_cluster_radius(self, k: int, radius: float) -> None:
         """Scale cluster k's samples about its center to the new radius (from a radius of 0
@@ -772,6 +801,7 @@ class Simulation:
         old = self.preset.data.clusters[k].radius
         self._edited(with_changes(self.preset, {f"data.clusters[{k}].radius": float(radius)}, "cluster"))
         self._take(self.samples.resized(k, old, self.preset.data.clusters, self._edit_generator))
+        self._log("radius", k, radius=float(radius))
 
     def cluster_state(self, k: int) -> ClusterState:
         """Cluster k as it is now (copies), for `restore_cluster`."""
@@ -780,13 +810,21 @@ class Simulation:
         spec, rows = self.preset.data.clusters[k], self.samples.cluster_rows(k)
         return ClusterState(spec, rows, self.delta.detach()[mine].clone(), self.cluster_ids[k])
 
-    def restore_cluster(self, k: int, state: ClusterState | None, present: bool) -> None:
+    def restore_cluster(
+        self, k: int, state: ClusterState | None, present: bool, log: tuple[str, int] | None = None
+    ) -> None:
         """Cluster k put back as `state` kept it: replaced when `present` (the cluster exists
         now), inserted at k otherwise (those from k on move up one); removed when `state` is
         None. The samples are the kept ones, bit for bit; the samples the cluster has now keep
-        their offsets Delta, and the ones that come back get their kept Delta."""
+        their offsets Delta, and the ones that come back get their kept Delta. `log` ('undo' or
+        'redo', the edit_log index of the edit) records it for to_preset."""
+        self._restore(k, state, present)
+        if log is not None:
+            self.edit_log.append({"step": self.step_count, "op": log[0], "edit": log[1]})
+
+    def _restore(self, k: int, state: ClusterState | None, present: bool) -> None:
         if state is None:
-            self.remove_cluster(k)
+            self._remove(k)
             return
         ids = list(self.cluster_ids)
         ids[k : k + int(present)] = [state.id]
@@ -803,6 +841,43 @@ class Simulation:
         self._take(samples, source, state.delta)
         self.cluster_ids = ids
 
+    def _log(self, op: str, k: int, **fields: object) -> None:
+        """Record a data edit just made (EditSpec's fields) for to_preset; the moves of one
+        cluster at one step (a drag) as its last."""
+        last = self.edit_log[-1] if self.edit_log else None
+        if (
+            op == "move"
+            and last is not None
+            and (last["op"], last.get("cluster"), last["step"]) == (op, k, self.step_count)
+        ):
+            self.edit_log.pop()
+        self.edit_log.append({"step": self.step_count, "op": op, "cluster": k, **fields})
+
+    def _replay(self, edit: EditSpec) -> None:
+        """A scheduled data edit, made as the window made it; a cluster edit's cluster is kept
+        before and after it, for an undo or a redo of it later in the schedule."""
+        index, k, op = len(self.edit_log), edit.cluster, edit.op
+        if op in ("undo", "redo"):
+            if edit.edit not in self._replayed:
+                raise PresetError(f"data.edits[{index}].edit: edit {edit.edit} is not an add, remove, count or radius")
+            at, before, after = self._replayed[edit.edit]
+            target, other = (before, after) if op == "undo" else (after, before)
+            self.restore_cluster(at, target, other is not None, log=(op, edit.edit))
+            return
+        before = self.cluster_state(k) if op in ("remove", "count", "radius") else None
+        if op == "move":
+            self.move_cluster(k, edit.center)
+        elif op == "add":
+            self.add_cluster(edit.center, edit.count, edit.radius, k)
+        elif op == "remove":
+            self.remove_cluster(k)
+        elif op == "count":
+            self.set_cluster_count(k, edit.count)
+        else:
+            self.set_cluster_radius(k, edit.radius)
+        if op != "move":
+            self._replayed[index] = (k, before, None if op == "remove" else self.cluster_state(k))
+
     def _edited(self, preset: Preset) -> None:
         """Take the edited preset (validated by the caller through with_changes): the limit
         kernel's sample count is checked before any sample changes."""
@@ -814,8 +889,6 @@ class Simulation:
             fitted_on = [c.model_dump() for c in self.preset.data.clusters]
             preset = with_changes(preset, {"training.fit_clusters": fitted_on}, "cluster")
         self.preset = preset
-        if not self.edit_steps or self.edit_steps[-1] != self.step_count:  # a drag is many moves at one step
-            self.edit_steps.append(self.step_count)
 
     def _check_index(self, k: int) -> None:
         if not self.preset.data.clusters:
@@ -868,7 +941,11 @@ class Simulation:
         other.delta = self.delta.detach().clone()
         other.switches = list(self.switches)
         other.cluster_ids = list(self.cluster_ids)
-        other.edit_steps, other.change_steps = list(self.edit_steps), list(self.change_steps)
+        other.edit_log, other.change_log, other._replayed = (
+            list(self.edit_log),
+            list(self.change_log),
+            dict(self._replayed),
+        )
         other.started_at = self.step_count
         other._make_optimisers()
         other.theta_opt.load_state_dict(self.theta_opt.state_dict())

@@ -63,7 +63,8 @@ def test_save_as_writes_a_replayable_preset_and_new_and_open_switch_runs(qtbot, 
     assert path.read_text().startswith("# Contrastive Kernel Lab preset")
     preset = load_preset(str(path))
     assert [(s.step, s.kernel) for s in preset.training.switches] == [(12, "identity")]
-    assert preset.data.clusters[0].center == [-3.5, 0.75] and preset.seed == 0
+    assert preset.data.clusters[0].center == [-3.0, 0.0] and preset.seed == 0  # the start, then the move:
+    assert [(e.step, e.op, e.cluster, e.center) for e in preset.data.edits] == [(0, "move", 0, [-3.5, 0.75])]
     replay = Simulation(preset, device="cpu")
     replay.step(20)
     np.testing.assert_allclose(replay.frame(block_ratio=False).Z, saved_at.Z, atol=1e-5)
@@ -93,20 +94,24 @@ def test_save_as_writes_a_replayable_preset_and_new_and_open_switch_runs(qtbot, 
     assert dialogs["warnings"] == []
 
 
-def test_a_save_that_is_not_an_exact_replay_says_why(qtbot, tmp_path, dialogs) -> None:
-    """A shrunk cluster: a new run draws other samples, said in the status bar, in the file and
-    in the export dialog (Save promised an exact replay; a fresh-user look measured another run)."""
+def test_a_save_after_edits_during_the_run_replays_it_exactly(qtbot, tmp_path, dialogs) -> None:
+    """A cluster shrunk at step 5 and the run stepped on: the saved file's run has the very
+    samples and embeddings (it drew other samples and started from the edit, 0.7-1.2 apart)."""
     window = open_window(qtbot, tmp_path)
+    window.send(Step(5))
+    wait_step(qtbot, window, 5)
     window.undo_stack.push(undo.count(window.send, 1, 64, 20))
-    wait_for(qtbot, lambda: window.snapshot.replay_gaps)
+    window.send(Step(7))
+    saved_at = wait_step(qtbot, window, 12)
     path = tmp_path / "shrunk.toml"
     dialogs["save"] = str(path)
     window.files.save_as_action.trigger()
-    assert "not an exact replay of this run: a new run draws other samples" in window.statusBar().currentMessage()
-    assert "# Not an exact replay of the run it was saved from: a new run draws other samples" in path.read_text()
-    assert load_preset(str(path)).data.clusters[1].count == 20
+    replay = Simulation(load_preset(str(path)), device="cpu")
+    replay.step(12)
+    again = replay.frame()
+    assert np.array_equal(again.X, saved_at.X) and np.array_equal(again.Z, saved_at.Z)
     window.files.export_video_action.trigger()
-    assert "not this run exactly: a new run draws other samples" in window.files.export_dialog.summary.text()
+    assert "data edits, setting changes and kernel switches" in window.files.export_dialog.summary.text()
     window.files.export_dialog.reject()
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import PresetError, Simulation, load_preset
-from sim.preset import PRESET_DIR, preset_from_dict, preset_to_toml, save_preset, with_changes
+from sim.preset import PRESET_DIR, preset_from_dict, preset_to_toml, save_preset
 
 
 def test_save_load_save_is_the_same_file(tmp_path):
@@ -130,31 +130,56 @@ def test_generated_presets_run_or_get_a_one_line_error(raw):
     assert preset_from_dict(tomllib.loads(preset_to_toml(p))) == p
 
 
-def test_replay_gaps_say_when_a_saved_preset_is_not_this_run():
-    """A move or a radius at step 0 replays exactly (no gap: a new run from the saved preset
-    has the very samples and embeddings); a shrink draws other samples in a new run, an edit
-    or a setting changed after step 0 starts from step 0: each is said."""
-    base = with_changes(load_preset("fig5-2d"), {"training.start": "network"})
-    sim = Simulation(base)
-    sim.move_cluster(0, [-3.5, 0.5])
-    sim.set_cluster_radius(1, 0.2)
-    assert sim.replay_gaps() == ()
-    sim.step(3)
-    again = Simulation(sim.to_preset())
-    again.step(3)
-    assert torch.equal(again.X, sim.X) and np.array_equal(again.frame().Z, sim.frame().Z)
+def test_a_saved_run_with_edits_undo_redo_and_changes_replays_exactly(tmp_path):
+    """Edits that draw or drop samples, made during the run, undone and redone, a setting and
+    the kernel changed on the way: the saved file's run is this run, bit for bit (Save wrote
+    the data as edited as the start, so a new run drew other samples and started from the
+    last edit; a fresh-user look measured embeddings up to 2.0 apart)."""
+    from gui import undo
+    from sim.commands import Change, MoveCluster, SetKernel
+    from sim.driver import RunDriver
 
-    shrunk = Simulation(base)
-    shrunk.set_cluster_count(1, 20)
-    (gap,) = shrunk.replay_gaps()
-    assert "draws other samples" in gap
-    assert not torch.equal(Simulation(shrunk.to_preset()).X, shrunk.X)  # what the gap says
+    driver = RunDriver(load_preset("fig5-2d"))
+    sent: list = []
 
-    late = Simulation(base)
-    late.step(4)
-    late.move_cluster(2, [1.0, 1.0])
-    late.change({"loss.tau": 0.3})
-    assert late.replay_gaps() == (
-        "data edits made after step 0 (at step 4) are its start",
-        "settings changed after step 0 (tau, view noise, step sizes) are its start",
-    )
+    def do(edit) -> object:
+        edit.redo()
+        driver.apply(sent.pop())
+        return edit
+
+    def steps(count: int) -> None:
+        for _ in range(count):
+            driver.step()
+
+    steps(3)
+    shrink = do(undo.count(sent.append, 1, 64, 20))
+    steps(4)
+    do(undo.add(sent.append, load_preset("fig5-2d").data.clusters[0], 4))
+    driver.apply(Change({"loss.tau": 0.3}))
+    steps(2)
+    removal = do(undo.remove(sent.append, 0))
+    removal.undo()
+    driver.apply(sent.pop())
+    driver.apply(SetKernel("identity"))
+    do(undo.radius(sent.append, 2, 0.3, 0.0))
+    steps(3)
+    shrink.undo()
+    driver.apply(sent.pop())
+    shrink.redo()
+    driver.apply(sent.pop())
+    for x in (0.5, 1.0, 1.5):  # a drag: three moves at one step
+        driver.apply(MoveCluster(3, (x, 2.0), record=x == 1.5))
+    steps(2)
+    run = driver.main
+    path = tmp_path / "edited.toml"
+    save_preset(run.to_preset(), path)
+    replay = Simulation(load_preset(str(path)))
+    replay.step(run.step_count)
+    assert torch.equal(replay.X, run.X) and torch.equal(replay.labels, run.labels)
+    assert torch.equal(replay.delta, run.delta)
+    assert all(torch.equal(a, b) for a, b in zip(replay.params, run.params))
+    assert replay.kernel == run.kernel and replay.preset.loss.tau == 0.3
+    assert np.array_equal(replay.frame().Z, run.frame().Z)
+    saved = load_preset(str(path))
+    assert [c.count for c in saved.data.clusters] == [64] * 4  # the start's data
+    assert [e.op for e in saved.data.edits] == ["count", "add", "remove", "undo", "radius", "undo", "redo", "move"]

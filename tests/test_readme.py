@@ -33,9 +33,8 @@ def test_readme_preset_example_is_what_save_writes() -> None:
     edited = Simulation(shipped, device="cpu")
     edited.move_cluster(0, [-3.5, 0.75])
     edited.set_kernel("identity")
-    expected = with_changes(shipped, {"data.clusters[0].center": [-3.5, 0.75]})
-    expected = with_changes(expected, {"training.fit_clusters": [c.model_dump() for c in shipped.data.clusters]})
-    expected = with_changes(expected, {"training.switches": [{"step": 0, "kernel": "identity"}]})
+    move = {"step": 0, "op": "move", "cluster": 0, "center": [-3.5, 0.75]}
+    expected = with_changes(shipped, {"data.edits": [move], "training.switches": [{"step": 0, "kernel": "identity"}]})
     assert edited.to_preset() == expected
     expected = with_changes(expected, {"training.switches": [{"step": 300, "kernel": "identity"}]})
     assert preset == expected
