@@ -32,11 +32,13 @@ from sim.preset import (
     CHANGEABLE,
     KERNELS,
     LIMIT_MAX_POINTS,
+    ChangeSpec,
     ClusterSpec,
     EditSpec,
     LossSpec,
     Preset,
     PresetError,
+    SwitchSpec,
     TrainingSpec,
     with_changes,
 )
@@ -54,6 +56,17 @@ TORCH_STATE_LOCK = threading.RLock()
 
 class Divergence(RuntimeError):
     """The loss or an update was not finite; the state is left as before the step."""
+
+
+def _scheduled_copy(
+    preset: Preset, switches: list[SwitchSpec], edits: list[EditSpec], changes: list[ChangeSpec]
+) -> Preset:
+    """`preset` with these schedules, its other fields as they are. Every part is a validated
+    model already (a drag while playing logs a move a step: validating thousands of them again
+    for every frame's snapshot would slow the run), so the copy is not validated again."""
+    training = preset.training.model_copy(update={"switches": switches, "changes": changes})
+    data = preset.data.model_copy(update={"edits": edits})
+    return preset.model_copy(update={"data": data, "training": training})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,8 +160,8 @@ class Simulation:
         # change since, in order (EditSpec / ChangeSpec tables), the preset's own scheduled ones
         # as they are made; the clusters of the cluster edits replayed, for undo and redo
         self.start = preset
-        self.edit_log: list[dict] = []
-        self.change_log: list[dict] = []
+        self.edit_log: list[EditSpec] = []
+        self.change_log: list[ChangeSpec] = []
         self._edits_done = self._changes_done = 0
         self._replayed: dict[int, tuple[int, ClusterState | None, ClusterState | None]] = {}
         if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
@@ -702,23 +715,20 @@ class Simulation:
         """The preset of this run as it is now: its data and settings as edited and changed,
         every kernel switch as a schedule and no edit or change left to make (what the
         window's panels show, and what a restart or a sweep of the run starts from)."""
-        now = {"training.switches": self._switch_schedule(), "data.edits": [], "training.changes": []}
-        return with_changes(self.preset, now, "run")
+        return _scheduled_copy(self.preset, self._switch_schedule(), [], [])
 
-    def _switch_schedule(self) -> list[dict]:
-        """Every kernel switch, scheduled or made by hand, as {step, kernel} tables in step order."""
+    def _switch_schedule(self) -> list[SwitchSpec]:
+        """Every kernel switch, scheduled or made by hand, in step order."""
         made = {(s.step, s.kernel) for s in self.preset.training.switches} | set(self.switches)
-        return [{"step": step, "kernel": kernel} for step, kernel in sorted(made)]
+        return [SwitchSpec(step=step, kernel=kernel) for step, kernel in sorted(made)]
 
     def to_preset(self) -> Preset:
         """A preset that replays this run exactly: the data and settings it began with, and as
         schedules every kernel switch (scheduled or made by hand), data edit (undo and redo
         included) and setting change made so far, with the ones its preset schedules later."""
-        switches = self._switch_schedule()
-        edits = self.edit_log + [e.model_dump() for e in self.start.data.edits[self._edits_done :]]
-        changes = self.change_log + [c.model_dump() for c in self.start.training.changes[self._changes_done :]]
-        schedules = {"training.switches": switches, "data.edits": edits, "training.changes": changes}
-        return with_changes(self.start, schedules, "run")
+        edits = self.edit_log + self.start.data.edits[self._edits_done :]
+        changes = self.change_log + self.start.training.changes[self._changes_done :]
+        return _scheduled_copy(self.start, self._switch_schedule(), edits, changes)
 
     # ----- settings the window changes during a run ---------------------------------------------
     def change(self, changes: dict[str, object]) -> None:
@@ -733,9 +743,9 @@ class Simulation:
         self.preset = with_changes(self.preset, changes, "setting")
         for field, value in changes.items():
             last = self.change_log[-1] if self.change_log else None
-            if last is not None and (last["step"], last["field"]) == (self.step_count, field):
+            if last is not None and (last.step, last.field) == (self.step_count, field):
                 self.change_log.pop()  # the same setting again at the same step: its last value
-            self.change_log.append({"step": self.step_count, "field": field, "value": value})
+            self.change_log.append(ChangeSpec(step=self.step_count, field=field, value=value))
         train = self.preset.training
         for opt, lr in ((self.theta_opt, train.lr), (self.limit_opt, train.lr), (self.delta_opt, train.lr_points)):
             for group in opt.param_groups:
@@ -820,7 +830,7 @@ class Simulation:
         'redo', the edit_log index of the edit) records it for to_preset."""
         self._restore(k, state, present)
         if log is not None:
-            self.edit_log.append({"step": self.step_count, "op": log[0], "edit": log[1]})
+            self.edit_log.append(EditSpec(step=self.step_count, op=log[0], edit=log[1]))
 
     def _restore(self, k: int, state: ClusterState | None, present: bool) -> None:
         if state is None:
@@ -842,16 +852,12 @@ class Simulation:
         self.cluster_ids = ids
 
     def _log(self, op: str, k: int, **fields: object) -> None:
-        """Record a data edit just made (EditSpec's fields) for to_preset; the moves of one
-        cluster at one step (a drag) as its last."""
+        """Record a data edit just made (as an EditSpec, validated once) for to_preset; the
+        moves of one cluster at one step (a drag) as its last."""
         last = self.edit_log[-1] if self.edit_log else None
-        if (
-            op == "move"
-            and last is not None
-            and (last["op"], last.get("cluster"), last["step"]) == (op, k, self.step_count)
-        ):
+        if op == "move" and last is not None and (last.op, last.cluster, last.step) == (op, k, self.step_count):
             self.edit_log.pop()
-        self.edit_log.append({"step": self.step_count, "op": op, "cluster": k, **fields})
+        self.edit_log.append(EditSpec(step=self.step_count, op=op, cluster=k, **fields))
 
     def _replay(self, edit: EditSpec) -> None:
         """A scheduled data edit, made as the window made it; a cluster edit's cluster is kept
