@@ -25,6 +25,7 @@ CURVES = (
 EIGENVALUES = 8  # sim/kernel_evolution.py keeps the 8 largest
 SPECTRUM_TITLE = "largest eigenvalues of H"
 BOTTOM_MARGIN = 4
+LEGEND_MIN_WIDTH = 240  # the curves' plot narrower than this drops its legend (it covered the curves)
 
 
 class KernelEvolutionView(QWidget):
@@ -69,13 +70,13 @@ class KernelEvolutionView(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Short of room (a 1366 x 768 screen), the curves keep it: the legend and the
-        spectrum's title give way (the tooltip names the curves), as the axis titles do."""
+        spectrum's title give way (the tooltip names the curves), as the axis titles do; a
+        narrow panel stacks the two plots, and its curves' plot is too narrow for the legend."""
         super().resizeEvent(event)
         narrow = self.width() < 1.2 * self.height()
         self.plots.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
-        roomy = self.height() - BOTTOM_MARGIN >= COMPACT_HEIGHT * (
-            2 if narrow else 1
-        )  # the plots' height, laid out after this
+        tall = self.height() - BOTTOM_MARGIN >= COMPACT_HEIGHT * (2 if narrow else 1)  # each plot's height
+        roomy = tall and self.width() * (1 if narrow else 2 / 3) >= LEGEND_MIN_WIDTH  # the curves' plot's width
         self.legend.setVisible(roomy)
         self.spectrum.setTitle(SPECTRUM_TITLE if roomy else None, color=MUTED, size="9pt")
 

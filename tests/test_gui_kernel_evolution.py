@@ -88,3 +88,4 @@ def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
     panel.resize(400, 220)
     qtbot.waitUntil(lambda: evolution.plots.direction() == QBoxLayout.Direction.TopToBottom)
     assert evolution.plot.height() >= 40 and evolution.spectrum.height() >= 40
+    assert not evolution.legend.isVisible()  # 150 px wide: it lay over the curves, cut at the right
