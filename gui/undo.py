@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
-from sim.commands import AddCluster, Command, EditMemo, MoveCluster, RemoveCluster, RestoreCluster, SetCount, SetRadius
+from sim.commands import AddCluster, Command, EditMemo, MoveCluster, RemoveCluster, SetCount, SetRadius, UndoEdit
 from sim.preset import ClusterSpec
 
 Send = Callable[[Command], None]
@@ -33,28 +33,25 @@ def move(send: Send, k: int, old: Sequence[float], new: Sequence[float]) -> Edit
     return Edit(send, f"move cluster {k + 1}", MoveCluster(k, tuple(new)), MoveCluster(k, tuple(old)))
 
 
-def _kept(send: Send, text: str, k: int, do: Callable[[EditMemo], Command]) -> Edit:
-    """An edit of cluster k whose undo puts back the cluster as the edit found it."""
+def _kept(send: Send, text: str, do: Callable[[EditMemo], Command]) -> Edit:
+    """A cluster edit whose undo puts back the cluster as the edit found it."""
     memo = EditMemo()
-    return Edit(send, text, do(memo), RestoreCluster(k, memo, "before", f"undo: {text}"))
+    return Edit(send, text, do(memo), UndoEdit(memo, f"undo: {text}"))
 
 
 def add(send: Send, spec: ClusterSpec, index: int) -> Edit:
     return _kept(
-        send,
-        f"add cluster {index + 1}",
-        index,
-        lambda m: AddCluster(tuple(spec.center), spec.count, spec.radius, index, m),
+        send, f"add cluster {index + 1}", lambda m: AddCluster(tuple(spec.center), spec.count, spec.radius, index, m)
     )
 
 
 def remove(send: Send, index: int) -> Edit:
-    return _kept(send, f"remove cluster {index + 1}", index, lambda m: RemoveCluster(index, m))
+    return _kept(send, f"remove cluster {index + 1}", lambda m: RemoveCluster(index, m))
 
 
 def count(send: Send, k: int, old: int, new: int) -> Edit:
-    return _kept(send, f"cluster {k + 1}: count {old} -> {new}", k, lambda m: SetCount(k, new, m))
+    return _kept(send, f"cluster {k + 1}: count {old} -> {new}", lambda m: SetCount(k, new, m))
 
 
 def radius(send: Send, k: int, old: float, new: float) -> Edit:
-    return _kept(send, f"cluster {k + 1}: radius {old} -> {new}", k, lambda m: SetRadius(k, new, m))
+    return _kept(send, f"cluster {k + 1}: radius {old} -> {new}", lambda m: SetRadius(k, new, m))

@@ -3,20 +3,17 @@
 The run driver (sim/driver.py) applies the run commands between two steps; the window's
 worker handles the scheduling ones (play, step, steps per frame, which panels want data)
 itself. An undo entry holds the command that does an edit and the one that undoes it; the
-edits that draw or drop samples share an `EditMemo` with their undo, in which the driver keeps
-the cluster as it was before and after, so undo and redo put back the very same samples.
+edits that draw or drop samples share an `EditMemo` with their undo, in which the driver notes
+which edit of the run they became, so undo and redo put back the very same samples.
 Centers are tuples, so every command is immutable and comparable (a memo is not compared).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from sim.preset import Preset
-
-if TYPE_CHECKING:
-    from sim.simulation import ClusterState
 
 
 @dataclass(frozen=True)
@@ -108,14 +105,13 @@ class MoveCluster:
 
 @dataclass(eq=False)
 class EditMemo:
-    """What an undoable cluster edit did, written by the run driver when it first applies the
-    edit (in the thread that steps the run, so before any later command): each simulation's
-    cluster as it was before and after (None on a side where the cluster does not exist)."""
+    """Which edit an undoable cluster edit became, written by the run driver when it first
+    applies it (in the thread that steps the run, so before any later command): each
+    simulation's edit_log index of it (Simulation.undo_edit / redo_edit put its very samples
+    back)."""
 
     applied: bool = False
-    before: tuple[ClusterState, ...] | None = None
-    after: tuple[ClusterState, ...] | None = None
-    logged: tuple[int, ...] = ()  # each simulation's edit_log index of the edit (for undo / redo there)
+    logged: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,13 +144,11 @@ class SetRadius:
 
 
 @dataclass(frozen=True)
-class RestoreCluster:
-    """Cluster k put back as `memo` kept it `to` its edit (an undo: "before"); nothing when the
-    edit was never applied (refused). `text` marks it on the curves."""
+class UndoEdit:
+    """Undo the cluster edit `memo` names (nothing when it was never applied: refused); `text`
+    marks it on the curves."""
 
-    k: int
     memo: EditMemo = field(compare=False)
-    to: Literal["before", "after"]
     text: str
 
 
@@ -176,5 +170,5 @@ Command = (
     | RemoveCluster
     | SetCount
     | SetRadius
-    | RestoreCluster
+    | UndoEdit
 )

@@ -24,11 +24,11 @@ from sim.commands import (
     Rebuild,
     RemoveCluster,
     Reset,
-    RestoreCluster,
     SetCount,
     SetKernel,
     SetRadius,
     Twin,
+    UndoEdit,
 )
 from sim.frame import Frame
 from sim.losses import TileHook
@@ -187,31 +187,19 @@ class RunDriver:
                 self._edit(f"moved cluster {k + 1}" if record else "", lambda sim: sim.move_cluster(k, list(center)))
             case AddCluster(center, count, radius, index, memo):
                 self._cluster_edit(
-                    f"added cluster {index + 1}",
-                    index,
-                    memo,
-                    (False, True),
-                    lambda sim: sim.add_cluster(list(center), count, radius, index),
+                    f"added cluster {index + 1}", memo, lambda sim: sim.add_cluster(list(center), count, radius, index)
                 )
             case RemoveCluster(k, memo):
-                self._cluster_edit(
-                    f"removed cluster {k + 1}", k, memo, (True, False), lambda sim: sim.remove_cluster(k)
-                )
+                self._cluster_edit(f"removed cluster {k + 1}", memo, lambda sim: sim.remove_cluster(k))
             case SetCount(k, count, memo):
-                self._cluster_edit(
-                    f"cluster {k + 1}: n={count}", k, memo, (True, True), lambda sim: sim.set_cluster_count(k, count)
-                )
+                self._cluster_edit(f"cluster {k + 1}: n={count}", memo, lambda sim: sim.set_cluster_count(k, count))
             case SetRadius(k, radius, memo):
                 self._cluster_edit(
-                    f"cluster {k + 1}: radius={radius:g}",
-                    k,
-                    memo,
-                    (True, True),
-                    lambda sim: sim.set_cluster_radius(k, radius),
+                    f"cluster {k + 1}: radius={radius:g}", memo, lambda sim: sim.set_cluster_radius(k, radius)
                 )
-            case RestoreCluster(k, memo, to, text):
+            case UndoEdit(memo, text):
                 if memo.applied:
-                    self._restore(text, k, memo, to)
+                    self._edit(text, lambda sim: sim.undo_edit(self._logged(memo, sim)))
             case _:
                 raise TypeError(f"not a run command: {command!r}")
 
@@ -222,38 +210,20 @@ class RunDriver:
         if text:
             self.events.append((self.main.step_count, text))
 
-    def _cluster_edit(
-        self,
-        text: str,
-        k: int,
-        memo: EditMemo | None,
-        exists: tuple[bool, bool],
-        edit: Callable[[Simulation], None],
-    ) -> None:
-        """An edit of cluster k, which `exists` before and after it as flagged. With a memo:
-        the first time, every simulation's cluster k is kept before and after the edit; again
-        (a redo) the kept result is put back, so the samples are the very ones of the first
-        time whatever the step."""
+    def _cluster_edit(self, text: str, memo: EditMemo | None, edit: Callable[[Simulation], None]) -> None:
+        """A cluster edit; with a memo, the first time it notes which edit of each simulation
+        it became, and again (a redo) that edit is made again with its very samples, whatever
+        the step (Simulation.redo_edit)."""
         if memo is not None and memo.applied:
-            self._restore(text, k, memo, "after")
+            self._edit(text, lambda sim: sim.redo_edit(self._logged(memo, sim)))
             return
-        kept = tuple(sim.cluster_state(k) for sim in self.sims) if memo is not None and exists[0] else None
         self._edit(text, edit)
         if memo is not None:
-            memo.before, memo.applied = kept, True
-            memo.logged = tuple(len(sim.edit_log) - 1 for sim in self.sims)
-            memo.after = tuple(sim.cluster_state(k) for sim in self.sims) if exists[1] else None
+            memo.logged, memo.applied = tuple(len(sim.edit_log) - 1 for sim in self.sims), True
 
-    def _restore(self, text: str, k: int, memo: EditMemo, to: str) -> None:
-        """Cluster k put back as `memo` kept it before or after its edit, in every simulation
-        (a twin made since the edit takes the run's state)."""
-        states, other = (memo.before, memo.after) if to == "before" else (memo.after, memo.before)
-        op = "undo" if to == "before" else "redo"
-        for i, sim in enumerate(self.sims):
-            state = None if states is None else states[min(i, len(states) - 1)]
-            sim.restore_cluster(k, state, other is not None, log=(op, memo.logged[min(i, len(memo.logged) - 1)]))
-        self.data_version += 1
-        self.events.append((self.main.step_count, text))
+    def _logged(self, memo: EditMemo, sim: Simulation) -> int:
+        """The edit_log index of `memo`'s edit in `sim` (a twin made since the edit has the run's log)."""
+        return memo.logged[min(self.sims.index(sim), len(memo.logged) - 1)]
 
     def _restart(self, preset: Preset) -> None:
         sim = self._watched(Simulation(preset, device=self.device, dtype=self.dtype, on_fit=self.on_fit))

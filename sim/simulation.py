@@ -157,13 +157,14 @@ class Simulation:
         self.flow_time, self.step_size, self.max_move = 0.0, 0.0, 0.0  # t, the last step's eta and angle
         self.switches: list[tuple[int, str]] = []
         # what to_preset writes: the preset as the run began, and every data edit and setting
-        # change since, in order (EditSpec / ChangeSpec tables), the preset's own scheduled ones
-        # as they are made; the clusters of the cluster edits replayed, for undo and redo
+        # change since, in order (EditSpec / ChangeSpec), the preset's own scheduled ones as made
         self.start = preset
         self.edit_log: list[EditSpec] = []
         self.change_log: list[ChangeSpec] = []
         self._edits_done = self._changes_done = 0
-        self._replayed: dict[int, tuple[int, ClusterState | None, ClusterState | None]] = {}
+        # each cluster edit's cluster before and after it (None where it does not exist), by its
+        # edit_log index: what undo_edit and redo_edit put back
+        self._kept: dict[int, tuple[int, ClusterState | None, ClusterState | None]] = {}
         if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
             check_fits(preset, preset.n, preset.data.dim, self.device, self.source)
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
@@ -766,8 +767,12 @@ class Simulation:
         """Insert a cluster of `count` samples uniform in the ball of `radius` about `center`
         at `index` (default: last; the clusters from there move up one); their offsets Delta
         copy those of random existing samples, so the start type holds. Returns its index."""
-        self._check_editable()
         k = self.num_clusters if index is None else index
+        self._keeping(k, (False, True), lambda: self._add(center, count, radius, k))
+        return k
+
+    def _add(self, center: list[float] | np.ndarray, count: int, radius: float, k: int) -> None:
+        self._check_editable()
         if not 0 <= k <= self.num_clusters:
             raise PresetError(f"cluster: expected an index from 0 to {self.num_clusters}, got {k}")
         cluster = {"center": self._checked_center(center), "count": count, "radius": float(radius)}
@@ -776,12 +781,15 @@ class Simulation:
         self._take(*self.samples.added(k, self.preset.data.clusters, self._edit_generator))
         self.cluster_ids.insert(k, max(self.cluster_ids, default=-1) + 1)
         self._log("add", k, center=cluster["center"], count=count, radius=float(radius))
-        return k
 
     def remove_cluster(self, k: int) -> None:
         """Delete cluster k and its samples; the clusters after it move down one index."""
-        self._remove(k)
-        self._log("remove", k)
+
+        def remove() -> None:
+            self._remove(k)
+            self._log("remove", k)
+
+        self._keeping(k, (True, False), remove)
 
     def _remove(self, k: int) -> None:
         self._check_index(k)
@@ -797,8 +805,10 @@ class Simulation:
         by dropping its last samples."""
         self._check_editable()
         self._check_index(k)
-        if count == self.preset.data.clusters[k].count:
-            return
+        if count != self.preset.data.clusters[k].count:
+            self._keeping(k, (True, True), lambda: self._recount(k, count))
+
+    def _recount(self, k: int, count: int) -> None:
         self._edited(with_changes(self.preset, {f"data.clusters[{k}].count": count}, "cluster"))
         self._take(*self.samples.recounted(k, self.preset.data.clusters, self._edit_generator))
         self._log("count", k, count=count)
@@ -808,31 +818,26 @@ class Simulation:
         they are drawn afresh, uniformly in the ball)."""
         self._check_editable()
         self._check_index(k)
+        self._keeping(k, (True, True), lambda: self._resize(k, radius))
+
+    def _resize(self, k: int, radius: float) -> None:
         old = self.preset.data.clusters[k].radius
         self._edited(with_changes(self.preset, {f"data.clusters[{k}].radius": float(radius)}, "cluster"))
         self._take(self.samples.resized(k, old, self.preset.data.clusters, self._edit_generator))
         self._log("radius", k, radius=float(radius))
 
     def cluster_state(self, k: int) -> ClusterState:
-        """Cluster k as it is now (copies), for `restore_cluster`."""
+        """Cluster k as it is now (copies), to be put back (undo_edit, redo_edit)."""
         self._check_index(k)
         mine = self.labels == k
         spec, rows = self.preset.data.clusters[k], self.samples.cluster_rows(k)
         return ClusterState(spec, rows, self.delta.detach()[mine].clone(), self.cluster_ids[k])
 
-    def restore_cluster(
-        self, k: int, state: ClusterState | None, present: bool, log: tuple[str, int] | None = None
-    ) -> None:
+    def _restore(self, k: int, state: ClusterState | None, present: bool) -> None:
         """Cluster k put back as `state` kept it: replaced when `present` (the cluster exists
         now), inserted at k otherwise (those from k on move up one); removed when `state` is
         None. The samples are the kept ones, bit for bit; the samples the cluster has now keep
-        their offsets Delta, and the ones that come back get their kept Delta. `log` ('undo' or
-        'redo', the edit_log index of the edit) records it for to_preset."""
-        self._restore(k, state, present)
-        if log is not None:
-            self.edit_log.append(EditSpec(step=self.step_count, op=log[0], edit=log[1]))
-
-    def _restore(self, k: int, state: ClusterState | None, present: bool) -> None:
+        their offsets Delta, and the ones that come back get their kept Delta."""
         if state is None:
             self._remove(k)
             return
@@ -860,29 +865,44 @@ class Simulation:
         self.edit_log.append(EditSpec(step=self.step_count, op=op, cluster=k, **fields))
 
     def _replay(self, edit: EditSpec) -> None:
-        """A scheduled data edit, made as the window made it; a cluster edit's cluster is kept
-        before and after it, for an undo or a redo of it later in the schedule."""
-        index, k, op = len(self.edit_log), edit.cluster, edit.op
-        if op in ("undo", "redo"):
-            if edit.edit not in self._replayed:
-                raise PresetError(f"data.edits[{index}].edit: edit {edit.edit} is not an add, remove, count or radius")
-            at, before, after = self._replayed[edit.edit]
-            target, other = (before, after) if op == "undo" else (after, before)
-            self.restore_cluster(at, target, other is not None, log=(op, edit.edit))
-            return
-        before = self.cluster_state(k) if op in ("remove", "count", "radius") else None
-        if op == "move":
+        """A scheduled data edit, made as the window made it."""
+        k = edit.cluster
+        if edit.op in ("undo", "redo"):
+            (self.undo_edit if edit.op == "undo" else self.redo_edit)(edit.edit)
+        elif edit.op == "move":
             self.move_cluster(k, edit.center)
-        elif op == "add":
+        elif edit.op == "add":
             self.add_cluster(edit.center, edit.count, edit.radius, k)
-        elif op == "remove":
+        elif edit.op == "remove":
             self.remove_cluster(k)
-        elif op == "count":
+        elif edit.op == "count":
             self.set_cluster_count(k, edit.count)
         else:
             self.set_cluster_radius(k, edit.radius)
-        if op != "move":
-            self._replayed[index] = (k, before, None if op == "remove" else self.cluster_state(k))
+
+    def undo_edit(self, index: int) -> None:
+        """Put back the cluster that edit_log[index] (an add, remove, count or radius) changed,
+        as it was before: the very samples and their Delta; logged as an undo."""
+        self._put_back(index, "undo")
+
+    def redo_edit(self, index: int) -> None:
+        """Make edit_log[index] again with the very samples it gave the first time; logged."""
+        self._put_back(index, "redo")
+
+    def _put_back(self, index: int, op: str) -> None:
+        if index not in self._kept:
+            raise PresetError(f"data.edits: edit {index} is not an add, remove, count or radius to {op}")
+        k, before, after = self._kept[index]
+        target, other = (before, after) if op == "undo" else (after, before)
+        self._restore(k, target, other is not None)
+        self.edit_log.append(EditSpec(step=self.step_count, op=op, edit=index))
+
+    def _keeping(self, k: int, exists: tuple[bool, bool], edit: Callable[[], None]) -> None:
+        """Make `edit` of cluster k (which `exists` before and after it as flagged) and keep the
+        cluster before and after it under the edit's log index, for undo_edit and redo_edit."""
+        before = self.cluster_state(k) if exists[0] else None
+        edit()
+        self._kept[len(self.edit_log) - 1] = (k, before, self.cluster_state(k) if exists[1] else None)
 
     def _edited(self, preset: Preset) -> None:
         """Take the edited preset (validated by the caller through with_changes): the limit
@@ -947,11 +967,7 @@ class Simulation:
         other.delta = self.delta.detach().clone()
         other.switches = list(self.switches)
         other.cluster_ids = list(self.cluster_ids)
-        other.edit_log, other.change_log, other._replayed = (
-            list(self.edit_log),
-            list(self.change_log),
-            dict(self._replayed),
-        )
+        other.edit_log, other.change_log, other._kept = list(self.edit_log), list(self.change_log), dict(self._kept)
         other.started_at = self.step_count
         other._make_optimisers()
         other.theta_opt.load_state_dict(self.theta_opt.state_dict())
