@@ -9,6 +9,9 @@ velocity_<kernel> (F, n, m) and cluster_velocity_<kernel> (F, K, m) for nn and i
 kernel_<name> (F) for distance, alignment, top_share and kernel_eigenvalues (F, 8)
 (sim/kernel_evolution.py); with cluster flows (sim/cluster_dynamics.py): cluster_own_nn and
 cluster_others_nn (F, K, m), cluster_velocity_spread_nn (F, K).
+A run whose data edits (a saved run's schedule) change the number of samples or clusters: the
+per-frame arrays are padded with NaN to the largest n and K, and frame_labels (F, n) gives each
+frame's labels (-1 in the padding).
 """
 
 from __future__ import annotations
@@ -35,23 +38,37 @@ def record(frames: list[Frame], flows: list[ClusterFlow] | None = None) -> dict[
         "step_size": np.array([f.step_size for f in frames]),
         "max_move": np.array([f.max_move for f in frames]),
         "kernel": np.array([f.kernel for f in frames]),
-        "Z": np.stack([f.Z for f in frames]),
+        "Z": _stack([f.Z for f in frames]),
         "loss": np.array([f.loss for f in frames]),
-        "centers": np.stack([f.centers for f in frames]),
+        "centers": _stack([f.centers for f in frames]),
     }
+    if any(not np.array_equal(f.labels, last.labels) for f in frames):  # edits changed the data
+        out["frame_labels"] = _stack([f.labels for f in frames], fill=-1)
     for name in last.metrics:
         out[f"metric_{name}"] = np.array([f.metrics[name] for f in frames])
     for name in last.cluster_metrics:
-        out[f"metric_{name}"] = np.stack([f.cluster_metrics[name] for f in frames])
+        out[f"metric_{name}"] = _stack([f.cluster_metrics[name] for f in frames])
     for name in ("nn", "identity"):
-        out[f"velocity_{name}"] = np.stack([f.velocity[name] for f in frames])
-        out[f"cluster_velocity_{name}"] = np.stack([f.cluster_velocity[name] for f in frames])
+        out[f"velocity_{name}"] = _stack([f.velocity[name] for f in frames])
+        out[f"cluster_velocity_{name}"] = _stack([f.cluster_velocity[name] for f in frames])
     for name in last.kernel_evolution:
         out[f"kernel_{name}"] = np.stack([f.kernel_evolution[name] for f in frames])
     if flows:
-        out["cluster_own_nn"] = np.stack([f.own for f in flows])
-        out["cluster_others_nn"] = np.stack([f.others for f in flows])
-        out["cluster_velocity_spread_nn"] = np.stack([f.spread for f in flows])
+        out["cluster_own_nn"] = _stack([f.own for f in flows])
+        out["cluster_others_nn"] = _stack([f.others for f in flows])
+        out["cluster_velocity_spread_nn"] = _stack([f.spread for f in flows])
+    return out
+
+
+def _stack(items: list[np.ndarray], fill: float = np.nan) -> np.ndarray:
+    """np.stack of per-frame arrays whose first axis (samples or clusters) may differ: each is
+    padded with `fill` to the longest (a run whose edits changed n or K)."""
+    longest = max(len(a) for a in items)
+    if all(len(a) == longest for a in items):
+        return np.stack(items)
+    out = np.full((len(items), longest, *items[0].shape[1:]), fill, dtype=np.result_type(items[0].dtype, type(fill)))
+    for i, a in enumerate(items):
+        out[i, : len(a)] = a
     return out
 
 

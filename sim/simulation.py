@@ -402,10 +402,15 @@ class Simulation:
             if change.step == self.step_count:
                 self.change({change.field: change.value})
         while self._edits_done < len(edits) and edits[self._edits_done].step <= self.step_count:
-            edit = edits[self._edits_done]
+            edit, index = edits[self._edits_done], self._edits_done
             self._edits_done += 1
             if edit.step == self.step_count:
-                self._replay(edit)
+                try:
+                    self._replay(edit)
+                except PresetError as exc:
+                    raise PresetError(
+                        f"{self.source}: data.edits[{index}] ({edit.op} at step {edit.step}): {exc}"
+                    ) from None
 
     def _step_once(self) -> None:
         moving = [p for p in self.params if p.requires_grad] if self.kernel == "nn" else [self.delta]

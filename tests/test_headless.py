@@ -123,3 +123,37 @@ def test_run_bad_device_is_one_line(tmp_path):
     for device, expected in (("foo", "expected 'auto', 'cpu', 'cuda' or 'cuda:N'"), ("cuda:x", "cuda:N")):
         result = run("fig5-2d", "--device", device, "--out", str(tmp_path / "x.npz"))
         assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
+
+
+EDITED = """name = "edited"
+steps = 10
+[data]
+clusters = [ { center = [-1.0, 0.0], count = 20 }, { center = [1.0, 0.0], count = 20 } ]
+[[data.edits]]
+step = 5
+op = "count"
+cluster = CLUSTER
+count = 10
+[training]
+start = "network"
+"""
+
+
+def test_a_saved_run_whose_edits_change_n_records_padded_frames(tmp_path):
+    """A schedule that shrinks a cluster at step 5: the arrays over frames are padded with NaN
+    to the largest n and frame_labels says each frame's labels (np.stack failed: "all input
+    arrays must have the same shape"); a bad edit is one line naming the file and the edit."""
+    preset, out = tmp_path / "edited.toml", tmp_path / "edited.npz"
+    preset.write_text(EDITED.replace("CLUSTER", "1"), encoding="utf-8")
+    result = run(str(preset), "--every", "5", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    arrays = np.load(out)
+    assert arrays["steps"].tolist() == [0, 5, 10] and arrays["Z"].shape == (3, 40, 2)
+    assert np.isnan(arrays["Z"][:, :, 0]).sum(1).tolist() == [0, 10, 10]
+    assert (arrays["frame_labels"] == 1).sum(1).tolist() == [20, 10, 10]
+    assert arrays["X"].shape == (30, 2)  # the last frame's samples
+    preset.write_text(EDITED.replace("CLUSTER", "7"), encoding="utf-8")
+    result = run(str(preset), "--out", str(out))
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        f"error: {preset}: data.edits[0] (count at step 5): cluster: expected an index from 0 to 1, got 7"
+    )
