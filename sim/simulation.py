@@ -165,6 +165,9 @@ class Simulation:
         # each cluster edit's cluster before and after it (None where it does not exist), by its
         # edit_log index: what undo_edit and redo_edit put back
         self._kept: dict[int, tuple[int, ClusterState | None, ClusterState | None]] = {}
+        # where each scheduled edit the preset made went in edit_log (edits made by hand between
+        # them move them on): what its scheduled undo and redo refer to
+        self._replayed: dict[int, int] = {}
         if preset.data.kind in ("clusters", "manifold"):  # known before the samples are drawn
             check_fits(preset, preset.n, preset.data.dim, self.device, self.source)
         self.samples: Samples = build_samples(preset.data, preset.seed, self.device, self.dtype)
@@ -405,12 +408,15 @@ class Simulation:
             edit, index = edits[self._edits_done], self._edits_done
             self._edits_done += 1
             if edit.step == self.step_count:
+                last = self.edit_log[-1] if self.edit_log else None
                 try:
                     self._replay(edit)
                 except PresetError as exc:
                     raise PresetError(
                         f"{self.source}: data.edits[{index}] ({edit.op} at step {edit.step}): {exc}"
                     ) from None
+                if self.edit_log and self.edit_log[-1] is not last:  # not an edit that changed nothing
+                    self._replayed[index] = len(self.edit_log) - 1
 
     def _step_once(self) -> None:
         moving = [p for p in self.params if p.requires_grad] if self.kernel == "nn" else [self.delta]
@@ -732,9 +738,21 @@ class Simulation:
         """A preset that replays this run exactly: the data and settings it began with, and as
         schedules every kernel switch (scheduled or made by hand), data edit (undo and redo
         included) and setting change made so far, with the ones its preset schedules later."""
-        edits = self.edit_log + self.start.data.edits[self._edits_done :]
+        pending = self.start.data.edits[self._edits_done :]
+        edits = self.edit_log + [self._renumbered(edit) for edit in pending]
         changes = self.change_log + self.start.training.changes[self._changes_done :]
         return _scheduled_copy(self.start, self._switch_schedule(), edits, changes)
+
+    def _renumbered(self, edit: EditSpec) -> EditSpec:
+        """A scheduled edit not yet made, as to_preset writes it after edit_log: an undo or
+        redo names the edit it refers to by its place in the written list."""
+        if edit.op not in ("undo", "redo"):
+            return edit
+        if edit.edit < self._edits_done:  # made: where it went in edit_log
+            ref = self._replayed.get(edit.edit, edit.edit)
+        else:  # also still to come
+            ref = len(self.edit_log) + edit.edit - self._edits_done
+        return edit.model_copy(update={"edit": ref})
 
     # ----- settings the window changes during a run ---------------------------------------------
     def change(self, changes: dict[str, object]) -> None:
@@ -872,8 +890,11 @@ class Simulation:
     def _replay(self, edit: EditSpec) -> None:
         """A scheduled data edit, made as the window made it."""
         k = edit.cluster
-        if edit.op in ("undo", "redo"):
-            (self.undo_edit if edit.op == "undo" else self.redo_edit)(edit.edit)
+        if edit.op in ("undo", "redo"):  # the preset's edit numbers, as they went in edit_log
+            ref = self._replayed.get(edit.edit, -1)
+            if ref < 0:
+                raise PresetError(f"edit {edit.edit} is not an earlier add, remove, count or radius to {edit.op}")
+            (self.undo_edit if edit.op == "undo" else self.redo_edit)(ref)
         elif edit.op == "move":
             self.move_cluster(k, edit.center)
         elif edit.op == "add":
@@ -973,6 +994,7 @@ class Simulation:
         other.switches = list(self.switches)
         other.cluster_ids = list(self.cluster_ids)
         other.edit_log, other.change_log, other._kept = list(self.edit_log), list(self.change_log), dict(self._kept)
+        other._replayed = dict(self._replayed)
         other.started_at = self.step_count
         other._make_optimisers()
         other.theta_opt.load_state_dict(self.theta_opt.state_dict())

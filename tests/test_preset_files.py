@@ -5,6 +5,7 @@ one-line error."""
 import tomllib
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -183,3 +184,44 @@ def test_a_saved_run_with_edits_undo_redo_and_changes_replays_exactly(tmp_path):
     saved = load_preset(str(path))
     assert [c.count for c in saved.data.clusters] == [64] * 4  # the start's data
     assert [e.op for e in saved.data.edits] == ["count", "add", "remove", "undo", "radius", "undo", "redo", "move"]
+
+
+def test_scheduled_undo_undoes_its_own_edit_when_edits_by_hand_come_between(tmp_path):
+    # a preset's scheduled undo names an edit by its place in the preset's list; an edit made by
+    # hand before it must not take that place (it undid the hand-made add before)
+    raw = load_preset("fig5-2d").model_dump()
+    raw["data"]["clusters"] = [{"center": [c, 0.0], "count": 24, "radius": 0.3} for c in (-3.0, -1.0, 1.0, 3.0)]
+    raw["network"]["width"], raw["training"]["start"] = 16, "network"
+    raw["data"]["edits"] = [
+        {"step": 3, "op": "add", "cluster": 4, "center": [0.0, 2.0], "count": 10, "radius": 0.2},
+        {"step": 5, "op": "count", "cluster": 0, "count": 12},
+        {"step": 7, "op": "undo", "edit": 0},
+        {"step": 8, "op": "undo", "edit": 1},
+    ]
+    sim = Simulation(preset_from_dict(raw), device="cpu")
+    sim.step(1)
+    sim.add_cluster([0.0, -2.0], 7, 0.1)
+    sim.step(3)
+    path = tmp_path / "midway.toml"
+    save_preset(sim.to_preset(), path)  # the scheduled add made, both undos still to come
+    sim.step(6)
+    clusters = sim.preset.data.clusters
+    assert [c.count for c in clusters] == [24, 24, 24, 24, 7]
+    assert clusters[4].center == [0.0, -2.0]  # the hand-made cluster stays
+    assert [(e.op, e.edit) for e in load_preset(str(path)).data.edits if e.op == "undo"] == [("undo", 1), ("undo", 2)]
+    replay = Simulation(load_preset(str(path)), device="cpu")
+    replay.step(sim.step_count)
+    assert torch.equal(replay.X, sim.X) and torch.equal(replay.delta, sim.delta)
+    assert torch.equal(replay.labels, sim.labels)
+
+
+def test_a_scheduled_undo_of_an_edit_that_changed_nothing_is_one_line(tmp_path):
+    raw = load_preset("fig5-2d").model_dump()
+    raw["data"]["edits"] = [
+        {"step": 1, "op": "count", "cluster": 0, "count": raw["data"]["clusters"][0]["count"]},
+        {"step": 2, "op": "undo", "edit": 0},
+    ]
+    sim = Simulation(preset_from_dict(raw, "same.toml"), device="cpu", source="same.toml")
+    with pytest.raises(PresetError, match=r"^same.toml: data.edits\[1\] \(undo at step 2\): edit 0 is not an earlier"):
+        sim.step(3)
+    assert sim.step_count == 2
