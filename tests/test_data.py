@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from preset_support import helix_clusters
 
 from sim import Simulation, load_preset
 from sim.preset import ViewsSpec, with_changes
@@ -91,14 +92,6 @@ def test_evenly_spaced_points(m):
 
 
 def test_manifold_preset_runs_with_orthogonal_views():
-    changes = {
-        "data.kind": "manifold",
-        "data.dim": 3,
-        "data.curve": "helix",
-        "data.clusters": [{"center": [t], "count": 30, "radius": 0.2} for t in (0.0, 2.0, 4.0)],
-        "views.orthogonal_noise": 0.05,
-        "views.noise": 0.0,
-    }
-    sim = Simulation(with_changes(load_preset("fig5-2d"), changes))
+    sim = Simulation(with_changes(load_preset("fig5-2d"), helix_clusters(30)))
     sim.step(3)
     assert sim.frame().X.shape == (90, 3)

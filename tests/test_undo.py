@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from preset_support import helix_clusters
 
 from gui import undo
 from sim import load_preset
@@ -113,16 +114,7 @@ def test_undo_of_a_refused_edit_changes_nothing(driver: RunDriver) -> None:
 
 def test_a_removed_cluster_on_a_curve_comes_back() -> None:
     """Clusters on a curve can be removed but not added; undo puts one back as it was."""
-    changes = {
-        "data.kind": "manifold",
-        "data.dim": 3,
-        "data.curve": "helix",
-        "data.clusters": [{"center": [t], "count": 20, "radius": 0.2} for t in (0.0, 2.0, 4.0)],
-        "views.orthogonal_noise": 0.05,
-        "views.noise": 0.0,
-        "network.width": 16,
-        "training.start": "network",
-    }
+    changes = {**helix_clusters(20), "network.width": 16, "training.start": "network"}
     d = RunDriver(with_changes(load_preset("fig5-2d"), changes))
     run_steps(d, 2)
     X, tangents = d.main.X.clone(), d.main.samples.tangents.clone()
