@@ -91,10 +91,10 @@ class ClusterPanel(QWidget):
         self.names: list[str] = []
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        # each column as wide as its header and numbers (the table scrolls sideways in a narrow
-        # dock rather than cut them: Stretch left "v| pred" and "8.7 ..." at 1366 x 768)
+        # each column as wide as its header and numbers (the table scrolls sideways in a dock
+        # too narrow for want_width rather than cut them: Stretch left "v| pred" and "8.7 ..."
+        # at 1366 x 768); the last one not stretched, which may leave it narrower than its text
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.table.setToolTip(
@@ -165,6 +165,13 @@ class ClusterPanel(QWidget):
         header = self.table.horizontalHeader().sizeHint().height()
         self.table.setMinimumHeight(header + ROW_HEIGHT * min(max(rows, 1), TABLE_MIN_ROWS) + 4)
 
+    def _table_width(self) -> int:
+        """The width that shows every column of the table whole without scrolling sideways."""
+        table, header = self.table, self.table.horizontalHeader()
+        columns = sum(max(table.sizeHintForColumn(j), header.sectionSizeHint(j)) for j in range(table.columnCount()))
+        bar = table.verticalScrollBar()
+        return columns + 2 * table.frameWidth() + (bar.sizeHint().width() if bar.isVisible() else 0)
+
     def show_flow(self, flow: ClusterFlow) -> None:
         self.flow = flow
         k = len(flow.share)
@@ -187,6 +194,7 @@ class ClusterPanel(QWidget):
             )
             for j, text in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(text))
+        self.grid.want_width(self.table, self._table_width())
         err = np.linalg.norm(flow.predicted - flow.measured) / max(np.linalg.norm(flow.measured), 1e-30)
         self.deviation.setText(
             f"Within-cluster deviation of H(theta) from its block means: {flow.deviation:.3f} (relative RMS; "

@@ -74,6 +74,7 @@ class PlotGrid(QWidget):
         self.min_cell = min_cell
         self.aspect = aspect
         self.columns = 0
+        self.wanted: dict[int, int] = {}  # plot index -> the width its content needs (want_width)
         self.content = content = QWidget()
         content.setObjectName("plotGridContent")
         content.setStyleSheet(f"#plotGridContent {{ background: {BACKGROUND}; }}")
@@ -111,6 +112,7 @@ class PlotGrid(QWidget):
         size, which does not change when a scroll bar comes or goes, so this never loops)."""
         height -= sum(w.sizeHint().height() for w in self.rows_around)
         cols = columns_for(len(self.plots), (width, height), self.min_cell, self.aspect)
+        self._widen(cols, width)
         if cols == self.columns:
             return
         self.columns = cols
@@ -123,6 +125,19 @@ class PlotGrid(QWidget):
         for c in range(self.grid.columnCount()):
             self.grid.setColumnStretch(c, 1 if c < cols else 0)
         self.content.layout().activate()  # now, not at the next event: an offscreen grab paints at once
+
+    def want_width(self, plot: QWidget, pixels: int) -> None:
+        """Give `plot`'s column at least `pixels` (a table's columns and frame) when the area
+        is wide enough for that and the other columns' minimum width; else as much as that
+        leaves."""
+        self.wanted[self.plots.index(plot)] = pixels
+        self._widen(self.columns, self.width())
+
+    def _widen(self, cols: int, width: int) -> None:
+        spare = width - (cols - 1) * (self.min_cell[0] + self.grid.spacing()) - 8  # 8: the content's margins
+        for c in range(self.grid.columnCount()):
+            need = max((px for i, px in self.wanted.items() if cols > 1 and i % cols == c), default=0)
+            self.grid.setColumnMinimumWidth(c, max(0, min(need, spare)))
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self.arrange(event.size().width(), event.size().height())

@@ -463,3 +463,27 @@ def test_the_eps_sweep_starts_before_the_first_frame_and_says_how_far(qtbot, tmp
     assert sizes == [4 * SWEEP_MAX_PER_CLUSTER] * len(SWEEP_EPS)
     assert said and said[-1] == f"measuring eps = {SWEEP_EPS[-1]:g} ({len(SWEEP_EPS)} of {len(SWEEP_EPS)})..."
     assert panel.sweep_button.text() == "Measure against eps"
+
+
+@pytest.mark.parametrize("width", [1366, 1000])
+def test_cluster_dynamics_table_shows_every_column_without_scrolling(qtbot, width) -> None:
+    """The bottom dock at 1366 wide (and narrower, while the plots keep their minimum width)
+    gives the table the width its columns need: nothing hidden behind a sideways scroll bar."""
+    from gui.cluster_panel import ClusterPanel
+    from sim.cluster_dynamics import cluster_flow
+
+    panel = ClusterPanel()
+    qtbot.addWidget(panel)
+    panel.resize(width, 190)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.show_flow(cluster_flow(Simulation(load_preset("fig5-2d"), device="cpu")))
+    table = panel.table
+
+    def whole() -> bool:
+        return table.viewport().width() >= table.horizontalHeader().length() and panel.grid.columns == 3
+
+    wait_for(qtbot, whole, timeout=5000)
+    assert not table.horizontalScrollBar().isVisible()
+    for plot in (panel.bars, panel.eps_plot):
+        assert plot.width() >= 260 - 1  # the plots keep their cells' minimum
