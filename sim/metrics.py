@@ -20,6 +20,13 @@ def subsample(n: int, max_points: int, device: torch.device) -> torch.Tensor:
     return torch.linspace(0, n - 1, max_points, device=device).round().long()
 
 
+def _distances(z: torch.Tensor) -> torch.Tensor:
+    """(n, n) Euclidean distances between the rows of z from their differences: cdist's
+    matrix-product form (|a|^2 + |b|^2 - 2 a.b) loses the small distances of tight clusters in
+    float32 (a silhouette of 0.999948 for 0.999914)."""
+    return torch.cdist(z, z, compute_mode="donot_use_mm_for_euclid_dist")
+
+
 def alignment(Z: torch.Tensor) -> float:
     """Mean |z_a - z_a+|^2 over ordered pairs of different views of one sample; Z is (V, n, m)."""
     V = Z.shape[0]
@@ -33,7 +40,7 @@ def uniformity(z: torch.Tensor, max_points: int = 2048) -> float:
     n = z.shape[0]
     if n < 2:
         return float("nan")
-    sq = torch.cdist(z, z).pow(2)
+    sq = _distances(z).pow(2)
     off = ~torch.eye(n, dtype=torch.bool, device=z.device)
     return float(torch.logsumexp(-2 * sq[off], dim=0) - math.log(n * (n - 1)))
 
@@ -46,7 +53,7 @@ def silhouette(z: torch.Tensor, labels: torch.Tensor, max_points: int = 2048) ->
     classes = torch.unique(labels)
     if classes.numel() < 2:
         return float("nan")
-    d = torch.cdist(z, z)
+    d = _distances(z)
     onehot = (labels[:, None] == classes[None, :]).to(z.dtype)
     sizes = onehot.sum(0)
     sums = d @ onehot
