@@ -36,7 +36,7 @@ def move(send: Send, k: int, old: Sequence[float], new: Sequence[float]) -> Edit
 def _kept(send: Send, text: str, do: Callable[[EditMemo], Command]) -> Edit:
     """A cluster edit whose undo puts back the cluster as the edit found it."""
     memo = EditMemo()
-    return Edit(send, text, do(memo), UndoEdit(memo, f"undo: {text}"))
+    return Edit(send, text, do(memo), UndoEdit(memo))
 
 
 def add(send: Send, spec: ClusterSpec, index: int) -> Edit:

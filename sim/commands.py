@@ -145,11 +145,9 @@ class SetRadius:
 
 @dataclass(frozen=True)
 class UndoEdit:
-    """Undo the cluster edit `memo` names (nothing when it was never applied: refused); `text`
-    marks it on the curves."""
+    """Undo the cluster edit `memo` names (nothing when it was never applied: refused)."""
 
     memo: EditMemo = field(compare=False)
-    text: str
 
 
 Command = (

@@ -32,10 +32,32 @@ from sim.commands import (
 )
 from sim.frame import Frame
 from sim.losses import TileHook
-from sim.preset import Preset, PresetError, with_changes
+from sim.preset import EditSpec, Preset, PresetError, with_changes
 from sim.simulation import Divergence, Simulation
 
 KERNEL_NAMES = {"nn": "NN", "identity": "identity", "limit": "infinite width"}
+
+
+def edit_text(edit: EditSpec, log: list[EditSpec]) -> str:
+    """How the curves mark a data edit (`log`: the run's edit_log, which an undo or redo
+    names its edit in), e.g. 'moved cluster 2', 'cluster 1: n=20', 'undo: added cluster 5'."""
+    k = edit.cluster + 1
+    match edit.op:
+        case "undo" | "redo":
+            done = edit_text(log[edit.edit], log)
+            return f"undo: {done}" if edit.op == "undo" else done
+        case "move":
+            return f"moved cluster {k}"
+        case "add":
+            return f"added cluster {k}"
+        case "remove":
+            return f"removed cluster {k}"
+        case "count":
+            return f"cluster {k}: n={edit.count}"
+        case _:
+            return f"cluster {k}: radius={edit.radius:g}"
+
+
 # a restart on the data and settings as they are now: the edits and changes that made them are done
 NO_SCHEDULES = {"data.edits": [], "training.changes": []}
 
@@ -99,7 +121,7 @@ class RunDriver:
         its step. Divergence or PresetError: the run keeps its last good state (a twin that
         stepped alone is copied afresh from the run) and the error propagates."""
         main = self.main
-        switches = len(main.switches)
+        switches, edits = len(main.switches), main.edits_made
         target = max(sim.step_count for sim in self.sims) + (not self.behind)
         try:
             for sim in self.sims:
@@ -111,6 +133,15 @@ class RunDriver:
             raise
         finally:
             self._kernel_events(main.switches[switches:])
+            self._scheduled_edits(main.edits_made - edits)
+
+    def _scheduled_edits(self, made: int) -> None:
+        """The data edits the run's schedule made in a step (a saved run replayed): the data
+        changed, and each is marked on the curves as when it was made by hand."""
+        if made:
+            self.data_version += 1
+            log = self.main.edit_log
+            self.events += [(edit.step, edit_text(edit, log)) for edit in log[max(0, len(log) - made) :]]
 
     def _kernel_events(self, switches: list[tuple[int, str]]) -> None:
         self.events += [(step, f"kernel: {KERNEL_NAMES[kernel]}") for step, kernel in switches]
@@ -184,40 +215,39 @@ class RunDriver:
                 for sim in self.sims:
                     sim.change(changes)
             case MoveCluster(k, center, record):
-                self._edit(f"moved cluster {k + 1}" if record else "", lambda sim: sim.move_cluster(k, list(center)))
+                self._edit(lambda sim: sim.move_cluster(k, list(center)), record)
             case AddCluster(center, count, radius, index, memo):
-                self._cluster_edit(
-                    f"added cluster {index + 1}", memo, lambda sim: sim.add_cluster(list(center), count, radius, index)
-                )
+                self._cluster_edit(memo, lambda sim: sim.add_cluster(list(center), count, radius, index))
             case RemoveCluster(k, memo):
-                self._cluster_edit(f"removed cluster {k + 1}", memo, lambda sim: sim.remove_cluster(k))
+                self._cluster_edit(memo, lambda sim: sim.remove_cluster(k))
             case SetCount(k, count, memo):
-                self._cluster_edit(f"cluster {k + 1}: n={count}", memo, lambda sim: sim.set_cluster_count(k, count))
+                self._cluster_edit(memo, lambda sim: sim.set_cluster_count(k, count))
             case SetRadius(k, radius, memo):
-                self._cluster_edit(
-                    f"cluster {k + 1}: radius={radius:g}", memo, lambda sim: sim.set_cluster_radius(k, radius)
-                )
-            case UndoEdit(memo, text):
+                self._cluster_edit(memo, lambda sim: sim.set_cluster_radius(k, radius))
+            case UndoEdit(memo):
                 if memo.applied:
-                    self._edit(text, lambda sim: sim.undo_edit(self._logged(memo, sim)))
+                    self._edit(lambda sim: sim.undo_edit(self._logged(memo, sim)))
             case _:
                 raise TypeError(f"not a run command: {command!r}")
 
-    def _edit(self, text: str, edit: Callable[[Simulation], None]) -> None:
+    def _edit(self, edit: Callable[[Simulation], None], record: bool = True) -> None:
+        """`edit` made to every simulation; marked on the curves when `record` (not each move
+        of a drag) and it changed something."""
+        made = self.main.edits_made
         for sim in self.sims:
             edit(sim)
         self.data_version += 1
-        if text:
-            self.events.append((self.main.step_count, text))
+        if record and self.main.edits_made > made:
+            self.events.append((self.main.step_count, edit_text(self.main.edit_log[-1], self.main.edit_log)))
 
-    def _cluster_edit(self, text: str, memo: EditMemo | None, edit: Callable[[Simulation], None]) -> None:
+    def _cluster_edit(self, memo: EditMemo | None, edit: Callable[[Simulation], None]) -> None:
         """A cluster edit; with a memo, the first time it notes which edit of each simulation
         it became, and again (a redo) that edit is made again with its very samples, whatever
         the step (Simulation.redo_edit)."""
         if memo is not None and memo.applied:
-            self._edit(text, lambda sim: sim.redo_edit(self._logged(memo, sim)))
+            self._edit(lambda sim: sim.redo_edit(self._logged(memo, sim)))
             return
-        self._edit(text, edit)
+        self._edit(edit)
         if memo is not None:
             memo.logged, memo.applied = tuple(len(sim.edit_log) - 1 for sim in self.sims), True
 

@@ -160,6 +160,7 @@ class Simulation:
         # change since, in order (EditSpec / ChangeSpec), the preset's own scheduled ones as made
         self.start = preset
         self.edit_log: list[EditSpec] = []
+        self.edits_made = 0  # data edits made so far, by hand or scheduled (a drag's moves each count)
         self.change_log: list[ChangeSpec] = []
         self._edits_done = self._changes_done = 0
         # each cluster edit's cluster before and after it (None where it does not exist), by its
@@ -886,6 +887,7 @@ class Simulation:
         if op == "move" and last is not None and (last.op, last.cluster, last.step) == (op, k, self.step_count):
             self.edit_log.pop()
         self.edit_log.append(EditSpec(step=self.step_count, op=op, cluster=k, **fields))
+        self.edits_made += 1
 
     def _replay(self, edit: EditSpec) -> None:
         """A scheduled data edit, made as the window made it."""
@@ -922,6 +924,7 @@ class Simulation:
         target, other = (before, after) if op == "undo" else (after, before)
         self._restore(k, target, other is not None)
         self.edit_log.append(EditSpec(step=self.step_count, op=op, edit=index))
+        self.edits_made += 1
 
     def _keeping(self, k: int, exists: tuple[bool, bool], edit: Callable[[], None]) -> None:
         """Make `edit` of cluster k (which `exists` before and after it as flagged) and keep the

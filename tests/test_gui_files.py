@@ -113,6 +113,17 @@ def test_a_save_after_edits_during_the_run_replays_it_exactly(qtbot, tmp_path, d
     window.files.export_video_action.trigger()
     assert "data edits, setting changes and kernel switches" in window.files.export_dialog.summary.text()
     window.files.export_dialog.reject()
+    # opened in the window, the replay's edit reaches the input view, the table and the curves
+    # as the edit made by hand did (they showed the start's data before)
+    dialogs["open"] = str(path)
+    window.files.open_action.trigger()
+    wait_for(qtbot, lambda: frame(window).step == 0 and frame(window).X.shape[0] == 256)
+    window.send(Step(12))
+    wait_step(qtbot, window, 12)
+    wait_for(qtbot, lambda: len(window.input_view.X) == 212)
+    assert np.array_equal(window.input_view.X, saved_at.X)
+    assert [c.count for c in window.cluster_table.clusters] == [64, 20, 64, 64]
+    assert (5, "cluster 2: n=20") in window.curves.events
 
 
 def test_a_run_saved_past_its_steps_replays_through_its_last_switch(qtbot, tmp_path, dialogs) -> None:

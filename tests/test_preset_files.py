@@ -225,3 +225,30 @@ def test_a_scheduled_undo_of_an_edit_that_changed_nothing_is_one_line(tmp_path):
     with pytest.raises(PresetError, match=r"^same.toml: data.edits\[1\] \(undo at step 2\): edit 0 is not an earlier"):
         sim.step(3)
     assert sim.step_count == 2
+
+
+def test_a_replayed_runs_edits_change_the_drivers_data_and_are_marked_as_by_hand():
+    from sim.driver import RunDriver
+
+    raw = load_preset("fig5-2d").model_dump()
+    raw["data"]["edits"] = [
+        {"step": 2, "op": "add", "cluster": 4, "center": [0.0, 2.0], "count": 10, "radius": 0.2},
+        {"step": 2, "op": "move", "cluster": 0, "center": [-2.5, 0.5]},
+        {"step": 3, "op": "radius", "cluster": 1, "radius": 0.5},
+        {"step": 4, "op": "undo", "edit": 0},
+        {"step": 5, "op": "redo", "edit": 0},
+    ]
+    driver = RunDriver(preset_from_dict(raw))
+    versions, events = [], []
+    for _ in range(6):
+        driver.step()
+        versions.append(driver.data_version)
+        events += driver.take_events()
+    assert events == [
+        (2, "added cluster 5"),
+        (2, "moved cluster 1"),
+        (3, "cluster 2: radius=0.5"),
+        (4, "undo: added cluster 5"),
+        (5, "added cluster 5"),
+    ]
+    assert np.diff(versions).tolist() == [1, 1, 1, 1, 0]  # steps 2, 3, 4, 5 changed the data
