@@ -8,11 +8,9 @@ from PySide6.QtGui import QColor, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
-    QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -21,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from gui.colors import cluster_hex
 from gui.controls import model_range
+from gui.number_box import CountBox, NumberBox
 from gui.run_state import RunState, quiet
 from sim.preset import ClusterSpec, Preset
 
@@ -37,6 +36,7 @@ class ClusterTable(QWidget):
     radius_edited = Signal(int, float, float)
     add_requested = Signal()
     remove_requested = Signal(int)
+    refused = Signal(str)  # a count or radius typed out of range (gui/number_box.py)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -107,12 +107,12 @@ class ClusterTable(QWidget):
         name.setBackground(QColor(cluster_hex(k)).darker(260))
         name.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
         self.table.setItem(k, 0, name)
-        count = QSpinBox()
+        count = CountBox(f"cluster {k + 1} count")
         count.setRange(*map(int, model_range(ClusterSpec, "count")))
         count.setKeyboardTracking(False)
         count.setToolTip(f"Number of samples in cluster {k + 1}")
         count.valueChanged.connect(lambda v, k=k: self._count_changed(k, v))
-        radius = QDoubleSpinBox()
+        radius = NumberBox(f"cluster {k + 1} radius")
         radius.setDecimals(3)
         radius.setRange(*model_range(ClusterSpec, "radius", 3))
         radius.setSingleStep(0.05)
@@ -121,6 +121,7 @@ class ClusterTable(QWidget):
         radius.valueChanged.connect(lambda v, k=k: self._radius_changed(k, v))
         for box in (count, radius):
             box.installEventFilter(self)
+            box.refused.connect(self.refused)
         self.table.setCellWidget(k, 1, count)
         self.table.setCellWidget(k, 2, radius)
         center = QTableWidgetItem("")

@@ -16,18 +16,17 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.colors import MUTED
+from gui.number_box import CountBox, NumberBox
 from gui.run_state import RunState, quiet
 from sim.networks import ACTIVATIONS
 from sim.preset import PRESET_DIR, LossSpec, NetworkSpec, Preset, Spec, TrainingSpec, ViewsSpec, field_range
@@ -79,8 +78,9 @@ def model_range(model: type[Spec], name: str, decimals: int = 0) -> tuple[float,
     return low, high
 
 
-def _spin(model: type[Spec], name: str, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
+def _spin(model: type[Spec], name: str, decimals: int, step: float, tip: str, field: str) -> NumberBox:
+    """A box for field `name` of `model` (called `field` in its refusals)."""
+    box = NumberBox(field)
     box.setDecimals(decimals)
     box.setRange(*model_range(model, name, decimals))
     box.setDecimals(decimals)
@@ -90,9 +90,10 @@ def _spin(model: type[Spec], name: str, decimals: int, step: float, tip: str) ->
     return box
 
 
-def int_spin(low: int, high: int, tip: str, value: int | None = None, step: int = 1) -> QSpinBox:
-    """An integer box that reports a value only when editing ends (not on every key)."""
-    box = QSpinBox()
+def int_spin(field: str, low: int, high: int, tip: str, value: int | None = None, step: int = 1) -> CountBox:
+    """An integer box that reports a value only when editing ends (not on every key); a number
+    typed outside low..high is refused naming `field` (CountBox)."""
+    box = CountBox(field)
     box.setRange(low, high)
     box.setSingleStep(step)
     if value is not None:
@@ -119,6 +120,7 @@ class Controls(QWidget):
     `shipped_preset_chosen(name)`: the user picked a shipped preset in the list."""
 
     shipped_preset_chosen = Signal(str)
+    refused = Signal(str)  # a typed number out of a box's range: one line naming the field (gui/number_box.py)
 
     def __init__(self, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
@@ -150,20 +152,35 @@ class Controls(QWidget):
             "(the paper's Figure 5 rows)"
         )
 
-        self.tau = _spin(LossSpec, "tau", 3, 0.05, "Temperature tau of the loss (takes effect at the next step)")
-        self.lr = _spin(TrainingSpec, "lr", 5, 0.01, "Step size eta for the network (NN) and infinite-width kernels")
-        self.lr_points = _spin(
-            TrainingSpec, "lr_points", 5, 0.01, "Step size for the identity kernel (moving Delta directly)"
+        self.tau = _spin(LossSpec, "tau", 3, 0.05, "Temperature tau of the loss (takes effect at the next step)", "tau")
+        self.lr = _spin(
+            TrainingSpec, "lr", 5, 0.01, "Step size eta for the network (NN) and infinite-width kernels", "step size"
         )
-        self.noise = _spin(ViewsSpec, "noise", 3, 0.01, "Std sigma of the Gaussian noise that makes each view")
-        self.steps_per_frame = int_spin(0, 100000, "Steps between two drawn frames; 'max' runs as fast as it can")
+        self.lr_points = _spin(
+            TrainingSpec,
+            "lr_points",
+            5,
+            0.01,
+            "Step size for the identity kernel (moving Delta directly)",
+            "step size (identity)",
+        )
+        self.noise = _spin(
+            ViewsSpec, "noise", 3, 0.01, "Std sigma of the Gaussian noise that makes each view", "view noise sigma"
+        )
+        self.steps_per_frame = int_spin(
+            "steps per frame", 0, 100000, "Steps between two drawn frames; 'max' runs as fast as it can"
+        )
         self.steps_per_frame.setSpecialValueText("max")
 
         self.net_kind = _combo([("MLP", "mlp"), ("averaging (1 layer)", "averaging")], "Network type (rebuilds)")
-        self.width = int_spin(*map(int, model_range(NetworkSpec, "width")), "Hidden width (rebuilds the network)")
-        self.depth = int_spin(
-            *map(int, model_range(NetworkSpec, "depth")), "Number of layers of the MLP (rebuilds the network)"
+        self.width = int_spin(
+            "width", *map(int, model_range(NetworkSpec, "width")), "Hidden width (rebuilds the network)"
         )
+        self.depth = int_spin(
+            "depth", *map(int, model_range(NetworkSpec, "depth")), "Number of layers of the MLP (rebuilds the network)"
+        )
+        for box in (self.tau, self.lr, self.lr_points, self.noise, self.steps_per_frame, self.width, self.depth):
+            box.refused.connect(self.refused)
         self.activation = _combo([(a, a) for a in ACTIVATIONS], "Activation function (rebuilds the network)")
         self.latent = _combo([("circle S^1", 2), ("sphere S^2", 3)], "Latent space (rebuilds the network)")
         self.loss = _combo(

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -51,6 +50,7 @@ from gui.export import (
     open_sink,
     replay,
 )
+from gui.number_box import NumberBox
 from sim import Divergence, Preset, PresetError
 
 FORMATS = (("MP4 video (H.264)", "mp4"), ("GIF animation", "gif"), ("PNG frames (a folder)", "png"))
@@ -93,19 +93,25 @@ class ExportDialog(QDialog):
         for name, box in self.panels.items():
             box.setChecked(name in defaults.panels)
             box.toggled.connect(self._update)
-        self.width_box = int_spin(160, 7680, "Frame width in pixels (even for H.264)", defaults.size[0], 2)
-        self.height_box = int_spin(120, 4320, "Frame height in pixels (even for H.264)", defaults.size[1], 2)
+        self.width_box = int_spin(
+            "frame width", 160, 7680, "Frame width in pixels (even for H.264)", defaults.size[0], 2
+        )
+        self.height_box = int_spin(
+            "frame height", 120, 4320, "Frame height in pixels (even for H.264)", defaults.size[1], 2
+        )
         size_row = QHBoxLayout()
         size_row.addWidget(self.width_box)
         size_row.addWidget(QLabel("x"))
         size_row.addWidget(self.height_box)
-        self.fps = QDoubleSpinBox()
+        self.fps = NumberBox("fps")
         self.fps.setRange(1, 240)
         self.fps.setDecimals(1)
         self.fps.setValue(defaults.fps)
         self.fps.setToolTip("Frames per second of the video")
-        self.frames = int_spin(1, 1_000_000, "Number of frames; the first is step 0", defaults.frames, 1)
-        self.steps_per_frame = int_spin(1, 1_000_000, "Training steps between frames", defaults.steps_per_frame, 1)
+        self.frames = int_spin("frames", 1, 1_000_000, "Number of frames; the first is step 0", defaults.frames, 1)
+        self.steps_per_frame = int_spin(
+            "steps per frame", 1, 1_000_000, "Training steps between frames", defaults.steps_per_frame, 1
+        )
         self.point_arrows = QCheckBox("per-point arrows")
         self.point_arrows.setChecked(defaults.point_arrows)
         self.cluster_arrows = QCheckBox("per-cluster arrows")
@@ -125,6 +131,8 @@ class ExportDialog(QDialog):
         self.summary.setWordWrap(True)
         for box in (self.fps, self.frames, self.steps_per_frame):
             box.valueChanged.connect(self._update)
+        for box in (self.width_box, self.height_box, self.fps, self.frames, self.steps_per_frame):
+            box.refused.connect(self.summary.setText)
         self.format.currentIndexChanged.connect(self._format_changed)
         self.path.textChanged.connect(self._update)
 

@@ -309,6 +309,8 @@ class MainWindow(QMainWindow):
         c.kernel.currentIndexChanged.connect(lambda _: self.set_kernel(c.kernel.currentData()))
         c.side_by_side.toggled.connect(self.set_side_by_side)
         c.shipped_preset_chosen.connect(self.open_preset)
+        c.refused.connect(self.on_failed)
+        self.cluster_table.refused.connect(self.on_failed)
         for box, field in (
             (c.tau, "loss.tau"),
             (c.lr, "training.lr"),

@@ -149,6 +149,42 @@ def test_an_out_of_range_edit_is_one_line_and_the_run_goes_on(qtbot, tmp_path) -
     assert np.isfinite(frame(window).loss)
 
 
+@pytest.mark.parametrize(
+    ("box", "typed", "message"),
+    [
+        ("tau", "5000", "tau: expected a number from 0.001 to 1000, got 5000; kept 0.5"),
+        ("lr", "-1", "step size: expected a number from 0.00001 to 100, got -1; kept 0.05"),
+        ("steps_per_frame", "9999999", "steps per frame: expected a number from 0 to 100000, got 9999999; kept max"),
+        ("count", "99999999", "cluster 1 count: expected a number from 1 to 1000000, got 99999999; kept 64"),
+        ("radius", "-0.5", "cluster 1 radius: expected a number from 0 to 1000000, got -0.5; kept 0.3"),
+    ],
+)
+def test_a_typed_number_out_of_range_is_refused_naming_the_field(qtbot, tmp_path, box, typed, message) -> None:
+    """Typed key by key as a person does (Qt's boxes dropped the key that left the range: 5000
+    became 500 and -1 became 1, applied to the run without a word)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window = open_window(qtbot, tmp_path)
+    wait_for(qtbot, lambda: window.cluster_table.table.rowCount() == 4)
+    column = {"count": 1, "radius": 2}
+    widget = window.cluster_table.table.cellWidget(0, column[box]) if box in column else getattr(window.controls, box)
+    before = widget.value()
+    widget.setFocus()
+    widget.lineEdit().selectAll()
+    QTest.keyClicks(widget, typed)
+    assert widget.text() == typed  # every key taken
+    QTest.keyClick(widget, Qt.Key.Key_Return)
+    wait_for(qtbot, lambda: window.statusBar().currentMessage() == message)
+    assert widget.value() == before and window.undo_stack.count() == 0
+    preset = window.snapshot.preset
+    assert (preset.loss.tau, preset.training.lr, preset.data.clusters[0]) == (
+        0.5,
+        0.05,
+        load_preset("fig5-2d").data.clusters[0],
+    )
+
+
 def test_the_text_under_the_kernel_selector_follows_the_kernel(qtbot, tmp_path) -> None:
     window = open_window(qtbot, tmp_path)
     c = window.controls
