@@ -340,6 +340,7 @@ class Curves(QWidget):
                 label=(text.removeprefix("kernel: ") if kernel else text) if key == "loss" else None,
                 labelOpts={"position": 1.0, "color": color, "anchors": [(0, 0), (0, 0)], "fill": (0, 0, 0, 150)},
             )
+            line.names_what_follows = kernel  # a kernel's name: its label goes right of the line only
             plot.addItem(line)
             self._markers.append((plot, line, step))
         self._place_labels()
@@ -347,8 +348,10 @@ class Curves(QWidget):
     def _place_labels(self) -> None:
         """The events' labels on the loss plot, newest first, each in the first of LABEL_ROWS
         rows from the top where it overlaps no label placed before, on the side of its line
-        with more room and whole inside the plot (else on the other side); a label with no
-        such place is hidden (its line stays, the newer labels keep theirs)."""
+        with more room and whole inside the plot (else on the other side); a kernel switch's
+        label only right of its line, over the stretch its kernel ran (on the left it read as
+        the kernel before). A label with no such place is hidden (its line stays, the newer
+        labels keep theirs; a switch's label shows once the run has gone on past it)."""
         view = self.plots["loss"].getViewBox()
         (x0, x1), _ = view.viewRange()
         width = max(view.width(), 1.0)
@@ -358,7 +361,9 @@ class Curves(QWidget):
             at = (label.line.value() - x0) / max(x1 - x0, 1e-12) * width
             size = label.boundingRect().width()
             sides = [((at, at + size), (0, 0)), ((at - size, at), (1, 0))]
-            if at > width / 2:
+            if label.line.names_what_follows:
+                del sides[1:]
+            elif at > width / 2:
                 sides.reverse()
             spots = [
                 (row, span, anchor)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from gui_support import frame, open_window, wait_for
 from PySide6.QtCore import QPointF, QRectF
@@ -398,7 +399,7 @@ def test_event_labels_never_overlap_or_leave_the_loss_plot(qtbot) -> None:
         frame = sim.frame(block_ratio=False)
         curves.add((dataclasses.replace(frame, step=step),))
     texts = ["moved cluster 2", "kernel: identity", "cluster 1: n=64", "removed cluster 4", "kernel: NN"]
-    for i in range(12):
+    for i in range(13):  # the newest an edit (a kernel switch's label waits for room right of its line)
         curves.mark(5 + 30 * i, texts[i % len(texts)])
     view = curves.plots["loss"].getViewBox()
     labels = [line.label for _, line, _ in curves._markers if getattr(line, "label", None) is not None]
@@ -408,6 +409,31 @@ def test_event_labels_never_overlap_or_leave_the_loss_plot(qtbot) -> None:
     for i, box in enumerate(shown):
         assert view.sceneBoundingRect().adjusted(-1, -1, 1, 1).contains(box), box
         assert not any(box.intersects(other.adjusted(1, 1, -1, -1)) for other in shown[i + 1 :]), box
+
+
+def test_a_kernel_switch_is_labelled_over_the_stretch_its_kernel_ran(qtbot) -> None:
+    """NN -> identity -> infinite width -> NN: each kernel's name right of its own line (a
+    fresh-user look saw "infinite width" over the identity stretch); a switch at the plot's
+    right edge has no room there and waits, rather than sitting over the kernel before it."""
+    from gui.curves import Curves
+
+    curves = Curves(min_cell=(0, 0))
+    qtbot.addWidget(curves)
+    curves.resize(1400, 300)
+    curves.show()
+    sim = Simulation(load_preset("fig5-2d"), device="cpu")
+    for step in (0, 600):
+        curves.add((dataclasses.replace(sim.frame(block_ratio=False), step=step),))
+    for step, text in ((150, "kernel: identity"), (280, "kernel: infinite width"), (595, "kernel: NN")):
+        curves.mark(step, text)
+    curves.redraw()
+    view = curves.plots["loss"].getViewBox()
+    lines = [line for _, line, _ in curves._markers if getattr(line, "label", None) is not None]
+    qtbot.waitUntil(lambda: lines[0].label.isVisible() and lines[0].label.sceneBoundingRect().width() > 0)
+    for line in lines[:2]:
+        x = view.mapViewToScene(pg.Point(line.value(), 0)).x()
+        assert line.label.isVisible() and line.label.sceneBoundingRect().left() >= x - 1, line.label.toPlainText()
+    assert not lines[2].label.isVisible()  # no room right of step 595 yet
 
 
 def test_small_metric_plots_keep_their_ticks_apart_and_drop_axis_titles(qtbot) -> None:
