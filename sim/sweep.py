@@ -145,7 +145,9 @@ class Sweep:
             if a.field in SWEEP_SET:
                 raise PresetError(f"{a.source}: {a.field}: not a grid field; {SWEEP_SET[a.field]}")
             check_field(self.preset, a.field, a.source)
-        source = " and ".join(dict.fromkeys(a.source for a in self.axes))
+            for value in a.values:  # a bad value blamed on its own axis alone
+                with_changes(self.preset, {a.field: value}, a.source)
+        source = " and ".join(dict.fromkeys(a.source for a in self.axes))  # values that do not fit together
         for combo in itertools.product(*(a.values for a in self.axes)):
             changes = {a.field: v for a, v in zip(self.axes, combo)}
             preset = with_changes(self.preset, changes, source)

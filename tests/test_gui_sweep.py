@@ -102,6 +102,11 @@ def test_a_bad_field_in_the_panel_is_blamed_on_the_panel_field(qtbot) -> None:
     panel.y_field.setCurrentText("network.widht")
     with pytest.raises(PresetError, match=r"^sweep: y field: network.widht: no such field$"):
         panel.sweep().jobs()
+    panel.y_field.setCurrentText("network.width")
+    panel.x_values.setText("-1,0.5")  # a bad value: blamed on its own axis (both were named)
+    panel.y_values.setText("16,64")
+    with pytest.raises(PresetError, match=r"^sweep: x field: loss.tau: expected a number > 0"):
+        panel.sweep().jobs()
 
 
 def test_the_diagram_lies_whole_beside_the_settings_at_1366_by_768(qtbot, tmp_path) -> None:
