@@ -245,7 +245,8 @@ class _Producer(QObject):
         else:
             o = self.options
             size = f"{o.size[0]}x{o.size[1]}"
-            self.done.emit("done", f"wrote {self.path}: {o.frames} frames of {size} at {o.fps:g} fps")
+            rate = "" if self.kind == "png" else f" at {o.fps:g} fps"  # PNG frames have no frame rate
+            self.done.emit("done", f"wrote {self.path}: {o.frames} frames of {size}{rate}")
 
     def _write(self) -> None:
         o = self.options

@@ -378,6 +378,7 @@ def test_a_failed_export_says_why_png_frames_export_and_closing_mid_export_write
     names = sorted(p.name for p in frames_dir.iterdir())
     assert names == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
     assert imageio.imread(frames_dir / names[-1]).shape == (120, 200, 3)
+    assert window.statusBar().currentMessage() == f"wrote {frames_dir}: 3 frames of 200x120"  # no frame rate
 
     folder = tmp_path / "exports"
     job = long_export(window, folder)
