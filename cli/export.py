@@ -63,6 +63,13 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         default=[["embedding", "curves"]],
         help=f"panels side by side, from: {', '.join(PANEL_CHOICES)} (default: embedding curves)",
     )
+    p.add_argument(
+        "--twin-from",
+        type=int,
+        default=0,
+        help="the step the identity panel's run is copied from the run at (default 0: the same start; "
+        "the window's side by side turned on later)",
+    )
     p.add_argument("--point-arrows", action="store_true", help="draw each point's velocity arrow")
     p.add_argument("--no-cluster-arrows", action="store_true", help="leave out the per-cluster mean arrows")
     p.add_argument("--trails", action="store_true", help="draw fading trails")
@@ -123,6 +130,7 @@ def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
             cluster_arrows=not args.no_cluster_arrows,
             x_axis=args.x_axis.replace("-", "_"),
             trails=args.trails,
+            twin_from=args.twin_from,
         )
         options.check(kind)
     except (PresetError, ExportError) as exc:

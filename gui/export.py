@@ -41,7 +41,8 @@ from gui.embedding_scene import ArrowScale, EmbeddingScene
 from gui.kernel_view import KernelView
 from gui.legend import group_names
 from sim import Frame, Preset
-from sim.driver import KERNEL_NAMES, Events, RunDriver
+from sim.commands import Twin
+from sim.driver import KERNEL_NAMES, Events, RunDriver, twin_origin
 from sim.files import atomic_dir, atomic_path
 from sim.preset import DataSpec
 
@@ -75,8 +76,9 @@ class Cancelled(Exception):
 class ExportOptions:
     """What to draw and how: panels (from PANELS, drawn in that order), the size of the
     whole image (width, height), frames per second, number of frames, steps between two
-    frames, the embedding views' arrows and trails, and the curves' x axis ("step" or
-    "flow_time", gui/curves.py X_AXES)."""
+    frames, the embedding views' arrows and trails, the curves' x axis ("step" or
+    "flow_time", gui/curves.py X_AXES), and the step the identity panel's twin is copied from
+    the run at (0: the same start; the window's side by side turned on at a later step)."""
 
     panels: tuple[str, ...] = ("embedding", "curves")
     size: tuple[int, int] = (1280, 720)
@@ -87,6 +89,7 @@ class ExportOptions:
     cluster_arrows: bool = True
     trails: bool = False
     x_axis: str = "step"
+    twin_from: int = 0
 
     def check(self, kind: str) -> None:
         """ExportError naming the first option out of range for output `kind` (mp4, gif, png)."""
@@ -113,6 +116,8 @@ class ExportOptions:
             raise ExportError(f"--x-axis: expected one of {', '.join(X_AXES)}, got {self.x_axis!r}")
         if self.steps_per_frame < 1:
             raise ExportError(f"--steps-per-frame: expected an integer >= 1, got {self.steps_per_frame}")
+        if self.twin_from < 0:
+            raise ExportError(f"--twin-from: expected a step >= 0, got {self.twin_from}")
 
 
 def video_kind(path: Path) -> str:
@@ -159,18 +164,26 @@ def replay(
     preset: Preset, options: ExportOptions, cancelled: Callable[[], bool] = lambda: False
 ) -> tuple[RunDriver, Iterator[tuple[tuple[Frame, ...], Events]]]:
     """An export's frames: a run of its own from `preset` through the run driver (and, for
-    the identity panel, a twin copied at step 0 that runs the identity kernel, as the
-    window's side-by-side view does), `options.frames` frame tuples at steps 0, k, 2k, ...
-    with the events since the previous one. Raises Cancelled once `cancelled()` holds, between
-    two steps or between two tiles of a long step's loss (large n)."""
+    the identity panel, a twin copied from the run at step `options.twin_from` that runs the
+    identity kernel, as the window's side-by-side view does; frames before it hold the run
+    alone), `options.frames` frame tuples at steps 0, k, 2k, ... with the events since the
+    previous one. Raises Cancelled once `cancelled()` holds, between two steps or between two
+    tiles of a long step's loss (large n)."""
 
     def stop(*_tile: int) -> None:
         if cancelled():
             raise Cancelled
 
-    driver = RunDriver(preset, twin="identity" in options.panels, on_tile=stop)
+    twin = "identity" in options.panels
+
+    def before_step() -> None:
+        stop()
+        if twin and len(driver.sims) == 1 and driver.main.step_count == options.twin_from:
+            driver.apply(Twin(True))
+
+    driver = RunDriver(preset, twin=twin and options.twin_from == 0, on_tile=stop)
     kernel, every = "kernel" in options.panels, options.steps_per_frame
-    return driver, driver.record((options.frames - 1) * every, every, kernel, kernel, before_step=stop)
+    return driver, driver.record((options.frames - 1) * every, every, kernel, kernel, before_step=before_step)
 
 
 def _offscreen(widget: QWidget, size: tuple[int, int]) -> QWidget:
@@ -242,10 +255,14 @@ class FrameComposer:
             self.draw_title(painter, frames[0])
             texts = {}
             for name, drawing in self.scenes.items():
+                if name == "identity" and len(frames) == 1:  # the twin is copied from the run later
+                    self._draw_waiting(painter, self.content[name])
+                    texts[name] = (f"identity kernel from step {self.options.twin_from}", "")
+                    continue
                 frame = frames[0] if name == "embedding" else frames[-1]
                 scale_text = drawing.show_frame(frame)
                 painter.drawImage(self.content[name], array_image(drawing.render()))
-                suffix = " (same start)" if name == "identity" else ""
+                suffix = f" ({twin_origin(frame)})" if name == "identity" else ""
                 texts[name] = (f"{KERNEL_NAMES[frame.kernel]} kernel{suffix}", scale_text)
             if self.kernel is not None:
                 if self.data is not None and not self.kernel.names:
@@ -264,6 +281,14 @@ class FrameComposer:
         finally:
             painter.end()
         return image_array(image)
+
+    def _draw_waiting(self, painter: QPainter, r: QRect) -> None:
+        """The identity panel before its twin exists: what it will show, and from when."""
+        painter.fillRect(r, QColor(PANEL))
+        painter.setFont(self._font(max(18, r.height() // 14)))
+        painter.setPen(QColor(MUTED))
+        text = f"the identity kernel's run starts at step {self.options.twin_from}, copied from the run"
+        painter.drawText(r, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
 
     @staticmethod
     def _grab(widget: QWidget) -> QPixmap:

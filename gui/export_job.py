@@ -89,7 +89,11 @@ class ExportDialog(QDialog):
         path_row.addWidget(self.path, 1)
         path_row.addWidget(browse)
 
-        self.panels = {name: QCheckBox(PANEL_LABELS[name]) for name in PANELS}
+        self.twin_from = defaults.twin_from  # the side-by-side twin's step, as in the window
+        labels = dict(PANEL_LABELS)
+        if self.twin_from:
+            labels["identity"] = f"embedding, identity kernel from step {self.twin_from} (as side by side)"
+        self.panels = {name: QCheckBox(labels[name]) for name in PANELS}
         for name, box in self.panels.items():
             box.setChecked(name in defaults.panels)
             box.toggled.connect(self._update)
@@ -201,6 +205,7 @@ class ExportDialog(QDialog):
             cluster_arrows=self.cluster_arrows.isChecked(),
             trails=self.trails.isChecked(),
             x_axis=self.x_axis.currentData(),
+            twin_from=self.twin_from,
         )
 
     def target(self) -> tuple[Path, str]:

@@ -274,9 +274,11 @@ class FileMenu(QObject):
         w = self.window
         preset = w.snapshot.preset if w.snapshot else w.preset
         step = w.snapshot.frames[0].step if w.snapshot else 0
-        panels = ["embedding"]
+        panels, twin_from = ["embedding"], 0
         if w.controls.side_by_side.isChecked():
             panels.append("identity")
+            twin = w.snapshot.frames[-1] if w.snapshot and len(w.snapshot.frames) > 1 else None
+            twin_from = twin.started_at if twin is not None else 0
         if w.kernel_view.wants_updates():
             panels.append("kernel")
         panels.append("curves")
@@ -289,6 +291,7 @@ class FileMenu(QObject):
             cluster_arrows=w.controls.cluster_arrows.isChecked(),
             trails=w.controls.trails.isChecked(),
             x_axis=w.curves.x_axis,
+            twin_from=twin_from,
         )
         folder = w.settings.value("export_dir") if w.settings is not None else None
         folder = Path(folder) if isinstance(folder, str) and folder else Path.home()

@@ -386,3 +386,43 @@ def test_curves_against_flow_time_in_an_export(tmp_path, qapp):
     composer.close()
     with pytest.raises(Exception, match="--x-axis"):
         ExportOptions(x_axis="time").check("png")
+
+
+def test_the_identity_panel_runs_from_the_step_side_by_side_was_turned_on(tmp_path):
+    """The window's side by side turned on at step N copies the run there: an export of it
+    (--twin-from N) shows that run, not one from the same start (a fresh-user look saw
+    "(same start)" in a video of a twin begun at step 79). Frames before N show the run alone."""
+    from sim.commands import Twin
+    from sim.driver import RunDriver
+
+    options = ExportOptions(panels=("embedding", "identity"), frames=5, steps_per_frame=4, twin_from=6)
+    _, frames = replay(load_preset("imbalanced"), options)
+    got = list(frames)
+    assert [len(f) for f, _ in got] == [1, 1, 2, 2, 2]  # steps 0, 4 | 8, 12, 16
+    by_hand = RunDriver(load_preset("imbalanced"))
+    for _ in range(6):
+        by_hand.step()
+    by_hand.apply(Twin(True))
+    for _ in range(10):
+        by_hand.step()
+    twin = got[-1][0][1]
+    assert twin.started_at == 6 and twin.kernel == "identity" and twin.step == 16
+    np.testing.assert_array_equal(twin.Z, by_hand.frames()[1].Z)
+    np.testing.assert_array_equal(got[-1][0][0].Z, by_hand.frames()[0].Z)
+
+    folder = tmp_path / "frames"
+    result = run_export(
+        "imbalanced", "--png-dir", str(folder), "--frames", "3", "--steps-per-frame", "4", "--twin-from", "6",
+        "--size", "480x240", "--panels", "embedding", "identity",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    _, content, _ = layout(("embedding", "identity"), (480, 240))
+    r = content["identity"]
+    panes = [
+        iio.imread(folder / f"frame_{i:05d}.png")[r.top() : r.bottom() + 1, r.left() : r.right() + 1] for i in range(3)
+    ]
+    colours = PALETTE[:4]
+    coloured = [sum(int(near(pane, rgb, 30).sum()) for rgb in colours) for pane in panes]
+    assert coloured[0] == coloured[1] == 0 < coloured[2]  # a waiting panel, then the twin's points
+    bad = run_export("imbalanced", "--png-dir", str(tmp_path / "x"), "--twin-from", "-1", "--panels", "identity")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --twin-from: expected a step >= 0, got -1"
