@@ -15,17 +15,20 @@ from PySide6.QtWidgets import QBoxLayout, QVBoxLayout, QWidget
 
 from gui.colors import MUTED
 from gui.curves import COMPACT_HEIGHT, CurvePlot
+from gui.plot_grid import shrinkable_title
 from sim import Frame
 
-CURVES = (
-    ("distance", "kernel distance ||H - H0|| / ||H0||", "#f0c05a"),
-    ("alignment", "alignment with clusters", "#6fd3e0"),
-    ("top_share", "top-K share in cluster span", "#c58cf0"),
+CURVES = (  # key, legend entry, short name (the key in the title when there is no room for the legend), colour
+    ("distance", "kernel distance ||H - H0|| / ||H0||", "distance", "#f0c05a"),
+    ("alignment", "alignment with clusters", "alignment", "#6fd3e0"),
+    ("top_share", "top-K share in cluster span", "top-K", "#c58cf0"),
 )
+SHORT_KEY = " ".join(f'<span style="color:{color}">{short}</span>' for _, _, short, color in CURVES)
 EIGENVALUES = 8  # sim/kernel_evolution.py keeps the 8 largest
 SPECTRUM_TITLE = "largest eigenvalues of H"
 BOTTOM_MARGIN = 4
 LEGEND_MIN_WIDTH = 240  # the curves' plot narrower than this drops its legend (it covered the curves)
+KEY_MIN_HEIGHT = 80  # a plot lower than this has no title at all (the curves keep the room)
 
 
 class KernelEvolutionView(QWidget):
@@ -41,7 +44,7 @@ class KernelEvolutionView(QWidget):
         self.plot.getAxis("bottom").setLabel("step", color=MUTED)
         self.legend = self.plot.addLegend(offset=(4, 4), labelTextColor=MUTED)
         self.lines = {
-            key: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name) for key, name, color in CURVES
+            key: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name) for key, name, _, color in CURVES
         }
         self.spectrum = CurvePlot()
         self.spectrum.setMinimumHeight(40)
@@ -50,10 +53,12 @@ class KernelEvolutionView(QWidget):
         self.spectrum.setLogMode(y=True)
         self.spectrum.getAxis("bottom").setLabel("step", color=MUTED)
         self.spectrum.setTitle(SPECTRUM_TITLE, color=MUTED, size="9pt")
+        for plot in (self.plot, self.spectrum):
+            shrinkable_title(plot)
         self.eigen_lines = [
             self.spectrum.plot([], [], pen=pg.mkPen(MUTED if i else "#e6e6e6")) for i in range(EIGENVALUES)
         ]
-        key = "<br>".join(f'<span style="color:{color}">&#9632;</span> {name}' for _, name, color in CURVES)
+        key = "<br>".join(f'<span style="color:{color}">&#9632;</span> {name}' for _, name, _, color in CURVES)
         self.setToolTip(
             f"H(theta) against its start, on the heatmap's subsample (while this panel is visible):<br>{key}"
             f"<br>right: the {EIGENVALUES} largest eigenvalues of H (log scale)"
@@ -65,20 +70,26 @@ class KernelEvolutionView(QWidget):
         self.plots.addWidget(self.spectrum, 1)
         layout.addLayout(self.plots, 1)
         self.steps: list[int] = []
-        self.values: dict[str, list[float]] = {key: [] for key, _, _ in CURVES}
+        self.values: dict[str, list[float]] = {key: [] for key, _, _, _ in CURVES}
         self.eigenvalues: list[np.ndarray] = []
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """Short of room (a 1366 x 768 screen), the curves keep it: the legend and the
-        spectrum's title give way (the tooltip names the curves), as the axis titles do; a
-        narrow panel stacks the two plots, and its curves' plot is too narrow for the legend."""
+        """Short of room (a 1366 x 768 screen), the curves keep it: the legend gives way to a
+        one-line key of short names in the curves' colours as the plot's title, and the
+        spectrum's title is shortened, while each plot is KEY_MIN_HEIGHT tall; lower still,
+        both go (the tooltip names the curves in full). A narrow panel stacks the two plots,
+        and its curves' plot is too narrow for the legend."""
         super().resizeEvent(event)
         narrow = self.width() < 1.2 * self.height()
         self.plots.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
         tall = self.height() - BOTTOM_MARGIN >= COMPACT_HEIGHT * (2 if narrow else 1)  # each plot's height
         roomy = tall and self.width() * (1 if narrow else 2 / 3) >= LEGEND_MIN_WIDTH  # the curves' plot's width
         self.legend.setVisible(roomy)
-        self.spectrum.setTitle(SPECTRUM_TITLE if roomy else None, color=MUTED, size="9pt")
+        each = (self.height() - BOTTOM_MARGIN) / (2 if narrow else 1)
+        keyed = not roomy and each >= KEY_MIN_HEIGHT
+        self.plot.setTitle(SHORT_KEY if keyed else None, size="7pt")
+        short = "eigenvalues" if keyed else None
+        self.spectrum.setTitle(SPECTRUM_TITLE if roomy else short, color=MUTED, size="9pt" if roomy else "8pt")
 
     def add(self, frame: Frame) -> None:
         """Append a frame's kernel measures (frames without H, or a step already shown, are

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
@@ -14,6 +15,7 @@ from gui.elided_label import ElidedLabel
 from sim import Frame
 
 pg.setConfigOptions(imageAxisOrder="row-major")
+ROOMY = (320, 240)  # px: a heatmap area smaller than this has no axis titles
 
 
 def block_means(H: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -57,7 +59,7 @@ class KernelView(QWidget):
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
-        self._lines: list[pg.InfiniteLine] = []
+        self._lines: list[pg.PlotCurveItem] = []
         self._ticks: list[pg.TextItem] = []
         top = QHBoxLayout()  # one row: a short dock (1366 x 768) keeps its height for the heatmap
         top.addWidget(self.average)
@@ -67,11 +69,21 @@ class KernelView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.graphics, 1)
         self.graphics.setMinimumSize(100, 60)
+        self.graphics.installEventFilter(self)
         self.names: list[str] = []
         self.frame: Frame | None = None
         self.shown: np.ndarray | None = None
         self.levels: tuple[float, float] = (0.0, 1.0)
         self.updates = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A small heatmap (a 1366 x 768 screen's kernel dock) drops its axis titles, which
+        took a third of its width and height; they come back with room."""
+        if watched is self.graphics and event.type() == QEvent.Type.Resize:
+            roomy = self.graphics.width() >= ROOMY[0] and self.graphics.height() >= ROOMY[1]
+            for side in ("left", "bottom"):
+                self.plot.getAxis(side).showLabel(roomy)
+        return False
 
     def show_frame(self, frame: Frame) -> None:
         """Take the kernel from a frame that carries one (frames without H are ignored)."""
@@ -101,11 +113,15 @@ class KernelView(QWidget):
         self.levels = (lo, hi)
         self.image.setImage(matrix, levels=self.levels, autoLevels=False)
         self.colorbar.setLevels(self.levels)
-        self._draw_boundaries(edges, starts, labels if not self.average.isChecked() else np.arange(len(starts)))
+        size = matrix.shape[0]
+        self._draw_boundaries(edges, starts, labels if not self.average.isChecked() else np.arange(len(starts)), size)
         self.shown = matrix
         unit = "cluster" if self.average.isChecked() else "sample"
         for side in ("left", "bottom"):
-            self.plot.getAxis(side).setLabel(unit, color=MUTED)
+            axis = self.plot.getAxis(side)
+            shown = axis.label.isVisible()
+            axis.setLabel(unit, color=MUTED)  # setLabel shows the title: as it was
+            axis.showLabel(shown)
         self.plot.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0)
         ratio = frame.metrics.get("block_ratio", float("nan"))
         n, s = len(frame.labels), len(frame.H_index)
@@ -115,16 +131,20 @@ class KernelView(QWidget):
         )
         self.updates += 1
 
-    def _draw_boundaries(self, edges: np.ndarray, starts: np.ndarray, labels: np.ndarray) -> None:
+    def _draw_boundaries(self, edges: np.ndarray, starts: np.ndarray, labels: np.ndarray, size: int) -> None:
+        """The blocks' edges as segments across the size x size matrix alone (lines across the
+        whole plot ran on into the empty room beside a square heatmap), and each block's name."""
         for item in self._lines + self._ticks:
             self.plot.removeItem(item)
         self._lines, self._ticks = [], []
-        pen = pg.mkPen(FOREGROUND, width=1)
-        for e in edges:
-            for angle in (0, 90):
-                line = pg.InfiniteLine(pos=float(e), angle=angle, pen=pen, movable=False)
-                self.plot.addItem(line)
-                self._lines.append(line)
+        if len(edges):
+            e = np.repeat(np.asarray(edges, dtype=float), 2)
+            ends = np.tile([0.0, float(size)], len(edges))
+            segments = pg.PlotCurveItem(
+                np.concatenate([e, ends]), np.concatenate([ends, e]), pen=pg.mkPen(FOREGROUND, width=1), connect="pairs"
+            )
+            self.plot.addItem(segments)
+            self._lines.append(segments)
         for s in starts:
             k = int(labels[s]) if s < len(labels) else 0
             tick = pg.TextItem(self.name(k), color=cluster_hex(k), anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 150))

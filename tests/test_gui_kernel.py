@@ -41,7 +41,14 @@ def test_heatmap_updates_only_when_visible_and_follows_clusters(qtbot, tmp_path)
     labels = shown.labels[shown.H_index]
     assert kv.shown.shape == (256, 256)
     assert np.all(np.diff(labels) >= 0)
-    assert len(kv._lines) == 2 * 3
+    x, y = kv._lines[0].getData()  # 3 edges, across and down, each from 0 to 256: inside the matrix
+    edges = list(np.cumsum([int((labels == k).sum()) for k in range(3)]))
+    assert sorted(zip(x.tolist(), y.tolist())) == sorted(
+        [(e, 0.0) for e in edges]
+        + [(e, 256.0) for e in edges]
+        + [(0.0, e) for e in edges]
+        + [(256.0, e) for e in edges]
+    )
     assert kv.levels == (float(shown.H.min()), float(shown.H.max()))
     assert within_block_share(shown.H, labels) < 0.05
     before = block_means(shown.H, labels)

@@ -60,7 +60,7 @@ def test_short_of_room_the_curves_keep_it_and_the_tooltip_names_them(qtbot) -> N
     steps_title = view.plot.getPlotItem().getAxis("bottom").label
     qtbot.waitUntil(lambda: not view.legend.isVisible() and not spectrum_title.isVisible())
     qtbot.waitUntil(lambda: not steps_title.isVisible())
-    assert all(name in view.toolTip() for _, name, _ in CURVES)
+    assert all(name in view.toolTip() for _, name, _, _ in CURVES)
     view.resize(400, COMPACT_HEIGHT + 120)
     qtbot.waitUntil(lambda: view.legend.isVisible() and spectrum_title.isVisible() and steps_title.isVisible())
     assert SPECTRUM_TITLE in spectrum_title.text
@@ -73,6 +73,7 @@ def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QBoxLayout
 
+    from gui.kernel_evolution_view import CURVES
     from gui.kernel_panel import KernelPanel
     from gui.kernel_view import KernelView
 
@@ -89,3 +90,28 @@ def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
     qtbot.waitUntil(lambda: evolution.plots.direction() == QBoxLayout.Direction.TopToBottom)
     assert evolution.plot.height() >= 40 and evolution.spectrum.height() >= 40
     assert not evolution.legend.isVisible()  # 150 px wide: it lay over the curves, cut at the right
+    # its place: a key of short names in the curves' colours, as the curves plot's title
+    key = evolution.plot.getPlotItem().titleLabel
+    assert key.isVisible() and all(short in key.text and color in key.text for _, _, short, color in CURVES)
+    assert evolution.spectrum.getPlotItem().titleLabel.text == "eigenvalues"
+    assert evolution.plot.height() >= 80
+
+
+def test_a_small_heatmap_drops_its_axis_titles(qtbot) -> None:
+    """In a 1366 x 768 window's kernel dock the heatmap gets ~230 x 140 px: its 'sample' titles
+    took a third of that (the heatmap was ~80 px); with room they come back."""
+    from gui.kernel_view import KernelView
+    from sim import Simulation, load_preset
+
+    view = KernelView()
+    qtbot.addWidget(view)
+    view.show_frame(Simulation(load_preset("fig5-2d"), device="cpu").frame(with_kernel=True))
+    view.show()
+    axes = [view.plot.getAxis(side) for side in ("left", "bottom")]
+    view.resize(240, 170)
+    qtbot.waitUntil(lambda: not any(axis.label.isVisible() for axis in axes))
+    view.average.setChecked(True)  # a redraw names the axes again: still hidden
+    assert not any(axis.label.isVisible() for axis in axes)
+    view.resize(560, 420)
+    qtbot.waitUntil(lambda: all(axis.label.isVisible() for axis in axes))
+    assert all(axis.labelText == "cluster" for axis in axes)
