@@ -55,39 +55,28 @@ def _plain(box: QDoubleSpinBox | QSpinBox, value: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-class NumberBox(QDoubleSpinBox):
-    """A QDoubleSpinBox for preset field `field` (named in its refusals)."""
+def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
+    """`base` that lets an out-of-range number be typed and refuses it, naming `field`, on commit."""
 
-    refused = Signal(str)
+    class Box(base):
+        refused = Signal(str)
 
-    def __init__(self, field: str):
-        super().__init__()
-        self.field = field
+        def __init__(self, field: str):
+            super().__init__()
+            self.field = field
 
-    def validate(self, text: str, pos: int) -> object:
-        return _validate(self, super().validate(text, pos), text, pos)
+        def validate(self, text: str, pos: int) -> object:
+            return _validate(self, super().validate(text, pos), text, pos)
 
-    def fixup(self, text: str) -> str:
-        message = _refusal(self, self.field, text)
-        if message:
-            self.refused.emit(message)
-        return super().fixup(text)
+        def fixup(self, text: str) -> str:
+            message = _refusal(self, self.field, text)
+            if message:
+                self.refused.emit(message)
+            return super().fixup(text)
+
+    Box.__doc__ = doc
+    return Box
 
 
-class CountBox(QSpinBox):
-    """A QSpinBox for `field` (named in its refusals)."""
-
-    refused = Signal(str)
-
-    def __init__(self, field: str):
-        super().__init__()
-        self.field = field
-
-    def validate(self, text: str, pos: int) -> object:
-        return _validate(self, super().validate(text, pos), text, pos)
-
-    def fixup(self, text: str) -> str:
-        message = _refusal(self, self.field, text)
-        if message:
-            self.refused.emit(message)
-        return super().fixup(text)
+NumberBox = _refusing(QDoubleSpinBox, "A QDoubleSpinBox for preset field `field` (named in its refusals).")
+CountBox = _refusing(QSpinBox, "A QSpinBox for `field` (named in its refusals).")
