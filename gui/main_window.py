@@ -12,7 +12,7 @@ import time
 import torch
 from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QSettings, Qt, QThread, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -35,6 +35,7 @@ from gui.cluster_panel import ClusterPanel
 from gui.cluster_table import ClusterTable
 from gui.controls import Controls
 from gui.curves import Curves
+from gui.dock_sizes import DockSizes
 from gui.embedding_view import EmbeddingView
 from gui.file_menu import FileMenu
 from gui.input_view import InputView
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.input_dock, self.table_dock], [240, 260], Qt.Orientation.Vertical)
         for dock in (self.kernel_dock, self.input_dock):
             dock.visibilityChanged.connect(self._sync_kernel_wanted)
+        self.dock_sizes = DockSizes(self, self.findChildren(QDockWidget))
 
     def _build_status(self) -> None:
         bar = self.statusBar()
@@ -555,6 +557,10 @@ class MainWindow(QMainWindow):
         self.theory.shutdown()
         self.cluster_panel.shutdown()
         self.claims_panel.shutdown()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.dock_sizes.window_resized(event.oldSize(), event.size())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.settings is not None and not self._closed:

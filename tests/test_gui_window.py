@@ -330,3 +330,40 @@ def test_every_control_of_the_window_has_a_tooltip(qtbot, tmp_path) -> None:
             if not widget.toolTip():
                 bare.append(f"{type(widget).__name__} {getattr(widget, 'text', lambda: '')()!r}")
     assert bare == []
+
+
+def test_docks_squeezed_by_a_smaller_window_grow_back_when_it_grows(qtbot, tmp_path) -> None:
+    """1366 x 740 -> 900 x 600 -> 1366 x 740: the input plane stayed 338 px wide (400 before)
+    and the tabs under it 184 px tall (211), the central views taking all the room back. The
+    sizes that come back are the ones the user last set (a separator dragged), and a tab raised
+    while the window was small gets its group's place."""
+    window = open_window(qtbot, tmp_path)
+
+    def resized(width: int, height: int) -> None:
+        window.resize(width, height)
+        wait_for(qtbot, lambda: (window.width(), window.height()) == (width, height))
+        for _ in range(3):  # the layout's posted requests, and the docks given back after them
+            QApplication.processEvents()
+
+    def sizes() -> dict:
+        return {dock.objectName(): dock.size().toTuple() for dock in docks(window) if dock.isVisible()}
+
+    resized(1366, 740)
+    window.resizeDocks([window.input_dock], [430], Qt.Orientation.Horizontal)  # a separator dragged
+    window.resizeDocks([window.input_dock, window.table_dock], [200, 260], Qt.Orientation.Vertical)
+    for _ in range(3):
+        QApplication.processEvents()
+    chosen = sizes()
+    assert chosen["input"][0] == 430 and chosen["input"][1] < chosen["clusters"][1], chosen
+    resized(900, 600)
+    squeezed = sizes()
+    assert squeezed["input"][0] < 430 and squeezed["clusters"][1] < chosen["clusters"][1], squeezed
+    resized(1100, 650)
+    resized(1366, 740)
+    assert sizes() == chosen
+    resized(900, 600)
+    window.view_actions[window.kernel_dock].trigger()  # the kernel tab raised while small
+    wait_for(qtbot, lambda: on_screen(window, window.kernel_dock))
+    resized(1366, 740)
+    assert window.kernel_dock.size().toTuple() == chosen["clusters"]
+    assert window.input_dock.size().toTuple() == chosen["input"]
