@@ -2,8 +2,9 @@
 gui/input_orbit.py, or a chosen pair of axes; above 3-D the first two principal components)
 with each cluster's center as a draggable handle (fixed in a PCA projection). While a handle
 is dragged it emits `dragging(k, center)` (the run follows live); on release
-`dragged(k, old, new)`, which the window turns into an undoable edit. It only draws; the
-window owns the edits."""
+`dragged(k, old, new)`, which the window turns into an undoable edit. The plane follows the
+data (a cluster dragged or typed out of view brings the view after it) until the user pans or
+zooms it; a double click fits it to the data again. It only draws; the window owns the edits."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class InputView(QWidget):
             "3-D data: an orbit view (handles move parallel to the screen) or the plane of two input "
             "coordinates (handles move in that plane)"
         )
-        self.axes_box.currentTextChanged.connect(self._redraw)
+        self.axes_box.currentTextChanged.connect(self._show_axes)
         self.hint = QLabel("drag a center to move its cluster")
         self.hint.setStyleSheet(f"color: {MUTED};")
         self.hint.setWordWrap(True)
@@ -58,6 +59,10 @@ class InputView(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.12)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
+        self.plot_widget.setToolTip("wheel or right-drag zooms, drag pans; a double click fits the view to the data")
+        self.following = True  # the plane keeps all samples in view, until panned or zoomed by hand
+        self.plot.vb.sigRangeChangedManually.connect(self._stop_following)
+        self.plot_widget.scene().sigMouseClicked.connect(self._on_click)
         self.scatter = pg.ScatterPlotItem(size=5, pen=None, pxMode=True)
         self.plot.addItem(self.scatter)
         layout = QVBoxLayout(self)
@@ -97,7 +102,24 @@ class InputView(QWidget):
         self.X, self.labels, self.clusters, self.movable = X, labels, clusters, movable and self.pca is None
         self.axes_box.setVisible(X.shape[1] == 3)
         self._redraw()
-        if refit:
+        dragging = any(handle.moving for handle in self.handles)
+        if refit or (self.following and not dragging and not self.orbiting and not self._all_in_view()):
+            self.fit()
+
+    def _all_in_view(self) -> bool:
+        (x0, x1), (y0, y1) = self.plot.vb.viewRange()
+        plane = self.shown(self.X)
+        return bool(((plane[:, 0] >= x0) & (plane[:, 0] <= x1) & (plane[:, 1] >= y0) & (plane[:, 1] <= y1)).all())
+
+    def _show_axes(self) -> None:
+        self._redraw()
+        self.fit()
+
+    def _stop_following(self, *_) -> None:
+        self.following = False
+
+    def _on_click(self, event) -> None:
+        if event.double() and not self.orbiting:
             self.fit()
 
     def shown(self, points: np.ndarray) -> np.ndarray:
@@ -119,7 +141,7 @@ class InputView(QWidget):
             self.plot.setRange(
                 xRange=(float(lo[i]) - pad, float(hi[i]) + pad), yRange=(float(lo[j]) - pad, float(hi[j]) + pad)
             )
-            self._fitted = True
+            self._fitted = self.following = True
 
     def _redraw(self) -> None:
         if self.X.shape[1] < 2:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from gui_support import cluster_means, frame, open_window, wait_for, wait_step
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -125,3 +125,56 @@ def test_remove_needs_a_selected_row_and_tab_leaves_the_table(qtbot, tmp_path) -
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         reached.add(QApplication.focusWidget())
     assert table.add_button in reached
+
+
+def in_view(view) -> bool:
+    """Whether every sample of the plane lies inside its visible range."""
+    (x0, x1), (y0, y1) = view.plot.vb.viewRange()
+    X = view.X
+    return bool(((X[:, 0] >= x0) & (X[:, 0] <= x1) & (X[:, 1] >= y0) & (X[:, 1] <= y1)).all())
+
+
+def test_a_cluster_dragged_to_the_edge_brings_the_view_after_it_until_the_user_zooms(qtbot, tmp_path) -> None:
+    """A cluster dropped at the plane's top edge was left half outside the view; now the view
+    fits the data again on release. After a zoom by the wheel the view is the user's (a drag
+    keeps it), and a double click fits it to the data again."""
+    window = open_window(qtbot, tmp_path)
+    view = window.input_view
+    viewport = view.plot_widget.viewport()
+    assert in_view(view)
+    x, y = view.handle_scene_pos(1)
+    drag(viewport, (x, y), (x, 3))
+    wait_for(qtbot, lambda: window.undo_stack.count() == 1)
+    moved = np.array(window.undo_stack.command(0).do.center)
+    wait_for(qtbot, lambda: np.abs(cluster_means(frame(window))[1] - moved).max() < 0.1 and in_view(view))
+    assert view.following
+
+    # a zoom by the wheel: the view is the user's now
+    center = QPointF(viewport.width() / 2, viewport.height() / 2)
+    wheel = QWheelEvent(
+        center,
+        QPointF(viewport.mapToGlobal(center.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(viewport, wheel)
+    wait_for(qtbot, lambda: not view.following)
+    zoomed = view.plot.vb.viewRange()
+    assert not in_view(view)
+    k = next(k for k in (0, 2, 3) if viewport.rect().contains(QPoint(*map(round, view.handle_scene_pos(k)))))
+    x, y = view.handle_scene_pos(k)
+    drag(viewport, (x, y), (x + 40, y))
+    wait_for(qtbot, lambda: window.undo_stack.count() == 2)
+    moved = np.array(window.undo_stack.command(1).do.center)
+    wait_for(qtbot, lambda: np.abs(cluster_means(frame(window))[k] - moved).max() < 0.1)
+    # kept (a pixel's change of the plot's height in the layout moves its ends by 0.01)
+    np.testing.assert_allclose(view.plot.vb.viewRange(), zoomed, atol=0.05)
+    assert not view.following and not in_view(view)
+    at, left, none = QPoint(5, viewport.height() // 2), Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind, buttons in (("Press", left), ("Release", none), ("DblClick", left), ("Release", none)):
+        mouse(viewport, getattr(QEvent.Type, "MouseButton" + kind), at, buttons)  # a double click
+    wait_for(qtbot, lambda: view.following and in_view(view))
