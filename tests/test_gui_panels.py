@@ -24,6 +24,25 @@ from sim.theory import circle_loss
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def bare_curves(qtbot, size: tuple[int, int] | None = None, show: bool = False):
+    """A metric curves widget alone (no minimum cell size), of `size`, shown if asked."""
+    from gui.curves import Curves
+
+    curves = Curves(min_cell=(0, 0))
+    qtbot.addWidget(curves)
+    if size is not None:
+        curves.resize(*size)
+    if show:
+        curves.show()
+    return curves
+
+
+def frames_at(steps: tuple[int, ...]) -> list:
+    """fig5-2d's first frame, stamped with each of `steps` (curves drawn over that range)."""
+    first = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
+    return [dataclasses.replace(first, step=step) for step in steps]
+
+
 def test_theory_panel_fills_in_the_background(qtbot, tmp_path) -> None:
     window = open_window(qtbot, tmp_path)
     window.theory_dock.raise_()
@@ -209,11 +228,7 @@ def test_panels_never_push_the_window_and_stay_readable_in_a_short_wide_dock(qtb
 def test_one_step_of_curves_shows_a_dot_on_a_readable_range(qtbot) -> None:
     """An export's first frame: each metric is a dot, on the export's own step axis, with its
     value inside a y range of sensible size (not pyqtgraph's -0.4..0.4 around nothing)."""
-    from gui.curves import Curves
-
-    curves = Curves(min_cell=(0, 0))
-    qtbot.addWidget(curves)
-    curves.resize(1200, 220)
+    curves = bare_curves(qtbot, (1200, 220))
     curves.set_step_range(0, 490)
     frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
     curves.add((frame,))
@@ -313,11 +328,7 @@ def test_curves_against_flow_time_follow_the_frames_and_the_choice(qtbot) -> Non
     """Issue 13: the curves' x axis is the step or the flow time t. Each line's x values are the
     frames' own steps or flow times, an event line sits at its step's flow time, the axis label
     says which, and the key's chooser switches it."""
-    from gui.curves import Curves
-
-    curves = Curves(min_cell=(0, 0))
-    qtbot.addWidget(curves)
-    curves.resize(1200, 240)
+    curves = bare_curves(qtbot, (1200, 240))
     sim = Simulation(load_preset("fig5-2d"), device="cpu")
     frames = [sim.frame(block_ratio=False)]
     for _ in range(3):
@@ -360,10 +371,8 @@ def test_per_cluster_curves_follow_each_cluster_through_a_removal(qtbot) -> None
     cluster's, the removed one's ends, and the lines take the colour of their cluster's new
     place (cluster 3 is drawn as cluster 2 now, as in every other view)."""
     from gui.colors import cluster_hex
-    from gui.curves import Curves
 
-    curves = Curves(min_cell=(0, 0))
-    qtbot.addWidget(curves)
+    curves = bare_curves(qtbot)
     frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
     R = np.array([0.1, 0.2, 0.3, 0.4])
     before = dataclasses.replace(frame, cluster_metrics={**frame.cluster_metrics, "R": R})
@@ -388,16 +397,9 @@ def test_event_labels_never_overlap_or_leave_the_loss_plot(qtbot) -> None:
     """Many edits and switches close together (a fresh-user look: "emoved cluster 1: n=64
     ster 5", labels cut at the plot's left edge): the labels shown lie whole inside the plot
     and apart; the newest is always shown; the others are hidden where no row has room."""
-    from gui.curves import Curves
-
-    curves = Curves(min_cell=(0, 0))
-    qtbot.addWidget(curves)
-    curves.resize(900, 300)
-    curves.show()
-    sim = Simulation(load_preset("fig5-2d"), device="cpu")
-    for step in (0, 400):
-        frame = sim.frame(block_ratio=False)
-        curves.add((dataclasses.replace(frame, step=step),))
+    curves = bare_curves(qtbot, (900, 300), show=True)
+    for stamped in frames_at((0, 400)):
+        curves.add((stamped,))
     texts = ["moved cluster 2", "kernel: identity", "cluster 1: n=64", "removed cluster 4", "kernel: NN"]
     for i in range(13):  # the newest an edit (a kernel switch's label waits for room right of its line)
         curves.mark(5 + 30 * i, texts[i % len(texts)])
@@ -415,15 +417,9 @@ def test_a_kernel_switch_is_labelled_over_the_stretch_its_kernel_ran(qtbot) -> N
     """NN -> identity -> infinite width -> NN: each kernel's name right of its own line (a
     fresh-user look saw "infinite width" over the identity stretch); a switch at the plot's
     right edge has no room there and waits, rather than sitting over the kernel before it."""
-    from gui.curves import Curves
-
-    curves = Curves(min_cell=(0, 0))
-    qtbot.addWidget(curves)
-    curves.resize(1400, 300)
-    curves.show()
-    sim = Simulation(load_preset("fig5-2d"), device="cpu")
-    for step in (0, 600):
-        curves.add((dataclasses.replace(sim.frame(block_ratio=False), step=step),))
+    curves = bare_curves(qtbot, (1400, 300), show=True)
+    for stamped in frames_at((0, 600)):
+        curves.add((stamped,))
     for step, text in ((150, "kernel: identity"), (280, "kernel: infinite width"), (595, "kernel: NN")):
         curves.mark(step, text)
     curves.redraw()
