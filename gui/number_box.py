@@ -1,52 +1,62 @@
-"""Number boxes that refuse out-of-range input out loud. Qt's spin boxes drop a key that would
-take the text out of range, so typing 5000 into a box that ends at 100 gave 500 and -1 gave 1,
-each applied to the run without a word. These boxes let such a number be typed; when it is
-committed (Return, or focus leaving) the box keeps its value and emits `refused` with one line
-naming the field, the range and the number typed."""
+"""Number boxes that read what is typed as a person means it and refuse the rest out loud.
+Qt's spin boxes drop a key that would make the text invalid or out of range, so typing 5000
+into a box that ends at 100 gave 500, -1 gave 1, 1e-9 gave 19 and 64.5 in a whole-number box
+gave 645, each applied to the run without a word. These boxes take every key; when the text is
+committed (Return, or focus leaving) they take a number in range (1e-4 and 2.5E3 as well as
+0.0001; a decimal comma, 1,5, as 1.5) and otherwise keep their value and emit `refused` with
+one line naming the field, what was expected and what was typed."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QSpinBox
+from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
 
 
-def _typed_number(box: QAbstractSpinBox, text: str) -> float | None:
-    """The number `text` holds without the box's prefix and suffix, or None."""
-    body = text.removeprefix(box.prefix()).removesuffix(box.suffix()).strip()
+def _body(box: QDoubleSpinBox | QSpinBox, text: str) -> str:
+    """`text` without the box's prefix and suffix."""
+    return text.removeprefix(box.prefix()).removesuffix(box.suffix()).strip()
+
+
+def _number(box: QDoubleSpinBox | QSpinBox, text: str) -> float | None:
+    """The finite number `text` holds (a whole number in an integer box), or None. A comma is a
+    decimal point when the text has one comma and no point."""
+    body = _body(box, text)
+    if body.count(",") == 1 and "." not in body:
+        body = body.replace(",", ".")
     try:
-        return float(body)
+        value = float(body)
     except ValueError:
         return None
-
-
-def _outside(box: QDoubleSpinBox | QSpinBox, text: str) -> float | None:
-    """The number typed when it lies outside the box's range, else None."""
-    value = _typed_number(box, text)
-    if value is None or box.minimum() <= value <= box.maximum():
+    if not math.isfinite(value) or (isinstance(box, QSpinBox) and not value.is_integer()):
         return None
     return value
 
 
-def _validate(box: QDoubleSpinBox | QSpinBox, state: tuple, text: str, pos: int) -> tuple:
-    """Qt's verdict on `text`, with a number outside the range (or its sign, as typed first)
-    let through as unfinished."""
-    sign = text.removeprefix(box.prefix()).removesuffix(box.suffix()).strip() in ("-", "+", "-.", "+.")
-    if state[0] == QValidator.State.Invalid and (sign or _outside(box, text) is not None):
-        return QValidator.State.Intermediate, text, pos
-    return state
+def _special(box: QDoubleSpinBox | QSpinBox, text: str) -> bool:
+    """Whether `text` is the box's special value text (shown for its minimum, e.g. "max")."""
+    return bool(box.specialValueText()) and text.strip() == box.specialValueText()
 
 
-def _refusal(box: QDoubleSpinBox | QSpinBox, field: str, text: str) -> str | None:
-    """The line that refuses `text`, or None when it is not an out-of-range number."""
-    value = _outside(box, text)
-    if value is None:
-        return None
+def _validate(box: QDoubleSpinBox | QSpinBox, text: str, pos: int) -> tuple:
+    """Acceptable for a number in range (or the special value text); anything else is unfinished,
+    so that no key is dropped: what is committed unfinished is refused."""
+    value = _number(box, text)
+    if _special(box, text) or (value is not None and box.minimum() <= value <= box.maximum()):
+        return QValidator.State.Acceptable, text, pos
+    return QValidator.State.Intermediate, text, pos
+
+
+def _refusal(box: QDoubleSpinBox | QSpinBox, field: str, text: str) -> str:
+    """The line that refuses `text` (not a number in the box's range)."""
     kept = box.value()
     shown = box.specialValueText() if kept == box.minimum() and box.specialValueText() else _plain(box, kept)
-    typed = text.removeprefix(box.prefix()).removesuffix(box.suffix()).strip()
+    typed = _body(box, text) or "nothing"
     low, high = _plain(box, box.minimum()), _plain(box, box.maximum())
-    return f"{field}: expected a number from {low} to {high}, got {typed}; kept {shown}"
+    kind = "a whole number" if isinstance(box, QSpinBox) else "a number"
+    return f"{field}: expected {kind} from {low} to {high}, got {typed}; kept {shown}"
 
 
 def _plain(box: QDoubleSpinBox | QSpinBox, value: float) -> str:
@@ -56,7 +66,7 @@ def _plain(box: QDoubleSpinBox | QSpinBox, value: float) -> str:
 
 
 def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
-    """`base` that lets an out-of-range number be typed and refuses it, naming `field`, on commit."""
+    """`base` that takes any key and, on commit, a number in range or a refusal naming `field`."""
 
     class Box(base):
         refused = Signal(str)
@@ -66,13 +76,20 @@ def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
             self.field = field
 
         def validate(self, text: str, pos: int) -> object:
-            return _validate(self, super().validate(text, pos), text, pos)
+            return _validate(self, text, pos)
+
+        def valueFromText(self, text: str) -> float | int:
+            if _special(self, text):
+                return self.minimum()
+            value = _number(self, text)
+            if value is None:
+                return self.value()
+            return int(value) if isinstance(self, QSpinBox) else value
 
         def fixup(self, text: str) -> str:
-            message = _refusal(self, self.field, text)
-            if message:
-                self.refused.emit(message)
-            return super().fixup(text)
+            if _validate(self, text, 0)[0] != QValidator.State.Acceptable:
+                self.refused.emit(_refusal(self, self.field, text))
+            return text
 
     Box.__doc__ = doc
     return Box

@@ -154,14 +154,24 @@ def test_an_out_of_range_edit_is_one_line_and_the_run_goes_on(qtbot, tmp_path) -
     [
         ("tau", "5000", "tau: expected a number from 0.001 to 1000, got 5000; kept 0.5"),
         ("lr", "-1", "step size: expected a number from 0.00001 to 100, got -1; kept 0.05"),
-        ("steps_per_frame", "9999999", "steps per frame: expected a number from 0 to 100000, got 9999999; kept max"),
-        ("count", "99999999", "cluster 1 count: expected a number from 1 to 1000000, got 99999999; kept 64"),
+        (
+            "steps_per_frame",
+            "9999999",
+            "steps per frame: expected a whole number from 0 to 100000, got 9999999; kept max",
+        ),
+        ("count", "99999999", "cluster 1 count: expected a whole number from 1 to 1000000, got 99999999; kept 64"),
         ("radius", "-0.5", "cluster 1 radius: expected a number from 0 to 1000000, got -0.5; kept 0.3"),
+        ("lr", "1e-9", "step size: expected a number from 0.00001 to 100, got 1e-9; kept 0.05"),
+        ("count", "64.5", "cluster 1 count: expected a whole number from 1 to 1000000, got 64.5; kept 64"),
+        ("tau", "abc", "tau: expected a number from 0.001 to 1000, got abc; kept 0.5"),
+        ("tau", "nan", "tau: expected a number from 0.001 to 1000, got nan; kept 0.5"),
+        ("radius", "1e", "cluster 1 radius: expected a number from 0 to 1000000, got 1e; kept 0.3"),
     ],
 )
 def test_a_typed_number_out_of_range_is_refused_naming_the_field(qtbot, tmp_path, box, typed, message) -> None:
-    """Typed key by key as a person does (Qt's boxes dropped the key that left the range: 5000
-    became 500 and -1 became 1, applied to the run without a word)."""
+    """Typed key by key as a person does (Qt's boxes dropped the key that made the text invalid
+    or left the range: 5000 became 500, -1 became 1, 1e-9 became 19 and 64.5 in a whole-number
+    box 645, applied to the run without a word)."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
@@ -183,6 +193,35 @@ def test_a_typed_number_out_of_range_is_refused_naming_the_field(qtbot, tmp_path
         0.05,
         load_preset("fig5-2d").data.clusters[0],
     )
+
+
+def test_numbers_typed_in_scientific_notation_or_with_a_decimal_comma_are_read_as_meant(qtbot, tmp_path) -> None:
+    """1e-4 is 0.0001 (Qt's box took 1e-4 as 14), 1,5 is 1.5 (it took 15: a group separator)
+    and 1e2 in a whole-number box is 100; each reaches the run."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window = open_window(qtbot, tmp_path)
+    wait_for(qtbot, lambda: window.cluster_table.table.rowCount() == 4)
+    count = window.cluster_table.table.cellWidget(0, 1)
+    for widget, typed, value in (
+        (window.controls.lr, "1e-4", 1e-4),
+        (window.controls.noise, "1,5", 1.5),
+        (count, "1e2", 100),
+    ):
+        widget.setFocus()
+        widget.lineEdit().selectAll()
+        QTest.keyClicks(widget, typed)
+        assert widget.text() == typed
+        QTest.keyClick(widget, Qt.Key.Key_Return)
+        wait_for(qtbot, lambda widget=widget, value=value: widget.value() == value)
+
+    def applied() -> tuple:
+        preset = window.snapshot.preset
+        return preset.training.lr, preset.views.noise, preset.data.clusters[0].count
+
+    wait_for(qtbot, lambda: applied() == (1e-4, 1.5, 100))
+    assert window.statusBar().currentMessage().count("expected") == 0
 
 
 def test_the_text_under_the_kernel_selector_follows_the_kernel(qtbot, tmp_path) -> None:
