@@ -2,9 +2,11 @@
 the room from its docks as well as its central views; when it grows again, all the room goes
 to the central views, so a dock once squeezed stays small (the input plane and the kernel
 heatmap at a third of their size after a window was made small and large again). This
-remembers each dock's width and height as last laid out while the window kept its size (its
-first layout, a separator dragged; a tab raised takes its group's) and, when the window grows, gives each
-visible dock back up to those sizes."""
+remembers each dock's width and height as laid out by the window's first layout, by a
+separator dragged (at any window size), or by the layout at a steady window size no smaller
+than when they were last remembered (a tab raised takes its group's; not the squeezed sizes,
+nor a layout redone in a small window) and, when the window grows, gives each visible dock
+back up to those sizes."""
 
 from __future__ import annotations
 
@@ -22,12 +24,18 @@ class DockSizes(QObject):
         self.window, self.docks = window, docks
         self.wanted: dict[QDockWidget, tuple[int, int]] = {}
         self._window_size: QSize | None = None  # the size the window was last laid out at
+        self._remembered_at = QSize(0, 0)  # the window's size when `wanted` was last set
         self._giving_back = False
         self._arriving: set[QObject] = set()
         for dock in docks:
             dock.installEventFilter(self)
+        window.installEventFilter(self)  # the separators between docks are the window's own
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window:
+            if event.type() == QEvent.Type.MouseButtonRelease:  # a separator dragged, maybe
+                QTimer.singleShot(0, self._remember_all)
+            return False
         if event.type() == QEvent.Type.Move and not self.window.rect().contains(event.oldPos()):
             # a tab raised: Qt keeps the docks behind a tab outside the window and moves the
             # raised one in, then gives it the group's size: that size is no one's choice
@@ -38,6 +46,7 @@ class DockSizes(QObject):
             and not self._giving_back
             and watched not in self._arriving
             and self.window.size() == self._window_size
+            and self._unsqueezed()
             and self._placed(watched)
         ):
             self._remember(watched, self._extents(watched, event.size()))
@@ -54,7 +63,14 @@ class DockSizes(QObject):
             QTimer.singleShot(0, lambda: self._give_back(grew))
 
     def _placed(self, dock: QObject) -> bool:
-        return isinstance(dock, QDockWidget) and dock.isVisible() and not dock.isFloating()
+        """Whether `dock` is laid out in the window, in front (Qt keeps a tab behind another
+        outside the window)."""
+        return (
+            isinstance(dock, QDockWidget)
+            and dock.isVisible()
+            and not dock.isFloating()
+            and self.window.rect().contains(dock.geometry().topLeft())
+        )
 
     def _extents(self, dock: QDockWidget, size: QSize) -> tuple[int, int]:
         """(width, height) of the dock's layout item: its size and its tab bar's height."""
@@ -66,10 +82,15 @@ class DockSizes(QObject):
         ]
         return size.width(), size.height() + sum(bar.height() for bar in tabs)
 
+    def _unsqueezed(self) -> bool:
+        size = self.window.size()
+        return size.width() >= self._remembered_at.width() and size.height() >= self._remembered_at.height()
+
     def _remember(self, dock: QDockWidget, extents: tuple[int, int]) -> None:
         """For the dock and the docks tabbed with it (a tab raised later takes the group's place)."""
         for each in (dock, *self.window.tabifiedDockWidgets(dock)):
             self.wanted[each] = extents
+        self._remembered_at = self.window.size()
 
     def _remember_all(self) -> None:
         for dock in self.docks:

@@ -1,13 +1,16 @@
 """Embedding view: one titled vispy SceneCanvas (drawn offscreen, shown as an image) showing a simulation's
 embeddings. The drawing itself (circle or sphere, points coloured by cluster, velocity and
 cluster arrows, trails) is gui/embedding_scene.py's EmbeddingScene, shared with the
-offscreen exporter; this widget adds the title, the arrow-scale label (never cut: the title
-gives way, cut with an ellipsis) and a "fixed scale" switch around it. Views made with one
-ArrowScale (the two panes side by side) fix and share one scale."""
+offscreen exporter; this widget adds the title, the arrow-scale label and a "fixed scale"
+switch around it: beside the title when both fit, else on a line of their own under it (a
+pane side by side is narrow and tall, so the title, which says which run it shows, stays
+whole); a title too long even alone is cut with an ellipsis. Views made with one ArrowScale
+(the two panes side by side) fix and share one scale."""
 
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from vispy import app as vispy_app
 from vispy import scene
@@ -62,17 +65,25 @@ class EmbeddingView(QWidget):
             "Keep one arrow scale for the whole run (and both panes side by side), taken from its first frame, "
             "so arrow lengths compare between frames and panes; very long arrows are capped"
         )
-        header = QHBoxLayout()
-        header.setContentsMargins(6, 2, 6, 0)
-        header.addWidget(self.title, 1)
-        header.addWidget(self.scale_label)
-        header.addWidget(self.fixed_scale)
+        self.extras = QWidget()  # the arrow scale and its switch, beside the title or under it
+        extras = QHBoxLayout(self.extras)
+        extras.setContentsMargins(0, 0, 0, 0)
+        extras.addWidget(self.scale_label)
+        extras.addWidget(self.fixed_scale)
+        self.header = QHBoxLayout()
+        self.header.setContentsMargins(6, 2, 6, 0)
+        self.header.addWidget(self.title, 1)
+        self.header.addWidget(self.extras)
+        self.under = QHBoxLayout()
+        self.under.setContentsMargins(6, 0, 6, 0)
+        self.under.addStretch(1)
 
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=BACKGROUND, size=(520, 520), show=False)
         self.image = CanvasImage(self.canvas)  # drawn offscreen: gui/offscreen_canvas.py says why
         self.image.setMinimumSize(240, 240)
         self.scene = EmbeddingScene(self.canvas, arrow_scale)
         self.arrow_scale = self.scene.arrow_scale
+        self.partner: EmbeddingView | None = None  # the other pane side by side: headers laid out alike
         self.arrow_scale.listeners.append(self._scale_changed)
         self.fixed_scale.setChecked(self.arrow_scale.fixed)
         self.fixed_scale.toggled.connect(self.arrow_scale.set_fixed)
@@ -80,7 +91,8 @@ class EmbeddingView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addLayout(header)
+        layout.addLayout(self.header)
+        layout.addLayout(self.under)
         layout.addWidget(self.image, 1)
 
     def _scale_changed(self) -> None:
@@ -91,6 +103,26 @@ class EmbeddingView(QWidget):
         if self.last_frame is not None:
             self.show_frame(self.last_frame)
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_extras()
+
+    def _crowded(self) -> bool:
+        """Whether the title and the arrow scale do not fit on one line."""
+        room = self.width() - 12 - self.header.spacing()
+        return self.title.fontMetrics().horizontalAdvance(self.title.text()) + self.extras.sizeHint().width() > room
+
+    def _place_extras(self) -> None:
+        """The arrow scale beside the title when both fit on the line, else under it; with a
+        visible partner (the other pane side by side) both panes alike, so their pictures line up."""
+        shown = [view for view in (self, self.partner) if view is not None and view.isVisible()] or [self]
+        under = any(view._crowded() for view in shown)
+        for view in shown:
+            here, there = (view.under, view.header) if under else (view.header, view.under)
+            if here.indexOf(view.extras) < 0:
+                there.removeWidget(view.extras)
+                here.addWidget(view.extras)
+
     def set_latent(self, m: int) -> None:
         self.scene.set_latent(m)
 
@@ -100,6 +132,7 @@ class EmbeddingView(QWidget):
     def show_frame(self, frame: Frame) -> None:
         """Draw one frame and show the arrows' length scale in the header."""
         self.scale_label.setText(self.scene.show_frame(frame))
+        self._place_extras()
 
     def show_points(self, Z: np.ndarray, labels: np.ndarray) -> None:
         """Points only (for benchmarks and previews)."""

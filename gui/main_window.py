@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         self.twin_view = EmbeddingView("identity kernel", arrow_scale=self.main_view.arrow_scale)
         self.twin_view.scene.share_camera(self.main_view.scene)
         self.twin_view.hide()
+        self.main_view.partner, self.twin_view.partner = self.twin_view, self.main_view
         self.legend = Legend()
         row = QHBoxLayout()
         row.setSpacing(6)

@@ -226,22 +226,47 @@ def test_a_legend_that_scrolls_shows_its_names_whole_above_the_scroll_bar(qtbot,
     assert legend.scroll.horizontalScrollBar().isVisible()
 
 
-def test_a_view_title_too_long_for_its_pane_is_cut_with_an_ellipsis(qtbot, tmp_path) -> None:
-    """Side by side at 1366 x 768 the twin's title does not fit beside its arrow scale: it is
-    drawn cut with an ellipsis (its whole text as a tooltip), not clipped mid-letter."""
+def test_a_view_title_keeps_its_line_and_is_cut_with_an_ellipsis_only_when_too_long_alone(qtbot, tmp_path) -> None:
+    """Side by side at 1366 x 768 the twin's title and its arrow scale do not fit on one line:
+    the scale goes under the title, which is whole (it was cut to "identity ker..." beside the
+    scale, the part that says which run it shows lost). In a narrower window, where the title
+    does not fit even alone, it is drawn cut with an ellipsis (its whole text as a tooltip)."""
     window = open_window(qtbot, tmp_path)
     window.set_side_by_side(True)
     window.resize(1366, 768)
-    title = window.twin_view.title
+    view = window.twin_view
+    title = view.title
     wait_for(qtbot, lambda: window.width() == 1366 and title.text() == "identity kernel (same start)")
-    wait_for(qtbot, lambda: window.twin_view.scale_label.text() != "")
+    wait_for(qtbot, lambda: view.scale_label.text() != "" and view.scale_label.isVisible())
+    wait_for(qtbot, lambda: title.shown_text() == title.text())
+    label = view.scale_label
+    assert label.mapTo(window, QPoint(0, 0)).y() >= title.mapTo(window, QPoint(0, title.height())).y()
+    assert label.width() >= label.sizeHint().width()  # the scale whole too
+    assert title.toolTip() == ""
+    main = window.main_view  # the other pane alike, so that the two pictures line up
+    assert main.scale_label.mapTo(window, QPoint(0, 0)).y() == label.mapTo(window, QPoint(0, 0)).y()
+    assert main.image.mapTo(window, QPoint(0, 0)).y() == view.image.mapTo(window, QPoint(0, 0)).y()
+    window.set_side_by_side(False)  # alone and wide, the main pane's scale goes back beside its title
+    wait_for(
+        qtbot,
+        lambda: (
+            main.scale_label.mapTo(window, QPoint(0, 0)).y()
+            < main.title.mapTo(window, QPoint(0, main.title.height())).y()
+        ),
+    )
+
+    from gui.embedding_view import EmbeddingView
+
+    narrow = EmbeddingView("infinite width kernel (from step 1234567, a copy of the run there)")
+    qtbot.addWidget(narrow, before_close_func=lambda view: view.close_canvas())
+    narrow.resize(240, 300)
+    narrow.show()
+    title = narrow.title
+    wait_for(qtbot, lambda: narrow.width() == 240 and title.shown_text() != title.text())
     shown = title.shown_text()
-    assert shown != title.text() and shown.endswith("…") and title.text().startswith(shown[:-1])
+    assert shown.endswith("…") and title.text().startswith(shown[:-1])
     assert title.fontMetrics().horizontalAdvance(shown) <= title.contentsRect().width()
     assert title.toolTip() == title.text()
-    assert (
-        title.mapTo(window, title.rect().topRight()).x() < window.twin_view.scale_label.mapTo(window, QPoint(0, 0)).x()
-    )
 
 
 def test_the_metric_curves_follow_a_long_run_in_a_single_view(qtbot, tmp_path) -> None:
@@ -332,6 +357,24 @@ def test_every_control_of_the_window_has_a_tooltip(qtbot, tmp_path) -> None:
     assert bare == []
 
 
+def drag_on(widget, at: QPoint, dx: int, dy: int) -> None:
+    """Press the left button at `at`, move by (dx, dy) in steps and release, as a person would."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    points = [at] + [at + QPoint(dx * i // 4, dy * i // 4) for i in range(1, 5)]
+    kinds = [QEvent.Type.MouseButtonPress] + [QEvent.Type.MouseMove] * 4 + [QEvent.Type.MouseButtonRelease]
+    for kind, point in zip(kinds, points + [points[-1]]):
+        button = none if kind == QEvent.Type.MouseMove else left
+        buttons = none if kind == QEvent.Type.MouseButtonRelease else left
+        event = QMouseEvent(
+            kind, QPointF(point), QPointF(widget.mapToGlobal(point)), button, buttons, Qt.KeyboardModifier.NoModifier
+        )
+        QApplication.sendEvent(widget, event)
+        QApplication.processEvents()
+
+
 def test_docks_squeezed_by_a_smaller_window_grow_back_when_it_grows(qtbot, tmp_path) -> None:
     """1366 x 740 -> 900 x 600 -> 1366 x 740: the input plane stayed 338 px wide (400 before)
     and the tabs under it 184 px tall (211), the central views taking all the room back. The
@@ -349,12 +392,16 @@ def test_docks_squeezed_by_a_smaller_window_grow_back_when_it_grows(qtbot, tmp_p
         return {dock.objectName(): dock.size().toTuple() for dock in docks(window) if dock.isVisible()}
 
     resized(1366, 740)
-    window.resizeDocks([window.input_dock], [430], Qt.Orientation.Horizontal)  # a separator dragged
-    window.resizeDocks([window.input_dock, window.table_dock], [200, 260], Qt.Orientation.Vertical)
+    before = sizes()
+    central, column = window.centralWidget().geometry(), window.input_dock.geometry()
+    # the separators dragged with the mouse: the right column 30 px wider, the input plane 20 shorter
+    drag_on(window, QPoint((central.right() + column.left()) // 2, column.center().y()), -30, 0)
+    table = window.table_dock.geometry()
+    drag_on(window, QPoint(column.center().x(), (column.bottom() + table.top()) // 2), 0, -20)
     for _ in range(3):
         QApplication.processEvents()
     chosen = sizes()
-    assert chosen["input"][0] == 430 and chosen["input"][1] < chosen["clusters"][1], chosen
+    assert chosen["input"] == (before["input"][0] + 30, before["input"][1] - 20), (before, chosen)
     resized(900, 600)
     squeezed = sizes()
     assert squeezed["input"][0] < 430 and squeezed["clusters"][1] < chosen["clusters"][1], squeezed
