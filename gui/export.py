@@ -118,6 +118,10 @@ class ExportOptions:
             raise ExportError(f"--steps-per-frame: expected an integer >= 1, got {self.steps_per_frame}")
         if self.twin_from < 0:
             raise ExportError(f"--twin-from: expected a step >= 0, got {self.twin_from}")
+        if self.twin_from and "identity" not in self.panels:
+            raise ExportError(
+                f"--twin-from: starts the identity panel's run; expected --panels with identity, got {','.join(self.panels)}"
+            )
 
 
 def video_kind(path: Path) -> str:

@@ -195,8 +195,9 @@ class ExportDialog(QDialog):
         w, h = self.width_box.value(), self.height_box.value()
         if self.kind() == "mp4":
             w, h = w - w % 2, h - h % 2
+        panels = tuple(name for name, box in self.panels.items() if box.isChecked())
         return ExportOptions(
-            panels=tuple(name for name, box in self.panels.items() if box.isChecked()),
+            panels=panels,
             size=(w, h),
             fps=self.fps.value(),
             frames=self.frames.value(),
@@ -205,7 +206,7 @@ class ExportDialog(QDialog):
             cluster_arrows=self.cluster_arrows.isChecked(),
             trails=self.trails.isChecked(),
             x_axis=self.x_axis.currentData(),
-            twin_from=self.twin_from,
+            twin_from=self.twin_from if "identity" in panels else 0,
         )
 
     def target(self) -> tuple[Path, str]:

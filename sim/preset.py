@@ -409,8 +409,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     line naming the file, when it cannot be read or parsed."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise PresetError(f"{path}: cannot read: {(exc.strerror or str(exc)).lower()}") from None
+    except UnicodeDecodeError:
+        raise PresetError(f"{path}: cannot read: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise PresetError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:

@@ -140,7 +140,7 @@ def write(path: Path, text: str | bytes) -> Path:
         ('name = "x"\n[data]\nclusters = [ { center = [0.0, 0.0] } ]\n[loss]\ntau = -1.0\n', "loss.tau"),
         ('name = "x"\ncolour = "red"\n[data]\nclusters = [ { center = [0.0, 0.0] } ]\n', "colour"),
         ("name = [unclosed\n", "not valid TOML"),
-        (b"name = \xff\xfe\n", "cannot read"),
+        (b"name = \xff\xfe\n", "cannot read: not UTF-8 text"),
     ],
     ids=["out-of-range", "unknown-field", "not-toml", "unreadable"],
 )
@@ -166,6 +166,10 @@ def test_a_bad_preset_is_one_line_and_exit_2(tmp_path, capsys, content, field):
         (
             ["--video", "OUT.gif", "--fps", "60"],
             "viewers play delays under 2/100 s at about 10 fps: expected at most 50 for a .gif, got 60",
+        ),
+        (
+            ["--video", "OUT.mp4", "--twin-from", "50"],
+            "--twin-from: starts the identity panel's run; expected --panels with identity, got embedding,curves",
         ),
         (["--png-dir", "OUT", "--video", "OUT.mp4"], "not allowed with argument"),
         ([], "one of the arguments --video --png-dir is required"),

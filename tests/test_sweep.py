@@ -258,6 +258,9 @@ def test_a_sweep_file_names_its_preset_from_its_own_folder(tmp_path, monkeypatch
     assert make_sweep(None, [], None, None, None, Path("sf/good.toml"))[0].preset.name == "mine"
     with pytest.raises(PresetError, match=r"^sf/bad.toml: preset: sf/gone.toml: no such preset file"):
         make_sweep(None, [], None, None, None, Path("sf/bad.toml"))
+    # a sweep file that is not there: the reason in words (it was Python's "[Errno 2] ...: 'x'")
+    with pytest.raises(PresetError, match=r"^sf/nosuch.toml: cannot read: no such file or directory$"):
+        make_sweep(None, [], None, None, None, Path("sf/nosuch.toml"))
 
 
 def test_seeds_alone_are_a_sweep_of_one_preset() -> None:
