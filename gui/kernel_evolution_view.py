@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import MUTED
 from gui.curves import COMPACT_HEIGHT, CurvePlot
 from gui.plot_grid import shrinkable_title
 from sim import Frame
 
-CURVES = (  # key, legend entry, short name (the key in the title when there is no room for the legend), colour
+CURVES = (  # key, legend entry, short name (in the key line when there is no room for the legend), colour
     ("distance", "kernel distance ||H - H0|| / ||H0||", "distance", "#f0c05a"),
     ("alignment", "alignment with clusters", "alignment", "#6fd3e0"),
     ("top_share", "top-K share in cluster span", "top-K", "#c58cf0"),
@@ -28,7 +28,7 @@ EIGENVALUES = 8  # sim/kernel_evolution.py keeps the 8 largest
 SPECTRUM_TITLE = "largest eigenvalues of H"
 BOTTOM_MARGIN = 4
 LEGEND_MIN_WIDTH = 240  # the curves' plot narrower than this drops its legend (it covered the curves)
-KEY_MIN_HEIGHT = 80  # a plot lower than this has no title at all (the curves keep the room)
+PLOT_MIN_HEIGHT = 40  # each plot keeps this much; the key line goes first
 
 
 class KernelEvolutionView(QWidget):
@@ -38,7 +38,7 @@ class KernelEvolutionView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.plot = CurvePlot()
-        self.plot.setMinimumHeight(40)
+        self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("bottom").setLabel("step", color=MUTED)
@@ -47,7 +47,7 @@ class KernelEvolutionView(QWidget):
             key: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name) for key, name, _, color in CURVES
         }
         self.spectrum = CurvePlot()
-        self.spectrum.setMinimumHeight(40)
+        self.spectrum.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.spectrum.hideButtons()
         self.spectrum.setMenuEnabled(False)
         self.spectrum.setLogMode(y=True)
@@ -63,8 +63,14 @@ class KernelEvolutionView(QWidget):
             f"H(theta) against its start, on the heatmap's subsample (while this panel is visible):<br>{key}"
             f"<br>right: the {EIGENVALUES} largest eigenvalues of H (log scale)"
         )
+        self.key = QLabel()  # the legend's stand-in when it has no room: short names in the curves' colours
+        self.key.setWordWrap(True)
+        self.key.setStyleSheet("font-size: 10px;")
+        self.key.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, BOTTOM_MARGIN)
+        layout.setSpacing(0)
+        layout.addWidget(self.key)
         self.plots = QBoxLayout(QBoxLayout.Direction.LeftToRight)  # one above the other when narrow
         self.plots.addWidget(self.plot, 2)
         self.plots.addWidget(self.spectrum, 1)
@@ -74,22 +80,24 @@ class KernelEvolutionView(QWidget):
         self.eigenvalues: list[np.ndarray] = []
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """Short of room (a 1366 x 768 screen), the curves keep it: the legend gives way to a
-        one-line key of short names in the curves' colours as the plot's title, and the
-        spectrum's title is shortened, while each plot is KEY_MIN_HEIGHT tall; lower still,
-        both go (the tooltip names the curves in full). A narrow panel stacks the two plots,
-        and its curves' plot is too narrow for the legend."""
+        """Short of room (a 1366 x 768 screen), the curves keep it: the legend and the
+        spectrum's title give way to a key line above both plots, short names in the curves'
+        colours and where the eigenvalues are (plot titles took 20 px of each plot, so that
+        below 80 px the curves went unnamed); lower still, where each plot would keep less than
+        PLOT_MIN_HEIGHT, the key goes too (the tooltip names the curves in full). A narrow
+        panel stacks the two plots, and its curves' plot is too narrow for the legend."""
         super().resizeEvent(event)
         narrow = self.width() < 1.2 * self.height()
         self.plots.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
         tall = self.height() - BOTTOM_MARGIN >= COMPACT_HEIGHT * (2 if narrow else 1)  # each plot's height
         roomy = tall and self.width() * (1 if narrow else 2 / 3) >= LEGEND_MIN_WIDTH  # the curves' plot's width
         self.legend.setVisible(roomy)
-        each = (self.height() - BOTTOM_MARGIN) / (2 if narrow else 1)
-        keyed = not roomy and each >= KEY_MIN_HEIGHT
-        self.plot.setTitle(SHORT_KEY if keyed else None, size="7pt")
-        short = "eigenvalues" if keyed else None
-        self.spectrum.setTitle(SPECTRUM_TITLE if roomy else short, color=MUTED, size="9pt" if roomy else "8pt")
+        self.spectrum.setTitle(SPECTRUM_TITLE if roomy else None, color=MUTED, size="9pt")
+        where = "below" if narrow else "right"
+        self.key.setText(f'{SHORT_KEY} <span style="color:{MUTED}">&middot; eigenvalues {where}</span>')
+        line = self.key.heightForWidth(max(1, self.width() - 8))
+        each = (self.height() - BOTTOM_MARGIN - line) / (2 if narrow else 1)
+        self.key.setVisible(not roomy and each >= PLOT_MIN_HEIGHT)
 
     def add(self, frame: Frame) -> None:
         """Append a frame's kernel measures (frames without H, or a step already shown, are

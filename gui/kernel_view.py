@@ -1,7 +1,8 @@
 """Kernel view: the network kernel H(theta) (trace over outputs) on a sample of the data as
-an s x s pyqtgraph heatmap filling its plot (cells need not be square), rows and columns sorted by cluster with the cluster boundaries
-drawn, a colour bar with explicit levels, and a toggle to the K x K cluster-averaged kernel.
-It draws what a Frame carries (Frame.H, Frame.H_index) and says how old it is."""
+an s x s pyqtgraph heatmap, square, filling its plot's shorter side, rows and columns sorted
+by cluster with the cluster boundaries drawn and each block's name on the top axis, a colour
+bar with explicit levels, and a toggle to the K x K cluster-averaged kernel. It draws what a
+Frame carries (Frame.H, Frame.H_index) and says how old it is."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
+from gui.colors import BACKGROUND, FOREGROUND, MUTED
 from gui.elided_label import ElidedLabel
 from sim import Frame
 
@@ -60,7 +61,13 @@ class KernelView(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"), interactive=False)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self._lines: list[pg.PlotCurveItem] = []
-        self._ticks: list[pg.TextItem] = []
+        self.plot.showAxis("top")  # the blocks' names, over the matrix (inside, they covered its first rows)
+        self.plot.getAxis("top").setTextPen(FOREGROUND)
+        self.plot.getAxis("top").setStyle(tickLength=0)
+        view = self.plot.getViewBox()
+        view.sigResized.connect(lambda *_: self._name_blocks())  # spacing by the pixels a block has
+        view.sigRangeChanged.connect(lambda *_: self._name_blocks())
+        self.block_names: list[tuple[float, str]] = []  # (middle of the block, its group's name)
         top = QHBoxLayout()  # one row: a short dock (1366 x 768) keeps its height for the heatmap
         top.addWidget(self.average)
         top.addWidget(self.info, 1)
@@ -84,6 +91,21 @@ class KernelView(QWidget):
             for side in ("left", "bottom"):
                 self.plot.getAxis(side).showLabel(roomy)
         return False
+
+    def _name_blocks(self) -> None:
+        """The blocks' names as the top axis's ticks; where they would run together (many
+        small clusters, a small heatmap), every k-th, so that those shown are apart."""
+        view = self.plot.getViewBox()
+        (x0, x1), _ = view.viewRange()
+        pixels = max(view.width(), 1.0) / max(x1 - x0, 1e-9)  # per row of the matrix
+        metrics = self.graphics.fontMetrics()
+        shown: list[tuple[float, str]] = []
+        for middle, name in self.block_names:
+            half = (metrics.horizontalAdvance(name) / 2 + 3) / pixels  # half the name, in rows
+            at = min(max(middle, x0 + half), x1 - half)  # a name at the edge is drawn whole, not dropped
+            if not shown or at - half >= shown[-1][2]:
+                shown.append((at, name, at + half))
+        self.plot.getAxis("top").setTicks([[(at, name) for at, name, _ in shown]])
 
     def show_frame(self, frame: Frame) -> None:
         """Take the kernel from a frame that carries one (frames without H are ignored)."""
@@ -123,6 +145,7 @@ class KernelView(QWidget):
             axis.setLabel(unit, color=MUTED)  # setLabel shows the title: as it was
             axis.showLabel(shown)
         self.plot.setRange(xRange=(0, matrix.shape[1]), yRange=(0, matrix.shape[0]), padding=0)
+        self._name_blocks()
         ratio = frame.metrics.get("block_ratio", float("nan"))
         n, s = len(frame.labels), len(frame.H_index)
         sample = f"   (an even subsample of {s} of the {n} samples)" if s < n else ""
@@ -134,9 +157,9 @@ class KernelView(QWidget):
     def _draw_boundaries(self, edges: np.ndarray, starts: np.ndarray, labels: np.ndarray, size: int) -> None:
         """The blocks' edges as segments across the size x size matrix alone (lines across the
         whole plot ran on into the empty room beside a square heatmap), and each block's name."""
-        for item in self._lines + self._ticks:
+        for item in self._lines:
             self.plot.removeItem(item)
-        self._lines, self._ticks = [], []
+        self._lines = []
         if len(edges):
             e = np.repeat(np.asarray(edges, dtype=float), 2)
             ends = np.tile([0.0, float(size)], len(edges))
@@ -145,12 +168,11 @@ class KernelView(QWidget):
             )
             self.plot.addItem(segments)
             self._lines.append(segments)
-        for s in starts:
-            k = int(labels[s]) if s < len(labels) else 0
-            tick = pg.TextItem(self.name(k), color=cluster_hex(k), anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 150))
-            tick.setPos(float(s), 0.0)
-            self.plot.addItem(tick)
-            self._ticks.append(tick)
+        ends = np.append(np.asarray(starts, dtype=float)[1:], float(size))
+        self.block_names = [
+            ((float(s) + end) / 2, self.name(int(labels[s]) if s < len(labels) else 0))
+            for s, end in zip(starts, ends, strict=True)
+        ]
 
     def set_names(self, names: list[str]) -> None:
         """The groups' names (gui/legend.py's group_names), shown at each block's corner."""

@@ -61,9 +61,13 @@ def test_short_of_room_the_curves_keep_it_and_the_tooltip_names_them(qtbot) -> N
     qtbot.waitUntil(lambda: not view.legend.isVisible() and not spectrum_title.isVisible())
     qtbot.waitUntil(lambda: not steps_title.isVisible())
     assert all(name in view.toolTip() for _, name, _, _ in CURVES)
+    view.resize(400, 95)  # the window's kernel dock at 1366 x 740: the key line, the plots under it
+    qtbot.waitUntil(lambda: view.key.isVisible())
+    assert view.plot.mapTo(view, view.plot.rect().topLeft()).y() >= view.key.geometry().bottom()
+    assert view.plot.height() >= 40 and not view.legend.isVisible()
     view.resize(400, COMPACT_HEIGHT + 120)
     qtbot.waitUntil(lambda: view.legend.isVisible() and spectrum_title.isVisible() and steps_title.isVisible())
-    assert SPECTRUM_TITLE in spectrum_title.text
+    assert SPECTRUM_TITLE in spectrum_title.text and not view.key.isVisible()
 
 
 def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
@@ -90,11 +94,12 @@ def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
     qtbot.waitUntil(lambda: evolution.plots.direction() == QBoxLayout.Direction.TopToBottom)
     assert evolution.plot.height() >= 40 and evolution.spectrum.height() >= 40
     assert not evolution.legend.isVisible()  # 150 px wide: it lay over the curves, cut at the right
-    # its place: a key of short names in the curves' colours, as the curves plot's title
-    key = evolution.plot.getPlotItem().titleLabel
-    assert key.isVisible() and all(short in key.text and color in key.text for _, _, short, color in CURVES)
-    assert evolution.spectrum.getPlotItem().titleLabel.text == "eigenvalues"
-    assert evolution.plot.height() >= 80
+    # its place: a key line above the plots, short names in the curves' colours, and where the
+    # eigenvalues are (a title in each plot took 20 px of it)
+    key = evolution.key
+    assert key.isVisible() and all(short in key.text() and color in key.text() for _, _, short, color in CURVES)
+    assert "eigenvalues below" in key.text()
+    assert evolution.plot.height() >= 40 and evolution.spectrum.height() >= 40
 
 
 def test_a_small_heatmap_drops_its_axis_titles(qtbot) -> None:

@@ -274,7 +274,8 @@ def test_the_heatmap_is_square_and_fills_its_plot_along_the_shorter_side(qtbot) 
             )
 
         wait_for(qtbot, square_and_filling, timeout=5000)
-    assert [t.toPlainText() for t in view._ticks] == ["1", "2", "3", "4"]
+    # the blocks' names over the matrix, on the top axis (inside it they covered its first rows)
+    assert [name for _, name in view.block_names] == ["1", "2", "3", "4"] == drawn_tick_texts(view.plot.getAxis("top"))
     view.average.setChecked(True)
     assert view.plot.getAxis("left").labelText == "cluster" == view.plot.getAxis("bottom").labelText
 
@@ -304,7 +305,29 @@ def test_digits_are_named_by_their_own_labels_in_the_dynamics_panel_and_heatmap(
     qtbot.addWidget(view)
     view.set_names(names)
     view.show_frame(sim.frame(with_kernel=True))
-    assert [t.toPlainText() for t in view._ticks] == names
+    assert [name for _, name in view.block_names] == names
+    # in a heatmap too small for all five names, some of them, in order: those drawn stay apart
+    long_names = [f"class {name}" for name in names]
+    view.set_names(long_names)
+    view.resize(260, 200)
+    view.show()
+    qtbot.waitExposed(view)
+
+    def drawn() -> list:
+        from PySide6.QtGui import QPainter, QPixmap
+
+        pixmap = QPixmap(10, 10)
+        painter = QPainter(pixmap)
+        try:
+            return view.plot.getAxis("top").generateDrawSpecs(painter)[2]
+        finally:
+            painter.end()
+
+    wait_for(qtbot, lambda: 0 < len(drawn()) < len(names))
+    rects = [rect for rect, _, _ in drawn()]
+    assert all(not a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
+    texts = [text for _, _, text in drawn()]
+    assert texts[0] == long_names[0] and texts == [name for name in long_names if name in texts]  # in order
 
 
 @pytest.mark.parametrize(
