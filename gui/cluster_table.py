@@ -1,5 +1,7 @@
 """The cluster table: each cluster's colour, count, radius and center, with the count and
-radius editable (the edits are emitted as (k, old, new); gui/undo.py makes them undoable)."""
+radius editable (the edits are emitted as (k, old, new); gui/undo.py makes them undoable).
+Data that is not generated clusters (digits, a file, points on a curve) has nothing to edit
+here, and a line under the table says so."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -17,11 +20,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.colors import cluster_hex
+from gui.colors import MUTED, cluster_hex
 from gui.controls import model_range
 from gui.number_box import CountBox, NumberBox
 from gui.run_state import RunState, quiet
 from sim.preset import ClusterSpec, Preset
+
+NOT_EDITABLE = {  # data.kind -> why the table has nothing to edit
+    "digits": "The digits preset's data are images of a dataset's classes, not generated clusters: "
+    "there is nothing to add, remove or resize here.",
+    "file": "The data come from a file (data.path), not generated clusters: there is nothing to add, "
+    "remove or resize here.",
+    "manifold": "The data are points on a curve (data.kind manifold): its pieces are set in the preset file, not here.",
+}
 
 
 def _typing(box: QAbstractSpinBox) -> bool:
@@ -64,7 +75,12 @@ class ClusterTable(QWidget):
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {MUTED};")
+        self.note.hide()
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.note)
         layout.addLayout(buttons)
         self.clusters: list[ClusterSpec] = []
 
@@ -74,6 +90,8 @@ class ClusterTable(QWidget):
 
     def _show_data(self, _frame: object, preset: Preset) -> None:
         self.set_clusters(preset.data.clusters, preset.data.kind == "clusters")
+        self.note.setText(NOT_EDITABLE.get(preset.data.kind, ""))
+        self.note.setVisible(preset.data.kind in NOT_EDITABLE)
 
     def set_clusters(self, clusters: list[ClusterSpec], editable: bool) -> None:
         """Show these clusters; spin boxes are updated in place (signals blocked)."""

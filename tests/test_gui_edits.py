@@ -178,3 +178,15 @@ def test_a_cluster_dragged_to_the_edge_brings_the_view_after_it_until_the_user_z
     for kind, buttons in (("Press", left), ("Release", none), ("DblClick", left), ("Release", none)):
         mouse(viewport, getattr(QEvent.Type, "MouseButton" + kind), at, buttons)  # a double click
     wait_for(qtbot, lambda: view.following and in_view(view))
+
+
+def test_data_that_are_not_clusters_say_why_the_table_has_nothing_to_edit(qtbot, tmp_path) -> None:
+    """digits showed an empty table and greyed buttons without a word."""
+    window = open_window(qtbot, tmp_path, "digits")
+    table = window.cluster_table
+    wait_for(qtbot, lambda: table.note.isVisibleTo(table))
+    assert "digits" in table.note.text() and "nothing to add, remove or resize" in table.note.text()
+    assert not table.add_button.isEnabled()
+    window.open_preset("fig5-2d")
+    wait_for(qtbot, lambda: table.table.rowCount() == 4 and table.add_button.isEnabled())
+    assert not table.note.isVisibleTo(table)
