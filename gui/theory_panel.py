@@ -12,11 +12,12 @@ the corner of its plot that the curves leave free, or beside the plot when none 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot, qInstallMessageHandler
 from PySide6.QtWidgets import QGraphicsWidget, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
@@ -235,6 +236,24 @@ class TheoryPanel(QWidget):
         )
 
 
+def offscreen_panel(tables: Tables, width: int, height: int) -> TheoryPanel:
+    """The panel at width x height pixels with `tables` drawn, shown nowhere on a screen but laid
+    out as a shown one (never shown, its plots kept pyqtgraph's default 640 x 480 views while
+    the legends were placed, and a legend moved beside a small view was not drawn). Needs a
+    QApplication."""
+    from PySide6.QtWidgets import QApplication
+
+    panel = TheoryPanel(min_cell=(0, 0))
+    panel.resize(width, height)
+    panel.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
+    panel.show()
+    QApplication.processEvents()
+    panel.show_tables(tables)
+    for _ in range(3):  # a legend moved into a column beside its view: the layouts that follow
+        QApplication.processEvents()
+    return panel
+
+
 def write_png(tables: Tables, path: Path, width: int, height: int) -> None:
     """Draw the panel, never shown, at width x height pixels into a PNG written atomically
     (OSError if it cannot be). Uses the running QApplication or makes one on the platform
@@ -246,12 +265,25 @@ def write_png(tables: Tables, path: Path, width: int, height: int) -> None:
 
     app = QApplication.instance() or QApplication(["theory"])
     apply_dark_theme(app)
-    panel = TheoryPanel(min_cell=(0, 0))
-    panel.resize(width, height)
-    panel.show_tables(tables)
-    panel.layout().activate()
-    image = panel.grab()
-    panel.deleteLater()
+    previous = None
+
+    def quiet(kind, context, message: str) -> None:
+        """Qt's messages, less the offscreen platform's note that it cannot propagate size
+        hints, which showing the panel prints there (stderr holds the command's own lines)."""
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(kind, context, message)
+        else:
+            print(message, file=sys.stderr)
+
+    previous = qInstallMessageHandler(quiet)
+    try:
+        panel = offscreen_panel(tables, width, height)
+        image = panel.grab()
+        panel.deleteLater()
+    finally:
+        qInstallMessageHandler(previous)
     with atomic_path(path) as tmp:
         if not image.save(str(tmp), "PNG"):
             raise OSError(f"could not encode {path.name}")

@@ -13,8 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from gui_support import frame, open_window, wait_for
-from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QPoint, QPointF, QRectF
+from PySide6.QtGui import QColor, QImage
 
 from gui.cluster_panel import COLUMNS
 from gui.colors import PALETTE
@@ -147,23 +147,29 @@ def test_figure3_legends_leave_the_curves_free(qapp) -> None:
     """Drawn as `main.py theory` draws it, at its default size and small ones (a dock's): no
     point of any curve (nor of the segments between its points) lies under its plot's legend,
     and the legend is whole within its plot (inside the view, or beside it where every place
-    inside covers a curve, as at 700 x 330)."""
-    from gui.theory_panel import TheoryPanel
+    inside covers a curve, as at 700 x 330). At 1366 x 230 and 800 x 300 the command's PNG had
+    no tau legends: the panel, never shown, placed them for pyqtgraph's default views."""
+    from gui.theory_panel import offscreen_panel
     from sim.theory import figure3_tables
 
     tables = figure3_tables()
     beside = 0
-    for size in [(1500, 520), (900, 400), (700, 330), (420, 560)]:
-        panel = TheoryPanel(min_cell=(0, 0))
-        panel.resize(*size)
-        panel.show_tables(tables)
-        panel.grab()
-        qapp.processEvents()  # the layout requests a legend moved beside its view posts
+    for size in [(1500, 520), (900, 400), (700, 330), (420, 560), (1366, 230), (800, 300)]:
+        panel = offscreen_panel(tables, *size)
+        image = panel.grab().toImage()
         for plot in (panel.loss_k, panel.loss_d2, panel.threshold):
             item = plot.getPlotItem()
             box = item.legend.sceneBoundingRect()
             assert box.width() > 20 and box.height() > 10
             assert QRectF(0, 0, plot.width(), plot.height()).contains(box), f"{size}: legend cut off"
+            # and drawn: its names, light on the dark background, in the picture
+            drawn = box.toRect().translated(plot.mapTo(panel, QPoint(0, 0)))
+            light = sum(
+                QColor(image.pixel(x, y)).lightness() > 150
+                for x in range(drawn.left(), drawn.right())
+                for y in range(drawn.top(), drawn.bottom())
+            )
+            assert light > 30, f"{size}: no legend drawn in {drawn}"
             beside += not item.getViewBox().sceneBoundingRect().intersects(box)
             for data in item.listDataItems():
                 x, y = data.getData()
