@@ -395,7 +395,7 @@ class MainWindow(QMainWindow):
         value = widget.currentData() if hasattr(widget, "currentData") else widget.value()
         self.send(Rebuild({key: value}))
         self.undo_stack.clear()
-        self.statusBar().showMessage(f"{key} = {value}: building a new network, the run restarts at step 0", 5000)
+        self._show_building(f"{key} = {value}: building a new network, the run restarts at step 0...")
 
     def open_preset(self, name: str) -> None:
         try:
@@ -419,8 +419,14 @@ class MainWindow(QMainWindow):
 
     def _show_starting(self, preset: Preset) -> None:
         """Until the run's first frame arrives (tens of seconds at 100k samples on a CPU)."""
-        self._starting_text = f"starting {preset.name}: building the data and the network, computing the first frame..."
-        self.statusBar().showMessage(self._starting_text)
+        self._show_building(f"starting {preset.name}: building the data and the network, computing the first frame...")
+
+    def _show_building(self, text: str) -> None:
+        """`text` in the status bar and "building" as the rate until the new run's first frame
+        (the old run's rate stayed there through a rebuild's fit, seconds long)."""
+        self._starting_text = text
+        self.statusBar().showMessage(text)
+        self.status_labels["rate"].setText("building")
 
     def _set_view_option(self, name: str, on: bool) -> None:
         for view in (self.main_view, self.twin_view):

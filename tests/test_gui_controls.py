@@ -51,10 +51,15 @@ def test_training_knobs_apply_between_steps(qtbot, tmp_path) -> None:
 def test_network_knobs_rebuild_and_say_so(qtbot, tmp_path) -> None:
     window = open_window(qtbot, tmp_path)
     generation = window.snapshot.generation
+    wait_for(qtbot, lambda: window.status_labels["rate"].text() != "building")
     window.controls.width.setValue(32)
+    # until the new run's first frame: the message stays and the rate is not the old run's
     assert "restarts at step 0" in window.statusBar().currentMessage()
+    assert window.status_labels["rate"].text() == "building"
     wait_for(qtbot, lambda: window.snapshot.generation > generation)
     assert window.snapshot.preset.network.width == 32 and frame(window).step == 0
+    wait_for(qtbot, lambda: window.status_labels["rate"].text() != "building")
+    assert "restarts at step 0" not in window.statusBar().currentMessage()
     window.controls.latent.setCurrentIndex(window.controls.latent.findData(3))
     wait_for(qtbot, lambda: frame(window).Z.shape[1] == 3)
     assert window.main_view.latent_dim == 3
