@@ -111,6 +111,7 @@ class ExportDialog(QDialog):
         self.fps.setRange(1, 240)
         self.fps.setDecimals(1)
         self.fps.setValue(defaults.fps)
+        self.fps.setKeyboardTracking(False)  # a value when committed (a refusal stays in the summary)
         self.fps.setToolTip("Frames per second of the video")
         self.frames = int_spin("frames", 1, 1_000_000, "Number of frames; the first is step 0", defaults.frames, 1)
         self.steps_per_frame = int_spin(

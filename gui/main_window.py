@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self._kernel_wanted = False
         self._closed = False
         self._starting_text = self._progress_text = ""
+        self._failure_until = 0.0  # time.monotonic() until which a refusal holds the status bar
         self.undo_stack = QUndoStack(self)
 
         self._build_views()
@@ -513,7 +514,9 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def on_failed(self, message: str) -> None:
+        """A refusal or failure, in the status bar for 10 s: progress lines wait meanwhile."""
         self.statusBar().showMessage(message, 10000)
+        self._failure_until = time.monotonic() + 10.0
 
     @Slot(str)
     def on_notice(self, message: str) -> None:
@@ -521,9 +524,11 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def on_progress(self, message: str) -> None:
-        """How far a long step or frame is (large n), shown while it runs."""
+        """How far a long step or frame is (large n), shown while it runs, unless a refusal or
+        failure is being shown (progress lines came every half second and replaced it at once)."""
         self._progress_text = message
-        self.statusBar().showMessage(message, 2000)
+        if time.monotonic() >= self._failure_until:
+            self.statusBar().showMessage(message, 2000)
 
     @Slot(str)
     def on_diverged(self, message: str) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QValidator
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
 
 
@@ -21,11 +21,19 @@ def _body(box: QDoubleSpinBox | QSpinBox, text: str) -> str:
 
 
 def _number(box: QDoubleSpinBox | QSpinBox, text: str) -> float | None:
-    """The finite number `text` holds (a whole number in an integer box), or None. A comma is a
-    decimal point when the text has one comma and no point."""
+    """The finite number `text` holds (a whole number in an integer box), or None. In a decimal
+    box one comma and no point is a decimal point (1,5), unless it could be a thousands
+    separator (1,000: refused as unclear; 0,450 is 0.45); a whole-number box takes no comma, and
+    no box takes Python's digit separators (1_0)."""
     body = _body(box, text)
-    if body.count(",") == 1 and "." not in body:
-        body = body.replace(",", ".")
+    if "_" in body:
+        return None
+    if "," in body:
+        whole, _, fraction = body.partition(",")
+        thousands = len(fraction) == 3 and whole.lstrip("+-").strip("0") != ""
+        if isinstance(box, QSpinBox) or "," in fraction or "." in body or thousands:
+            return None
+        body = f"{whole}.{fraction}"
     try:
         value = float(body)
     except ValueError:
@@ -90,6 +98,16 @@ def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
             if _validate(self, text, 0)[0] != QValidator.State.Acceptable:
                 self.refused.emit(_refusal(self, self.field, text))
             return text
+
+        def keyPressEvent(self, event: QKeyEvent) -> None:
+            """Return commits the text; a refused one keeps the key (in a dialog it pressed the
+            default button: an export started with the value the box kept)."""
+            refused = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
+                _validate(self, self.text(), 0)[0] != QValidator.State.Acceptable
+            )
+            super().keyPressEvent(event)
+            if refused:
+                event.accept()
 
     Box.__doc__ = doc
     return Box

@@ -171,6 +171,10 @@ def test_an_out_of_range_edit_is_one_line_and_the_run_goes_on(qtbot, tmp_path) -
         ("tau", "abc", "tau: expected a number from 0.001 to 1000, got abc; kept 0.5"),
         ("tau", "nan", "tau: expected a number from 0.001 to 1000, got nan; kept 0.5"),
         ("radius", "1e", "cluster 1 radius: expected a number from 0 to 1000000, got 1e; kept 0.3"),
+        # a comma that could be a thousands separator is unclear, and a count has no decimals
+        ("tau", "1,000", "tau: expected a number from 0.001 to 1000, got 1,000; kept 0.5"),
+        ("count", "1,000", "cluster 1 count: expected a whole number from 1 to 1000000, got 1,000; kept 64"),
+        ("tau", "1_0", "tau: expected a number from 0.001 to 1000, got 1_0; kept 0.5"),
     ],
 )
 def test_a_typed_number_out_of_range_is_refused_naming_the_field(qtbot, tmp_path, box, typed, message) -> None:
@@ -202,7 +206,7 @@ def test_a_typed_number_out_of_range_is_refused_naming_the_field(qtbot, tmp_path
 
 def test_numbers_typed_in_scientific_notation_or_with_a_decimal_comma_are_read_as_meant(qtbot, tmp_path) -> None:
     """1e-4 is 0.0001 (Qt's box took 1e-4 as 14), 1,5 is 1.5 (it took 15: a group separator)
-    and 1e2 in a whole-number box is 100; each reaches the run."""
+    and 1e2 in a whole-number box is 100; each reaches the run (0,45: 0.45, no thousands)."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
@@ -212,6 +216,7 @@ def test_numbers_typed_in_scientific_notation_or_with_a_decimal_comma_are_read_a
     for widget, typed, value in (
         (window.controls.lr, "1e-4", 1e-4),
         (window.controls.noise, "1,5", 1.5),
+        (window.controls.tau, "0,450", 0.45),
         (count, "1e2", 100),
     ):
         widget.setFocus()
@@ -223,9 +228,9 @@ def test_numbers_typed_in_scientific_notation_or_with_a_decimal_comma_are_read_a
 
     def applied() -> tuple:
         preset = window.snapshot.preset
-        return preset.training.lr, preset.views.noise, preset.data.clusters[0].count
+        return preset.training.lr, preset.views.noise, preset.loss.tau, preset.data.clusters[0].count
 
-    wait_for(qtbot, lambda: applied() == (1e-4, 1.5, 100))
+    wait_for(qtbot, lambda: applied() == (1e-4, 1.5, 0.45, 100))
     assert window.statusBar().currentMessage().count("expected") == 0
 
 
@@ -273,3 +278,56 @@ def test_controls_follow_the_run_without_echoing_it_back(qtbot, tmp_path, monkey
     assert (c.tau.value(), c.lr.value(), c.width.value(), c.loss.currentData()) == (0.3, 0.02, 48, "byol")
     assert "predictor" in c.kernel_meaning.text() and not c.tau.isEnabled()
     assert sent == []  # shown, not sent back as the user's edits
+
+
+def test_return_in_a_refused_export_box_keeps_the_dialog_open(qtbot, tmp_path) -> None:
+    """In the export dialog Return pressed its default button: a refused fps ("abc") closed it
+    and the export started with the value the box kept. Refused, the dialog stays and says why;
+    a number taken, Return exports as in any dialog."""
+    from pathlib import Path
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QWidget
+
+    from gui.export import ExportOptions
+    from gui.export_job import ExportDialog
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    dialog = ExportDialog(parent, "mp4", ExportOptions(), Path(tmp_path / "out.mp4"))
+    accepted = []
+    dialog.accepted.connect(lambda: accepted.append(True))
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    for typed, taken in (("abc", False), ("1,000", False), ("24", True)):
+        dialog.fps.setFocus()
+        dialog.fps.lineEdit().selectAll()
+        QTest.keyClicks(dialog.fps, typed)
+        QTest.keyClick(dialog.fps, Qt.Key.Key_Return)
+        if not taken:
+            assert not accepted and dialog.isVisible() and dialog.fps.value() == 30.0
+            assert f"got {typed}; kept 30" in dialog.summary.text()
+    wait_for(qtbot, lambda: accepted == [True])
+    assert dialog.options().fps == 24.0
+
+
+def test_a_refusal_is_not_replaced_by_progress_lines(qtbot, tmp_path) -> None:
+    """A long fit or step reports its progress every half second: a refusal typed meanwhile
+    was replaced within 0.5 s, unread. It holds the status bar; progress shows again after."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window = open_window(qtbot, tmp_path)
+    box = window.controls.tau
+    box.setFocus()
+    box.lineEdit().selectAll()
+    QTest.keyClicks(box, "abc")
+    QTest.keyClick(box, Qt.Key.Key_Return)
+    refusal = "tau: expected a number from 0.001 to 1000, got abc; kept 0.5"
+    wait_for(qtbot, lambda: window.statusBar().currentMessage() == refusal)
+    window.on_progress("building the run: fitting its data-blind start, 15%")
+    assert window.statusBar().currentMessage() == refusal
+    window._failure_until = 0.0  # its 10 s over
+    window.on_progress("building the run: fitting its data-blind start, 20%")
+    assert window.statusBar().currentMessage().endswith("20%")
