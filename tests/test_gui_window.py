@@ -414,3 +414,34 @@ def test_docks_squeezed_by_a_smaller_window_grow_back_when_it_grows(qtbot, tmp_p
     resized(1366, 740)
     assert window.kernel_dock.size().toTuple() == chosen["clusters"]
     assert window.input_dock.size().toTuple() == chosen["input"]
+
+
+def test_a_separator_dragged_in_a_small_window_leaves_the_other_docks_sizes_alone(qtbot, tmp_path) -> None:
+    """The metric curves dragged taller at 1366 x 740, the window made small, the right column
+    dragged wider there, the window made large again: the curves come back to the height they
+    were given (a drag in the small window remembered every dock's squeezed size), and the
+    right column's split between the input plane and the tabs is as it was."""
+    window = open_window(qtbot, tmp_path)
+
+    def resized(width: int, height: int) -> None:
+        window.resize(width, height)
+        wait_for(qtbot, lambda: (window.width(), window.height()) == (width, height))
+        for _ in range(4):  # the layout's posted requests, the depths given back, then the splits
+            QApplication.processEvents()
+
+    resized(1366, 740)
+    curves = window.curves_dock
+    before = curves.height()
+    drag_on(window, QPoint(300, curves.geometry().top() - 3), 0, -60)
+    wait_for(qtbot, lambda: curves.height() == before + 60)
+    for _ in range(3):
+        QApplication.processEvents()
+    split = window.input_dock.height() / window.table_dock.height()
+    resized(950, 620)
+    central, column = window.centralWidget().geometry(), window.input_dock.geometry()
+    drag_on(window, QPoint((central.right() + column.left()) // 2, column.center().y()), -20, 0)
+    for _ in range(3):
+        QApplication.processEvents()
+    resized(1366, 740)
+    wait_for(qtbot, lambda: curves.height() == before + 60)
+    assert abs(window.input_dock.height() / window.table_dock.height() - split) < 0.03
