@@ -35,6 +35,21 @@ def boundaries(sorted_labels: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.diff(sorted_labels)) + 1
 
 
+def spread(middles: list[float], halves: list[float], low: float, high: float) -> list[float] | None:
+    """Centres for labels wanted at `middles` (ascending), each `halves[i]` wide on either side,
+    kept in [low, high] and apart, each moved as little as a pass right then left moves it;
+    None when they cannot all fit."""
+    if 2 * sum(halves) > high - low:
+        return None
+    at = [min(max(m, low + h), high - h) for m, h in zip(middles, halves, strict=True)]
+    for i in range(1, len(at)):  # push right past the one before
+        at[i] = max(at[i], at[i - 1] + halves[i - 1] + halves[i])
+    for i in range(len(at) - 1, -1, -1):  # and back left inside the edge, past the one after
+        limit = high - halves[i] if i == len(at) - 1 else at[i + 1] - halves[i + 1] - halves[i]
+        at[i] = min(at[i], limit)
+    return at
+
+
 class KernelView(QWidget):
     """The H(theta) heatmap with its colour bar and the cluster-average toggle."""
 
@@ -93,19 +108,25 @@ class KernelView(QWidget):
         return False
 
     def _name_blocks(self) -> None:
-        """The blocks' names as the top axis's ticks; where they would run together (many
-        small clusters, a small heatmap), every k-th, so that those shown are apart."""
+        """The blocks' names as the top axis's ticks, each over its block or pushed aside just
+        enough to stay apart from its neighbours (a small block's name was dropped); where even
+        that cannot fit them (many clusters, a small heatmap), every k-th name."""
         view = self.plot.getViewBox()
         (x0, x1), _ = view.viewRange()
         pixels = max(view.width(), 1.0) / max(x1 - x0, 1e-9)  # per row of the matrix
         metrics = self.graphics.fontMetrics()
-        shown: list[tuple[float, str]] = []
-        for middle, name in self.block_names:
-            half = (metrics.horizontalAdvance(name) / 2 + 3) / pixels  # half the name, in rows
-            at = min(max(middle, x0 + half), x1 - half)  # a name at the edge is drawn whole, not dropped
-            if not shown or at - half >= shown[-1][2]:
-                shown.append((at, name, at + half))
-        self.plot.getAxis("top").setTicks([[(at, name) for at, name, _ in shown]])
+        for every in range(1, len(self.block_names) + 1):
+            names = self.block_names[::every]
+            halves = [(metrics.horizontalAdvance(name) / 2 + 3) / pixels for _, name in names]
+            at = spread([middle for middle, _ in names], halves, x0, x1)
+            if at is not None:
+                break
+        else:
+            names, at = [], []
+        shown = [(a, name) for a, (_, name) in zip(at, names, strict=True)]
+        self.plot.getAxis("top").setTicks([shown])
+        for side in ("left", "bottom"):  # K x K: the clusters' names on every axis, at the cells' middles
+            self.plot.getAxis(side).setTicks([shown] if self.average.isChecked() else None)
 
     def show_frame(self, frame: Frame) -> None:
         """Take the kernel from a frame that carries one (frames without H are ignored)."""
@@ -149,8 +170,8 @@ class KernelView(QWidget):
         ratio = frame.metrics.get("block_ratio", float("nan"))
         n, s = len(frame.labels), len(frame.H_index)
         sample = f"   (an even subsample of {s} of the {n} samples)" if s < n else ""
-        self.info.setText(
-            f"step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}   within/between = {ratio:.3g}{sample}"
+        self.info.setText(  # the ratio before the size: a narrow dock cuts the end
+            f"step {frame.step}   within/between = {ratio:.3g}   {matrix.shape[0]} x {matrix.shape[1]}{sample}"
         )
         self.updates += 1
 

@@ -181,17 +181,21 @@ def test_figure3_legends_leave_the_curves_free(qapp) -> None:
     assert beside >= 2
 
 
-def drawn_tick_texts(axis) -> list[str]:
-    """The tick labels a pyqtgraph axis draws now, in order."""
+def drawn_tick_specs(axis) -> list:
+    """The tick labels a pyqtgraph axis draws now, in order: (rect, flags, text) each."""
     from PySide6.QtGui import QPainter, QPixmap
 
     pixmap = QPixmap(10, 10)
     painter = QPainter(pixmap)
     try:
-        _, _, texts = axis.generateDrawSpecs(painter)
+        return axis.generateDrawSpecs(painter)[2]
     finally:
         painter.end()
-    return [text for _, _, text in texts]
+
+
+def drawn_tick_texts(axis) -> list[str]:
+    """The tick labels a pyqtgraph axis draws now, in order."""
+    return [text for _, _, text in drawn_tick_specs(axis)]
 
 
 def test_panels_never_push_the_window_and_stay_readable_in_a_short_wide_dock(qtbot) -> None:
@@ -318,21 +322,11 @@ def test_digits_are_named_by_their_own_labels_in_the_dynamics_panel_and_heatmap(
     view.resize(260, 200)
     view.show()
     qtbot.waitExposed(view)
-
-    def drawn() -> list:
-        from PySide6.QtGui import QPainter, QPixmap
-
-        pixmap = QPixmap(10, 10)
-        painter = QPainter(pixmap)
-        try:
-            return view.plot.getAxis("top").generateDrawSpecs(painter)[2]
-        finally:
-            painter.end()
-
-    wait_for(qtbot, lambda: 0 < len(drawn()) < len(names))
-    rects = [rect for rect, _, _ in drawn()]
+    top = view.plot.getAxis("top")
+    wait_for(qtbot, lambda: 0 < len(drawn_tick_specs(top)) < len(names))
+    rects = [rect for rect, _, _ in drawn_tick_specs(top)]
     assert all(not a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
-    texts = [text for _, _, text in drawn()]
+    texts = drawn_tick_texts(top)
     assert texts[0] == long_names[0] and texts == [name for name in long_names if name in texts]  # in order
 
 
@@ -538,3 +532,30 @@ def test_cluster_dynamics_table_shows_every_column_without_scrolling(qtbot, widt
     assert not table.horizontalScrollBar().isVisible()
     for plot in (panel.bars, panel.eps_plot):
         assert plot.width() >= 260 - 1  # the plots keep their cells' minimum
+
+
+def test_block_names_are_pushed_apart_not_dropped(qtbot) -> None:
+    """imbalanced's smallest cluster, the one the preset is about, lost its name in a small
+    heatmap (the names were thinned from the left); now the names move aside to fit, apart and
+    in order, and with the K x K average every axis names the clusters at the cells' middles."""
+    import itertools
+
+    from gui.kernel_view import KernelView, spread
+
+    assert spread([1.0, 2.0, 9.0], [1.0, 1.0, 1.0], 0.0, 10.0) == [1.0, 3.0, 9.0]
+    assert spread([9.5, 9.8], [1.0, 1.0], 0.0, 10.0) == [7.0, 9.0]  # pushed back inside the edge
+    assert spread([1.0, 2.0], [3.0, 3.0], 0.0, 10.0) is None  # 12 wide in 10: cannot fit
+    view = KernelView()
+    qtbot.addWidget(view)
+    view.resize(260, 180)
+    view.show()
+    qtbot.waitExposed(view)
+    view.show_frame(Simulation(load_preset("imbalanced"), device="cpu").frame(with_kernel=True))
+    top = view.plot.getAxis("top")
+    wait_for(qtbot, lambda: drawn_tick_texts(top) == ["1", "2", "3", "4"], timeout=5000)
+    rects = [rect for rect, _, _ in drawn_tick_specs(top)]
+    assert all(a.right() <= b.left() for a, b in itertools.pairwise(rects))
+    view.average.setChecked(True)
+    for side in ("top", "left", "bottom"):
+        axis = view.plot.getAxis(side)
+        wait_for(qtbot, lambda axis=axis: drawn_tick_texts(axis) == ["1", "2", "3", "4"], timeout=5000)
