@@ -14,8 +14,13 @@ packages="libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 l
 case ",$extras," in
   *,test,*) packages="$packages xvfb xauth gcc libc6-dev" ;;
 esac
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null || python=python3
 if command -v dpkg >/dev/null && command -v apt-get >/dev/null; then
-  missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  # Debian's Python makes virtual environments only with python3-venv (ensurepip)
+  "$python" -c "import ensurepip" 2>/dev/null || packages="$packages python3-venv"
+  # a package renamed for 64-bit time (Ubuntu 24.04: libglib2.0-0t64) counts as installed
+  missing=$(for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || dpkg -s "${p}t64" >/dev/null 2>&1 || echo "$p"; done)
   if [ -n "$missing" ]; then
     sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -q
@@ -27,8 +32,6 @@ else
     "(on Debian: $(echo $packages))" >&2
 fi
 
-python=${PYTHON:-python3.11}
-command -v "$python" >/dev/null || python=python3
-[ -x .venv/bin/python ] || "$python" -m venv .venv
+[ -x .venv/bin/pip ] || "$python" -m venv --clear .venv
 echo "install.sh: installing the project${extras:+ with [$extras]} into .venv (minutes the first time)" >&2
 .venv/bin/pip install -q -e ".${extras:+[$extras]}"
