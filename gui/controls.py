@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import TypeAdapter, ValidationError
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -103,8 +104,23 @@ def int_spin(field: str, low: int, high: int, tip: str, value: int | None = None
     return box
 
 
+class Combo(QComboBox):
+    """A combo box that the wheel changes only while it has focus: over an unfocused one it
+    scrolls the controls (a scroll through them changed the activation, rebuilding the network)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
 def _combo(items: list[tuple[str, object]], tip: str) -> QComboBox:
-    box = QComboBox()
+    box = Combo()
     for text, data in items:
         box.addItem(text, data)
     box.setToolTip(tip)

@@ -331,3 +331,41 @@ def test_a_refusal_is_not_replaced_by_progress_lines(qtbot, tmp_path) -> None:
     window._failure_until = 0.0  # its 10 s over
     window.on_progress("building the run: fitting its data-blind start, 20%")
     assert window.statusBar().currentMessage().endswith("20%")
+
+
+def test_the_wheel_scrolls_the_controls_over_a_box_that_is_not_being_edited(qtbot, tmp_path) -> None:
+    """Scrolling the controls with the wheel turned depth 4 into 3 under the pointer, rebuilding
+    the network. Over a box or list without focus the wheel is left to the panel (ignored by
+    the box: Qt then gives it to the scroll area around, for a wheel from the window system);
+    the box being edited still takes it."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = open_window(qtbot, tmp_path)
+
+    def wheel(widget) -> bool:
+        """Whether `widget` took one notch of the wheel down."""
+        at = QPointF(widget.width() / 2, widget.height() / 2)
+        event = QWheelEvent(
+            at,
+            QPointF(widget.mapToGlobal(at.toPoint())),
+            QPoint(0, 0),
+            QPoint(0, -120),
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
+        QApplication.sendEvent(widget, event)
+        return event.isAccepted()
+
+    window.controls.step.setFocus()
+    depth, activation = window.controls.depth, window.controls.activation
+    assert not wheel(depth) and depth.value() == 4
+    assert not wheel(activation) and activation.currentData() == "tanh"
+    tau = window.controls.tau
+    tau.setFocus()
+    assert wheel(tau) and tau.value() == 0.45
+    wait_for(qtbot, lambda: window.snapshot.preset.loss.tau == 0.45)
+    assert window.snapshot.preset.network.depth == 4
