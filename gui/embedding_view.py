@@ -33,6 +33,9 @@ def _forward(name: str) -> property:
     )
 
 
+SPARE = 40  # px a line needs to spare before the arrow scale goes back beside the title
+
+
 class EmbeddingView(QWidget):
     """A titled canvas for one simulation's embeddings, drawn by an EmbeddingScene."""
 
@@ -107,16 +110,19 @@ class EmbeddingView(QWidget):
         super().resizeEvent(event)
         self._place_extras()
 
-    def _crowded(self) -> bool:
-        """Whether the title and the arrow scale do not fit on one line."""
-        room = self.width() - 12 - self.header.spacing()
+    def _crowded(self, margin: int = 0) -> bool:
+        """Whether the title and the arrow scale do not fit on one line with `margin` px to spare."""
+        room = self.width() - 12 - self.header.spacing() - margin
         return self.title.fontMetrics().horizontalAdvance(self.title.text()) + self.extras.sizeHint().width() > room
 
     def _place_extras(self) -> None:
         """The arrow scale beside the title when both fit on the line, else under it; with a
         visible partner (the other pane side by side) both panes alike, so their pictures line up."""
         shown = [view for view in (self, self.partner) if view is not None and view.isVisible()] or [self]
-        under = any(view._crowded() for view in shown)
+        # back beside the title only with room to spare: a scale label a few characters longer
+        # or shorter from frame to frame moved both pictures up and down by a line
+        margin = SPARE if self.under.indexOf(self.extras) >= 0 else 0
+        under = any(view._crowded(margin) for view in shown)
         for view in shown:
             here, there = (view.under, view.header) if under else (view.header, view.under)
             if here.indexOf(view.extras) < 0:

@@ -341,3 +341,31 @@ def test_the_panes_side_by_side_turn_together_on_the_sphere(qtbot, tmp_path) -> 
     assert (twin.view.camera.azimuth, twin.view.camera.elevation) == (-45.0, 55.0)
     twin.view.camera.azimuth = 100.0
     assert main.view.camera.azimuth == 100.0
+
+
+def test_the_arrow_scale_goes_back_beside_the_title_only_with_room_to_spare(qtbot) -> None:
+    """The scale label's length changes from frame to frame; at a width near the threshold it
+    went under the title and back, moving both pictures by a line each time."""
+    from gui.embedding_view import SPARE, EmbeddingView
+
+    view = EmbeddingView("identity kernel (from step 1234)")
+    qtbot.addWidget(view, before_close_func=lambda v: v.close_canvas())
+    view.scale_label.setText("arrows: clusters x9.2")
+    view.show()
+    needed = (
+        view.title.fontMetrics().horizontalAdvance(view.title.text())
+        + view.extras.sizeHint().width()
+        + 12
+        + view.header.spacing()
+    )
+
+    def beside() -> bool:
+        return view.header.indexOf(view.extras) >= 0
+
+    for width, expected in ((needed - 5, False), (needed + SPARE // 2, False), (needed + SPARE + 5, True)):
+        view.resize(width, 400)
+        qtbot.waitUntil(lambda width=width: view.width() == width)
+        assert beside() == expected, width
+    view.resize(needed + SPARE // 2, 400)  # beside now, and it fits: it stays
+    qtbot.waitUntil(lambda: view.width() == needed + SPARE // 2)
+    assert beside()
