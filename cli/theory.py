@@ -13,7 +13,7 @@ from pathlib import Path
 from cli.interrupts import exit_status, terminate_like_interrupt
 
 NAME = "theory"
-MIN_SIZE = (200, 150)
+MIN_SIZE = (800, 300)  # px: smaller, the plots' titles are cut and the plots cramped (640 x 240 was)
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:

@@ -109,6 +109,8 @@ def test_theory_command_writes_csv_and_png_without_a_display(tmp_path) -> None:
     assert (image.width(), image.height()) == (900, 400)
     result = run_theory(out, "12")
     assert result.returncode == 2 and result.stderr.strip().startswith("error: --size")
+    result = run_theory(out, "640x240")  # drawn with its titles cut: refused, naming the least size
+    assert result.returncode == 2 and "W >= 800 and H >= 300, got '640x240'" in result.stderr
 
 
 def test_high_dimensional_data_shows_its_pca_projection(qtbot, tmp_path) -> None:
