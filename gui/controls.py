@@ -13,7 +13,6 @@ from typing import Annotated
 
 from pydantic import TypeAdapter, ValidationError
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.colors import MUTED
+from gui.edited_wheel import EditedWheel
 from gui.number_box import CountBox, NumberBox
 from gui.run_state import RunState, quiet
 from sim.networks import ACTIVATIONS
@@ -104,19 +104,12 @@ def int_spin(field: str, low: int, high: int, tip: str, value: int | None = None
     return box
 
 
-class Combo(QComboBox):
-    """A combo box that the wheel changes only while it has focus: over an unfocused one it
-    scrolls the controls (a scroll through them changed the activation, rebuilding the network)."""
+class Combo(EditedWheel, QComboBox):
+    """A combo box that the wheel changes only while it is being edited (gui/edited_wheel.py)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
+        self.take_wheel_focus_only()
 
 
 def _combo(items: list[tuple[str, object]], tip: str) -> QComboBox:

@@ -5,15 +5,17 @@ gave 645, each applied to the run without a word. These boxes take every key; wh
 committed (Return, or focus leaving) they take a number in range (1e-4 and 2.5E3 as well as
 0.0001; a decimal comma, 1,5, as 1.5) and otherwise keep their value and emit `refused` with
 one line naming the field, what was expected and what was typed. The wheel changes only the box
-being edited; over another it scrolls the panel (gui/controls.py's Combo does the same)."""
+being edited (gui/edited_wheel.py)."""
 
 from __future__ import annotations
 
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QValidator, QWheelEvent
+from PySide6.QtGui import QKeyEvent, QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
+
+from gui.edited_wheel import EditedWheel
 
 
 def _body(box: QDoubleSpinBox | QSpinBox, text: str) -> str:
@@ -77,13 +79,13 @@ def _plain(box: QDoubleSpinBox | QSpinBox, value: float) -> str:
 def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
     """`base` that takes any key and, on commit, a number in range or a refusal naming `field`."""
 
-    class Box(base):
+    class Box(EditedWheel, base):
         refused = Signal(str)
 
         def __init__(self, field: str):
             super().__init__()
             self.field = field
-            self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not focused by the wheel (see wheelEvent)
+            self.take_wheel_focus_only()
 
         def validate(self, text: str, pos: int) -> object:
             return _validate(self, text, pos)
@@ -100,14 +102,6 @@ def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
             if _validate(self, text, 0)[0] != QValidator.State.Acceptable:
                 self.refused.emit(_refusal(self, self.field, text))
             return text
-
-        def wheelEvent(self, event: QWheelEvent) -> None:
-            """The wheel changes the value only of the box being edited: over another box it
-            scrolls the panel (scrolling the controls turned depth 4 into 3, rebuilding)."""
-            if self.hasFocus():
-                super().wheelEvent(event)
-            else:
-                event.ignore()
 
         def keyPressEvent(self, event: QKeyEvent) -> None:
             """Return commits the text; a refused one keeps the key (in a dialog it pressed the
