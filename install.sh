@@ -16,6 +16,12 @@ case ",$extras," in
 esac
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "install.sh: the project needs Python 3.11 or newer; $python is" \
+    "$("$python" -c 'import platform; print("Python", platform.python_version())' 2>/dev/null ||
+      echo "not a working Python")" "(name another with PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
 if command -v dpkg >/dev/null && command -v apt-get >/dev/null; then
   # Debian's Python makes virtual environments only with python3-venv (ensurepip)
   "$python" -c "import ensurepip" 2>/dev/null || packages="$packages python3-venv"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QWidget
 
 from gui.colors import apply_dark_theme
 from gui.main_window import MainWindow
@@ -23,12 +24,19 @@ def open_window(qtbot, tmp_path: Path, preset: str = "fig5-2d", **kwargs) -> Mai
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(load_preset(preset), settings, **kwargs)
     qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitActive(window)
+    with qtbot.waitExposed(window, timeout=TIMEOUT_MS):
+        window.show()
+    with qtbot.waitActive(window, timeout=TIMEOUT_MS):  # keys go to the active window only
+        window.activateWindow()
     wait_for(qtbot, lambda: window.snapshot is not None)
     return window
+
+
+def show_exposed(qtbot, widget: QWidget) -> None:
+    """Show `widget` and wait until its window is on the (virtual) screen. (pytest-qt's
+    waitExposed waits only as a context manager, around the show.)"""
+    with qtbot.waitExposed(widget, timeout=TIMEOUT_MS):
+        widget.show()
 
 
 def wait_for(qtbot, condition: Callable[[], bool], timeout: int = TIMEOUT_MS) -> None:

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 import pytest
-from gui_support import frame, open_window, wait_for
+from gui_support import frame, open_window, show_exposed, wait_for
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox
 
@@ -298,8 +298,7 @@ def test_return_in_a_refused_export_box_keeps_the_dialog_open(qtbot, tmp_path) -
     dialog = ExportDialog(parent, "mp4", ExportOptions(), Path(tmp_path / "out.mp4"))
     accepted = []
     dialog.accepted.connect(lambda: accepted.append(True))
-    dialog.show()
-    qtbot.waitExposed(dialog)
+    show_exposed(qtbot, dialog)
     for typed, taken in (("abc", False), ("1,000", False), ("24", True)):
         dialog.fps.setFocus()
         dialog.fps.lineEdit().selectAll()

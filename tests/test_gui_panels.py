@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from gui_support import frame, open_window, wait_for
+from gui_support import frame, open_window, show_exposed, wait_for
 from PySide6.QtCore import QPoint, QPointF, QRectF
 from PySide6.QtGui import QColor, QImage
 
@@ -220,8 +220,7 @@ def test_panels_never_push_the_window_and_stay_readable_in_a_short_wide_dock(qtb
     assert "(n=8)" in panels[4].labels[0].text() and panels[4].title.text() == "clusters"
     curves = panels[0]
     curves.resize(1400, 260)
-    curves.show()
-    qtbot.waitExposed(curves)
+    show_exposed(qtbot, curves)
     frame = Simulation(load_preset("fig5-2d"), device="cpu").frame(block_ratio=False)
     curves.add((frame,))
     curves.redraw()
@@ -269,8 +268,7 @@ def test_the_heatmap_is_square_and_fills_its_plot_along_the_shorter_side(qtbot) 
     frame = Simulation(load_preset("imbalanced"), device="cpu").frame(with_kernel=True)
     for size in [(700, 300), (300, 700)]:
         view.resize(*size)
-        view.show()
-        qtbot.waitExposed(view)
+        show_exposed(qtbot, view)
         view.show_frame(frame)
 
         def square_and_filling() -> bool:
@@ -310,8 +308,7 @@ def test_digits_are_named_by_their_own_labels_in_the_dynamics_panel_and_heatmap(
     assert [panel.table.item(k, 0).text() for k in range(5)] == names
     assert panel.table.horizontalHeaderItem(0).text() == "digit"
     panel.resize(1400, 300)
-    panel.show()
-    qtbot.waitExposed(panel)
+    show_exposed(qtbot, panel)
     assert drawn_tick_texts(panel.bars.getAxis("bottom")) == names  # one tick per class, no 1.5 or 2.5
     view = KernelView()
     qtbot.addWidget(view)
@@ -322,8 +319,7 @@ def test_digits_are_named_by_their_own_labels_in_the_dynamics_panel_and_heatmap(
     long_names = [f"class {name}" for name in names]
     view.set_names(long_names)
     view.resize(260, 200)
-    view.show()
-    qtbot.waitExposed(view)
+    show_exposed(qtbot, view)
     top = view.plot.getAxis("top")
     wait_for(qtbot, lambda: 0 < len(drawn_tick_specs(top)) < len(names))
     rects = [rect for rect, _, _ in drawn_tick_specs(top)]
@@ -522,8 +518,7 @@ def test_cluster_dynamics_table_shows_every_column_without_scrolling(qtbot, widt
     panel = ClusterPanel()
     qtbot.addWidget(panel)
     panel.resize(width, 190)
-    panel.show()
-    qtbot.waitExposed(panel)
+    show_exposed(qtbot, panel)
     panel.show_flow(cluster_flow(Simulation(load_preset("fig5-2d"), device="cpu")))
     table = panel.table
 
@@ -550,8 +545,7 @@ def test_block_names_are_pushed_apart_not_dropped(qtbot) -> None:
     view = KernelView()
     qtbot.addWidget(view)
     view.resize(260, 180)
-    view.show()
-    qtbot.waitExposed(view)
+    show_exposed(qtbot, view)
     view.show_frame(Simulation(load_preset("imbalanced"), device="cpu").frame(with_kernel=True))
     top = view.plot.getAxis("top")
     wait_for(qtbot, lambda: drawn_tick_texts(top) == ["1", "2", "3", "4"], timeout=5000)

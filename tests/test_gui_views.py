@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_support import frame, open_window, wait_for, wait_step
+from gui_support import frame, open_window, show_exposed, wait_for, wait_step
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
@@ -153,8 +153,7 @@ def test_a_hidden_view_renders_nothing_and_draws_what_it_holds_when_shown(qtbot)
     wait_for(qtbot, lambda: not view.image._timer.isActive())  # the render it asked for came and went
     assert view.image.frames_rendered == 0
     view.resize(400, 420)
-    view.show()
-    qtbot.waitExposed(view)
+    show_exposed(qtbot, view)
     wait_for(qtbot, lambda: view.image.frames_rendered > 0)
     shown = shown_pixels(view.image)
     assert min(colour_pixels(shown, PALETTE[k]).sum() for k in range(4)) >= 20
@@ -193,8 +192,7 @@ def test_an_arrow_pointing_at_the_camera_draws_no_square(qtbot) -> None:
     view = EmbeddingView("arrows")
     qtbot.addWidget(view)
     view.resize(500, 500)
-    view.show()
-    qtbot.waitExposed(view)
+    show_exposed(qtbot, view)
     scene = view.scene
     scene.set_latent(3)
     to_canvas = scene.cluster_arrows.get_transform("visual", "canvas")
@@ -318,8 +316,7 @@ def test_the_arrow_scale_label_is_never_cut(qtbot) -> None:
     view = EmbeddingView("identity kernel (same start), a long title")
     qtbot.addWidget(view)
     view.resize(250, 300)
-    view.show()
-    qtbot.waitExposed(view)
+    show_exposed(qtbot, view)
     view.fixed_scale.setChecked(True)
     view.show_frame(arrow_frame(0, 1e-5))
     label = view.scale_label

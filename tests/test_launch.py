@@ -1,9 +1,12 @@
 """Launching: the installed `contrastive-kernel-lab` command is main.main and runs, and the
-.desktop file is a valid launcher entry that calls it with the file to open."""
+.desktop file is a valid launcher entry that calls it with the file to open, and install.sh
+refuses a Python older than 3.11 in one line."""
 
 from __future__ import annotations
 
 import configparser
+import os
+import shutil
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -36,3 +39,24 @@ def test_desktop_file_is_a_launcher_for_the_command() -> None:
     categories = entry["Categories"].split(";")
     assert categories[-1] == "" and {"Science", "Education"} <= set(categories)
     assert all(line == line.strip() for line in text.splitlines())
+
+
+def test_install_script_refuses_an_old_python_in_one_line(tmp_path) -> None:
+    """Ubuntu 22.04's python3 is 3.10: install.sh stops before apt-get or a virtual
+    environment, naming the version it found and how to name another."""
+    shutil.copy(ROOT / "install.sh", tmp_path / "install.sh")
+    old = tmp_path / "python3.10"
+    old.write_text('#!/bin/sh\ncase "$2" in *version_info*) exit 1 ;; *platform*) echo "Python 3.10.12" ;; esac\n')
+    old.chmod(0o755)
+    result = subprocess.run(
+        ["bash", tmp_path / "install.sh"],
+        env={**os.environ, "PYTHON": str(old)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "needs Python 3.11 or newer" in line and "Python 3.10.12" in line and "PYTHON=" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["install.sh", "python3.10"]  # no .venv
