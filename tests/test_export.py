@@ -257,8 +257,11 @@ def test_ctrl_c_or_sigterm_cancels_and_leaves_no_partial_file(tmp_path, kind, si
         seen += char
     assert len(list(tmp_path.iterdir())) == 1  # the temporary file (or folder) being written
     proc.send_signal(sig)
-    rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == status
+    try:
+        rest = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == status
     assert "cancelled; nothing written" in rest and "Traceback" not in rest
     assert list(tmp_path.iterdir()) == []
 
