@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QSettings, QSocketNotifier
 from PySide6.QtWidgets import QWidget
 
 from sim import Preset, PresetError, load_preset
+from sim.datasets import check_data
 from sim.preset import DEFAULT_PRESET
 
 ORGANIZATION = "ContrastiveKernelLab"
@@ -22,13 +23,14 @@ APPLICATION = "Contrastive Kernel Lab"
 
 
 def choose_preset(requested: str | None, settings: QSettings) -> tuple[str, Preset]:
-    """The requested preset (errors propagate), else the last one opened, else the default."""
+    """The requested preset (errors propagate), else the last one opened, else the default;
+    a file preset's data is read first (sim.datasets.check_data)."""
     if requested:
-        return requested, load_preset(requested)
+        return requested, check_data(load_preset(requested))
     last = settings.value("preset")
     if isinstance(last, str) and last:
         try:
-            return last, load_preset(last)
+            return last, check_data(load_preset(last))
         except PresetError:
             pass
     return DEFAULT_PRESET, load_preset(DEFAULT_PRESET)

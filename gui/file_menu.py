@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 from gui.export import ExportError, ExportOptions
 from gui.export_job import ExportDialog, ExportJob
 from sim import Preset, PresetError, load_preset
-from sim.datasets import user_data
+from sim.datasets import check_data, user_data
 from sim.preset import DEFAULT_PRESET, PRESET_DIR, resolve, save_preset, with_changes
 
 RECENT_KEY = "recent_files"
@@ -44,6 +44,7 @@ class FileMenu(QObject):
         super().__init__(window)
         self.window = window
         self.current_file: Path | None = None
+        self.run_file: Path | None = None  # the current file when the run on screen started
         self._recent: list[str] = []
         self.job: ExportJob | None = None
         self.export_dialog: ExportDialog | None = None
@@ -161,12 +162,12 @@ class FileMenu(QObject):
             self.open_file(Path(chosen))
 
     def open_file(self, path: Path) -> bool:
-        """Open a preset file; a bad one is a dialog naming file and field, and the run
-        goes on as it was. True when it opened."""
+        """Open a preset file; a bad one (or one whose data file is bad) is a dialog naming
+        file and field, and the run goes on as it was. True when it opened."""
         try:
             if not path.is_file():
                 raise PresetError(f"{path}: cannot read: no such file")
-            load_preset(str(path))
+            check_data(load_preset(str(path)))
         except PresetError as exc:
             QMessageBox.warning(self.window, "Cannot open preset", str(exc))
             return False

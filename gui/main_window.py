@@ -63,6 +63,7 @@ from sim.commands import (
     WantFlow,
     WantKernel,
 )
+from sim.datasets import check_data
 from sim.driver import KERNEL_NAMES, twin_origin
 from sim.preset import ClusterSpec
 
@@ -102,6 +103,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Contrastive Kernel Lab - {preset.name}")
         self.settings = settings
         self.preset = preset
+        self._run_preset = preset  # the preset of the run on screen (start_preset asks for another)
+        self._remember: str | None = None  # a preset name for the next launch, once its run starts
         self.state = RunState(self)
         self.frames_drawn = 0
         self._fps_count, self._fps_since, self.fps = 0, time.perf_counter(), 0.0
@@ -131,6 +134,7 @@ class MainWindow(QMainWindow):
         self.thread.started.connect(self.worker.run)
         self.worker.ready.connect(self.on_ready, Qt.ConnectionType.QueuedConnection)
         self.worker.failed.connect(self.on_failed)
+        self.worker.refused_run.connect(self._back_to_running)
         self.worker.diverged.connect(self.on_diverged)
         self.worker.notice.connect(self.on_notice)
         self.worker.progress.connect(self.on_progress)
@@ -344,6 +348,7 @@ class MainWindow(QMainWindow):
         self.controls.follow(state)
         self.cluster_table.follow(state)
         state.restarted.connect(self._clear_starting)
+        state.restarted.connect(self._new_run)
         for view in (self.main_view, self.twin_view):
             state.restarted.connect(view.clear_trails)
         state.restarted.connect(self.curves.clear)
@@ -400,13 +405,12 @@ class MainWindow(QMainWindow):
 
     def open_preset(self, name: str) -> None:
         try:
-            preset = load_preset(name)
+            preset = check_data(load_preset(name))
         except PresetError as exc:
             self.on_failed(str(exc))
             return
         self.start_preset(preset)
-        if self.settings is not None:
-            self.settings.setValue("preset", name)
+        self._remember = name
 
     def start_preset(self, preset: Preset) -> None:
         """A new run on `preset` (already validated)."""
@@ -415,8 +419,33 @@ class MainWindow(QMainWindow):
         self.controls.show_preset(preset)
         self.controls.show_kernel(preset.training.kernel)
         self.undo_stack.clear()
+        self._remember = None
         self.send(Load(preset))
         self._show_starting(preset)
+
+    def _new_run(self) -> None:
+        """A new run's first frame: the preset it started from is the run's (what a refused
+        next one goes back to), and a preset opened by name is the one the next launch opens."""
+        self._run_preset = self.preset
+        self.files.run_file = self.files.current_file
+        if self._remember is not None and self.settings is not None:
+            self.settings.setValue("preset", self._remember)
+        self._remember = None
+
+    @Slot()
+    def _back_to_running(self) -> None:
+        """The worker could not build the new run asked for (a preset or network too large for
+        the device; the status bar says why): the window shows the run that goes on, its
+        preset, settings, kernel, file and title, as before the new one was asked for."""
+        snap = self.snapshot
+        if snap is None:
+            return
+        self.preset = self._run_preset
+        self.setWindowTitle(f"Contrastive Kernel Lab - {self.preset.name}")
+        self.files.set_current(self.files.run_file)
+        self.controls.show_preset(snap.preset)
+        self.controls.show_kernel(snap.frames[0].kernel)
+        self._show_status(self._status)  # the rate, not "building"
 
     def _show_starting(self, preset: Preset) -> None:
         """Until the run's first frame arrives (tens of seconds at 100k samples on a CPU)."""
@@ -491,6 +520,7 @@ class MainWindow(QMainWindow):
         self.legend.set_groups(names, counts, title)
 
     def _show_status(self, status: dict) -> None:
+        self._status = status
         labels = self.status_labels
         labels["step"].setText(f"step {status['step']}")
         per_second = status["steps_per_s"]  # 0 while paused; "3.6 s/step" for a large run

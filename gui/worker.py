@@ -36,8 +36,11 @@ PROGRESS_INTERVAL = 0.25
 
 class Interrupted(Exception):
     """Raised from inside a long loss when a command is waiting: the step or frame is dropped
-    (the run is as before it) and the command is applied at once. Raised from inside the fit
-    of a preset's start (a Load) the same way: the new run is dropped, the old one kept."""
+    (the run is as before it) and the command is applied at once. Raised from inside the
+    building of a preset's run (a Load) only for a newer Load (another preset chosen) or the
+    worker's stop: that new run is dropped; any other command waits for the run it was sent
+    after (Play pressed while a preset loaded had dropped the preset and played the old run
+    under the new one's name)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Worker(QObject):
 
     ready = Signal()
     failed = Signal(str)
+    refused_run = Signal()  # a Load or Rebuild failed (`failed` said why): the old run goes on
     diverged = Signal(str)
     notice = Signal(str)
     progress = Signal(str)
@@ -86,6 +90,8 @@ class Worker(QObject):
         self._latest: Snapshot | None = None
         self._stop = threading.Event()
         self._interruptible = False
+        self._loading = False  # a Load is being built: only a newer Load (or stop) interrupts it
+        self._loads_waiting = 0  # Loads sent and not yet taken from the queue
         self._doing = ""
         self._work_started = 0.0
         self._last_progress = 0.0
@@ -111,6 +117,9 @@ class Worker(QObject):
     # ----- called from the window's thread --------------------------------------------
     def send(self, command: Command) -> None:
         """Queue a command; it is applied between two steps (or interrupts a long one), in order."""
+        if isinstance(command, Load):
+            with self._lock:
+                self._loads_waiting += 1
         self._commands.put(command)
 
     def take(self) -> Snapshot | None:
@@ -157,7 +166,7 @@ class Worker(QObject):
         """Called between two tiles of a loss: stop the play loop's work for a waiting
         command (a step the user asked for, or one with only its end left, runs to its end),
         say how far along."""
-        if self._interruptible and done < total and not self._commands.empty():
+        if self._interruptible and done < total and self._interrupt_waiting():
             raise Interrupted
         now = time.perf_counter()
         if now - self._work_started >= PROGRESS_AFTER and now - self._last_progress >= PROGRESS_INTERVAL:
@@ -168,25 +177,43 @@ class Worker(QObject):
         """Called while a new run's "fitted" start is fitted (sim/starts.py): say how far along,
         at most every PROGRESS_INTERVAL s (the status bar is otherwise empty until the run's
         first frame: about 5 s at 100k samples). While a Load builds it, a command waiting
-        stops the fit (Interrupted): the old run stays and the command is applied."""
-        if self._interruptible and done < total and not self._commands.empty():
+        stops the fit (Interrupted) when it is a newer Load: the old run stays and the newer
+        preset is built."""
+        if self._interruptible and done < total and self._interrupt_waiting():
             raise Interrupted
         now = time.perf_counter()
         if now - self._last_progress >= PROGRESS_INTERVAL or done == total:
             self._last_progress = now
             self.progress.emit(f"building the run: fitting its data-blind start, {done / total:.0%} of {total} steps")
 
+    def _interrupt_waiting(self) -> bool:
+        """Whether a waiting command interrupts the work now: any command a step or frame,
+        only a newer Load (or the stop) the building of a Load's run."""
+        if not self._loading:
+            return not self._commands.empty()
+        with self._lock:
+            return self._loads_waiting > 0 or self._stop.is_set()
+
     def _drain(self, block: bool) -> None:
         try:
-            command = self._commands.get(timeout=0.05) if block else self._commands.get_nowait()
+            command = self._take_command(timeout=0.05 if block else None)
         except queue.Empty:
             return
         while True:
             self._apply(command)
             try:
-                command = self._commands.get_nowait()
+                command = self._take_command()
             except queue.Empty:
                 return
+
+    def _take_command(self, timeout: float | None = None) -> Command:
+        """The next command from the queue (waiting up to `timeout` s; None: not waiting);
+        queue.Empty when there is none."""
+        command = self._commands.get(timeout=timeout) if timeout else self._commands.get_nowait()
+        if isinstance(command, Load):
+            with self._lock:
+                self._loads_waiting -= 1
+        return command
 
     def _advance(self) -> None:
         """Steps until the next frame is due (or `steps_per_frame` steps, then wait for it)."""
@@ -337,11 +364,11 @@ class Worker(QObject):
                 case WantFlow(on):
                     self.flow_wanted, self._last_kernel = on, 0.0
                 case Load():
-                    self._interruptible = True  # its start's fit stops for a command sent meanwhile
+                    self._interruptible = self._loading = True  # a newer Load stops its building
                     try:
                         self.driver.apply(command)
                     finally:
-                        self._interruptible = False
+                        self._interruptible = self._loading = False
                     self._new_preset = True
                 case _:
                     self.driver.apply(command)
@@ -350,8 +377,10 @@ class Worker(QObject):
                         self.notice.emit(f"rebuilt the network: {changed}")
         except (PresetError, Divergence, ValueError) as exc:
             self.failed.emit(str(exc))
-        except Interrupted:
-            self.notice.emit("stopped building the new run for the next command: the run stays as it was")
+            if isinstance(command, Load | Rebuild):
+                self.refused_run.emit()
+        except Interrupted:  # a Load's building, for a newer Load: that one is built next
+            pass
         self._dirty = True
 
     def _step_now(self, count: int) -> None:

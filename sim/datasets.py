@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sim.preset import PresetError
+from sim.preset import Preset, PresetError
 
 
 def digits(classes: list[int], per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,7 +134,7 @@ def _floats(path: Path, cells: np.ndarray, lines: list[int] | None) -> np.ndarra
         row, column = next((r, c) for r, c in np.ndindex(cells.shape) if not _is_number(cells[r, c]))
         where = f"line {lines[row]}, column {column + 1}" if lines else f"row {row}, column {column}"
         raise _error(
-            path, "data.path", f"expected numbers in every cell, got {cells[row, column]!r} at {where}"
+            path, "data.path", f"expected numbers in every cell, got {str(cells[row, column])!r} at {where}"
         ) from exc
     if not np.all(np.isfinite(values)):
         raise _error(path, "data.path", "expected finite numbers, found NaN or inf")
@@ -200,3 +200,13 @@ def user_data(path_text: str, labels_last_column: bool) -> tuple[torch.Tensor, t
         X = _floats(path, table, lines)
         labels = np.zeros(table.shape[0], dtype=np.int64)
     return torch.from_numpy(X), torch.from_numpy(labels)
+
+
+def check_data(preset: Preset) -> Preset:
+    """`preset`, once its data can be read: a "file" preset's data file is read as a run
+    reads it (user_data), so that a window refuses a bad file when it is opened, not after
+    the window shows the preset while the run it had goes on. Other kinds have nothing to
+    read (the preset's fields say all). Raises PresetError as user_data does."""
+    if preset.data.kind == "file":
+        user_data(preset.data.path, preset.data.labels_last_column)
+    return preset

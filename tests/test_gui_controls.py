@@ -21,7 +21,7 @@ from gui.controls import KERNEL_MEANING, Controls
 from gui.run_state import RunState
 from sim import PresetError, load_preset
 from sim.commands import Change
-from sim.preset import ClusterSpec, with_changes
+from sim.preset import ClusterSpec, save_preset, with_changes
 
 
 def test_training_knobs_apply_between_steps(qtbot, tmp_path) -> None:
@@ -91,6 +91,16 @@ def test_layout_and_last_preset_persist(qtbot, tmp_path) -> None:
     assert choose_preset("fig5-2d", settings)[0] == "fig5-2d"
     settings.setValue("preset", "gone-missing")
     assert choose_preset(None, settings)[0] == "fig5-2d"
+    # a remembered preset whose data file went bad: the default opens; asked for by name: an error
+    data = tmp_path / "cells.csv"
+    data.write_text("1,2\n3,x\n")
+    changes = {"data.kind": "file", "data.path": str(data), "data.clusters": []}
+    on_file = tmp_path / "on-cells.toml"
+    save_preset(with_changes(load_preset("fig5-2d"), changes), on_file)
+    settings.setValue("preset", str(on_file))
+    assert choose_preset(None, settings)[0] == "fig5-2d"
+    with pytest.raises(PresetError, match=r"cells.csv: data.path: expected numbers in every cell, got 'x'"):
+        choose_preset(str(on_file), settings)
 
 
 def test_loss_choice_rebuilds_and_says_what_h_means(qtbot, tmp_path) -> None:

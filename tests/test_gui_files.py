@@ -258,12 +258,70 @@ def test_bad_files_show_a_dialog_naming_file_and_field_and_leave_the_run_alone(q
         QApplication.sendEvent(window, event)
     wait_for(qtbot, lambda: len(dialogs["warnings"]) == len(BAD_FILES) + 2)
     assert "loss.tau" in dialogs["warnings"][-1][1]
+    # a sound preset whose data file is not: refused when opened, not after the window showed it
+    path = file_data_preset(tmp_path, "3,x\n")
+    assert window.files.open_file(path) is False
+    dialog_title, text = dialogs["warnings"][-1]
+    assert dialog_title == "Cannot open preset" and "cells.csv: data.path:" in text
+    assert text.endswith("got 'x' at line 2, column 2"), text  # the cell as typed, no numpy type name
 
     step = frame(window).step
     wait_for(qtbot, lambda: frame(window).step > step + 5)  # the run goes on
     assert window.snapshot.generation == generation and window.snapshot.preset.name == "fig5-2d"
     assert window.windowTitle() == title and window.files.current_file is None
     assert window.files.recent_files() == []
+    assert window.controls.preset.currentText() == "fig5-2d" and window.controls.noise.value() == 0.1
+
+
+def file_data_preset(folder: Path, second_row: str) -> Path:
+    """A preset file (tau 0.2) on the data file folder/cells.csv, whose second row is `second_row`."""
+    data = folder / "cells.csv"
+    data.write_text("1,2\n" + second_row + "4,5\n")
+    changes = {"name": "on-cells", "data.kind": "file", "data.path": str(data), "data.clusters": [], "loss.tau": 0.2}
+    path = folder / "on-cells.toml"
+    path.write_text(preset_to_toml(with_changes(load_preset("fig5-2d"), changes)), encoding="utf-8")
+    return path
+
+
+def test_a_run_the_worker_cannot_build_leaves_the_window_on_the_run_that_goes_on(qtbot, tmp_path, dialogs) -> None:
+    """A preset the worker cannot build (its data file went bad after it was checked; a run
+    too large for the device): the status bar says why, and the preset list, title, file,
+    settings, controls and rate show the run that goes on, not the refused one."""
+    window = open_window(qtbot, tmp_path)
+    good = file_data_preset(tmp_path, "3,6\n")
+    assert window.files.open_file(good)
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "on-cells")
+    window.set_playing(True)
+    wait_for(qtbot, lambda: frame(window).step >= 5)
+    generation, title = window.snapshot.generation, window.windowTitle()
+    assert title.endswith("on-cells.toml") and window.controls.tau.value() == 0.2
+    assert window.settings.value("preset") == str(good)
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2\n3,x\n")
+    changes = {"name": "on-bad", "data.kind": "file", "data.path": str(bad), "data.clusters": []}
+    window.start_preset(with_changes(load_preset("imbalanced"), changes))  # as if checked before it went bad
+    assert window.controls.preset.currentText().startswith("on-bad") and window.controls.tau.value() == 0.5
+    wait_for(qtbot, lambda: window.controls.preset.currentText() == "on-cells (on-cells.toml)")
+    assert "bad.csv: data.path: expected numbers in every cell" in window.statusBar().currentMessage()
+    assert window.windowTitle() == title and window.files.current_file == good.resolve()
+    assert window.controls.tau.value() == 0.2 and window.preset.name == "on-cells"
+    assert window.settings.value("preset") == str(good)
+    step = frame(window).step
+    wait_for(qtbot, lambda: frame(window).step > step + 5)  # the run goes on
+    assert window.snapshot.generation == generation and window.status_labels["rate"].text().endswith("steps/s")
+
+
+def test_play_pressed_while_a_chosen_preset_builds_plays_that_preset(qtbot, tmp_path) -> None:
+    """Space right after choosing a preset: the chosen preset plays (Play had stopped its
+    building, and the old run played on under the new one's name)."""
+    window = open_window(qtbot, tmp_path)
+    generation = window.snapshot.generation
+    window.open_preset("appendix-b-3d")
+    window.set_playing(True)
+    wait_for(qtbot, lambda: window.snapshot.generation > generation and frame(window).step >= 5)
+    assert window.snapshot.preset.name == "appendix-b-3d" and window.snapshot.playing
+    assert window.controls.preset.currentText() == "appendix-b-3d"
 
 
 def max_gap_while(qtbot, condition) -> tuple[float, float]:

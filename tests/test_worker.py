@@ -261,13 +261,39 @@ def test_a_command_sent_while_a_new_runs_start_is_fitted_stops_the_fit(qapp) -> 
 
     worker = started(qapp)
     old = worker.driver.main
-    notices: list[str] = []
-    worker.notice.connect(notices.append)
     starts._fits.clear()
     slow = with_changes(load_preset("fig5-2d"), {"name": "slow", "seed": 77, "training.fit_steps": 5000})
     worker.send(Load(load_preset("imbalanced")))  # waiting while the slow one is built
     worker._apply(Load(slow))
-    assert worker.driver.main is old and notices and "stays as it was" in notices[-1]
+    assert worker.driver.main is old
     assert not starts._fits  # the fit stopped before its end: nothing (half-fitted) is kept
     worker._drain(block=False)
     assert worker.driver.main.preset.name == "imbalanced"
+
+
+def test_other_commands_sent_while_a_new_run_is_built_wait_for_it(qapp) -> None:
+    """Play (Space) or a setting sent while a chosen preset's start is fitted: the preset is
+    built to its end and the commands apply to its run (they had stopped the build, and the
+    old run played on under the new preset's name)."""
+    from sim import starts
+    from sim.commands import Load
+
+    worker = started(qapp)
+    starts._fits.clear()
+    fits: list[int] = []
+    new = with_changes(load_preset("fig5-2d"), {"name": "new", "seed": 78, "training.fit_steps": 120})
+    on_fit = worker._on_fit
+
+    def sending_while_fitting(done: int, total: int) -> None:
+        if done and not fits:
+            worker.send(Play(True))
+            worker.send(Change({"loss.tau": 0.25}))
+        fits.append(done)
+        on_fit(done, total)
+
+    worker.driver.on_fit = sending_while_fitting
+    worker.send(Load(new))
+    worker._drain(block=False)
+    assert fits[-1] == 120  # fitted to its end
+    assert worker.driver.main.preset.name == "new" and worker.playing
+    assert worker.driver.main.preset.loss.tau == 0.25
