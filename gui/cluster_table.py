@@ -9,7 +9,6 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QAbstractSpinBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,11 +32,6 @@ NOT_EDITABLE = {  # data.kind -> why the table has nothing to edit
     "remove or resize here.",
     "manifold": "The data are points on a curve (data.kind manifold): its pieces are set in the preset file, not here.",
 }
-
-
-def _typing(box: QAbstractSpinBox) -> bool:
-    """Whether `box` has focus and text that is not its value yet (typed, not committed)."""
-    return box.hasFocus() and box.text() != box.textFromValue(box.value())
 
 
 class ClusterTable(QWidget):
@@ -103,7 +97,7 @@ class ClusterTable(QWidget):
         for k, spec in enumerate(clusters):
             count, radius = self.table.cellWidget(k, 1), self.table.cellWidget(k, 2)
             for box, value in ((count, spec.count), (radius, spec.radius)):
-                if not _typing(box):  # a value being typed is not overwritten; a committed one follows the run
+                if not box.being_edited():  # a value being typed is not overwritten; a committed one follows the run
                     with quiet(box):
                         box.setValue(value)
                 box.setEnabled(editable)
@@ -155,7 +149,7 @@ class ClusterTable(QWidget):
             event.type() == QEvent.Type.ShortcutOverride
             and isinstance(event, QKeyEvent)
             and (event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo))
-            and not _typing(watched)
+            and not watched.being_edited()
         )
 
     def _count_changed(self, k: int, value: int) -> None:

@@ -130,6 +130,7 @@ class Controls(QWidget):
 
     shipped_preset_chosen = Signal(str)
     refused = Signal(str)  # a typed number out of a box's range: one line naming the field (gui/number_box.py)
+    taken = Signal()  # a box took a new value (typed, stepped): a refusal before it is answered
 
     def __init__(self, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
@@ -190,6 +191,7 @@ class Controls(QWidget):
         )
         for box in (self.tau, self.lr, self.lr_points, self.noise, self.steps_per_frame, self.width, self.depth):
             box.refused.connect(self.refused)
+            box.valueChanged.connect(lambda _: self.taken.emit())
         self.activation = _combo([(a, a) for a in ACTIVATIONS], "Activation function (rebuilds the network)")
         self.latent = _combo([("circle S^1", 2), ("sphere S^2", 3)], "Latent space (rebuilds the network)")
         self.loss = _combo(
@@ -281,7 +283,8 @@ class Controls(QWidget):
         state.step.connect(lambda step: self.counter.setText(f"step {step}"))
 
     def show_preset(self, preset: Preset) -> None:
-        """Set every knob from the preset, emitting nothing; a box being edited keeps its text."""
+        """Set every knob from the preset, emitting nothing; a box with typed text not yet
+        committed keeps it."""
         values = {
             self.tau: preset.loss.tau,
             self.lr: preset.training.lr,
@@ -299,7 +302,7 @@ class Controls(QWidget):
         }
         with quiet(*values, *choices):
             for box, value in values.items():
-                if not box.hasFocus():
+                if not box.being_edited():
                     box.setValue(value)
             for box, value in choices.items():
                 i = box.findData(value)

@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._starting_text = self._progress_text = ""
         self._failure_until = 0.0  # time.monotonic() until which a refusal holds the status bar
+        self._failure_text = ""  # the refusal or failure shown then
         self.undo_stack = QUndoStack(self)
 
         self._build_views()
@@ -319,6 +320,9 @@ class MainWindow(QMainWindow):
         c.shipped_preset_chosen.connect(self.open_preset)
         c.refused.connect(self.on_failed)
         self.cluster_table.refused.connect(self.on_failed)
+        c.taken.connect(self._refusal_answered)
+        self.cluster_table.count_edited.connect(self._refusal_answered)
+        self.cluster_table.radius_edited.connect(self._refusal_answered)
         for box, field in (
             (c.tau, "loss.tau"),
             (c.lr, "training.lr"),
@@ -547,6 +551,14 @@ class MainWindow(QMainWindow):
         """A refusal or failure, in the status bar for 10 s: progress lines wait meanwhile."""
         self.statusBar().showMessage(message, 10000)
         self._failure_until = time.monotonic() + 10.0
+        self._failure_text = message
+
+    def _refusal_answered(self, *_: object) -> None:
+        """A box took a value after a refusal or failure: its line ("...; kept 0.5") goes from
+        the status bar, as it no longer holds."""
+        if self.statusBar().currentMessage() == self._failure_text:
+            self.statusBar().clearMessage()
+        self._failure_until = 0.0
 
     @Slot(str)
     def on_notice(self, message: str) -> None:

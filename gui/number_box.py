@@ -70,6 +70,13 @@ def _refusal(box: QDoubleSpinBox | QSpinBox, field: str, text: str) -> str:
     return f"{field}: expected {kind} from {low} to {high}, got {typed}; kept {shown}"
 
 
+def _shown(box: QDoubleSpinBox | QSpinBox) -> str:
+    """The text the box shows for its value (its special value text at its minimum)."""
+    if box.specialValueText() and box.value() == box.minimum():
+        return box.specialValueText()
+    return box.prefix() + box.textFromValue(box.value()) + box.suffix()
+
+
 def _plain(box: QDoubleSpinBox | QSpinBox, value: float) -> str:
     """`value` as the box writes it, without trailing zeros (100, 0.00001, 0.3)."""
     text = box.textFromValue(value)
@@ -102,6 +109,11 @@ def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
             if _validate(self, text, 0)[0] != QValidator.State.Acceptable:
                 self.refused.emit(_refusal(self, self.field, text))
             return text
+
+        def being_edited(self) -> bool:
+            """Whether typed text waits in the box uncommitted: focus in it and a text other
+            than the one its value shows (after Return the box has focus, not typed text)."""
+            return self.hasFocus() and self.text() != _shown(self)
 
         def keyPressEvent(self, event: QKeyEvent) -> None:
             """Return commits the text; a refused one keeps the key (in a dialog it pressed the

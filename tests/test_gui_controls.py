@@ -342,6 +342,53 @@ def test_a_refusal_is_not_replaced_by_progress_lines(qtbot, tmp_path) -> None:
     assert window.statusBar().currentMessage().endswith("20%")
 
 
+def test_a_refusal_goes_once_a_box_takes_a_value(qtbot, tmp_path) -> None:
+    """ "tau: ...; kept 0.5" stayed in the status bar for 10 s after 1,5 was taken."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window = open_window(qtbot, tmp_path)
+    wait_for(qtbot, lambda: window.cluster_table.table.rowCount() == 4)
+    radius = window.cluster_table.table.cellWidget(0, 2)
+    for box, refused, taken in ((window.controls.tau, "0", "1,5"), (radius, "-1", "0.4")):
+        for typed in (refused, taken):
+            box.setFocus()
+            box.lineEdit().selectAll()
+            QTest.keyClicks(box, typed)
+            QTest.keyClick(box, Qt.Key.Key_Return)
+            if typed == refused:
+                wait_for(qtbot, lambda: "expected a number" in window.statusBar().currentMessage())
+        assert "expected" not in window.statusBar().currentMessage()
+    assert window.controls.tau.value() == 1.5 and radius.value() == 0.4
+
+
+def test_a_box_left_with_return_follows_the_next_preset_and_typed_text_stays(qtbot, tmp_path) -> None:
+    """After Return a box has focus but no typed text: a preset loaded then sets it (it kept
+    the old preset's 0.0001). Text typed and not committed stays."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window = open_window(qtbot, tmp_path)
+    lr, tau = window.controls.lr, window.controls.tau
+    lr.setFocus()
+    lr.lineEdit().selectAll()
+    QTest.keyClicks(lr, "1e-4")
+    QTest.keyClick(lr, Qt.Key.Key_Return)
+    wait_for(qtbot, lambda: window.snapshot.preset.training.lr == 1e-4)
+    assert lr.hasFocus() and not lr.being_edited()
+    window.open_preset("imbalanced")
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "imbalanced")
+    assert lr.value() == load_preset("imbalanced").training.lr != 1e-4
+
+    tau.setFocus()
+    tau.lineEdit().selectAll()
+    QTest.keyClicks(tau, "0.3")
+    assert tau.being_edited()
+    window.open_preset("fig5-2d")
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "fig5-2d")
+    assert tau.text() == "0.3"
+
+
 def test_the_wheel_scrolls_the_controls_over_a_box_that_is_not_being_edited(qtbot, tmp_path) -> None:
     """Scrolling the controls with the wheel turned depth 4 into 3 under the pointer, rebuilding
     the network. Over a box or list without focus the wheel is left to the panel (ignored by
