@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Contrastive Kernel Lab - {preset.name}")
         self.settings = settings
         self.preset = preset
-        self._run_preset = preset  # the preset of the run on screen (start_preset asks for another)
+        self._started_preset = preset  # the preset of the run on screen (start_preset asks for another)
         self._remember: str | None = None  # a preset name for the next launch, once its run starts
         self.state = RunState(self)
         self.frames_drawn = 0
@@ -430,7 +430,7 @@ class MainWindow(QMainWindow):
     def _new_run(self) -> None:
         """A new run's first frame: the preset it started from is the run's (what a refused
         next one goes back to), and a preset opened by name is the one the next launch opens."""
-        self._run_preset = self.preset
+        self._started_preset = self.preset
         self.files.run_file = self.files.current_file
         if self._remember is not None and self.settings is not None:
             self.settings.setValue("preset", self._remember)
@@ -444,7 +444,7 @@ class MainWindow(QMainWindow):
         snap = self.snapshot
         if snap is None:
             return
-        self.preset = self._run_preset
+        self.preset = self._started_preset
         self.setWindowTitle(f"Contrastive Kernel Lab - {self.preset.name}")
         self.files.set_current(self.files.run_file)
         self.controls.show_preset(snap.preset)

@@ -40,10 +40,20 @@ def fitted(field: str, room: float, metrics: QFontMetricsF) -> str:
     return metrics.elidedText(field.rsplit(".", 1)[-1], Qt.TextElideMode.ElideRight, room)
 
 
+def cell_text(grid: PhaseGrid, iy: int, ix: int) -> str:
+    """A cell's text: its mean, seed spread and number of runs; for finished runs without a
+    value, "never captured" (the capture measures: the clusters were not captured within the
+    runs' steps) or "no value", and how many finished."""
+    if grid.count[iy, ix]:
+        return f"{_number(grid.mean[iy, ix])}\n± {_number(grid.spread[iy, ix])}\nn={grid.count[iy, ix]}"
+    why = "never captured" if grid.measure.startswith("capture") else "no value"
+    return f"{why}\n{grid.finished[iy, ix]} run(s) done"
+
+
 class PhaseDiagram(QWidget):
     """Draws a PhaseGrid (sim/sweep.py); `set_grid` redraws. Cells with no value are grey (with
-    "no value" when their runs finished); the colour bar spans the cells' means (viridis), and
-    is left out when no cell has one."""
+    cell_text's words when their runs finished); the colour bar spans the cells' means
+    (viridis), and is left out when no cell has one."""
 
     cell_clicked = Signal(int, int)
 
@@ -105,15 +115,10 @@ class PhaseDiagram(QWidget):
                 cell = QRectF(rect.left() + ix * w, rect.bottom() - (iy + 1) * h, w, h)
                 colour = self._colour(float(grid.mean[iy, ix]), low, high)
                 painter.fillRect(cell.adjusted(1, 1, -1, -1), colour)
-                if grid.count[iy, ix]:
-                    painter.setPen(QColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff"))
-                    text = f"{_number(grid.mean[iy, ix])}\n± {_number(grid.spread[iy, ix])}\nn={grid.count[iy, ix]}"
-                    painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, text)
-                elif grid.finished[iy, ix]:  # finished without a value (e.g. never captured)
-                    painter.setPen(QColor(MUTED))
-                    painter.drawText(
-                        cell, Qt.AlignmentFlag.AlignCenter, f"no value\n{grid.finished[iy, ix]} run(s) done"
-                    )
+                if grid.count[iy, ix] or grid.finished[iy, ix]:
+                    on_colour = "#000000" if colour.lightnessF() > 0.55 else "#ffffff"
+                    painter.setPen(QColor(on_colour if grid.count[iy, ix] else MUTED))
+                    painter.drawText(cell, Qt.AlignmentFlag.AlignCenter, cell_text(grid, iy, ix))
         painter.setPen(QColor(FOREGROUND))
         font.setBold(True)
         painter.setFont(font)

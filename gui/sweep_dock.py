@@ -113,7 +113,7 @@ class SweepPanel(QWidget):
         self.seeds.setRange(1, 100)
         self.seeds.setValue(2)
         self.steps.setRange(1, 10**6)
-        self.steps.setValue(300)
+        self.steps.setValue(1000)  # fig5-2d captures its clusters at steps 400-1000
         self.measure = QComboBox()
         self.measure.addItems(MEASURES)
         self.measure.setCurrentText("capture_step")

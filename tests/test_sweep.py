@@ -217,7 +217,7 @@ def test_a_diagram_of_runs_that_finished_without_a_value_says_so(qapp) -> None:
     finished run stay blank, and no colour bar is drawn without a value to scale."""
     from PySide6.QtGui import QColor
 
-    from gui.phase_diagram import EMPTY, MARGINS, PhaseDiagram
+    from gui.phase_diagram import EMPTY, MARGINS, PhaseDiagram, cell_text
     from sim.sweep import phase_grid
 
     jobs = make_sweep("fig5-2d", ["loss.tau=0.1,0.5"], 1, 10, 5)[0].jobs()
@@ -238,7 +238,10 @@ def test_a_diagram_of_runs_that_finished_without_a_value_says_so(qapp) -> None:
             for y in range(top + 4, top + height - 4, 2)
         )
 
-    assert differing(left + 4, left + width // 2 - 4, EMPTY) > 20  # "no value": text on grey
+    assert differing(left + 4, left + width // 2 - 4, EMPTY) > 20  # "never captured": text on grey
+    assert cell_text(grid, 0, 0) == "never captured\n1 run(s) done"
+    grid = phase_grid(jobs, [{"run": jobs[0].index, "end_loss": math.nan}], "end_loss", "loss.tau")
+    assert cell_text(grid, 0, 0) == "no value\n1 run(s) done"
     assert differing(left + width // 2 + 4, left + width - 4, EMPTY) == 0  # no finished run: blank
     bar = [image.pixelColor(left + width + 24, y).rgb() for y in range(top + 4, top + height - 4, 8)]
     assert len(set(bar)) == 1  # no colour bar: one background colour where it would be
