@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED, cluster_hex
+from gui.embedding_scene import at_rest
 from gui.plot_grid import PlotGrid, shrinkable_title
 from sim import Preset, Simulation
 from sim.cluster_dynamics import ClusterFlow, cluster_flow
@@ -195,10 +196,14 @@ class ClusterPanel(QWidget):
             for j, text in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(text))
         self.grid.want_width(self.table, self._table_width())
-        err = np.linalg.norm(flow.predicted - flow.measured) / max(np.linalg.norm(flow.measured), 1e-30)
+        if at_rest(flow.measured) and at_rest(flow.predicted):  # a stationary state: round-off against round-off
+            versus = "both at rest (round-off), nothing to compare"
+        else:
+            err = np.linalg.norm(flow.predicted - flow.measured) / max(np.linalg.norm(flow.measured), 1e-30)
+            versus = f"relative error {err:.3f}"
         self.deviation.setText(
             f"Within-cluster deviation of H(theta) from its block means: {flow.deviation:.3f} (relative RMS; "
-            f"O(eps) by Theorem 4.5). Cluster-level flow vs network: relative error {err:.3f}."
+            f"O(eps) by Theorem 4.5). Cluster-level flow vs network: {versus}."
         )
         self.bars.clear()
         x = np.arange(k)

@@ -27,6 +27,7 @@ TRAIL_LENGTH = 24
 TRAIL_MAX_POINTS = 4000
 ARROW_MAX_POINTS = 4000
 FIXED_CAP = 3.0
+REST_EPS = 100  # velocities at most this many machine epsilons long are round-off (at_rest)
 
 
 def marker_size(n: int) -> float:
@@ -38,10 +39,19 @@ def marker_size(n: int) -> float:
     return 2.0 if n > 50000 else 3.0
 
 
+def at_rest(v: np.ndarray) -> bool:
+    """Whether the vectors v (rows, at least one) are all round-off: none longer than
+    REST_EPS machine epsilons of their dtype (a stationary start, uniform-start's, gave
+    velocities of 1e-17 that a free scale drew at full length, "x1.5e+17")."""
+    eps = np.finfo(v.dtype).eps if np.issubdtype(v.dtype, np.floating) else np.finfo(np.float64).eps
+    return len(v) > 0 and float(np.linalg.norm(v, axis=1).max()) <= REST_EPS * eps
+
+
 def arrow_scale(v: np.ndarray, fraction: float) -> float:
-    """The factor that makes the longest of the vectors v (rows) `fraction` of the radius."""
+    """The factor that makes the longest of the vectors v (rows) `fraction` of the radius;
+    0 (no arrows) when there are none, they are not finite or they are at rest (round-off)."""
     longest = float(np.linalg.norm(v, axis=1).max()) if len(v) else 0.0
-    return fraction / longest if longest > 0 and np.isfinite(longest) else 0.0
+    return fraction / longest if longest > 0 and np.isfinite(longest) and not at_rest(v) else 0.0
 
 
 class ArrowScale:
@@ -81,8 +91,11 @@ class ArrowScale:
             self.factors[kind] = (auto, step)
         return self.factors[kind][0] if kind in self.factors else auto
 
-    def describe(self, kind: str, factor: float) -> str:
-        """'clusters x14', with ' (fixed)' when fixed; '' without arrows."""
+    def describe(self, kind: str, factor: float, v: np.ndarray) -> str:
+        """'clusters x14', with ' (fixed)' when fixed; 'clusters at rest' when the vectors v
+        are round-off; '' without arrows."""
+        if at_rest(v):
+            return f"{kind} at rest"
         return f"{kind} x{factor:.2g}" + (" (fixed)" if self.fixed else "") if factor else ""
 
 
@@ -225,13 +238,12 @@ class EmbeddingScene:
         self._draw_trails(frame, colors)
         text = []
         velocity = frame.velocity.get(frame.kernel)
+        self.point_arrows.visible = self.cluster_arrows.visible = False  # each draw shows its own
         if self.show_point_arrows and velocity is not None:
             text.append(self._draw_point_arrows(Z, velocity, colors, frame.step))
-        self.point_arrows.visible = self.show_point_arrows and velocity is not None
         cluster_v = frame.cluster_velocity.get(frame.kernel)
         if self.show_cluster_arrows and cluster_v is not None:
             text.append(self._draw_cluster_arrows(frame.centers, cluster_v, frame.step))
-        self.cluster_arrows.visible = self.show_cluster_arrows and cluster_v is not None
         self.canvas.update()
         return ("arrows: " + ", ".join(t for t in text if t)) if any(text) else ""
 
@@ -256,20 +268,21 @@ class EmbeddingScene:
         step = max(1, len(Z) // ARROW_MAX_POINTS)
         Z, v, colors = Z[::step], v[::step], colors[::step]
         scale = self.arrow_scale.factor("points", v, POINT_ARROW_FRACTION, at_step)
+        self.point_arrows.visible = bool(scale) and not at_rest(v)
         seg = np.empty((2 * len(Z), Z.shape[1]), dtype=np.float32)
         seg[0::2], seg[1::2] = Z, Z + capped(v, scale, FIXED_CAP * POINT_ARROW_FRACTION)
         rgba = np.repeat(colors, 2, axis=0)
         rgba[:, 3] = 0.75
         self.point_arrows.set_data(pos=seg, color=rgba)
-        return self.arrow_scale.describe("points", scale)
+        return self.arrow_scale.describe("points", scale, v)
 
     def _draw_cluster_arrows(self, centers: np.ndarray, v: np.ndarray, at_step: int) -> str:
         ok = np.all(np.isfinite(centers), axis=1) & np.all(np.isfinite(v), axis=1)
         centers, v = centers[ok], v[ok]
         scale = self.arrow_scale.factor("clusters", v, CLUSTER_ARROW_FRACTION, at_step)
-        if not scale:
-            self.cluster_arrows.visible = False
-            return ""
+        if not scale or at_rest(v):
+            return self.arrow_scale.describe("clusters", scale, v)
+        self.cluster_arrows.visible = True
         start = centers * CLUSTER_ARROW_RADIUS
         end = start + capped(v, scale, FIXED_CAP * CLUSTER_ARROW_FRACTION)
         seg = np.empty((2 * len(centers), centers.shape[1]), dtype=np.float32)
@@ -280,7 +293,7 @@ class EmbeddingScene:
         self.cluster_arrows.set_data(pos=seg, color=np.repeat(rgba, 2, axis=0))
         self._cluster_heads = (start.astype(np.float32), end.astype(np.float32), rgba)
         self._place_cluster_heads()
-        return self.arrow_scale.describe("clusters", scale)
+        return self.arrow_scale.describe("clusters", scale, v)
 
     def _place_cluster_heads(self, event=None) -> None:
         """Heads on the cluster arrows that have a direction on screen (at least MIN_HEAD_PIXELS

@@ -310,6 +310,47 @@ def test_a_fixed_arrow_scale_is_shared_by_both_panes_and_kept_between_frames(qtb
         view.close_canvas()
 
 
+def test_velocities_at_round_off_draw_no_arrows_and_say_at_rest(qtbot) -> None:
+    """uniform-start is a stationary point: its velocities are ~1e-17 (float64) and a free
+    scale drew that round-off as full-length arrows ("clusters x1.5e+17"). Now no arrow, and
+    the label says so; the same frame with velocities a million times larger has arrows."""
+    import dataclasses
+
+    from gui.cluster_panel import ClusterPanel
+    from gui.embedding_view import EmbeddingView
+    from sim import Simulation, load_preset
+    from sim.cluster_dynamics import cluster_flow
+
+    sim = Simulation(load_preset("uniform-start"), device="cpu")
+    still = sim.frame()
+    assert np.abs(still.cluster_velocity[still.kernel]).max() < 1e-15
+    view = EmbeddingView("identity kernel")
+    qtbot.addWidget(view)
+    view.resize(300, 300)
+    show_exposed(qtbot, view)
+    view.scene.show_point_arrows = True
+    view.show_frame(still)
+    assert view.scale_label.text() == "arrows: points at rest, clusters at rest"
+    with_arrows = view.grab_pixels()
+    view.scene.show_point_arrows = view.scene.show_cluster_arrows = False
+    view.show_frame(still)
+    np.testing.assert_array_equal(with_arrows, view.grab_pixels())  # nothing drawn for them
+    bare = view.grab_pixels()
+    moving = dataclasses.replace(still, cluster_velocity={k: 1e6 * v for k, v in still.cluster_velocity.items()})
+    view.scene.show_cluster_arrows = True
+    view.show_frame(moving)
+    assert view.scale_label.text().startswith("arrows: clusters x")
+    assert (np.abs(view.grab_pixels().astype(int) - bare).max(axis=-1) > 40).sum() > 50  # arrows drawn
+    view.close_canvas()
+
+    panel = ClusterPanel()
+    qtbot.addWidget(panel)
+    panel.show_flow(cluster_flow(sim))
+    assert panel.deviation.text().endswith(
+        "Cluster-level flow vs network: both at rest (round-off), nothing to compare."
+    )
+
+
 def test_the_arrow_scale_label_is_never_cut(qtbot) -> None:
     from gui.embedding_view import EmbeddingView
 
