@@ -22,6 +22,16 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class CommandsFormatter(argparse.HelpFormatter):
+    """Help with the commands' descriptions in one column after the longest command's name:
+    argparse sizes that column by the top-level options ("-h, --help") alone and put
+    "reproduce" and its description on lines of their own."""
+
+    def __init__(self, prog: str):
+        super().__init__(prog)
+        self._action_max_length = max(self._action_max_length, 4 + max(len(m.NAME) for m in COMMANDS))
+
+
 SCRIPT = "contrastive-kernel-lab"  # the installed command (pyproject's [project.scripts])
 
 
@@ -40,6 +50,7 @@ def build_parser(prog: str = "main.py") -> OneLineParser:
         description="Contrastive Kernel Lab: watch the neural-kernel picture of contrastive learning. "
         "With no command it opens the window on PRESET (a shipped preset's name or a preset file; "
         "default: the last one opened, else fig5-2d).",
+        formatter_class=CommandsFormatter,
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", prog=prog)
     for module in COMMANDS:

@@ -25,7 +25,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     """Register this subcommand, its options and its handler with the main parser."""
     p = commands.add_parser(
         NAME,
-        help="measure every claim of the paper the app checks; write claims.json and claims.md",
+        help="check the paper's claims; write claims.json and claims.md",
         description="Measure the paper's claims on one seed; a table of holds / deviates with the numbers.",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

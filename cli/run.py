@@ -59,6 +59,7 @@ def handle(args: argparse.Namespace) -> int:
     from sim.driver import RunDriver
     from sim.files import check_writable
     from sim.headless import record, run, save_npz
+    from sim.simulation import pick_device
     from sim.threads import threads_for
 
     terminate_like_interrupt()
@@ -68,6 +69,8 @@ def handle(args: argparse.Namespace) -> int:
             least = 0 if name in ("seed", "steps") else 1  # --steps 0: the start's frame alone
             if value is not None and value < least:
                 raise PresetError(f"--{name}: expected an integer >= {least}, got {value}")
+        if args.device is not None:
+            pick_device(args.device, "--device")
         preset = with_options(load_preset(args.preset), args)
     except PresetError as exc:
         print(f"error: {exc}", file=sys.stderr)

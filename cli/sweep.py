@@ -26,7 +26,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     """Register this subcommand, its options and its handler with the main parser."""
     p = commands.add_parser(
         NAME,
-        help="run a grid of preset values x seeds; a table of outcomes and phase diagrams",
+        help="a grid of preset values x seeds: outcomes, phase diagrams",
         description="Run the product of a grid of preset fields and seeds; write a table of outcome measures "
         "and phase-diagram PNGs.",
     )
@@ -59,6 +59,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run the command on parsed arguments; its exit status (see the module docstring)."""
     from sim.preset import PresetError
+    from sim.simulation import pick_device
     from sim.sweep import SweepFolder, make_sweep
     from sim.sweep_engines import execute
 
@@ -68,6 +69,8 @@ def handle(args: argparse.Namespace) -> int:
             raise PresetError(f"--workers: expected an integer >= 1, got {args.workers}")
         if args.address and args.engine != "ray":
             raise PresetError("--address: only with --engine ray")
+        if args.device is not None:
+            pick_device(args.device, "--device")
         sweep, file_diagrams = make_sweep(
             args.preset, args.grid, args.seeds, args.steps, args.every, args.file, device=args.device
         )

@@ -80,16 +80,18 @@ class ClusterState:
     id: int  # its Simulation.cluster_ids entry
 
 
-def pick_device(name: str) -> torch.device:
-    """'auto' is CUDA when torch sees a GPU, else the CPU; 'cpu', 'cuda' and 'cuda:N' as asked."""
+def pick_device(name: str, field: str = "device") -> torch.device:
+    """'auto' is CUDA when torch sees a GPU, else the CPU; 'cpu', 'cuda' and 'cuda:N' as asked.
+    PresetError (one line naming `field`: the preset's `device`, or a command's `--device`)
+    for any other name, CUDA without a GPU, or a GPU index out of range."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name != "cpu" and not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
-        raise PresetError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
+        raise PresetError(f"{field}: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PresetError(f"device: expected an available device, got {name!r} (torch sees no CUDA GPU)")
+        raise PresetError(f"{field}: expected an available device, got {name!r} (torch sees no CUDA GPU)")
     if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
-        raise PresetError(f"device: expected a GPU index below {torch.cuda.device_count()}, got {name!r}")
+        raise PresetError(f"{field}: expected a GPU index below {torch.cuda.device_count()}, got {name!r}")
     return torch.device(name)
 
 

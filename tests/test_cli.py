@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli import export, run, theory, window
-from cli.parser import build_parser, with_default_command
+from cli import run, window
+from cli.parser import COMMANDS, build_parser, with_default_command
 from cli.progress import rate
 from sim.files import atomic_path, check_writable
 from sim.preset import KERNELS
@@ -31,12 +31,16 @@ def main_py(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 def test_help_lists_every_command_on_one_line_without_loading_torch_or_qt() -> None:
-    result = main_py("--help")
+    result = subprocess.run(
+        [sys.executable, "main.py", "--help"], cwd=ROOT, env={**os.environ, "COLUMNS": "80"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
     assert result.returncode == 0 and result.stderr == ""
     lines = result.stdout.splitlines()
-    for module in (window, run, export, theory):
-        (line,) = [line for line in lines if line.split()[:1] == [module.NAME]]
-        assert len(line.split()) > 2, f"{module.NAME} has no one-line description"
+    commands = lines[lines.index("  COMMAND") + 1 :]
+    assert [line.split()[0] for line in commands if line.strip()] == [module.NAME for module in COMMANDS]
+    for module, line in zip(COMMANDS, commands, strict=False):
+        assert len(line.split()) > 2 and len(line) <= 80, f"{module.NAME} has no one-line description: {line!r}"
     check = "import sys; from cli.parser import build_parser; build_parser().format_help(); print(sorted(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True)
     modules = set(eval(loaded.stdout))
@@ -85,6 +89,16 @@ def test_a_name_at_the_file_system_limit_is_written(tmp_path) -> None:
         assert len(os.fsencode(tmp.name)) <= limit and tmp.suffix == ".mp4" and tmp.parent == tmp_path
         tmp.write_bytes(b"x")
     assert wide.read_bytes() == b"x" and sorted(tmp_path.iterdir()) == sorted([out, wide])
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_bad_device_option_is_one_line_naming_the_option(tmp_path, command) -> None:
+    rest = ["--out", str(tmp_path / "x.npz")] if command == "run" else ["--seeds", "2", "--out", str(tmp_path / "s")]
+    result = main_py(command, "fig5-2d", "--device", "tpu", *rest)
+    assert result.returncode == 2 and result.stderr == (
+        "error: --device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'\n"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("where", ["proc", "under-a-file", "a-folder"])
