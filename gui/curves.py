@@ -315,13 +315,18 @@ class Curves(QWidget):
         return row
 
     def _show_key(self) -> None:
-        """Which kernel the solid and the dashed lines run (the dashed only with a twin)."""
+        """Which kernel the solid and the dashed lines run (the dashed only with a twin); a run
+        that switched kernels is named by its kernel now, the switches being marked (its whole
+        line was named after the kernel it switched to)."""
+        switched = any(text.startswith("kernel: ") for _, text in self.events)
         for run, (sample, label) in enumerate(zip(self.key_samples, self.key_labels, strict=True)):
             kernel = self.kernels.get(run, "nn" if run == 0 else None)
             shown = kernel is not None
             sample.setVisible(shown)
             label.setVisible(shown)
-            if shown:
+            if shown and run == 0 and switched:
+                label.setText(f"solid: this run, {KERNEL_NAMES[kernel]} kernel since the last switch (marked)")
+            elif shown:
                 what = "this run" if run == 0 else f"side by side, {self.origins.get(run, 'same start')}"
                 label.setText(f"{'solid' if run == 0 else 'dashed'}: {KERNEL_NAMES[kernel]} kernel ({what})")
 

@@ -54,6 +54,9 @@ def test_kernel_switch_mid_run_is_continuous_and_changes_dynamics(qtbot, tmp_pat
     wait_for(qtbot, lambda: frame(window).step > switched_at + 10)
     assert window.snapshot.generation == generation and switched_at >= 20  # no reset
     assert window.main_view.title.text() == "identity kernel"
+    # the curves' key names the run by its kernel since the switch, not its whole line
+    wait_for(qtbot, lambda: window.curves.key_labels[0].text().startswith("solid: this run, identity"))
+    assert window.curves.key_labels[0].text() == "solid: this run, identity kernel since the last switch (marked)"
 
     # the same switch, replayed deterministically: reset (same seed), 20 NN steps, then
     # one more step with each kernel from that state
