@@ -141,18 +141,24 @@ def _set_column(column: QGraphicsWidget, width: float) -> None:
         column.setMaximumWidth(width)
 
 
+POPULATION_LOSS = "L(rho) = mean_i log mean_j exp((z_i . z_j - 1) / tau), the population loss of an invariant map (its constant attraction term left out, so below 0)"
+
+
 class TheoryPanel(QWidget):
     """The Figure 3 plots; `compute()` fills them in the background, `show_tables` directly."""
 
     def __init__(self, parent: QWidget | None = None, min_cell: tuple[int, int] = MIN_CELL):
         super().__init__(parent)
         self.tables: Tables | None = None
-        self.loss_k = _plot("loss of K even points on S^1", "K", "loss")
-        self.loss_d2 = _plot("loss vs min squared distance", "min |z_i - z_j|^2", "loss")
+        # the population loss of an invariant map (sim/theory.py): the attraction term is constant
+        # and left out, so it is negative; the run's NT-Xent (5-6 for fig5-2d) includes it
+        self.loss_k = _plot("population loss of K even points on S^1", "K", "L(rho)")
+        self.loss_d2 = _plot("population loss vs min squared distance", "min |z_i - z_j|^2", "L(rho)")
         self.threshold = _plot("threshold of min squared distance", "tau", "threshold d^2")
         self.check = QLabel("computing...")
         self.check.setWordWrap(True)
         self.check.setStyleSheet(f"color: {FOREGROUND};")
+        self.check.setIndent(8)  # off the panel's edge, as the plots' axes are
         self.check.setToolTip(
             "Theorem 3.2: evenly spaced points on the circle and the Platonic solids on the sphere are "
             "stationary for the loss of an invariant map; their tangential gradient is zero to round-off."
@@ -160,11 +166,13 @@ class TheoryPanel(QWidget):
         for plot, tip in (
             (
                 self.loss_k,
-                "Loss of K evenly spaced points on S^1: it falls as K grows and levels off at the uniform law's value",
+                "Loss of K evenly spaced points on S^1: it falls as K grows and levels off at the uniform law's value. "
+                + POPULATION_LOSS,
             ),
             (
                 self.loss_d2,
-                "Loss against the minimum squared distance between the points: it plateaus once they are closer than a tau-dependent threshold",
+                "Loss against the minimum squared distance between the points: it plateaus once they are closer than a "
+                "tau-dependent threshold. " + POPULATION_LOSS,
             ),
             (
                 self.threshold,

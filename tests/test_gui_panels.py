@@ -52,6 +52,9 @@ def test_theory_panel_fills_in_the_background(qtbot, tmp_path) -> None:
     assert abs(row["loss"] - circle_loss(7, 0.5)) < 1e-12
     assert "Theorem 3.2" in window.theory.check.text() and "R^2" in window.theory.check.text()
     assert len(window.theory.loss_k.getPlotItem().listDataItems()) == 4
+    # negative: the population loss of an invariant map, not the run's NT-Xent, and so named
+    assert row["loss"] < 0 and window.theory.loss_k.getAxis("left").labelText == "L(rho)"
+    assert "population loss" in window.theory.loss_k.toolTip()
 
 
 def test_cluster_panel_shows_predicted_and_measured_velocities(qtbot, tmp_path) -> None:
