@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QBoxLayout, QCheckBox, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED
 from gui.elided_label import ElidedLabel
@@ -55,8 +56,10 @@ class KernelView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.average = QCheckBox("K x K cluster average")
-        self.average.setToolTip("Show the mean of H over each pair of clusters instead of the sample-level kernel")
+        self.average = QCheckBox("cluster means")  # short: the info beside it keeps its room (1366 x 768)
+        self.average.setToolTip(
+            "Show the K x K means of H over each pair of clusters instead of the sample-level kernel"
+        )
         self.average.toggled.connect(self._redraw)
         self.info = ElidedLabel("kernel appears while this panel is visible")
         self.info.setStyleSheet(f"color: {MUTED};")
@@ -83,7 +86,9 @@ class KernelView(QWidget):
         view.sigResized.connect(lambda *_: self._name_blocks())  # spacing by the pixels a block has
         view.sigRangeChanged.connect(lambda *_: self._name_blocks())
         self.block_names: list[tuple[float, str]] = []  # (middle of the block, its group's name)
-        top = QHBoxLayout()  # one row: a short dock (1366 x 768) keeps its height for the heatmap
+        # one row where the ratio and the step fit beside the toggle (the heatmap keeps the height),
+        # else the info on a line under it (_place_info)
+        self.top = top = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         top.addWidget(self.average)
         top.addWidget(self.info, 1)
         layout = QVBoxLayout(self)
@@ -97,6 +102,20 @@ class KernelView(QWidget):
         self.shown: np.ndarray | None = None
         self.levels: tuple[float, float] = (0.0, 1.0)
         self.updates = 0
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_info()
+
+    def _place_info(self) -> None:
+        """The info beside the toggle when its head (the within/between ratio and the step)
+        fits there, else on a line of its own under it: at 1366 x 768 the dock's 230 px cut it
+        to "within/between ...", hiding the number. What still does not fit ends in an
+        ellipsis, the whole text in the tooltip."""
+        head = "   ".join(self.info.text().split("   ")[:2])
+        room = self.width() - 8 - self.average.sizeHint().width() - self.top.spacing()
+        beside = self.info.fontMetrics().horizontalAdvance(head) + 4 <= room
+        self.top.setDirection(QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """A small heatmap (a 1366 x 768 screen's kernel dock) drops its axis titles, which
@@ -170,9 +189,10 @@ class KernelView(QWidget):
         ratio = frame.metrics.get("block_ratio", float("nan"))
         n, s = len(frame.labels), len(frame.H_index)
         sample = f"   (an even subsample of {s} of the {n} samples)" if s < n else ""
-        self.info.setText(  # the ratio before the size: a narrow dock cuts the end
-            f"step {frame.step}   within/between = {ratio:.3g}   {matrix.shape[0]} x {matrix.shape[1]}{sample}"
+        self.info.setText(  # the ratio first: a narrow dock cuts the end (the status bar has the step)
+            f"within/between = {ratio:.3g}   step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}{sample}"
         )
+        self._place_info()
         self.updates += 1
 
     def _draw_boundaries(self, edges: np.ndarray, starts: np.ndarray, labels: np.ndarray, size: int) -> None:

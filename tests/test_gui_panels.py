@@ -534,6 +534,31 @@ def test_cluster_dynamics_table_shows_every_column_without_scrolling(qtbot, widt
         assert plot.width() >= 260 - 1  # the plots keep their cells' minimum
 
 
+def test_the_kernel_info_keeps_its_ratio_in_sight_in_a_narrow_dock(qtbot) -> None:
+    """At 1366 x 768 the kernel dock is about 230 px wide: the info beside the toggle was cut to
+    "within/between ...". Narrow, it takes a line under the toggle and shows the ratio and the
+    step; wide, it stays beside the toggle."""
+    from PySide6.QtWidgets import QBoxLayout
+
+    from gui.kernel_view import KernelView
+
+    frame = Simulation(load_preset("imbalanced"), device="cpu").frame(with_kernel=True)
+    view = KernelView()
+    qtbot.addWidget(view)
+    view.resize(230, 240)
+    show_exposed(qtbot, view)
+    view.show_frame(frame)
+    head = f"within/between = {frame.metrics['block_ratio']:.3g}   step 0"
+    wait_for(qtbot, lambda: view.info.shown_text().startswith(head), timeout=5000)
+    assert view.top.direction() == QBoxLayout.Direction.TopToBottom
+    assert view.info.geometry().top() >= view.average.geometry().bottom()  # under the toggle
+    view.resize(900, 240)
+    wait_for(qtbot, lambda: view.top.direction() == QBoxLayout.Direction.LeftToRight, timeout=5000)
+    wait_for(qtbot, lambda: view.info.geometry().left() >= view.average.geometry().right(), timeout=5000)
+    assert view.info.shown_text() == view.info.text()  # the whole line, subsample note included
+    assert "subsample" in view.info.text()
+
+
 def test_block_names_are_pushed_apart_not_dropped(qtbot) -> None:
     """imbalanced's smallest cluster, the one the preset is about, lost its name in a small
     heatmap (the names were thinned from the left); now the names move aside to fit, apart and
