@@ -14,7 +14,7 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import MUTED
-from gui.curves import COMPACT_HEIGHT, CurvePlot
+from gui.curves import COMPACT_HEIGHT, STEP_SPAN, CurvePlot
 from gui.plot_grid import shrinkable_title
 from sim import Frame
 
@@ -115,6 +115,11 @@ class KernelEvolutionView(QWidget):
         for i, line in enumerate(self.eigen_lines[: spectrum.shape[1]]):
             positive = np.where(spectrum[:, i] > 0, spectrum[:, i], np.nan)
             line.setData(steps, positive, connect="finite")
+        for plot in (self.plot, self.spectrum):  # one step: the steps ahead, not -100..100 about it
+            if len(steps) == 1:
+                plot.setXRange(steps[0], steps[0] + STEP_SPAN, padding=0.03)
+            else:
+                plot.enableAutoRange(x=True)
 
     def clear(self) -> None:
         """A new run: no points."""

@@ -21,8 +21,14 @@ def test_the_curves_hold_the_frames_measures_in_step_order(qtbot) -> None:
         frames.append(run.frame(with_kernel=True))
         run.step(5)
     without_h = dataclasses.replace(frames[1], H=None, step=99)
-    for frame in (frames[0], frames[1], without_h, frames[1], frames[2]):  # no H, and a repeat: skipped
+    view.add(frames[0])
+    for plot in (view.plot, view.spectrum):  # one step: the steps ahead (it was -100..100 about step 0)
+        (x0, x1), _ = plot.getViewBox().viewRange()
+        assert -1 < x0 <= 0 and 10 <= x1 < 11
+    for frame in (frames[1], without_h, frames[1], frames[2]):  # no H, and a repeat: skipped
         view.add(frame)
+    (x0, x1), _ = view.plot.getViewBox().viewRange()
+    assert -1 < x0 <= 0 and 10 <= x1 < 11  # auto range over steps 0..10
     x, y = view.lines["distance"].getData()
     assert list(x) == [0, 5, 10]
     np.testing.assert_allclose(y, [f.kernel_evolution["distance"] for f in frames])
