@@ -1,5 +1,6 @@
 """The colours every view shares: a fixed qualitative palette for clusters (cluster k is
-PALETTE[k % 10] everywhere), and the dark theme's background, foreground and accent."""
+PALETTE[k % 10] everywhere; sim/palette.py holds it, for the headless figures too), and the
+dark theme's background, foreground and accent."""
 
 from __future__ import annotations
 
@@ -7,18 +8,9 @@ import numpy as np
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-PALETTE_HEX = (
-    "#4e9de6",
-    "#f28e2b",
-    "#e15759",
-    "#59c1a6",
-    "#8fd14f",
-    "#edc948",
-    "#c286d9",
-    "#ff9da7",
-    "#b58b6f",
-    "#e8e8e8",
-)
+from sim.palette import CLUSTER_HEX
+
+PALETTE_HEX = CLUSTER_HEX
 PALETTE = np.array([[int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)] for h in PALETTE_HEX], dtype=np.float32)
 
 BACKGROUND = "#15171a"

@@ -23,6 +23,7 @@ from sim.cluster_dynamics import cluster_flow
 from sim.files import atomic_path
 from sim.networks import AveragingNet
 from sim.ntk import limit_kernel_averaging, ntk
+from sim.palette import cluster_rgb255
 from sim.preset import Preset, load_preset, with_changes
 from sim.simulation import Simulation
 
@@ -268,9 +269,9 @@ def figure_5_2d(seed: int, quick: bool, out: Path | None) -> list[Claim]:
     figures = []
     if out is not None:
         figures = [
-            _scatter(nn[0], out / "fig5_nn_start.png"),
-            _scatter(nn[-1], out / "fig5_nn_end.png"),
-            _scatter(identity[-1], out / "fig5_identity_end.png"),
+            _scatter(nn[0], out / "fig5_nn_start.png", "fig5-2d: the data-blind start"),
+            _scatter(nn[-1], out / "fig5_nn_end.png", "fig5-2d: NN kernel from that start"),
+            _scatter(identity[-1], out / "fig5_identity_end.png", "fig5-2d: identity kernel from the same start"),
         ]
     start_sil = nn[0].metrics["silhouette"]
     uniformity, identity_sil = identity[-1].metrics["uniformity"], identity[-1].metrics["silhouette"]
@@ -319,7 +320,7 @@ def figure_5_3d(seed: int, quick: bool, out: Path | None) -> Claim:
     last = _run(preset, steps, steps)[-1]
     r_min = float(last.cluster_metrics["R"].min())
     nearest = float(last.cluster_metrics["neighbour_angle"].min())
-    figures = [_scatter(last, out / "fig5_3d_end.png")] if out is not None else []
+    figures = [_scatter(last, out / "fig5_3d_end.png", "appendix-b-3d (sphere, seen from above)")] if out else []
     return Claim(
         "fig5-3d",
         "Appendix B (3-D): with the NN kernel the clusters settle as compact caps spread over the sphere",
@@ -345,7 +346,8 @@ def recovery(seed: int, quick: bool, out: Path | None) -> list[Claim]:
         preset = _cpu(load_preset("fig5-2d"), seed, changes)
         frames = _run(preset, 1000 if quick else 2000, 20 if quick else 50)
         sil = frames[-1].metrics["silhouette"]
-        figures = [_curves(frames, out / f"{key.replace('-', '_')}_curves.png")] if out is not None else []
+        title = f"{key}: from {what.split(' (')[0]}"
+        figures = [_curves(frames, out / f"{key.replace('-', '_')}_curves.png", title)] if out is not None else []
         why = "criterion silhouette > 0.5"
         if sil <= 0.5 and key == "recovery-delta":
             why += (
@@ -428,7 +430,7 @@ def _even_uniformity(n: int) -> float:
 
 # ----- figures -------------------------------------------------------------------------------------
 
-PALETTE = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37), (220, 80, 60)]
+INK, GRID = (30, 30, 30), (190, 190, 190)
 
 
 def _save(image: Image.Image, path: Path) -> str:
@@ -438,40 +440,62 @@ def _save(image: Image.Image, path: Path) -> str:
     return path.name
 
 
-def _scatter(frame, path: Path, size: int = 320) -> str:
-    """The embeddings on the circle (3-D: the first two coordinates), coloured by cluster."""
-    image = Image.new("RGB", (size, size), "white")
+def _scatter(frame, path: Path, title: str, size: int = 320) -> str:
+    """The embeddings on the circle (3-D: seen from above the north pole, the first two
+    coordinates), coloured by cluster as in the window, under `title` and the frame's kernel,
+    step and flow time, with the clusters' key."""
+    image = Image.new("RGB", (size, size + 24), "white")
     draw = ImageDraw.Draw(image)
-    c, r = size / 2, size * 0.42
-    draw.ellipse([c - r, c - r, c + r, c + r], outline=(180, 180, 180))
+    c, cy, r = size / 2, 24 + size / 2, size * 0.4
+    draw.ellipse([c - r, cy - r, c + r, cy + r], outline=GRID)
     for z, label in zip(frame.Z, frame.labels):
-        x, y = c + r * z[0], c - r * z[1]
-        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=PALETTE[int(label) % len(PALETTE)])
-    draw.text((4, 4), f"step {frame.step}  t = {frame.flow_time:.3g}", fill="black")
+        x, y = c + r * z[0], cy - r * z[1]
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=cluster_rgb255(int(label)))
+    draw.text((6, 4), title, fill=INK)
+    kernel = {"nn": "NN", "identity": "identity", "limit": "infinite-width"}[frame.kernel]
+    draw.text((6, 18), f"{kernel} kernel, step {frame.step}, flow time {frame.flow_time:.3g}", fill=INK)
+    x = 6
+    for k in range(int(frame.labels.max()) + 1):  # the key: each cluster's number in its colour
+        draw.ellipse([x, size + 10, x + 8, size + 18], fill=cluster_rgb255(k))
+        draw.text((x + 11, size + 8), str(k + 1), fill=INK)
+        x += 30
     return _save(image, path)
 
 
-def _curves(frames: list, path: Path, width: int = 480, height: int = 300) -> str:
+def _curves(frames: list, path: Path, title: str, width: int = 480, height: int = 300) -> str:
     """Within-cluster spread (1 - mean R_k) and between-cluster separation (mean neighbour
-    angle / 180) against flow time."""
+    angle / 180) against flow time, under `title`, with ticks at 0, 0.5 and 1 and at the
+    flow time's start, middle and end."""
     t = np.array([f.flow_time for f in frames])
     spread = np.array([1 - f.cluster_metrics["R"].mean() for f in frames])
     separation = np.array([f.cluster_metrics["neighbour_angle"].mean() / 180 for f in frames])
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    left, bottom, top = 40, height - 30, 20
+    left, right, bottom, top = 40, width - 14, height - 34, 28
     span = max(float(t[-1]), 1e-12)
 
     def xy(tt: float, v: float) -> tuple[float, float]:
-        return left + (width - left - 10) * tt / span, bottom - (bottom - top) * min(max(v, 0.0), 1.0)
+        return left + (right - left) * tt / span, bottom - (bottom - top) * min(max(v, 0.0), 1.0)
 
-    draw.rectangle([left, top, width - 10, bottom], outline=(180, 180, 180))
-    draw.text((left - 12, top - 4), "1", fill="black")
-    draw.text((left - 12, bottom - 8), "0", fill="black")
-    for values, colour, name in ((spread, (200, 60, 60), "spread 1-R"), (separation, (40, 90, 200), "gap/180")):
+    draw.text((6, 4), title, fill=INK)
+    draw.rectangle([left, top, right, bottom], outline=GRID)
+    for v in (0.0, 0.5, 1.0):
+        _, y = xy(0.0, v)
+        draw.line([(left, y), (right, y)], fill=(235, 235, 235))
+        draw.text((left - 22, y - 6), f"{v:g}", fill=INK)
+    for tt in (0.0, span / 2, span):
+        x, _ = xy(tt, 0.0)
+        draw.line([(x, bottom), (x, bottom + 4)], fill=GRID)
+        text = f"{tt:.3g}"
+        draw.text((min(x - 3 * len(text), right - 6 * len(text)), bottom + 6), text, fill=INK)
+    lines = (
+        (spread, (200, 60, 60), "within-cluster spread 1 - mean R_k"),
+        (separation, (40, 90, 200), "mean gap to the nearest cluster / 180 degrees"),
+    )
+    for i, (values, colour, name) in enumerate(lines):
         draw.line([xy(a, b) for a, b in zip(t, values)], fill=colour, width=2)
-        draw.text((left + 5, top + (5 if colour[0] > 100 else 18)), name, fill=colour)
-    draw.text((left, bottom + 8), f"flow time 0 .. {span:.3g}", fill="black")
+        draw.text((left + 6, top + 5 + 13 * i), name, fill=colour)
+    draw.text((left + (right - left) / 2 - 24, bottom + 20), "flow time", fill=INK)
     return _save(image, path)
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cli.parser import main
@@ -85,3 +86,40 @@ def test_the_evenly_spaced_uniformity_the_claim_quotes():
     expected = np.log(np.exp(-2 * sq)[~np.eye(256, dtype=bool)].mean())
     assert claims._even_uniformity(256) == pytest.approx(expected, abs=1e-12)
     assert round(expected, 3) == -1.590 and round(-4 + np.log(np.i0(4.0)), 3) == -1.575
+
+
+def test_claim_figures_draw_each_cluster_in_its_window_colour_and_the_curves_where_they_are(tmp_path) -> None:
+    """Read back: the scatter puts cluster k's points at their place on the circle in the
+    window's colour for k (its own palette differed), and the curves cross their ticks at the
+    values they hold."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from sim.claims import _curves, _scatter
+    from sim.palette import cluster_rgb255
+
+    Z = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    frame = SimpleNamespace(Z=Z, labels=np.array([0, 1, 2]), step=7, flow_time=0.5, kernel="nn")
+    _scatter(frame, tmp_path / "s.png", "title", size=320)
+    image = Image.open(tmp_path / "s.png").convert("RGB")
+    c, cy, r = 160, 24 + 160, 320 * 0.4
+    for z, k in zip(Z, range(3), strict=True):
+        assert image.getpixel((round(c + r * z[0]), round(cy - r * z[1]))) == cluster_rgb255(k)
+
+    R = np.array([0.5])  # spread 1 - R = 0.5 all along; gap 45 / 180 = 0.25 at first, then 1
+    frames = [
+        SimpleNamespace(flow_time=t, cluster_metrics={"R": R, "neighbour_angle": np.array([gap])})
+        for t, gap in ((0.0, 45.0), (1.0, 45.0), (2.0, 180.0))
+    ]
+    _curves(frames, tmp_path / "c.png", "title", width=480, height=300)
+    image = Image.open(tmp_path / "c.png").convert("RGB")
+    left, right, bottom, top = 40, 480 - 14, 300 - 34, 28
+    x_quarter = round(left + (right - left) / 4)
+    half = round(bottom - (bottom - top) * 0.5)
+    column = [image.getpixel((x_quarter, y)) for y in range(top + 40, bottom)]
+    reds = [y for y, p in zip(range(top + 40, bottom), column, strict=True) if p[0] > 150 and p[2] < 100]
+    blues = [y for y, p in zip(range(top + 40, bottom), column, strict=True) if p[2] > 150 and p[0] < 100]
+    assert reds and all(abs(y - half) <= 1 for y in reds)  # the spread at 0.5
+    assert blues and all(abs(y - round(bottom - (bottom - top) * 0.25)) <= 1 for y in blues)  # the gap at 0.25
+    assert image.getpixel((right - 1, top + 1))[2] > 150  # the gap at 1 at the end
