@@ -247,6 +247,7 @@ class Curves(QWidget):
         self.step_range: tuple[int, int] | None = None
         self.x_axis = "step"
         self._markers: list[tuple[pg.PlotItem, pg.InfiniteLine, int]] = []
+        self._label_rows = 0  # rows of event labels shown on the loss plot (_place_labels)
         self.plots["loss"].getViewBox().sigXRangeChanged.connect(self._place_labels)
         self.plots["loss"].getViewBox().sigResized.connect(self._place_labels)
         self._show_key()
@@ -356,12 +357,14 @@ class Curves(QWidget):
         with more room and whole inside the plot (else on the other side); a kernel switch's
         label only right of its line, over the stretch its kernel ran (on the left it read as
         the kernel before). A label with no such place is hidden (its line stays, the newer
-        labels keep theirs; a switch's label shows once the run has gone on past it)."""
+        labels keep theirs; a switch's label shows once the run has gone on past it). The rows
+        used are kept for _label_band."""
         view = self.plots["loss"].getViewBox()
         (x0, x1), _ = view.viewRange()
         width = max(view.width(), 1.0)
         labels = [line.label for _, line, _ in self._markers if getattr(line, "label", None) is not None]
         taken: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]
+        self._label_rows = 0
         for label in reversed(labels):
             at = (label.line.value() - x0) / max(x1 - x0, 1e-12) * width
             size = label.boundingRect().width()
@@ -381,6 +384,7 @@ class Curves(QWidget):
                 continue
             row, span, anchor = spots[0]
             taken[row].append(span)
+            self._label_rows = max(self._label_rows, row + 1)
             label.anchors = [anchor, anchor]
             label.setPosition(max(1.0 - row * label.boundingRect().height() / max(view.height(), 1.0), 0.0))
 
@@ -412,8 +416,24 @@ class Curves(QWidget):
         main = self.series.get((0, "loss"))
         for _, line, step in self._markers:
             line.setValue(step if self.x_axis == "step" or main is None else main.flow_time_at(step))
-        self._set_ranges()
         self._place_labels()
+        self._set_ranges()
+
+    def _label_band(self) -> tuple[float, float] | None:
+        """The loss plot's y range with a band on top as deep as the rows of event labels
+        shown (at most half the plot), so the curve stays under the labels (they covered it);
+        None without labels shown or values (the auto range serves)."""
+        loss = [s.view(self.x_axis)[1] for (_, key), s in self.series.items() if key == "loss" and s.size]
+        values = np.concatenate([v.ravel() for v in loss]) if loss else np.zeros(0)
+        values = values[np.isfinite(values)]
+        labels = [line.label for _, line, _ in self._markers if getattr(line, "label", None) is not None]
+        if not self._label_rows or not values.size or not labels:
+            return None
+        height = max(self.plots["loss"].getViewBox().height(), 1.0)
+        share = min(self._label_rows * labels[0].boundingRect().height() / height + 0.03, 0.5)
+        low, high = float(values.min()), float(values.max())
+        spread = max(high - low, 0.01 * max(1.0, abs(high)))
+        return low - 0.03 * spread, high + spread * share / (1.0 - share)
 
     def _set_ranges(self) -> None:
         """The x axis: steps fixed by set_step_range, else from the first recorded x to the
@@ -430,8 +450,11 @@ class Curves(QWidget):
         first, last = self.step_range if self.step_range and self.x_axis == "step" else span
         for key, plot in self.plots.items():
             plot.setXRange(first, last, padding=0.03)
+            band = self._label_band() if key == "loss" and not few else None
             if few:
                 values = np.concatenate([s.view()[1].ravel() for (_, k), s in self.series.items() if k == key])
                 plot.setYRange(*value_range(values), padding=0.05)
+            elif band is not None:
+                plot.setYRange(*band, padding=0)
             else:
                 plot.enableAutoRange(y=True)

@@ -437,6 +437,42 @@ def test_event_labels_never_overlap_or_leave_the_loss_plot(qtbot) -> None:
         assert not any(box.intersects(other.adjusted(1, 1, -1, -1)) for other in shown[i + 1 :]), box
 
 
+def test_the_loss_curve_keeps_under_the_switch_labels(qtbot) -> None:
+    """The labels sat over the loss curve (a fresh-user look): the loss plot's range leaves a
+    band on top as deep as the label rows shown (up to half the plot), so no curve point lies
+    under a label; with no labels the curve has the whole plot."""
+    from PySide6.QtCore import QPointF
+
+    curves = bare_curves(qtbot, (1400, 400), show=True)
+    frames = frames_at(tuple(range(0, 401, 20)))
+    losses = 6.0 - 0.002 * np.arange(len(frames)) * 20 + 0.3 * (np.arange(len(frames)) % 2)  # high early, jagged
+    for stamped, loss in zip(frames, losses, strict=True):
+        curves.add((dataclasses.replace(stamped, loss=float(loss)),))
+    curves.redraw()
+    view = curves.plots["loss"].getViewBox()
+    (_, _), (_, top_bare) = view.viewRange()
+    for step, text in ((20, "kernel: identity"), (60, "kernel: NN"), (100, "kernel: identity")):
+        curves.mark(step, text)
+    curves.redraw()
+    labels = [line.label for _, line, _ in curves._markers if getattr(line, "label", None) is not None]
+    qtbot.waitUntil(lambda: all(label.isVisible() for label in labels))
+    curves.redraw()
+    (_, _), (_, top) = view.viewRange()
+    assert top > top_bare  # the band
+
+    def clear_of_labels() -> bool:
+        """Every curve point in a label's columns lies below the label (scene y grows down)."""
+        points = [view.mapViewToScene(QPointF(20 * i, float(v))) for i, v in enumerate(losses)]
+        boxes = [label.sceneBoundingRect() for label in labels]
+        return all(
+            all(pt.y() >= box.bottom() - 1 for pt in points if box.left() <= pt.x() <= box.right())
+            and any(box.left() <= pt.x() <= box.right() for pt in points)
+            for box in boxes
+        )
+
+    qtbot.waitUntil(clear_of_labels)  # the labels are placed again once the new range is drawn
+
+
 def test_a_kernel_switch_is_labelled_over_the_stretch_its_kernel_ran(qtbot) -> None:
     """NN -> identity -> infinite width -> NN: each kernel's name right of its own line (a
     fresh-user look saw "infinite width" over the identity stretch); a switch at the plot's
