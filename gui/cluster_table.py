@@ -42,6 +42,7 @@ class ClusterTable(QWidget):
     add_requested = Signal()
     remove_requested = Signal(int)
     refused = Signal(str)  # a count or radius typed out of range (gui/number_box.py)
+    taken = Signal()  # a count or radius typed and taken: a refusal before it is answered
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -134,6 +135,7 @@ class ClusterTable(QWidget):
         for box in (count, radius):
             box.installEventFilter(self)
             box.refused.connect(self.refused)
+            box.taken.connect(self.taken)
         self.table.setCellWidget(k, 1, count)
         self.table.setCellWidget(k, 2, radius)
         center = QTableWidgetItem("")

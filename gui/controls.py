@@ -130,7 +130,7 @@ class Controls(QWidget):
 
     shipped_preset_chosen = Signal(str)
     refused = Signal(str)  # a typed number out of a box's range: one line naming the field (gui/number_box.py)
-    taken = Signal()  # a box took a new value (typed, stepped): a refusal before it is answered
+    taken = Signal()  # a box took a typed value (the same as before too): a refusal before it is answered
 
     def __init__(self, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
@@ -191,7 +191,7 @@ class Controls(QWidget):
         )
         for box in (self.tau, self.lr, self.lr_points, self.noise, self.steps_per_frame, self.width, self.depth):
             box.refused.connect(self.refused)
-            box.valueChanged.connect(lambda _: self.taken.emit())
+            box.taken.connect(self.taken)
         self.activation = _combo([(a, a) for a in ACTIVATIONS], "Activation function (rebuilds the network)")
         self.latent = _combo([("circle S^1", 2), ("sphere S^2", 3)], "Latent space (rebuilds the network)")
         self.loss = _combo(

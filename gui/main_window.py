@@ -321,8 +321,7 @@ class MainWindow(QMainWindow):
         c.refused.connect(self.on_failed)
         self.cluster_table.refused.connect(self.on_failed)
         c.taken.connect(self._refusal_answered)
-        self.cluster_table.count_edited.connect(self._refusal_answered)
-        self.cluster_table.radius_edited.connect(self._refusal_answered)
+        self.cluster_table.taken.connect(self._refusal_answered)
         for box, field in (
             (c.tau, "loss.tau"),
             (c.lr, "training.lr"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QValidator
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QSpinBox
 
 from gui.edited_wheel import EditedWheel
@@ -51,11 +51,22 @@ def _special(box: QDoubleSpinBox | QSpinBox, text: str) -> bool:
     return bool(box.specialValueText()) and text.strip() == box.specialValueText()
 
 
+def _too_fine(box: QDoubleSpinBox | QSpinBox, value: float) -> bool:
+    """Whether `value` has more decimals than the box holds (a box of 3 decimals showed 0.002
+    for a typed 0.0015)."""
+    if isinstance(box, QSpinBox):
+        return False
+    return abs(round(value, box.decimals()) - value) > 1e-9 * max(1.0, abs(value))
+
+
 def _validate(box: QDoubleSpinBox | QSpinBox, text: str, pos: int) -> tuple:
-    """Acceptable for a number in range (or the special value text); anything else is unfinished,
-    so that no key is dropped: what is committed unfinished is refused."""
+    """Acceptable for a number in range that the box holds exactly (or the special value
+    text); anything else is unfinished, so that no key is dropped: what is committed
+    unfinished is refused."""
     value = _number(box, text)
-    if _special(box, text) or (value is not None and box.minimum() <= value <= box.maximum()):
+    if _special(box, text) or (
+        value is not None and box.minimum() <= value <= box.maximum() and not _too_fine(box, value)
+    ):
         return QValidator.State.Acceptable, text, pos
     return QValidator.State.Intermediate, text, pos
 
@@ -67,6 +78,9 @@ def _refusal(box: QDoubleSpinBox | QSpinBox, field: str, text: str) -> str:
     typed = _body(box, text) or "nothing"
     low, high = _plain(box, box.minimum()), _plain(box, box.maximum())
     kind = "a whole number" if isinstance(box, QSpinBox) else "a number"
+    value = _number(box, text)
+    if value is not None and box.minimum() <= value <= box.maximum():  # in range, finer than the box
+        kind = f"a number of at most {box.decimals()} decimals"
     return f"{field}: expected {kind} from {low} to {high}, got {typed}; kept {shown}"
 
 
@@ -88,6 +102,7 @@ def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
 
     class Box(EditedWheel, base):
         refused = Signal(str)
+        taken = Signal()  # a committed text was taken (Return, or focus leaving typed text)
 
         def __init__(self, field: str):
             super().__init__()
@@ -118,12 +133,20 @@ def _refusing(base: type[QDoubleSpinBox | QSpinBox], doc: str) -> type:
         def keyPressEvent(self, event: QKeyEvent) -> None:
             """Return commits the text; a refused one keeps the key (in a dialog it pressed the
             default button: an export started with the value the box kept)."""
-            refused = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
-                _validate(self, self.text(), 0)[0] != QValidator.State.Acceptable
-            )
+            commit = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            refused = commit and _validate(self, self.text(), 0)[0] != QValidator.State.Acceptable
             super().keyPressEvent(event)
             if refused:
                 event.accept()
+            elif commit:
+                self.taken.emit()
+
+        def focusOutEvent(self, event: QFocusEvent) -> None:
+            """Typed text committed by leaving the box counts as taken, as Return does."""
+            typed = self.being_edited() and _validate(self, self.text(), 0)[0] == QValidator.State.Acceptable
+            super().focusOutEvent(event)
+            if typed:
+                self.taken.emit()
 
     Box.__doc__ = doc
     return Box

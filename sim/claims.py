@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from sim import metrics, theory
 from sim.cluster_dynamics import cluster_flow
@@ -270,8 +270,8 @@ def figure_5_2d(seed: int, quick: bool, out: Path | None) -> list[Claim]:
     if out is not None:
         figures = [
             _scatter(nn[0], out / "fig5_nn_start.png", "fig5-2d: the data-blind start"),
-            _scatter(nn[-1], out / "fig5_nn_end.png", "fig5-2d: NN kernel from that start"),
-            _scatter(identity[-1], out / "fig5_identity_end.png", "fig5-2d: identity kernel from the same start"),
+            _scatter(nn[-1], out / "fig5_nn_end.png", "fig5-2d: NN kernel from the data-blind start"),
+            _scatter(identity[-1], out / "fig5_identity_end.png", "fig5-2d: identity kernel from the data-blind start"),
         ]
     start_sil = nn[0].metrics["silhouette"]
     uniformity, identity_sil = identity[-1].metrics["uniformity"], identity[-1].metrics["silhouette"]
@@ -431,6 +431,11 @@ def _even_uniformity(n: int) -> float:
 # ----- figures -------------------------------------------------------------------------------------
 
 INK, GRID = (30, 30, 30), (190, 190, 190)
+FONT_SIZE = 12  # px, Pillow's scalable default font (its bitmap one ran words together)
+
+
+def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=FONT_SIZE)
 
 
 def _save(image: Image.Image, path: Path) -> str:
@@ -440,62 +445,68 @@ def _save(image: Image.Image, path: Path) -> str:
     return path.name
 
 
-def _scatter(frame, path: Path, title: str, size: int = 320) -> str:
+def _scatter(frame, path: Path, title: str, size: int = 400) -> str:
     """The embeddings on the circle (3-D: seen from above the north pole, the first two
     coordinates), coloured by cluster as in the window, under `title` and the frame's kernel,
     step and flow time, with the clusters' key."""
     image = Image.new("RGB", (size, size + 24), "white")
-    draw = ImageDraw.Draw(image)
+    draw, font = ImageDraw.Draw(image), _font()
     c, cy, r = size / 2, 24 + size / 2, size * 0.4
     draw.ellipse([c - r, cy - r, c + r, cy + r], outline=GRID)
     for z, label in zip(frame.Z, frame.labels):
         x, y = c + r * z[0], cy - r * z[1]
         draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=cluster_rgb255(int(label)))
-    draw.text((6, 4), title, fill=INK)
+    draw.text((6, 4), title, fill=INK, font=font)
     kernel = {"nn": "NN", "identity": "identity", "limit": "infinite-width"}[frame.kernel]
-    draw.text((6, 18), f"{kernel} kernel, step {frame.step}, flow time {frame.flow_time:.3g}", fill=INK)
+    draw.text((6, 18), f"{kernel} kernel, step {frame.step}, flow time {frame.flow_time:.3g}", fill=INK, font=font)
     x = 6
     for k in range(int(frame.labels.max()) + 1):  # the key: each cluster's number in its colour
         draw.ellipse([x, size + 10, x + 8, size + 18], fill=cluster_rgb255(k))
-        draw.text((x + 11, size + 8), str(k + 1), fill=INK)
+        draw.text((x + 11, size + 8), str(k + 1), fill=INK, font=font)
         x += 30
     return _save(image, path)
 
 
 def _curves(frames: list, path: Path, title: str, width: int = 480, height: int = 300) -> str:
     """Within-cluster spread (1 - mean R_k) and between-cluster separation (mean neighbour
-    angle / 180) against flow time, under `title`, with ticks at 0, 0.5 and 1 and at the
-    flow time's start, middle and end."""
-    t = np.array([f.flow_time for f in frames])
+    angle / 180) against the step (against flow time the recovery was squeezed into the first
+    twentieth: the step rule makes early steps tiny), under `title`, with ticks at 0, 0.5 and 1
+    and at the first, middle and last frame, each with its flow time."""
+    steps = np.array([f.step for f in frames], dtype=float)
     spread = np.array([1 - f.cluster_metrics["R"].mean() for f in frames])
     separation = np.array([f.cluster_metrics["neighbour_angle"].mean() / 180 for f in frames])
     image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    left, right, bottom, top = 40, width - 14, height - 34, 28
-    span = max(float(t[-1]), 1e-12)
+    draw, font = ImageDraw.Draw(image), _font()
+    left, right, bottom, top = 40, width - 14, height - 46, 28
+    first, span = float(steps[0]), max(float(steps[-1] - steps[0]), 1e-12)
 
-    def xy(tt: float, v: float) -> tuple[float, float]:
-        return left + (right - left) * tt / span, bottom - (bottom - top) * min(max(v, 0.0), 1.0)
+    def xy(step: float, v: float) -> tuple[float, float]:
+        return left + (right - left) * (step - first) / span, bottom - (bottom - top) * min(max(v, 0.0), 1.0)
 
-    draw.text((6, 4), title, fill=INK)
+    draw.text((6, 4), title, fill=INK, font=font)
     draw.rectangle([left, top, right, bottom], outline=GRID)
     for v in (0.0, 0.5, 1.0):
-        _, y = xy(0.0, v)
+        _, y = xy(first, v)
         draw.line([(left, y), (right, y)], fill=(235, 235, 235))
-        draw.text((left - 22, y - 6), f"{v:g}", fill=INK)
-    for tt in (0.0, span / 2, span):
-        x, _ = xy(tt, 0.0)
+        draw.text((left - 22, y - 6), f"{v:g}", fill=INK, font=font)
+    for i in (0, len(frames) // 2, len(frames) - 1):
+        x, _ = xy(steps[i], 0.0)
         draw.line([(x, bottom), (x, bottom + 4)], fill=GRID)
-        text = f"{tt:.3g}"
-        draw.text((min(x - 3 * len(text), right - 6 * len(text)), bottom + 6), text, fill=INK)
+        for row, text in enumerate((f"{int(steps[i])}", f"t {frames[i].flow_time:.3g}")):
+            draw.text(
+                (min(max(x - 3 * len(text), 2), right - 6 * len(text)), bottom + 6 + 12 * row),
+                text,
+                fill=INK,
+                font=font,
+            )
     lines = (
         (spread, (200, 60, 60), "within-cluster spread 1 - mean R_k"),
         (separation, (40, 90, 200), "mean gap to the nearest cluster / 180 degrees"),
     )
     for i, (values, colour, name) in enumerate(lines):
-        draw.line([xy(a, b) for a, b in zip(t, values)], fill=colour, width=2)
-        draw.text((left + 6, top + 5 + 13 * i), name, fill=colour)
-    draw.text((left + (right - left) / 2 - 24, bottom + 20), "flow time", fill=INK)
+        draw.line([xy(a, b) for a, b in zip(steps, values)], fill=colour, width=2)
+        draw.text((left + 6, top + 5 + 13 * i), name, fill=colour, font=font)
+    draw.text((left + (right - left) / 2 - 60, bottom + 32), "step (t: flow time)", fill=INK, font=font)
     return _save(image, path)
 
 

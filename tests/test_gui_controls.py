@@ -185,6 +185,8 @@ def test_an_out_of_range_edit_is_one_line_and_the_run_goes_on(qtbot, tmp_path) -
         ("tau", "1,000", "tau: expected a number from 0.001 to 1000, got 1,000; kept 0.5"),
         ("count", "1,000", "cluster 1 count: expected a whole number from 1 to 1000000, got 1,000; kept 64"),
         ("tau", "1_0", "tau: expected a number from 0.001 to 1000, got 1_0; kept 0.5"),
+        # finer than the box holds: it showed 0.002 for 0.0015
+        ("tau", "0.0015", "tau: expected a number of at most 3 decimals from 0.001 to 1000, got 0.0015; kept 0.5"),
     ],
 )
 def test_a_typed_number_out_of_range_is_refused_naming_the_field(qtbot, tmp_path, box, typed, message) -> None:
@@ -343,14 +345,19 @@ def test_a_refusal_is_not_replaced_by_progress_lines(qtbot, tmp_path) -> None:
 
 
 def test_a_refusal_goes_once_a_box_takes_a_value(qtbot, tmp_path) -> None:
-    """ "tau: ...; kept 0.5" stayed in the status bar for 10 s after 1,5 was taken."""
+    """ "tau: ...; kept 0.5" stayed in the status bar for 10 s after 1,5 was taken (and after
+    0,5, the value kept, which changes nothing)."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
     window = open_window(qtbot, tmp_path)
     wait_for(qtbot, lambda: window.cluster_table.table.rowCount() == 4)
     radius = window.cluster_table.table.cellWidget(0, 2)
-    for box, refused, taken in ((window.controls.tau, "0", "1,5"), (radius, "-1", "0.4")):
+    for box, refused, taken in (
+        (window.controls.tau, "0", "0,5"),
+        (window.controls.tau, "0", "1,5"),
+        (radius, "-1", "0.4"),
+    ):
         for typed in (refused, taken):
             box.setFocus()
             box.lineEdit().selectAll()
