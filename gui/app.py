@@ -26,11 +26,11 @@ def choose_preset(requested: str | None, settings: QSettings) -> tuple[str, Pres
     """The requested preset (errors propagate), else the last one opened, else the default;
     a file preset's data is read first (sim.datasets.check_data)."""
     if requested:
-        return requested, check_data(load_preset(requested))
+        return requested, check_data(load_preset(requested), requested)
     last = settings.value("preset")
     if isinstance(last, str) and last:
         try:
-            return last, check_data(load_preset(last))
+            return last, check_data(load_preset(last), last)
         except PresetError:
             pass
     return DEFAULT_PRESET, load_preset(DEFAULT_PRESET)

@@ -34,6 +34,7 @@ from sim import Preset, Simulation
 from sim.cluster_dynamics import ClusterFlow, cluster_flow
 from sim.preset import with_changes
 
+BARS_TITLE = "cluster speed per step: predicted (faint) and measured"
 SWEEP_EPS = (0.05, 0.1, 0.2, 0.3, 0.4)
 SWEEP_MAX_PER_CLUSTER = 64  # samples a cluster in the eps sweep's runs
 COLUMNS = ("cluster", "n_k/n", "|G_k|", "|own|", "|others|", "|v| pred.", "|v| meas.", "angle°", "spread")
@@ -109,7 +110,7 @@ class ClusterPanel(QWidget):
         self.deviation.setWordWrap(True)
         self.deviation.setStyleSheet(f"color: {FOREGROUND};")
         self.bars = pg.PlotWidget(background=BACKGROUND)
-        self.bars.setTitle("cluster speed per step: predicted (faint) and measured", color=FOREGROUND, size="9pt")
+        self.bars.setTitle(BARS_TITLE, color=FOREGROUND, size="9pt")
         self.bars.setLabel("bottom", "cluster", color=MUTED)
         self.bars.setLabel("left", "|v| per step", color=MUTED)
         self.bars.setToolTip(
@@ -178,6 +179,7 @@ class ClusterPanel(QWidget):
         k = len(flow.share)
         self.table.setRowCount(k)
         self._fit_table(k)
+        still = at_rest(flow.measured) and at_rest(flow.predicted)  # a stationary state: round-off only
         pred, meas = np.linalg.norm(flow.predicted, axis=1), np.linalg.norm(flow.measured, axis=1)
         grad = np.linalg.norm(flow.gradient, axis=1)
         own, others = np.linalg.norm(flow.own, axis=1), np.linalg.norm(flow.others, axis=1)
@@ -190,13 +192,13 @@ class ClusterPanel(QWidget):
                 f"{others[i]:.3g}",
                 f"{pred[i]:.3g}",
                 f"{meas[i]:.3g}",
-                f"{_angle(flow.predicted[i], flow.measured[i]):.1f}",
+                "-" if still else f"{_angle(flow.predicted[i], flow.measured[i]):.1f}",
                 f"{flow.spread[i]:.3f}",
             )
             for j, text in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(text))
         self.grid.want_width(self.table, self._table_width())
-        if at_rest(flow.measured) and at_rest(flow.predicted):  # a stationary state: round-off against round-off
+        if still:
             versus = "both at rest (round-off), nothing to compare"
         else:
             err = np.linalg.norm(flow.predicted - flow.measured) / max(np.linalg.norm(flow.measured), 1e-30)
@@ -206,6 +208,9 @@ class ClusterPanel(QWidget):
             f"O(eps) by Theorem 4.5). Cluster-level flow vs network: {versus}."
         )
         self.bars.clear()
+        self.bars.setTitle(BARS_TITLE + (": at rest (round-off)" if still else ""), color=FOREGROUND, size="9pt")
+        if still:  # round-off drawn as full bars read as motion
+            pred, meas = np.zeros(k), np.zeros(k)
         x = np.arange(k)
         faint = [pg.mkBrush(cluster_hex(i) + "80") for i in range(k)]
         solid = [cluster_hex(i) for i in range(k)]

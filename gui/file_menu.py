@@ -167,7 +167,7 @@ class FileMenu(QObject):
         try:
             if not path.is_file():
                 raise PresetError(f"{path}: cannot read: no such file")
-            check_data(load_preset(str(path)))
+            check_data(load_preset(str(path)), str(path))
         except PresetError as exc:
             QMessageBox.warning(self.window, "Cannot open preset", str(exc))
             return False

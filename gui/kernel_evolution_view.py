@@ -94,7 +94,8 @@ class KernelEvolutionView(QWidget):
         self.legend.setVisible(roomy)
         self.spectrum.setTitle(SPECTRUM_TITLE if roomy else None, color=MUTED, size="9pt")
         where = "below" if narrow else "right"
-        self.key.setText(f'{SHORT_KEY} <span style="color:{MUTED}">&middot; eigenvalues {where}</span>')
+        # no break inside "· eigenvalues below": a wrapped line ended in a lone "·"
+        self.key.setText(f'{SHORT_KEY} <span style="color:{MUTED}">&middot;&nbsp;eigenvalues&nbsp;{where}</span>')
         line = self.key.heightForWidth(max(1, self.width() - 8))
         each = (self.height() - BOTTOM_MARGIN - line) / (2 if narrow else 1)
         self.key.setVisible(not roomy and each >= PLOT_MIN_HEIGHT)

@@ -408,7 +408,7 @@ class MainWindow(QMainWindow):
 
     def open_preset(self, name: str) -> None:
         try:
-            preset = check_data(load_preset(name))
+            preset = check_data(load_preset(name), name)
         except PresetError as exc:
             self.on_failed(str(exc))
             return

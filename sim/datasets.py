@@ -137,7 +137,10 @@ def _floats(path: Path, cells: np.ndarray, lines: list[int] | None) -> np.ndarra
             path, "data.path", f"expected numbers in every cell, got {str(cells[row, column])!r} at {where}"
         ) from exc
     if not np.all(np.isfinite(values)):
-        raise _error(path, "data.path", "expected finite numbers, found NaN or inf")
+        row, column = (int(i) for i in np.argwhere(~np.isfinite(values))[0])
+        where = f"line {lines[row]}, column {column + 1}" if lines else f"row {row}, column {column}"
+        cell = str(cells[row, column]) if cells.dtype.kind in "US" else repr(float(values[row, column]))
+        raise _error(path, "data.path", f"expected finite numbers, got {cell} at {where}")
     return values
 
 
@@ -202,11 +205,15 @@ def user_data(path_text: str, labels_last_column: bool) -> tuple[torch.Tensor, t
     return torch.from_numpy(X), torch.from_numpy(labels)
 
 
-def check_data(preset: Preset) -> Preset:
+def check_data(preset: Preset, source: str | None = None) -> Preset:
     """`preset`, once its data can be read: a "file" preset's data file is read as a run
     reads it (user_data), so that a window refuses a bad file when it is opened, not after
     the window shows the preset while the run it had goes on. Other kinds have nothing to
-    read (the preset's fields say all). Raises PresetError as user_data does."""
+    read (the preset's fields say all). Raises PresetError as user_data does, led by
+    `source` (the preset's file or name) when given."""
     if preset.data.kind == "file":
-        user_data(preset.data.path, preset.data.labels_last_column)
+        try:
+            user_data(preset.data.path, preset.data.labels_last_column)
+        except PresetError as exc:
+            raise PresetError(f"{source}: its data file: {exc}" if source else str(exc)) from None
     return preset

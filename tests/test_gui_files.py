@@ -262,7 +262,8 @@ def test_bad_files_show_a_dialog_naming_file_and_field_and_leave_the_run_alone(q
     path = file_data_preset(tmp_path, "3,x\n")
     assert window.files.open_file(path) is False
     dialog_title, text = dialogs["warnings"][-1]
-    assert dialog_title == "Cannot open preset" and "cells.csv: data.path:" in text
+    assert dialog_title == "Cannot open preset" and text.startswith(f"{path}: its data file: ")
+    assert "cells.csv: data.path:" in text
     assert text.endswith("got 'x' at line 2, column 2"), text  # the cell as typed, no numpy type name
 
     step = frame(window).step

@@ -316,6 +316,8 @@ def test_velocities_at_round_off_draw_no_arrows_and_say_at_rest(qtbot) -> None:
     the label says so; the same frame with velocities a million times larger has arrows."""
     import dataclasses
 
+    import pyqtgraph as pg
+
     from gui.cluster_panel import ClusterPanel
     from gui.embedding_view import EmbeddingView
     from sim import Simulation, load_preset
@@ -349,6 +351,10 @@ def test_velocities_at_round_off_draw_no_arrows_and_say_at_rest(qtbot) -> None:
     assert panel.deviation.text().endswith(
         "Cluster-level flow vs network: both at rest (round-off), nothing to compare."
     )
+    assert panel.bars.getPlotItem().titleLabel.text.endswith("at rest (round-off)")
+    assert all(panel.table.item(i, 7).text() == "-" for i in range(4))  # no angle between round-off
+    bars = [item for item in panel.bars.getPlotItem().items if isinstance(item, pg.BarGraphItem)]
+    assert len(bars) == 2 and all(np.all(np.asarray(b.opts["height"]) == 0) for b in bars)  # no bars of round-off
 
 
 def test_the_arrow_scale_label_is_never_cut(qtbot) -> None:
