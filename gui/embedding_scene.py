@@ -92,11 +92,12 @@ class ArrowScale:
         return self.factors[kind][0] if kind in self.factors else auto
 
     def describe(self, kind: str, factor: float, v: np.ndarray) -> str:
-        """'clusters x14', with ' (fixed)' when fixed; 'clusters at rest' when the vectors v
-        are round-off; '' without arrows."""
+        """'clusters x14' (x0.097, x100, x35000), with ' (fixed)' when fixed; 'clusters at
+        rest' when the vectors v are round-off; '' without arrows."""
         if at_rest(v):
             return f"{kind} at rest"
-        return f"{kind} x{factor:.2g}" + (" (fixed)" if self.fixed else "") if factor else ""
+        # two significant digits, written out below a million (x100, not x1e+02)
+        return f"{kind} x{float(f'{factor:.2g}'):g}" + (" (fixed)" if self.fixed else "") if factor else ""
 
 
 def capped(v: np.ndarray, factor: float, longest: float) -> np.ndarray:
