@@ -21,7 +21,7 @@ class KernelPanel(QSplitter):
         self.addWidget(heatmap)
         self.addWidget(evolution)
         self.setStretchFactor(0, 3)
-        self.setStretchFactor(1, 1)
+        self.setStretchFactor(1, 2)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -30,5 +30,9 @@ class KernelPanel(QSplitter):
         if want != self.orientation():
             self.setOrientation(want)
             length = self.width() if wide else self.height()
-            first = min(self.height() + 60, int(length * 0.6)) if wide else int(length * 0.75)  # the square heatmap's
+            # the square heatmap's share: about its side (plus axes) and at most 0.6 of the panel
+            # (one above the other at 1920 x 1080 the curves kept 70 px under a heatmap of spare width)
+            first = (
+                min(self.height() + 60, int(length * 0.6)) if wide else min(int(length * 0.6), int(self.width() * 0.9))
+            )
             self.setSizes([first, length - first])

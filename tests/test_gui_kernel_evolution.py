@@ -91,11 +91,13 @@ def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
     panel = KernelPanel(KernelView(), evolution)
     qtbot.addWidget(panel)
     panel.show()
-    for size, orientation in (((400, 220), Qt.Orientation.Horizontal), ((320, 640), Qt.Orientation.Vertical)):
+    turns = (((400, 220), Qt.Orientation.Horizontal), ((320, 640), Qt.Orientation.Vertical))
+    for size, orientation in (*turns, turns[0], ((300, 300), Qt.Orientation.Vertical)):
         panel.resize(*size)
         qtbot.waitUntil(lambda orientation=orientation: panel.orientation() == orientation)
         heatmap, curves = panel.sizes()
         assert min(heatmap, curves) >= 80, (size, panel.sizes())
+    assert curves >= 110  # a square dock (1920 x 1080's right column): the curves had 70 px
     panel.resize(400, 220)
     qtbot.waitUntil(lambda: evolution.plots.direction() == QBoxLayout.Direction.TopToBottom)
     assert evolution.plot.height() >= 40 and evolution.spectrum.height() >= 40
@@ -104,7 +106,7 @@ def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
     # eigenvalues are (a title in each plot took 20 px of it)
     key = evolution.key
     assert key.isVisible() and all(short in key.text() and color in key.text() for _, _, short, color in CURVES)
-    assert "eigenvalues below" in key.text()
+    assert "&middot;&nbsp;eigenvalues&nbsp;below" in key.text()  # kept together: no line ends in a lone dot
     assert evolution.plot.height() >= 40 and evolution.spectrum.height() >= 40
 
 
