@@ -67,7 +67,8 @@ def value_range(values: np.ndarray) -> tuple[float, float]:
 class SparseAxis(pg.AxisItem):
     """An axis whose ticks are at least MIN_TICK_PIXELS (its orientation's) apart: pyqtgraph
     keeps at least 2.25 intervals on any axis, which at small sizes (a 640 x 360 export)
-    writes the labels over each other ("100200300"). While `compact`, its title stays hidden
+    writes the labels over each other ("100200300"), and labels every 2..9 x 10^k on a log
+    axis. While `compact`, its title stays hidden
     (setLabel shows it otherwise)."""
 
     compact = False
@@ -78,6 +79,25 @@ class SparseAxis(pg.AxisItem):
     def set_compact(self, compact: bool) -> None:
         self.compact = compact
         self.showLabel(bool(self.labelText or self.labelUnits))
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        """On a log axis, pyqtgraph labels every 2..9 x 10^k between the decades: in a small
+        plot (the eigenvalues' strip) they overlapped in a smear. Kept there: the decades,
+        then the others at least MIN_TICK_PIXELS from every tick kept before them."""
+        levels = super().tickValues(minVal, maxVal, size)
+        if not self.logMode or maxVal <= minVal or size <= 0:
+            return levels
+        per_unit, least = size / (maxVal - minVal), MIN_TICK_PIXELS[self.orientation in ("left", "right")]
+        kept: list[float] = []
+        thinned = []
+        for spacing, values in levels:
+            chosen = []
+            for v in values:
+                if all(abs(v - k) * per_unit >= least for k in kept):
+                    chosen.append(v)
+                    kept.append(v)
+            thinned.append((spacing, chosen))
+        return thinned
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
         levels = super().tickSpacing(minVal, maxVal, size)

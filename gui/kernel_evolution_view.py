@@ -29,6 +29,7 @@ SPECTRUM_TITLE = "largest eigenvalues of H"
 BOTTOM_MARGIN = 4
 LEGEND_MIN_WIDTH = 240  # the curves' plot narrower than this drops its legend (it covered the curves)
 PLOT_MIN_HEIGHT = 40  # each plot keeps this much; the key line goes first
+TOP_MARGIN = 7  # px over each plot: half a tick label's height
 
 
 class KernelEvolutionView(QWidget):
@@ -55,6 +56,8 @@ class KernelEvolutionView(QWidget):
         self.spectrum.setTitle(SPECTRUM_TITLE, color=MUTED, size="9pt")
         for plot in (self.plot, self.spectrum):
             shrinkable_title(plot)
+            # room above the top tick's label: without a title it was cut in half ("1.0")
+            plot.getPlotItem().layout.setContentsMargins(1, TOP_MARGIN, 1, 1)
         self.eigen_lines = [
             self.spectrum.plot([], [], pen=pg.mkPen(MUTED if i else "#e6e6e6")) for i in range(EIGENVALUES)
         ]

@@ -128,3 +128,28 @@ def test_a_small_heatmap_drops_its_axis_titles(qtbot) -> None:
     view.resize(560, 420)
     qtbot.waitUntil(lambda: all(axis.label.isVisible() for axis in axes))
     assert all(axis.labelText == "cluster" for axis in axes)
+
+
+def test_a_small_log_axis_labels_ticks_apart_and_the_top_label_whole(qtbot) -> None:
+    """The eigenvalues' strip (a 300 x 150 panel): pyqtgraph labelled every 2..9 x 10^k, a
+    smear of overlapping labels, and without a title the top tick's label was cut in half."""
+    import itertools
+
+    from test_gui_panels import drawn_tick_specs
+
+    view = KernelEvolutionView()
+    qtbot.addWidget(view)
+    view.resize(300, 150)
+    view.show()
+    run = Simulation(load_preset("fig5-2d"))
+    for _ in range(6):
+        view.add(run.frame(with_kernel=True))
+        run.step(40)
+    axis = view.spectrum.getAxis("left")
+    qtbot.waitUntil(lambda: len(drawn_tick_specs(axis)) >= 2)
+    rects = sorted((rect for rect, _, _ in drawn_tick_specs(axis)), key=lambda r: r.top())
+    assert all(a.bottom() <= b.top() for a, b in itertools.pairwise(rects)), [r.getRect() for r in rects]
+    for plot in (view.plot, view.spectrum):
+        left = plot.getAxis("left")
+        top = min(left.mapRectToScene(rect).top() for rect, _, _ in drawn_tick_specs(left))
+        assert top >= 0  # the top label whole inside the plot's scene
