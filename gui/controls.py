@@ -158,8 +158,8 @@ class Controls(QWidget):
         )
         self.side_by_side = QCheckBox("Side by side: NN | identity")
         self.side_by_side.setToolTip(
-            "Run a copy of the current state with the identity kernel next to the main run, in lockstep "
-            "(the paper's Figure 5 rows)"
+            "Run a copy of the current state with the other kernel next to the main run, in lockstep "
+            "(the paper's Figure 5 rows): the identity kernel beside NN or infinite width, NN beside identity"
         )
 
         self.tau = _spin(LossSpec, "tau", 3, 0.05, "Temperature tau of the loss (takes effect at the next step)", "tau")

@@ -49,7 +49,7 @@ from sim.preset import DataSpec
 PANELS = ("embedding", "identity", "kernel", "curves")
 PANEL_LABELS = {
     "embedding": "embedding (the run's kernel)",
-    "identity": "embedding, identity kernel from the same start",
+    "identity": "embedding, the other kernel from the same start (identity; NN beside an identity run)",
     "kernel": "kernel heatmap H(theta)",
     "curves": "metric curves",
 }

@@ -92,7 +92,7 @@ class ExportDialog(QDialog):
         self.twin_from = defaults.twin_from  # the side-by-side twin's step, as in the window
         labels = dict(PANEL_LABELS)
         if self.twin_from:
-            labels["identity"] = f"embedding, identity kernel from step {self.twin_from} (as side by side)"
+            labels["identity"] = f"embedding, the other kernel from step {self.twin_from} (as side by side)"
         self.panels = {name: QCheckBox(labels[name]) for name in PANELS}
         for name, box in self.panels.items():
             box.setChecked(name in defaults.panels)

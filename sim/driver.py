@@ -68,7 +68,13 @@ def twin_origin(frame: Frame) -> str:
     return "same start" if frame.started_at == 0 else f"from step {frame.started_at}"
 
 
-TWIN_KERNEL = "identity"
+def twin_kernel(kernel: str) -> str:
+    """The kernel a side-by-side twin runs beside a run on `kernel`: the identity kernel beside
+    the NN or the infinite-width kernel, the NN kernel beside the identity kernel (an identity
+    run, uniform-start's, showed the same identity run twice)."""
+    return "nn" if kernel == "identity" else "identity"
+
+
 Events = tuple[tuple[int, str], ...]
 
 
@@ -106,7 +112,7 @@ class RunDriver:
 
     def _make_twin(self) -> Simulation:
         twin = self._watched(self.main.copy())
-        twin.set_kernel(TWIN_KERNEL)
+        twin.set_kernel(twin_kernel(self.main.kernel))
         return twin
 
     # ----- stepping -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Undo and redo of cluster edits through the run driver (the commands the window's undo
 entries send, gui/undo.py): an undo puts back the very samples the run had before the edit
 and the offsets Delta of the samples that come back; a redo the very samples of the edit,
-whatever the steps taken in between; the side-by-side twin alike."""
+whatever the steps taken in between; the side-by-side twin alike, which runs the other
+kernel."""
 
 from __future__ import annotations
 
@@ -145,3 +146,12 @@ def test_clusters_keep_their_ids_through_edits_and_undo(driver: RunDriver) -> No
     remove.undo()
     driver.apply(sent.pop())
     assert driver.main.frame().cluster_ids.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_the_twin_runs_the_other_kernel() -> None:
+    """Side by side beside an NN run: the identity kernel; beside an identity run
+    (uniform-start starts on it): the NN kernel, not the same identity run twice."""
+    for preset, main, twin in (("fig5-2d", "nn", "identity"), ("uniform-start", "identity", "nn")):
+        driver = RunDriver(load_preset(preset), device="cpu", twin=True)
+        assert [sim.kernel for sim in driver.sims] == [main, twin], preset
+        assert [f.kernel for f in driver.frames()] == [main, twin]
