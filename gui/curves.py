@@ -51,6 +51,17 @@ def _font(points: int) -> QFont:
     return font
 
 
+def flat(values: np.ndarray) -> bool:
+    """Whether the finite values are all equal up to round-off (relative 1e-9): an auto range
+    then zooms into the round-off, with tick labels of 17 digits that squeezed the plot to a
+    sliver (uniform-start's stationary run)."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return False
+    lo, hi = float(finite.min()), float(finite.max())
+    return hi - lo < 1e-9 * max(1.0, abs(hi))
+
+
 def value_range(values: np.ndarray) -> tuple[float, float]:
     """A y range showing every finite value, padded when they are (nearly) all equal so a
     single value sits in the middle of a readable range; (0, 1) when none is finite."""
@@ -59,7 +70,7 @@ def value_range(values: np.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     lo, hi = float(finite.min()), float(finite.max())
     pad = max(0.05 * max(abs(lo), abs(hi)), 0.01)
-    if hi - lo < 1e-9 * max(1.0, abs(hi)):
+    if flat(finite):
         return lo - pad, hi + pad
     return lo, hi
 
@@ -458,7 +469,8 @@ class Curves(QWidget):
     def _set_ranges(self) -> None:
         """The x axis: steps fixed by set_step_range, else from the first recorded x to the
         last (STEP_SPAN steps, or flow time 1, while there is one); the value axes auto-range
-        once the runs have two steps, before that a padded range around the one value."""
+        once the runs have two steps, before that (and while the values are equal up to
+        round-off) a padded range around the one value."""
         recorded = [s.view(self.x_axis) for s in self.series.values() if s.size]
         if not recorded:
             return
@@ -471,8 +483,8 @@ class Curves(QWidget):
         for key, plot in self.plots.items():
             plot.setXRange(first, last, padding=0.03)
             band = self._label_band() if key == "loss" and not few else None
-            if few:
-                values = np.concatenate([s.view()[1].ravel() for (_, k), s in self.series.items() if k == key])
+            values = np.concatenate([s.view()[1].ravel() for (_, k), s in self.series.items() if k == key])
+            if few or flat(values):
                 plot.setYRange(*value_range(values), padding=0.05)
             elif band is not None:
                 plot.setYRange(*band, padding=0)

@@ -437,6 +437,23 @@ def test_event_labels_never_overlap_or_leave_the_loss_plot(qtbot) -> None:
         assert not any(box.intersects(other.adjusted(1, 1, -1, -1)) for other in shown[i + 1 :]), box
 
 
+def test_values_equal_up_to_round_off_get_a_readable_range(qtbot) -> None:
+    """uniform-start is stationary: its loss wobbles by 1e-14 and the auto range zoomed into
+    that, with 17-digit tick labels ("5.05596717511719") that squeezed the plots to slivers.
+    Equal values up to round-off get the padded range a single value gets."""
+    curves = bare_curves(qtbot, (1400, 300), show=True)
+    frames = frames_at(tuple(range(0, 101, 20)))
+    wobble = 5.05596717511719 + 1e-14 * np.array([0, 1, -1, 2, 0, 1])
+    for stamped, loss in zip(frames, wobble, strict=True):
+        curves.add((dataclasses.replace(stamped, loss=float(loss)),))
+    curves.redraw()
+    (_, _), (y0, y1) = curves.plots["loss"].getViewBox().viewRange()
+    assert y1 - y0 > 0.1  # not 1e-13 wide
+    axis = curves.plots["loss"].getAxis("left")
+    qtbot.waitUntil(lambda: len(drawn_tick_texts(axis)) >= 2)
+    assert max(len(text) for text in drawn_tick_texts(axis)) <= 5, drawn_tick_texts(axis)
+
+
 def test_the_loss_curve_keeps_under_the_switch_labels(qtbot) -> None:
     """The labels sat over the loss curve (a fresh-user look): the loss plot's range leaves a
     band on top as deep as the label rows shown (up to half the plot), so no curve point lies
