@@ -138,13 +138,19 @@ class ClaimsPanel(QWidget):
 
     def load(self, path: str | Path) -> None:
         """Show a claims.json; a file that cannot be used is one line in the status, the table kept."""
+        keys = {"claim", "measured", "number", "verdict", "why"}
+        expected = "expected an object whose 'claims' is a list of claims with " + ", ".join(sorted(keys))
         try:
-            rows = json.loads(Path(path).read_text(encoding="utf-8"))["claims"]
-            keys = {"claim", "measured", "number", "verdict", "why"}
-            if not isinstance(rows, list) or not all(isinstance(r, dict) and keys <= set(r) for r in rows):
-                raise ValueError("expected a list of claims with " + ", ".join(sorted(keys)))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            self.status.setText(f"{path}: not a claims.json: {exc}")
+            found = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            self.status.setText(f"{path}: cannot read: {exc.strerror or exc}")
+            return
+        except ValueError as exc:  # not JSON (json.JSONDecodeError, UnicodeDecodeError)
+            self.status.setText(f"{path}: not a claims.json: not JSON ({exc})")
+            return
+        rows = found.get("claims") if isinstance(found, dict) else None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and keys <= set(r) for r in rows):
+            self.status.setText(f"{path}: not a claims.json: {expected}")
             return
         self.show_claims(rows)
 
@@ -185,7 +191,7 @@ class ClaimsPanel(QWidget):
     def _on_progress(self, done: int, total: int, name: str) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.status.setText(f"check {done} of {total}: {name}")
+        self.status.setText(f"check {done} of {total} (a check can measure several claims): {name}")
 
     @Slot(list)
     def _on_done(self, rows: list) -> None:

@@ -87,6 +87,8 @@ class ClusterTable(QWidget):
         self.set_clusters(preset.data.clusters, preset.data.kind == "clusters")
         self.note.setText(NOT_EDITABLE.get(preset.data.kind, ""))
         self.note.setVisible(preset.data.kind in NOT_EDITABLE)
+        # an empty table (digits, file data) took the room and left the note below the dock's edge
+        self.table.setVisible(bool(preset.data.clusters))
 
     def set_clusters(self, clusters: list[ClusterSpec], editable: bool) -> None:
         """Show these clusters; spin boxes are updated in place (signals blocked)."""

@@ -270,7 +270,7 @@ class FrameComposer:
                 texts[name] = (f"{KERNEL_NAMES[frame.kernel]} kernel{suffix}", scale_text)
             if self.kernel is not None:
                 if self.data is not None and not self.kernel.names:
-                    self.kernel.names = group_names(self.data, int(frames[0].labels.max()) + 1)
+                    self.kernel.names = self._group_names(int(frames[0].labels.max()) + 1)
                 self.kernel.show_frame(frames[0])
                 painter.drawPixmap(self.content["kernel"], self._grab(self.kernel.graphics))
                 texts["kernel"] = ("Kernel H(theta)", self.kernel.info.text() if self.kernel.frame else "")
@@ -306,19 +306,24 @@ class FrameComposer:
         font.setBold(bold)
         return font
 
+    def _group_names(self, count: int) -> list[str]:
+        """The `count` groups' names as the window's legend gives them (the numbers 1..count
+        without a data spec)."""
+        return group_names(self.data, count) if self.data is not None else [str(k + 1) for k in range(count)]
+
     def draw_title(self, painter: QPainter, frame: Frame) -> str:
         """The title bar: the run's name, then 'step N    kernel: K', and the cluster colours
-        right-aligned (a dot and the cluster's number each). A name too long for the bar is
+        right-aligned (a dot and the group's name each, as the window's legend names them). A name too long for the bar is
         shortened with an ellipsis, and the colours are left out when they do not fit beside
         the step and kernel, so those two are always whole. Returns the text drawn."""
         r = self.title_rect
         pad = r.height() // 2
         painter.fillRect(r, QColor(PANEL))
         plain, bold = self._font(r.height()), self._font(r.height(), bold=True)
-        clusters = int(frame.labels.max()) + 1
+        names = self._group_names(int(frame.labels.max()) + 1)  # as the window's legend: digits by their digit
         dot = max(6, r.height() // 3)
         labels = QFontMetrics(plain)
-        legend = sum(labels.horizontalAdvance(f"{k + 1}") + dot + pad // 2 + 8 for k in range(clusters))
+        legend = sum(labels.horizontalAdvance(name) + dot + pad // 2 + 8 for name in names)
         status = f"    step {frame.step}    kernel: {KERNEL_NAMES[frame.kernel]}"
         metrics = QFontMetrics(bold)
         room = r.width() - 2 * pad
@@ -333,8 +338,8 @@ class FrameComposer:
         if show_legend:
             painter.setFont(plain)
             x = r.right() - pad
-            for k in reversed(range(clusters)):
-                label = f"{k + 1}"
+            for k in reversed(range(len(names))):
+                label = names[k]
                 x -= labels.horizontalAdvance(label)
                 painter.setPen(QColor(FOREGROUND))
                 painter.drawText(QRect(x, r.top(), labels.horizontalAdvance(label) + 2, r.height()), flags, label)

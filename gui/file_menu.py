@@ -203,6 +203,7 @@ class FileMenu(QObject):
             "data.path": str(path.resolve()),
             "data.labels_last_column": labels_last_column,
             "data.clusters": [],
+            "views.shift": 0,  # image shifts are for digits: from the digits preset the file was refused
         }
         try:
             preset = with_changes(preset, changes, str(path))

@@ -28,9 +28,18 @@ def test_the_panel_shows_every_claim_of_a_file(qtbot, tmp_path):
     assert panel.table.item(1, cell["number"]).text() == "-"
     assert panel.table.item(1, cell["verdict"]).text() == "deviates"
     assert panel.status.text() == "1 of 2 claims hold"
-    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
-    panel.load(tmp_path / "bad.json")
-    assert "bad.json: not a claims.json" in panel.status.text() and panel.table.rowCount() == 2
+    for content, why in (
+        ("{}", "expected an object whose 'claims' is a list of claims with"),  # it said "'claims'" (a KeyError)
+        ("[1, 2]", "expected an object whose 'claims' is a list of claims with"),
+        ("{not json", "not JSON"),
+    ):
+        (tmp_path / "bad.json").write_text(content, encoding="utf-8")
+        panel.load(tmp_path / "bad.json")
+        text = panel.status.text()
+        assert text.startswith(f"{tmp_path / 'bad.json'}: not a claims.json: {why}"), text
+        assert "\n" not in text and panel.table.rowCount() == 2
+    panel.load(tmp_path / "gone.json")
+    assert panel.status.text().endswith("gone.json: cannot read: No such file or directory")
 
 
 def test_a_running_check_cancels(qtbot):

@@ -433,3 +433,27 @@ def test_the_identity_panel_runs_from_the_step_side_by_side_was_turned_on(tmp_pa
     assert coloured[0] == coloured[1] == 0 < coloured[2]  # a waiting panel, then the twin's points
     bad = run_export("imbalanced", "--png-dir", str(tmp_path / "x"), "--twin-from", "-1", "--panels", "identity")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --twin-from: expected a step >= 0, got -1"
+
+
+def test_the_title_bar_names_digits_by_their_digit_as_the_window_does(qapp) -> None:
+    """A digits export numbered its classes 1..5 in the title bar while the window's legend
+    (and the heatmap beside it) said 0..4: the title's key now names the groups as the legend."""
+    preset = load_preset("digits")
+    frame = Simulation(preset, device="cpu").frame(block_ratio=False)
+    count = int(frame.labels.max()) + 1
+    size = (1280, 720)
+
+    def title_bar(data) -> np.ndarray:
+        composer = FrameComposer(ExportOptions(panels=("curves",), size=size), lambda s: None, "digits", data)
+        image = QImage(*size, QImage.Format.Format_RGB888)
+        painter = QPainter(image)
+        composer.draw_title(painter, frame)
+        painter.end()
+        composer.close()
+        return image_array(image)[: composer.title_rect.height()]
+
+    assert FrameComposer(ExportOptions(panels=("curves",), size=size), lambda s: None, "d", preset.data)._group_names(
+        count
+    ) == [str(c) for c in preset.data.classes[:count]]
+    named, numbered = title_bar(preset.data), title_bar(None)  # None: the numbers 1..count
+    assert np.any(named != numbered)  # the key's text differs: digits, not numbers from 1

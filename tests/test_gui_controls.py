@@ -432,3 +432,17 @@ def test_the_wheel_scrolls_the_controls_over_a_box_that_is_not_being_edited(qtbo
     assert wheel(tau) and tau.value() == 0.45
     wait_for(qtbot, lambda: window.snapshot.preset.loss.tau == 0.45)
     assert window.snapshot.preset.network.depth == 4
+
+
+def test_the_cluster_table_of_digits_says_why_it_is_empty_where_it_can_be_read(qtbot, tmp_path) -> None:
+    """The digits preset has no clusters to edit: the empty table took the dock's room and its
+    note sat below the dock's edge. The table goes; the note is in sight; clusters bring it back."""
+    window = open_window(qtbot, tmp_path, preset="digits")
+    window.table_dock.raise_()
+    table = window.cluster_table
+    wait_for(qtbot, lambda: table.note.isVisible())
+    assert not table.table.isVisible() and "nothing to add, remove or resize" in table.note.text()
+    note = table.note.mapTo(window.table_dock, table.note.rect().bottomLeft())
+    assert note.y() <= window.table_dock.height()
+    window.open_preset("fig5-2d")
+    wait_for(qtbot, lambda: table.table.isVisible() and table.table.rowCount() == 4 and not table.note.isVisible())

@@ -473,3 +473,11 @@ def test_open_data_runs_the_current_settings_on_user_data_and_refuses_a_malforme
     assert sorted(set(f.labels.tolist())) == [0, 1, 2]
     assert window.snapshot.preset.data.kind == "file" and window.snapshot.preset.network.width == 64
     assert "PCA of 6-D data" in window.input_view.hint.text()
+    # from the digits preset too (its image shifts were kept, and the file refused for them)
+    window.open_preset("digits")
+    wait_for(qtbot, lambda: window.snapshot.preset.name == "digits")
+    assert window.snapshot.preset.views.shift > 0
+    generation = window.snapshot.generation
+    assert window.files.open_data_file(good, True)
+    wait_for(qtbot, lambda: window.snapshot.generation > generation and frame(window).X.shape == (120, 6))
+    assert window.snapshot.preset.views.shift == 0
