@@ -174,9 +174,17 @@ class ExportDialog(QDialog):
 
     def _update(self) -> None:
         frames, spf = self.frames.value(), self.steps_per_frame.value()
+        last = (frames - 1) * spf
+        late = self.twin_from > last and self.panels["identity"].isChecked()
         self.summary.setText(
-            f"steps 0 to {(frames - 1) * spf}, {frames / self.fps.value():.1f} s of video; "
+            f"steps 0 to {last}, {frames / self.fps.value():.1f} s of video; "
             "a replay of the current run from step 0 (same seed, its data edits, setting changes and kernel switches)"
+            + (
+                f". The side-by-side panel's run starts at step {self.twin_from}, after the last step exported:"
+                " that panel will only say so (more frames or steps per frame reach it)"
+                if late
+                else ""
+            )
         )
         ok = any(box.isChecked() for box in self.panels.values()) and bool(self.path.text().strip())
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)

@@ -446,3 +446,27 @@ def test_the_cluster_table_of_digits_says_why_it_is_empty_where_it_can_be_read(q
     assert note.y() <= window.table_dock.height()
     window.open_preset("fig5-2d")
     wait_for(qtbot, lambda: table.table.isVisible() and table.table.rowCount() == 4 and not table.note.isVisible())
+
+
+def test_the_export_summary_warns_when_the_side_by_side_run_starts_after_the_last_frame(qtbot, tmp_path) -> None:
+    """Side by side turned on at step 943 and 12 frames exported up to step 220: the whole
+    right half was the placeholder, with no word in the dialog. The summary says so until
+    the frames reach that step."""
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QWidget
+
+    from gui.export import ExportOptions
+    from gui.export_job import ExportDialog
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    defaults = ExportOptions(panels=("embedding", "identity"), frames=12, steps_per_frame=20, twin_from=943)
+    dialog = ExportDialog(parent, "mp4", defaults, Path(tmp_path / "out.mp4"))
+    qtbot.addWidget(dialog)
+    assert "starts at step 943, after the last step exported" in dialog.summary.text()
+    dialog.frames.setValue(60)  # up to step 1180
+    assert "steps 0 to 1180" in dialog.summary.text() and "after the last step" not in dialog.summary.text()
+    dialog.frames.setValue(12)
+    dialog.panels["identity"].setChecked(False)  # no such panel: nothing to warn of
+    assert "after the last step" not in dialog.summary.text()
