@@ -450,12 +450,10 @@ class Curves(QWidget):
         self._place_labels()
         self._set_ranges()
 
-    def _label_band(self) -> tuple[float, float] | None:
-        """The loss plot's y range with a band on top as deep as the rows of event labels
-        shown (at most half the plot), so the curve stays under the labels (they covered it);
-        None without labels shown or values (the auto range serves)."""
-        loss = [s.view(self.x_axis)[1] for (_, key), s in self.series.items() if key == "loss" and s.size]
-        values = np.concatenate([v.ravel() for v in loss]) if loss else np.zeros(0)
+    def _label_band(self, values: np.ndarray) -> tuple[float, float] | None:
+        """The loss plot's y range for its `values` with a band on top as deep as the rows of
+        event labels shown (at most half the plot), so the curve stays under the labels (they
+        covered it); None without labels shown or finite values (the auto range serves)."""
         values = values[np.isfinite(values)]
         labels = [line.label for _, line, _ in self._markers if getattr(line, "label", None) is not None]
         if not self._label_rows or not values.size or not labels:
@@ -482,8 +480,9 @@ class Curves(QWidget):
         first, last = self.step_range if self.step_range and self.x_axis == "step" else span
         for key, plot in self.plots.items():
             plot.setXRange(first, last, padding=0.03)
-            band = self._label_band() if key == "loss" and not few else None
-            values = np.concatenate([s.view()[1].ravel() for (_, k), s in self.series.items() if k == key])
+            parts = [s.view()[1].ravel() for (_, k), s in self.series.items() if k == key]
+            values = np.concatenate(parts) if parts else np.zeros(0)
+            band = self._label_band(values) if key == "loss" and not few else None
             if few or flat(values):
                 plot.setYRange(*value_range(values), padding=0.05)
             elif band is not None:
