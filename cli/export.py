@@ -17,7 +17,8 @@ from cli.interrupts import exit_status, terminate_like_interrupt
 from cli.progress import ProgressLine, rate
 
 NAME = "export"
-PANEL_CHOICES = ("embedding", "identity", "kernel", "curves")
+PANEL_CHOICES = ("embedding", "twin", "kernel", "curves")
+PANEL_ALIASES = {"identity": "twin"}  # the twin panel's earlier name: it held the identity run beside NN
 
 
 def size_arg(text: str) -> tuple[int, int]:
@@ -30,8 +31,9 @@ def size_arg(text: str) -> tuple[int, int]:
 
 
 def panels_arg(text: str) -> list[str]:
-    """Panel names from one argument (space or comma separated), each one of PANEL_CHOICES."""
-    names = [p for p in text.replace(",", " ").split() if p]
+    """Panel names from one argument (space or comma separated), each one of PANEL_CHOICES
+    (or an alias of one, PANEL_ALIASES, taken as that panel)."""
+    names = [PANEL_ALIASES.get(p, p) for p in text.replace(",", " ").split() if p]
     bad = [p for p in names if p not in PANEL_CHOICES]
     if bad or not names:
         raise argparse.ArgumentTypeError(f"expected some of {', '.join(PANEL_CHOICES)}, got {text!r}")
@@ -61,13 +63,14 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         type=panels_arg,
         nargs="+",
         default=[["embedding", "curves"]],
-        help=f"panels side by side, from: {', '.join(PANEL_CHOICES)} (default: embedding curves)",
+        help=f"panels side by side, from: {', '.join(PANEL_CHOICES)} (twin: the other kernel from the same start, "
+        "as the window's side by side; 'identity' is taken as twin; default: embedding curves)",
     )
     p.add_argument(
         "--twin-from",
         type=int,
         default=0,
-        help="the step the identity panel's run is copied from the run at (default 0: the same start; "
+        help="the step the twin panel's run is copied from the run at (default 0: the same start; "
         "the window's side by side turned on later)",
     )
     p.add_argument("--point-arrows", action="store_true", help="draw each point's velocity arrow")

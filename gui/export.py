@@ -3,7 +3,7 @@
 
 Three parts, so the headless command (cli/export.py) and the window's export
 (gui/export_job.py) share them:
-  replay         steps a run of its own (and the identity twin from the same start) through
+  replay         steps a run of its own (and its twin, the other kernel, from the same start) through
                  the run driver (sim/driver.py) and hands out the frames of every
                  `steps_per_frame` steps;
   FrameComposer  draws frames into one RGB image: a title bar (preset, step, kernel,
@@ -46,10 +46,10 @@ from sim.driver import KERNEL_NAMES, Events, RunDriver, twin_origin
 from sim.files import atomic_dir, atomic_path
 from sim.preset import DataSpec
 
-PANELS = ("embedding", "identity", "kernel", "curves")
+PANELS = ("embedding", "twin", "kernel", "curves")
 PANEL_LABELS = {
     "embedding": "embedding (the run's kernel)",
-    "identity": "embedding, the other kernel from the same start (identity; NN beside an identity run)",
+    "twin": "embedding, the other kernel from the same start (identity; NN beside an identity run)",
     "kernel": "kernel heatmap H(theta)",
     "curves": "metric curves",
 }
@@ -77,7 +77,7 @@ class ExportOptions:
     """What to draw and how: panels (from PANELS, drawn in that order), the size of the
     whole image (width, height), frames per second, number of frames, steps between two
     frames, the embedding views' arrows and trails, the curves' x axis ("step" or
-    "flow_time", gui/curves.py X_AXES), and the step the identity panel's twin is copied from
+    "flow_time", gui/curves.py X_AXES), and the step the twin panel's run is copied from
     the run at (0: the same start; the window's side by side turned on at a later step)."""
 
     panels: tuple[str, ...] = ("embedding", "curves")
@@ -118,9 +118,9 @@ class ExportOptions:
             raise ExportError(f"--steps-per-frame: expected an integer >= 1, got {self.steps_per_frame}")
         if self.twin_from < 0:
             raise ExportError(f"--twin-from: expected a step >= 0, got {self.twin_from}")
-        if self.twin_from and "identity" not in self.panels:
+        if self.twin_from and "twin" not in self.panels:
             raise ExportError(
-                f"--twin-from: starts the identity panel's run; expected --panels with identity, got {','.join(self.panels)}"
+                f"--twin-from: starts the twin panel's run; expected --panels with twin, got {','.join(self.panels)}"
             )
 
 
@@ -168,8 +168,8 @@ def replay(
     preset: Preset, options: ExportOptions, cancelled: Callable[[], bool] = lambda: False
 ) -> tuple[RunDriver, Iterator[tuple[tuple[Frame, ...], Events]]]:
     """An export's frames: a run of its own from `preset` through the run driver (and, for
-    the identity panel, a twin copied from the run at step `options.twin_from` that runs the
-    identity kernel, as the window's side-by-side view does; frames before it hold the run
+    the twin panel, a twin copied from the run at step `options.twin_from` that runs the
+    other kernel (sim.driver.twin_kernel), as the window's side-by-side view does; frames before it hold the run
     alone), `options.frames` frame tuples at steps 0, k, 2k, ... with the events since the
     previous one. Raises Cancelled once `cancelled()` holds, between two steps or between two
     tiles of a long step's loss (large n)."""
@@ -178,7 +178,7 @@ def replay(
         if cancelled():
             raise Cancelled
 
-    twin = "identity" in options.panels
+    twin = "twin" in options.panels
 
     def before_step() -> None:
         stop()
@@ -225,7 +225,7 @@ class FrameComposer:
         self.title_rect, self.content, self.captions = layout(options.panels, options.size)
         self.scenes: dict[str, EmbeddingScene] = {}
         shared = ArrowScale(fixed=True)  # arrow lengths compare between frames and panes
-        for name in ("embedding", "identity"):
+        for name in ("embedding", "twin"):
             if name in self.content:
                 r = self.content[name]
                 drawing = EmbeddingScene(make_canvas((r.width(), r.height())), shared)
@@ -251,7 +251,7 @@ class FrameComposer:
             self._widgets.append(_offscreen(self.curves, (r.width(), r.height())))
 
     def render(self, frames: tuple[Frame, ...], events: Events = ()) -> np.ndarray:
-        """The image of one moment: frames[0] the main run, frames[1] the identity twin."""
+        """The image of one moment: frames[0] the main run, frames[1] its twin."""
         image = QImage(self.size[0], self.size[1], QImage.Format.Format_RGB888)
         image.fill(QColor(BACKGROUND))
         painter = QPainter(image)
@@ -259,14 +259,14 @@ class FrameComposer:
             self.draw_title(painter, frames[0])
             texts = {}
             for name, drawing in self.scenes.items():
-                if name == "identity" and len(frames) == 1:  # the twin is copied from the run later
+                if name == "twin" and len(frames) == 1:  # the twin is copied from the run later
                     self._draw_waiting(painter, self.content[name])
-                    texts[name] = (f"identity kernel from step {self.options.twin_from}", "")
+                    texts[name] = (f"the other kernel from step {self.options.twin_from}", "")
                     continue
                 frame = frames[0] if name == "embedding" else frames[-1]
                 scale_text = drawing.show_frame(frame)
                 painter.drawImage(self.content[name], array_image(drawing.render()))
-                suffix = f" ({twin_origin(frame)})" if name == "identity" else ""
+                suffix = f" ({twin_origin(frame)})" if name == "twin" else ""
                 texts[name] = (f"{KERNEL_NAMES[frame.kernel]} kernel{suffix}", scale_text)
             if self.kernel is not None:
                 if self.data is not None and not self.kernel.names:
@@ -287,11 +287,11 @@ class FrameComposer:
         return image_array(image)
 
     def _draw_waiting(self, painter: QPainter, r: QRect) -> None:
-        """The identity panel before its twin exists: what it will show, and from when."""
+        """The twin panel before its run exists: what it will show, and from when."""
         painter.fillRect(r, QColor(PANEL))
         painter.setFont(self._font(max(18, r.height() // 14)))
         painter.setPen(QColor(MUTED))
-        text = f"the identity kernel's run starts at step {self.options.twin_from}, copied from the run"
+        text = f"the other kernel's run starts at step {self.options.twin_from}, copied from the run"
         painter.drawText(r, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
 
     @staticmethod

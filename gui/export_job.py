@@ -92,7 +92,7 @@ class ExportDialog(QDialog):
         self.twin_from = defaults.twin_from  # the side-by-side twin's step, as in the window
         labels = dict(PANEL_LABELS)
         if self.twin_from:
-            labels["identity"] = f"embedding, the other kernel from step {self.twin_from} (as side by side)"
+            labels["twin"] = f"embedding, the other kernel from step {self.twin_from} (as side by side)"
         self.panels = {name: QCheckBox(labels[name]) for name in PANELS}
         for name, box in self.panels.items():
             box.setChecked(name in defaults.panels)
@@ -175,7 +175,7 @@ class ExportDialog(QDialog):
     def _update(self) -> None:
         frames, spf = self.frames.value(), self.steps_per_frame.value()
         last = (frames - 1) * spf
-        late = self.twin_from > last and self.panels["identity"].isChecked()
+        late = self.twin_from > last and self.panels["twin"].isChecked()
         self.summary.setText(
             f"steps 0 to {last}, {frames / self.fps.value():.1f} s of video; "
             "a replay of the current run from step 0 (same seed, its data edits, setting changes and kernel switches)"
@@ -215,7 +215,7 @@ class ExportDialog(QDialog):
             cluster_arrows=self.cluster_arrows.isChecked(),
             trails=self.trails.isChecked(),
             x_axis=self.x_axis.currentData(),
-            twin_from=self.twin_from if "identity" in panels else 0,
+            twin_from=self.twin_from if "twin" in panels else 0,
         )
 
     def target(self) -> tuple[Path, str]:

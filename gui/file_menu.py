@@ -278,7 +278,7 @@ class FileMenu(QObject):
         step = w.snapshot.frames[0].step if w.snapshot else 0
         panels, twin_from = ["embedding"], 0
         if w.controls.side_by_side.isChecked():
-            panels.append("identity")
+            panels.append("twin")
             twin = w.snapshot.frames[-1] if w.snapshot and len(w.snapshot.frames) > 1 else None
             twin_from = twin.started_at if twin is not None else 0
         if w.kernel_view.wants_updates():

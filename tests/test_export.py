@@ -63,7 +63,7 @@ def test_mp4_reads_back_with_its_frames_size_motion_and_every_cluster_colour(tmp
     size = (480, 320)
     result = run_export(
         "fig5-2d", "--video", str(out), "--frames", "8", "--steps-per-frame", "25", "--size", "480x320", "--fps", "10",
-        "--panels", "embedding", "identity",
+        "--panels", "embedding", "twin",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}: 8 frames of 480x320" in result.stderr
@@ -77,8 +77,8 @@ def test_mp4_reads_back_with_its_frames_size_motion_and_every_cluster_colour(tmp
     changes = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in itertools.pairwise(frames)]
     assert min(changes) > 0.05, "some frames repeat: the run did not move"
 
-    _, content, _ = layout(("embedding", "identity"), size)
-    for name in ("embedding", "identity"):
+    _, content, _ = layout(("embedding", "twin"), size)
+    for name in ("embedding", "twin"):
         r = content[name]
         for index in (0, -1):
             panel = frames[index][r.top() : r.bottom() + 1, r.left() : r.right() + 1]
@@ -169,7 +169,7 @@ def test_a_bad_preset_is_one_line_and_exit_2(tmp_path, capsys, content, field):
         ),
         (
             ["--video", "OUT.mp4", "--twin-from", "50"],
-            "--twin-from: starts the identity panel's run; expected --panels with identity, got embedding,curves",
+            "--twin-from: starts the twin panel's run; expected --panels with twin, got embedding,curves",
         ),
         (["--png-dir", "OUT", "--video", "OUT.mp4"], "not allowed with argument"),
         ([], "one of the arguments --video --png-dir is required"),
@@ -395,14 +395,15 @@ def test_curves_against_flow_time_in_an_export(tmp_path, qapp):
         ExportOptions(x_axis="time").check("png")
 
 
-def test_the_identity_panel_runs_from_the_step_side_by_side_was_turned_on(tmp_path):
+def test_the_twin_panel_runs_from_the_step_side_by_side_was_turned_on(tmp_path):
     """The window's side by side turned on at step N copies the run there: an export of it
     (--twin-from N) shows that run, not one from the same start (a fresh-user look saw
-    "(same start)" in a video of a twin begun at step 79). Frames before N show the run alone."""
+    "(same start)" in a video of a twin begun at step 79). Frames before N show the run alone.
+    The command line still takes the panel's earlier name, identity, as twin."""
     from sim.commands import Twin
     from sim.driver import RunDriver
 
-    options = ExportOptions(panels=("embedding", "identity"), frames=5, steps_per_frame=4, twin_from=6)
+    options = ExportOptions(panels=("embedding", "twin"), frames=5, steps_per_frame=4, twin_from=6)
     _, frames = replay(load_preset("imbalanced"), options)
     got = list(frames)
     assert [len(f) for f, _ in got] == [1, 1, 2, 2, 2]  # steps 0, 4 | 8, 12, 16
@@ -423,8 +424,8 @@ def test_the_identity_panel_runs_from_the_step_side_by_side_was_turned_on(tmp_pa
         "--size", "480x240", "--panels", "embedding", "identity",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    _, content, _ = layout(("embedding", "identity"), (480, 240))
-    r = content["identity"]
+    _, content, _ = layout(("embedding", "twin"), (480, 240))
+    r = content["twin"]
     panes = [
         iio.imread(folder / f"frame_{i:05d}.png")[r.top() : r.bottom() + 1, r.left() : r.right() + 1] for i in range(3)
     ]

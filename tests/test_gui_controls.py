@@ -461,12 +461,12 @@ def test_the_export_summary_warns_when_the_side_by_side_run_starts_after_the_las
 
     parent = QWidget()
     qtbot.addWidget(parent)
-    defaults = ExportOptions(panels=("embedding", "identity"), frames=12, steps_per_frame=20, twin_from=943)
+    defaults = ExportOptions(panels=("embedding", "twin"), frames=12, steps_per_frame=20, twin_from=943)
     dialog = ExportDialog(parent, "mp4", defaults, Path(tmp_path / "out.mp4"))
     qtbot.addWidget(dialog)
     assert "starts at step 943, after the last step exported" in dialog.summary.text()
     dialog.frames.setValue(60)  # up to step 1180
     assert "steps 0 to 1180" in dialog.summary.text() and "after the last step" not in dialog.summary.text()
     dialog.frames.setValue(12)
-    dialog.panels["identity"].setChecked(False)  # no such panel: nothing to warn of
+    dialog.panels["twin"].setChecked(False)  # no such panel: nothing to warn of
     assert "after the last step" not in dialog.summary.text()

@@ -344,7 +344,7 @@ def test_export_dialog_records_a_video_while_the_window_stays_live(qtbot, tmp_pa
     window.set_playing(True)
     window.files.export_video_action.trigger()
     dialog = window.files.export_dialog
-    assert dialog.isVisible() and dialog.panels["identity"].isChecked()
+    assert dialog.isVisible() and dialog.panels["twin"].isChecked()
     dialog.format.setCurrentIndex(dialog.format.findData("png"))
     assert not dialog.path.text().endswith(".mp4")  # a folder for PNG frames
     dialog.format.setCurrentIndex(dialog.format.findData("mp4"))
