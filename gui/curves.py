@@ -41,6 +41,7 @@ RUN_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
 TICK_POINTS = 8
 X_AXES = {"step": "step", "flow_time": "flow time t"}  # Curves.x_axis -> the axis label
 LABEL_ROWS = 3  # event labels on the loss plot take these rows from the top in turn
+LABEL_SHARE = 0.5  # of the loss plot's height, at most, for those rows (the curve keeps the rest)
 MIN_TICK_PIXELS = (40, 16)  # px between labelled ticks: on the x axis, on the y axis
 COMPACT_WIDTH, COMPACT_HEIGHT = 170, 100  # px: a plot narrower or lower than this drops its axis titles
 
@@ -384,17 +385,19 @@ class Curves(QWidget):
 
     def _place_labels(self) -> None:
         """The events' labels on the loss plot, newest first, each in the first of LABEL_ROWS
-        rows from the top where it overlaps no label placed before, on the side of its line
-        with more room and whole inside the plot (else on the other side); a kernel switch's
-        label only right of its line, over the stretch its kernel ran (on the left it read as
-        the kernel before). A label with no such place is hidden (its line stays, the newer
-        labels keep theirs; a switch's label shows once the run has gone on past it). The rows
-        used are kept for _label_band."""
+        rows from the top (as many as fit in half the plot, at least one) where it overlaps no
+        label placed before, on the side of its line with more room and whole inside the plot
+        (else on the other side); a kernel switch's label only right of its line, over the
+        stretch its kernel ran (on the left it read as the kernel before). A label with no such
+        place is hidden (its line stays, the newer labels keep theirs; a switch's label shows
+        once the run has gone on past it). The rows used are kept for _label_band."""
         view = self.plots["loss"].getViewBox()
         (x0, x1), _ = view.viewRange()
         width = max(view.width(), 1.0)
         labels = [line.label for _, line, _ in self._markers if getattr(line, "label", None) is not None]
-        taken: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]
+        row_height = labels[0].boundingRect().height() if labels else 1.0
+        rows = max(1, min(LABEL_ROWS, int(LABEL_SHARE * view.height() // max(row_height, 1.0))))
+        taken: list[list[tuple[float, float]]] = [[] for _ in range(rows)]
         self._label_rows = 0
         for label in reversed(labels):
             at = (label.line.value() - x0) / max(x1 - x0, 1e-12) * width
@@ -406,7 +409,7 @@ class Curves(QWidget):
                 sides.reverse()
             spots = [
                 (row, span, anchor)
-                for row in range(LABEL_ROWS)
+                for row in range(rows)
                 for span, anchor in sides
                 if 0 <= span[0] and span[1] <= width and all(span[1] <= a or span[0] >= b for a, b in taken[row])
             ]
@@ -452,14 +455,15 @@ class Curves(QWidget):
 
     def _label_band(self, values: np.ndarray) -> tuple[float, float] | None:
         """The loss plot's y range for its `values` with a band on top as deep as the rows of
-        event labels shown (at most half the plot), so the curve stays under the labels (they
-        covered it); None without labels shown or finite values (the auto range serves)."""
+        event labels shown (_place_labels uses only the rows that fit in LABEL_SHARE of the
+        plot), so the curve stays under the labels (they covered it); None without labels shown
+        or finite values (the auto range serves)."""
         values = values[np.isfinite(values)]
         labels = [line.label for _, line, _ in self._markers if getattr(line, "label", None) is not None]
         if not self._label_rows or not values.size or not labels:
             return None
         height = max(self.plots["loss"].getViewBox().height(), 1.0)
-        share = min(self._label_rows * labels[0].boundingRect().height() / height + 0.03, 0.5)
+        share = min(self._label_rows * labels[0].boundingRect().height() / height + 0.03, LABEL_SHARE + 0.03)
         low, high = float(values.min()), float(values.max())
         spread = max(high - low, 0.01 * max(1.0, abs(high)))
         return low - 0.03 * spread, high + spread * share / (1.0 - share)
