@@ -384,8 +384,16 @@ class MainWindow(QMainWindow):
         self.send(Step(1))
 
     def reset(self) -> None:
+        """Step 0 again on the current data: the edits made so far are the new run's data, not
+        edits of it, so the undo history starts afresh (as after a rebuild)."""
         self.send(Reset())
-        self.statusBar().showMessage("reset to step 0 (same seed, current data and settings)", 4000)
+        had_edits = self.undo_stack.count() > 0
+        self.undo_stack.clear()
+        self.statusBar().showMessage(
+            "reset to step 0 (same seed, current data and settings"
+            + ("; the edits so far are its data now, so there is nothing to undo)" if had_edits else ")"),
+            6000,
+        )
 
     def set_kernel(self, kernel: str) -> None:
         self.controls.show_kernel(kernel)

@@ -109,6 +109,24 @@ def test_a_count_typed_in_the_table_is_undone_by_ctrl_z_there_and_the_box_follow
     wait_for(qtbot, lambda: (frame(window).labels == 0).sum() == 32 and box.value() == 32)
 
 
+def test_reset_keeps_the_edited_data_and_starts_the_undo_history_afresh(qtbot, tmp_path) -> None:
+    """After R, Ctrl+Z on a count typed before it said "data.edits: edit 0 is not an add,
+    remove, count or radius to undo" and still stepped the undo list (a fresh-user look): the
+    reset run's data holds the edits, so the history starts afresh and the window says so."""
+    window = open_window(qtbot, tmp_path)
+    window.cluster_table.table.cellWidget(0, 1).setValue(32)
+    wait_for(qtbot, lambda: (frame(window).labels == 0).sum() == 32)
+    assert window.undo_stack.count() == 1 and window.undo_action.isEnabled()
+    window.main_view.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    wait_for(qtbot, lambda: frame(window).step == 0 and "nothing to undo" in window.statusBar().currentMessage())
+    assert window.undo_stack.count() == 0 and not window.undo_action.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_S)  # the worker takes commands in order: an undo would come first
+    wait_for(qtbot, lambda: frame(window).step == 1)
+    assert (frame(window).labels == 0).sum() == 32 and "edit 0" not in window.statusBar().currentMessage()
+
+
 def test_remove_needs_a_selected_row_and_tab_leaves_the_table(qtbot, tmp_path) -> None:
     """Remove with no row selected removed the last cluster; Tab cycled in the table's cells."""
     window = open_window(qtbot, tmp_path)

@@ -68,7 +68,7 @@ def test_side_by_side_runs_identity_in_lockstep_from_the_same_start(qtbot, tmp_p
     assert at == main.step and window.twin_view.title.text() == f"identity kernel (from step {at})"
     assert f"side by side, from step {at}" in window.curves.key_labels[1].text()
     options, _ = window.files.export_defaults("mp4")  # an export shows the same comparison
-    assert "identity" in options.panels and options.twin_from == at
+    assert "twin" in options.panels and options.twin_from == at
 
 
 def test_arrows_and_trails_draw_scaled_tangent_vectors(qtbot, tmp_path) -> None:
