@@ -24,3 +24,10 @@ def terminate_like_interrupt() -> None:
 def exit_status(exc: KeyboardInterrupt) -> int:
     """130 for Ctrl-C (SIGINT), 143 for SIGTERM."""
     return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
+def ignore_further() -> None:
+    """From now on Ctrl-C and SIGTERM are ignored: for a command that was cancelled and is
+    writing what it keeps before it exits (a signal mashed again broke that off). Main thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from cli.interrupts import exit_status, terminate_like_interrupt
+from cli.interrupts import exit_status, ignore_further, terminate_like_interrupt
 from cli.progress import ProgressLine
 
 NAME = "sweep"
@@ -113,6 +113,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         execute(todo, finished, args.engine, workers, args.address, threading.Event())
     except KeyboardInterrupt as exc:
+        ignore_further()
         folder.write()
         print(
             f"{line.end()}cancelled: {len(folder.done)} of {len(jobs)} runs in {folder.table} (marked incomplete); "

@@ -8,11 +8,14 @@ An engine calls `on_result(job, row)` in the calling thread as each run finishes
 order) and returns when all are done. A cancel, `cancel.set()` from another thread or a
 KeyboardInterrupt (Ctrl-C, or SIGTERM through cli/interrupts.py) in the calling thread,
 stops every run between two steps, drops the runs not started, and raises Cancelled (or
-lets the KeyboardInterrupt through) once the workers have stopped.
+lets the KeyboardInterrupt through) once the workers have stopped; further Ctrl-Cs and
+SIGTERMs while they stop are ignored (a second one broke the pool's shutdown: the command
+printed "cancelled" and then waited for ever on workers that were never told to exit).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -108,10 +111,25 @@ def run_local(jobs: list[Job], on_result: ResultHook, cancel: threading.Event, w
                 if cancel.is_set():
                     raise Cancelled("sweep")
         except BaseException:
-            stop.set()
-            for future in futures:
-                future.cancel()
+            with _signals_ignored():
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+@contextlib.contextmanager
+def _signals_ignored():
+    """SIGINT and SIGTERM ignored inside (in the main thread, where Python handles signals;
+    elsewhere nothing to do), their handlers put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)
 
 
 def _ray_run(job: Job) -> dict[str, Any]:

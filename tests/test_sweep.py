@@ -4,8 +4,10 @@ diagrams, restart, cancel, and the same table from the local pool, serially and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -160,6 +162,61 @@ def test_sigterm_cancels_every_run_and_leaves_the_finished_ones_marked_incomplet
     assert not manifest["complete"] and manifest["done"] == 1
     rows, _ = read_table(out / "sweep.csv")
     assert [int(r["run"]) for r in rows] == [0] and rows[0]["data.clusters[0].count"] == "4"
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by `pid` and by those, from /proc."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                children.append(int(entry.name))
+    return children + [g for c in children for g in descendants(c)]
+
+
+def running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads the process tree from /proc")
+def test_a_second_ctrl_c_while_the_workers_stop_still_ends_the_sweep_and_its_workers(tmp_path) -> None:
+    """Two SIGINTs at once (timeout forwarding one, a shell the other): the command printed
+    "cancelled" and then waited for ever, its workers alive (a fresh-user look; the second
+    signal had broken off the pool's shutdown). Ctrl-C pressed again and again while the
+    workers stop: it ends with 130, no traceback, and leaves no process behind."""
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "main.py", "sweep", "fig5-2d", "--grid", "data.clusters[0].count=4,3000,3000,3000",
+           "--steps", "300", "--every", "100", "--out", str(out), "--workers", "2", "--format", "csv"]  # fmt: skip
+    process = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "runs" / "0000.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = descendants(process.pid)
+    assert started, "no worker processes found"
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.02)  # the pace of a key held down: signals landing all through the shutdown
+    try:
+        stderr = process.communicate(timeout=120)[1]
+    except subprocess.TimeoutExpired:
+        for pid in [process.pid, *started]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        raise
+    assert process.returncode == 130 and "cancelled: 1 of 4 runs" in stderr, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    deadline = time.monotonic() + 60
+    while any(running(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in started if running(pid)]
 
 
 @pytest.mark.parametrize("engine", ["local", "serial"])
