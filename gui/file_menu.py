@@ -48,6 +48,7 @@ class FileMenu(QObject):
         self._recent: list[str] = []
         self.job: ExportJob | None = None
         self.export_dialog: ExportDialog | None = None
+        self._retry: tuple[ExportOptions, Path, str] | None = None  # a failed export's choices, offered again
         bar = window.menuBar()
         self.menu = QMenu("&File", window)
         bar.insertMenu(bar.actions()[0] if bar.actions() else None, self.menu)
@@ -304,7 +305,8 @@ class FileMenu(QObject):
         if self.job is not None and self.job.running():
             self.window.statusBar().showMessage("an export is running; cancel it or wait for it", 5000)
             return
-        options, path = self.export_defaults(kind)
+        retry, self._retry = self._retry, None
+        options, path = retry[:2] if retry is not None and retry[2] == kind else self.export_defaults(kind)
         self.export_dialog = ExportDialog(self.window, kind, options, path)
         self.export_dialog.accepted.connect(self._export_accepted)
         self.export_dialog.open()
@@ -319,21 +321,25 @@ class FileMenu(QObject):
         try:
             self.job = ExportJob(self.current_preset(), options, path, kind, self.window)
         except (ExportError, PresetError, RuntimeError) as exc:
+            self._retry = (options, path, kind)
             QMessageBox.warning(self.window, "Cannot export", str(exc))
             return None
         for action in (self.export_video_action, self.export_frames_action):
             action.setEnabled(False)
-        self.job.finished.connect(self._export_finished)
-        if self.window.settings is not None:
-            self.window.settings.setValue("export_dir", str(path.parent))
+        self.job.finished.connect(lambda status, message: self._export_finished(status, message, (options, path, kind)))
         self.window.statusBar().showMessage(f"exporting {path}...")
         return self.job
 
-    def _export_finished(self, status: str, message: str) -> None:
+    def _export_finished(self, status: str, message: str, asked: tuple[ExportOptions, Path, str]) -> None:
+        """An export ended: its folder is the next export's (once written); after a failure the
+        next export dialog of that kind opens with the same choices, to change what failed."""
         for action in (self.export_video_action, self.export_frames_action):
             action.setEnabled(True)
         self.window.statusBar().showMessage(message, 10000)
+        if status == "done" and self.window.settings is not None:
+            self.window.settings.setValue("export_dir", str(asked[1].parent))
         if status == "failed":
+            self._retry = asked
             QMessageBox.warning(self.window, "Export failed", message)
 
     def shutdown(self) -> None:

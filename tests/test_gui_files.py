@@ -428,6 +428,17 @@ def test_a_failed_export_says_why_png_frames_export_and_closing_mid_export_write
     title, text = dialogs["warnings"][-1]
     assert title == "Export failed" and "cannot write" in text and "not a folder" in text
     assert blocker.read_text() == "x"
+    # the next export dialog offers the same choices, to fix what failed; the folder that
+    # failed is not remembered as the export folder (a fresh-user look: back to 1280x720, 30
+    # fps and 21 frames, with the bad folder kept)
+    assert window.settings.value("export_dir") is None
+    window.files.show_export("mp4")
+    again = window.files.export_dialog
+    assert again.options() == options and again.target() == (blocker / "out.mp4", "mp4")
+    again.reject()
+    window.files.show_export("mp4")  # offered once: then the window's defaults again
+    assert window.files.export_dialog.options().size == (1280, 720)
+    window.files.export_dialog.reject()
 
     frames_dir = tmp_path / "frames"
     options = ExportOptions(panels=("embedding", "kernel"), size=(200, 120), frames=3, steps_per_frame=2)
