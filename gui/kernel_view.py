@@ -51,6 +51,16 @@ def spread(middles: list[float], halves: list[float], low: float, high: float) -
     return at
 
 
+def sample_tick_step(pixels_per_sample: float, label_width: float) -> float:
+    """The sample axes' tick step: the smallest of 1, 2, 5, 10, 20, 50, ... samples whose
+    labels (`label_width` px each, the widest's) keep 10 px apart at this scale (pyqtgraph's
+    own steps let "50 100150" run together in a small heatmap of 224 samples)."""
+    step = 1.0
+    while step * pixels_per_sample < label_width + 10:
+        step *= 2.5 if str(int(step)).startswith("2") else 2.0
+    return step
+
+
 class KernelView(QWidget):
     """The H(theta) heatmap with its colour bar and the cluster-average toggle."""
 
@@ -144,8 +154,11 @@ class KernelView(QWidget):
             names, at = [], []
         shown = [(a, name) for a, (_, name) in zip(at, names, strict=True)]
         self.plot.getAxis("top").setTicks([shown])
+        step = sample_tick_step(pixels, metrics.horizontalAdvance(str(int(max(abs(x0), abs(x1))))))
         for side in ("left", "bottom"):  # K x K: the clusters' names on every axis, at the cells' middles
-            self.plot.getAxis(side).setTicks([shown] if self.average.isChecked() else None)
+            axis = self.plot.getAxis(side)
+            axis.setTicks([shown] if self.average.isChecked() else None)
+            axis.setTickSpacing(step, step)
 
     def show_frame(self, frame: Frame) -> None:
         """Take the kernel from a frame that carries one (frames without H are ignored)."""

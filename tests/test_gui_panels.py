@@ -646,3 +646,29 @@ def test_block_names_are_pushed_apart_not_dropped(qtbot) -> None:
     for side in ("top", "left", "bottom"):
         axis = view.plot.getAxis(side)
         wait_for(qtbot, lambda axis=axis: drawn_tick_texts(axis) == ["1", "2", "3", "4"], timeout=5000)
+
+
+def test_the_sample_axes_of_a_small_heatmap_keep_their_labels_apart(qtbot) -> None:
+    """fig5-2d with one cluster at 32 samples (224 in all) in the 1366 x 768 kernel dock: the
+    sample axis read "50 100150". Its tick step now follows the pixels a sample has: 1, 2, 5,
+    10, 20, 50, ... samples, the smallest whose labels stay apart."""
+    import itertools
+
+    from gui.kernel_view import KernelView, sample_tick_step
+    from sim.preset import with_changes
+
+    assert [sample_tick_step(p, 21) for p in (100, 5, 1, 0.4, 0.05)] == [1, 10, 50, 100, 1000]
+    preset = with_changes(load_preset("fig5-2d"), {"data.clusters[0].count": 32})
+    view = KernelView()
+    qtbot.addWidget(view)
+    view.resize(230, 200)
+    show_exposed(qtbot, view)
+    view.show_frame(Simulation(preset, device="cpu").frame(with_kernel=True))
+    for side, least in (("bottom", 1), ("left", 2)):  # pyqtgraph drops a label crossing the axis's end
+        axis = view.plot.getAxis(side)
+        wait_for(qtbot, lambda axis=axis, least=least: len(drawn_tick_texts(axis)) >= least, timeout=5000)
+        rects = [rect for rect, _, _ in drawn_tick_specs(axis)]
+        if side == "bottom":
+            assert all(a.right() + 4 <= b.left() for a, b in itertools.pairwise(rects)), drawn_tick_texts(axis)
+        else:
+            assert all(a.bottom() <= b.top() for a, b in itertools.pairwise(rects)), drawn_tick_texts(axis)
