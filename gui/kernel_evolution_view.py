@@ -18,16 +18,20 @@ from gui.curves import COMPACT_HEIGHT, STEP_SPAN, CurvePlot
 from gui.plot_grid import shrinkable_title
 from sim import Frame
 
-CURVES = (  # key, legend entry, short name (in the key line when there is no room for the legend), colour
+CURVES = (  # key, name (in the key line with room), short name (in it without), colour
     ("distance", "kernel distance ||H - H0|| / ||H0||", "distance", "#f0c05a"),
     ("alignment", "alignment with clusters", "alignment", "#6fd3e0"),
     ("top_share", "top-K share in cluster span", "top-K", "#c58cf0"),
 )
 SHORT_KEY = " ".join(f'<span style="color:{color}">{short}</span>' for _, _, short, color in CURVES)
+FULL_KEY = "&nbsp;&nbsp; ".join(
+    f'<span style="color:{color}">&#9632;</span>&nbsp;{name.replace(" ", "&nbsp;").replace("-", "&#8209;")}'
+    for _, name, _, color in CURVES
+)
 EIGENVALUES = 8  # sim/kernel_evolution.py keeps the 8 largest
 SPECTRUM_TITLE = "largest eigenvalues of H"
 BOTTOM_MARGIN = 4
-LEGEND_MIN_WIDTH = 240  # the curves' plot narrower than this drops its legend (it covered the curves)
+LEGEND_MIN_WIDTH = 240  # the curves' plot narrower than this gets the short names
 PLOT_MIN_HEIGHT = 40  # each plot keeps this much; the key line goes first
 TOP_MARGIN = 7  # px over each plot: half a tick label's height
 
@@ -43,10 +47,7 @@ class KernelEvolutionView(QWidget):
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         self.plot.getAxis("bottom").setLabel("step", color=MUTED)
-        self.legend = self.plot.addLegend(offset=(4, 4), labelTextColor=MUTED)
-        self.lines = {
-            key: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name) for key, name, _, color in CURVES
-        }
+        self.lines = {key: self.plot.plot([], [], pen=pg.mkPen(color, width=2)) for key, _, _, color in CURVES}
         self.spectrum = CurvePlot()
         self.spectrum.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.spectrum.hideButtons()
@@ -66,7 +67,7 @@ class KernelEvolutionView(QWidget):
             f"H(theta) against its start, on the heatmap's subsample (while this panel is visible):<br>{key}"
             f"<br>right: the {EIGENVALUES} largest eigenvalues of H (log scale)"
         )
-        self.key = QLabel()  # the legend's stand-in when it has no room: short names in the curves' colours
+        self.key = QLabel()  # the curves' names in their colours, over the plots (a legend in the plot covered them)
         self.key.setWordWrap(True)
         self.key.setStyleSheet("font-size: 10px;")
         self.key.hide()
@@ -83,25 +84,25 @@ class KernelEvolutionView(QWidget):
         self.eigenvalues: list[np.ndarray] = []
 
     def resizeEvent(self, event: QResizeEvent) -> None:
-        """Short of room (a 1366 x 768 screen), the curves keep it: the legend and the
-        spectrum's title give way to a key line above both plots, short names in the curves'
-        colours and where the eigenvalues are (plot titles took 20 px of each plot, so that
-        below 80 px the curves went unnamed); lower still, where each plot would keep less than
-        PLOT_MIN_HEIGHT, the key goes too (the tooltip names the curves in full). A narrow
-        panel stacks the two plots, and its curves' plot is too narrow for the legend."""
+        """The curves are named by a key line above both plots (a legend inside the plot lay
+        over the curves at 1920 x 1080): with room, their names and the spectrum's title; short
+        of it (a 1366 x 768 screen), short names and where the eigenvalues are, no title (plot
+        titles took 20 px of each plot, so that below 80 px the curves went unnamed); lower
+        still, where each plot would keep less than PLOT_MIN_HEIGHT, the key goes too (the
+        tooltip names the curves in full). A narrow panel stacks the two plots."""
         super().resizeEvent(event)
         narrow = self.width() < 1.2 * self.height()
         self.plots.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
         tall = self.height() - BOTTOM_MARGIN >= COMPACT_HEIGHT * (2 if narrow else 1)  # each plot's height
         roomy = tall and self.width() * (1 if narrow else 2 / 3) >= LEGEND_MIN_WIDTH  # the curves' plot's width
-        self.legend.setVisible(roomy)
         self.spectrum.setTitle(SPECTRUM_TITLE if roomy else None, color=MUTED, size="9pt")
         where = "below" if narrow else "right"
         # no break inside "· eigenvalues below": a wrapped line ended in a lone "·"
-        self.key.setText(f'{SHORT_KEY} <span style="color:{MUTED}">&middot;&nbsp;eigenvalues&nbsp;{where}</span>')
+        short = f'{SHORT_KEY} <span style="color:{MUTED}">&middot;&nbsp;eigenvalues&nbsp;{where}</span>'
+        self.key.setText(f'<span style="color:{MUTED}">{FULL_KEY}</span>' if roomy else short)
         line = self.key.heightForWidth(max(1, self.width() - 8))
         each = (self.height() - BOTTOM_MARGIN - line) / (2 if narrow else 1)
-        self.key.setVisible(not roomy and each >= PLOT_MIN_HEIGHT)
+        self.key.setVisible(each >= PLOT_MIN_HEIGHT)
 
     def add(self, frame: Frame) -> None:
         """Append a frame's kernel measures (frames without H, or a step already shown, are

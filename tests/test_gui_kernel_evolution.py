@@ -53,8 +53,10 @@ def test_the_window_draws_them_while_the_heatmap_is_on_screen(qtbot, tmp_path) -
 
 
 def test_short_of_room_the_curves_keep_it_and_the_tooltip_names_them(qtbot) -> None:
-    """In a 1366 x 768 window the curves get ~60 px: the legend, the spectrum's title and the
-    axis titles give way (they left a 10 px strip of curve under them); with room they return."""
+    """In a 1366 x 768 window the curves get ~60 px: the key, the spectrum's title and the
+    axis titles give way (they left a 10 px strip of curve under them); with room they return,
+    the key naming the curves in full above the plots (a legend inside the plot lay over the
+    curves at 1920 x 1080)."""
     from gui.curves import COMPACT_HEIGHT
     from gui.kernel_evolution_view import CURVES, SPECTRUM_TITLE
 
@@ -64,16 +66,19 @@ def test_short_of_room_the_curves_keep_it_and_the_tooltip_names_them(qtbot) -> N
     view.show()
     spectrum_title = view.spectrum.getPlotItem().titleLabel
     steps_title = view.plot.getPlotItem().getAxis("bottom").label
-    qtbot.waitUntil(lambda: not view.legend.isVisible() and not spectrum_title.isVisible())
+    qtbot.waitUntil(lambda: not spectrum_title.isVisible())
     qtbot.waitUntil(lambda: not steps_title.isVisible())
     assert all(name in view.toolTip() for _, name, _, _ in CURVES)
     view.resize(400, 95)  # the window's kernel dock at 1366 x 740: the key line, the plots under it
     qtbot.waitUntil(lambda: view.key.isVisible())
     assert view.plot.mapTo(view, view.plot.rect().topLeft()).y() >= view.key.geometry().bottom()
-    assert view.plot.height() >= 40 and not view.legend.isVisible()
+    assert view.plot.height() >= 40 and not any(name in view.key.text() for _, name, _, _ in CURVES)
     view.resize(400, COMPACT_HEIGHT + 120)
-    qtbot.waitUntil(lambda: view.legend.isVisible() and spectrum_title.isVisible() and steps_title.isVisible())
-    assert SPECTRUM_TITLE in spectrum_title.text and not view.key.isVisible()
+    qtbot.waitUntil(lambda: spectrum_title.isVisible() and steps_title.isVisible())
+    assert SPECTRUM_TITLE in spectrum_title.text and view.key.isVisible()
+    names = [name.replace(" ", "&nbsp;").replace("-", "&#8209;") for _, name, _, _ in CURVES]  # kept whole
+    assert all(name in view.key.text() for name in names)
+    assert view.plot.mapTo(view, view.plot.rect().topLeft()).y() >= view.key.geometry().bottom()  # not over it
 
 
 def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
@@ -101,9 +106,8 @@ def test_the_kernel_panel_turns_with_its_shape(qtbot) -> None:
     panel.resize(400, 220)
     qtbot.waitUntil(lambda: evolution.plots.direction() == QBoxLayout.Direction.TopToBottom)
     assert evolution.plot.height() >= 40 and evolution.spectrum.height() >= 40
-    assert not evolution.legend.isVisible()  # 150 px wide: it lay over the curves, cut at the right
-    # its place: a key line above the plots, short names in the curves' colours, and where the
-    # eigenvalues are (a title in each plot took 20 px of it)
+    # 150 px wide: a key line above the plots, short names in the curves' colours, and where
+    # the eigenvalues are (a title in each plot took 20 px of it)
     key = evolution.key
     assert key.isVisible() and all(short in key.text() and color in key.text() for _, _, short, color in CURVES)
     assert "&middot;&nbsp;eigenvalues&nbsp;below" in key.text()  # kept together: no line ends in a lone dot
