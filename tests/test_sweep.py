@@ -268,6 +268,40 @@ def test_the_command_with_engine_ray_writes_the_same_table_as_the_local_pool(tmp
     assert same_rows(read_table(local / "sweep.parquet")[0], read_table(remote / "sweep.parquet")[0])
 
 
+def test_a_cell_says_how_many_runs_had_a_value_and_fits_a_short_cell(qapp) -> None:
+    """A 2-seed cell where one seed never captured read "400 / ± 0 / n=1", cut at the top and
+    bottom in a 1366 x 768 dock: it says "n=1 of 2", its lines join to fit a short cell, and a
+    colour bar of one value labels it once (it showed "400" at both ends)."""
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from gui.phase_diagram import MARGINS, PhaseDiagram, cell_text, fitted_lines
+    from sim.sweep import phase_grid
+
+    jobs = make_sweep("fig5-2d", ["loss.tau=0.1,0.5"], 2, 10, 5)[0].jobs()
+    rows = [{"run": job.index, "capture_step": 400.0 if job.index == 0 else math.nan} for job in jobs]
+    grid = phase_grid(jobs, rows, "capture_step", "loss.tau")
+    first = next(iter(np.argwhere(grid.count > 0)))
+    text = cell_text(grid, *first)
+    assert text == "400\n± 0\nn=1 of 2", text
+    metrics = QFontMetricsF(QFont())
+    assert fitted_lines(text, 10 * metrics.lineSpacing(), 500, metrics) == text
+    assert fitted_lines(text, 2.2 * metrics.lineSpacing(), 500, metrics) == "400 ± 0\nn=1 of 2"
+    assert fitted_lines(text, 1.2 * metrics.lineSpacing(), 500, metrics) == "400 ± 0, n=1 of 2"
+    assert fitted_lines(text, 1.2 * metrics.lineSpacing(), 40, metrics).endswith("\N{HORIZONTAL ELLIPSIS}")
+    diagram = PhaseDiagram()
+    diagram.resize(520, 300)
+    diagram.set_grid(grid)
+    image = diagram.grab().toImage()
+    left, top, right, bottom = MARGINS
+    width, height = 520 - left - right, 300 - top - bottom
+    label_x = range(left + width + 36, min(520, left + width + 90))
+    rows_with_text = {
+        y for y in range(300) for x in label_x if image.pixelColor(x, y).lightness() > 90
+    }  # the bar's labels, right of it: one group of rows, at its middle
+    assert rows_with_text and max(rows_with_text) - min(rows_with_text) < 20, sorted(rows_with_text)
+    assert abs((max(rows_with_text) + min(rows_with_text)) / 2 - (top + height / 2)) < 12
+
+
 def test_a_diagram_of_runs_that_finished_without_a_value_says_so(qapp) -> None:
     """Runs that never captured their clusters have no capture step: their cells say "no
     value" (a fresh-user look found blank grey cells and a 0-to-1 colour bar), cells with no
@@ -296,9 +330,9 @@ def test_a_diagram_of_runs_that_finished_without_a_value_says_so(qapp) -> None:
         )
 
     assert differing(left + 4, left + width // 2 - 4, EMPTY) > 20  # "never captured": text on grey
-    assert cell_text(grid, 0, 0) == "never captured\n1 run(s) done"
+    assert cell_text(grid, 0, 0) == "never captured\n1 run done"
     grid = phase_grid(jobs, [{"run": jobs[0].index, "end_loss": math.nan}], "end_loss", "loss.tau")
-    assert cell_text(grid, 0, 0) == "no value\n1 run(s) done"
+    assert cell_text(grid, 0, 0) == "no value\n1 run done"
     assert differing(left + width // 2 + 4, left + width - 4, EMPTY) == 0  # no finished run: blank
     bar = [image.pixelColor(left + width + 24, y).rgb() for y in range(top + 4, top + height - 4, 8)]
     assert len(set(bar)) == 1  # no colour bar: one background colour where it would be
