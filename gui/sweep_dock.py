@@ -49,21 +49,24 @@ FIELDS = (
 )
 
 
-def parse_range(text: str) -> list[Any]:
-    """'V1,V2,...' (parse_values) or 'START:STOP:COUNT' -> the values; PresetError otherwise."""
+def parse_range(text: str, source: str = "values") -> list[Any]:
+    """'V1,V2,...' (parse_values) or 'START:STOP:COUNT' -> the values; PresetError naming
+    `source` (the box they were typed in) otherwise. With integers START and STOP, the
+    whole values are integers; the others are floats."""
     if ":" not in text:
-        return parse_values(text)
+        return parse_values(text, source)
     parts = [p.strip() for p in text.split(":")]
     try:
         start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
         if len(parts) != 3 or count < 1:
             raise ValueError
     except (ValueError, IndexError):
-        raise PresetError(f"values: expected START:STOP:COUNT (COUNT >= 1), got {text!r}") from None
+        raise PresetError(f"{source}: expected START:STOP:COUNT (COUNT >= 1), got {text!r}") from None
     values = np.linspace(start, stop, count)
-    if all(p.lstrip("-").isdigit() for p in parts[:2]) and np.all(values == np.round(values)):
-        return [int(v) for v in values]
-    return [float(v) for v in values]
+    whole = all(p.lstrip("-").isdigit() for p in parts[:2])
+    # each whole value an integer (8:33:3 for a count gave 8.0, 20.5, 33.0, and the field's
+    # error blamed the 8 typed, not the 20.5)
+    return [int(v) if whole and v == round(v) else float(v) for v in values]
 
 
 class _Runner(QObject):
@@ -188,8 +191,16 @@ class SweepPanel(QWidget):
         if self.preset is None:
             raise PresetError("sweep: no preset to sweep yet")
         axes = (
-            Axis(self.x_field.currentText().strip(), tuple(parse_range(self.x_values.text())), "sweep: x field"),
-            Axis(self.y_field.currentText().strip(), tuple(parse_range(self.y_values.text())), "sweep: y field"),
+            Axis(
+                self.x_field.currentText().strip(),
+                tuple(parse_range(self.x_values.text(), "sweep: x values")),
+                "sweep: x field",
+            ),
+            Axis(
+                self.y_field.currentText().strip(),
+                tuple(parse_range(self.y_values.text(), "sweep: y values")),
+                "sweep: y field",
+            ),
         )
         every = max(1, min(self.preset.every, self.steps.value()))
         return Sweep(self.preset, axes, self.seeds.value(), self.steps.value(), every)

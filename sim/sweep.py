@@ -73,10 +73,11 @@ class Job:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def parse_values(text: str) -> list[Any]:
+def parse_values(text: str, source: str = "--grid") -> list[Any]:
     """'0.1,0.5' -> [0.1, 0.5]: comma-separated values, each read as a TOML value (numbers,
     true/false, quoted strings, [lists]; commas inside brackets stay with their list) or,
-    when it is not one, as a bare string ('mlp'). PresetError for an empty value."""
+    when it is not one, as a bare string ('mlp'). PresetError for an empty value, naming
+    `source` (where the values were given)."""
     parts, depth, current = [], 0, ""
     for char in text:
         depth += {"[": 1, "]": -1}.get(char, 0)
@@ -89,7 +90,7 @@ def parse_values(text: str) -> list[Any]:
     values = []
     for part in (p.strip() for p in parts):
         if not part:
-            raise PresetError(f"--grid: expected comma-separated values, got an empty one in {text!r}")
+            raise PresetError(f"{source}: expected comma-separated values, got an empty one in {text!r}")
         try:
             values.append(tomllib.loads(f"v = {part}")["v"])
         except tomllib.TOMLDecodeError:
@@ -111,6 +112,11 @@ SWEEP_SET = {
     "steps": "every run takes the sweep's steps (--steps or the sweep file's `steps`)",
     "every": "every run records frames at the sweep's spacing (--every or the sweep file's `every`)",
 }
+SWEEP_SET_IN_WINDOW = {  # the same, for the window's Sweep dock, which has its own boxes for them
+    "seed": "the runs take the seeds preset.seed, +1, ... (the dock's seeds box)",
+    "steps": "every run takes the sweep's steps (the dock's steps box)",
+    "every": "every run records frames at the sweep's spacing (set by its steps)",
+}
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,8 @@ class Sweep:
     def __post_init__(self) -> None:
         names = [a.field for a in self.axes]
         if len(set(names)) != len(names):
-            raise PresetError(f"--grid: each field once, got {', '.join(names)}")
+            sources = " and ".join(dict.fromkeys(a.source for a in self.axes))
+            raise PresetError(f"{sources}: each field once, got {', '.join(names)}")
         for name, least in (("seeds", 1), ("steps", 1), ("every", 1)):
             if getattr(self, name) < least:
                 raise PresetError(f"--{name}: expected an integer >= {least}, got {getattr(self, name)}")
@@ -143,7 +150,8 @@ class Sweep:
         jobs, names = [], [a.field for a in self.axes]
         for a in self.axes:
             if a.field in SWEEP_SET:
-                raise PresetError(f"{a.source}: {a.field}: not a grid field; {SWEEP_SET[a.field]}")
+                why = SWEEP_SET[a.field] if a.source.startswith("--") else SWEEP_SET_IN_WINDOW[a.field]
+                raise PresetError(f"{a.source}: {a.field}: not a grid field; {why}")
             check_field(self.preset, a.field, a.source)
             for value in a.values:  # a bad value blamed on its own axis alone
                 with_changes(self.preset, {a.field: value}, a.source)

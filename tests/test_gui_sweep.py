@@ -31,6 +31,29 @@ def test_ranges_read_lists_and_evenly_spaced_values() -> None:
     assert parse_range("0.1,0.5") == [0.1, 0.5]
     assert parse_range("8:32:4") == [8, 16, 24, 32]
     assert parse_range("0:1:3") == [0.0, 0.5, 1.0] and parse_range("0.0:1:3") == [0.0, 0.5, 1.0]
+    assert [type(v) for v in parse_range("8:33:3")] == [int, float, int]  # 20.5 is the one not whole
+
+
+def test_the_dock_s_errors_name_its_own_boxes(qtbot) -> None:
+    """The dock's errors named command-line options it does not have ("--grid: each field
+    once", "--seeds") and blamed the 8 typed for a range's 20.5 (a fresh-user look)."""
+    panel = small_panel(qtbot)
+    cases = [
+        (("loss.tau", "0.1,,0.5", "network.width", "8,16"), "sweep: x values: expected comma-separated values"),
+        (("loss.tau", "0.1,0.5", "network.width", "1:2"), "sweep: y values: expected START:STOP:COUNT"),
+        (("loss.tau", "0.1,0.5", "loss.tau", "0.2,0.3"), "sweep: x field and sweep: y field: each field once"),
+        (("seed", "1,2", "network.width", "8,16"), "sweep: x field: seed: not a grid field; the runs take the seeds"),
+        (("data.clusters[0].count", "8:33:3", "network.width", "8,16"), "20.5"),
+    ]
+    for (xf, xv, yf, yv), message in cases:
+        panel.x_field.setCurrentText(xf)
+        panel.x_values.setText(xv)
+        panel.y_field.setCurrentText(yf)
+        panel.y_values.setText(yv)
+        panel.start()
+        text = panel.status.text()
+        assert message in text and "--" not in text, text
+        assert not panel.running
 
 
 def test_a_tiny_sweep_fills_the_diagram_and_a_click_opens_that_run(qtbot) -> None:
