@@ -15,7 +15,7 @@ rounded integer part, for z >= -125 (the caller's bound on every logit). Without
 offsets the last column of the gradient sums (their gradient) is left at 0.
 The code is compiled once per (terms per logit, latent dims) for this machine's CPU into the
 user's cache folder; `load` returns None (and the caller's torch tiles serve) where there is
-no C compiler or the build fails.
+no C compiler or the build fails. `build` compiles and loads such C code (sim/fused_mlp.py's too).
 """
 
 from __future__ import annotations
@@ -235,27 +235,34 @@ class Kernel:
 
 @functools.cache
 def load(terms: int, dims: int) -> Kernel | None:
-    """The kernel for (terms, dims), built on first use into the cache folder (an atomic rename,
-    so processes building at once do not see half a file); None without a C compiler or when
-    the build fails."""
+    """The kernel for (terms, dims), built on first use (`build`); None without a C compiler or
+    when the build fails."""
+    library = build("tiles", source(terms, dims), FLAGS)
+    return None if library is None else Kernel(library)
+
+
+def build(name: str, code: str, flags: tuple[str, ...]) -> ctypes.CDLL | None:
+    """The C `code` compiled with `flags` for this machine into the user's cache folder (once:
+    the file is named by a hash of the code, the compiler, the machine and the flags; written
+    by an atomic rename, so processes building at once do not see half a file) and loaded;
+    None without a C compiler or when the build or the load fails."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
-    code = source(terms, dims)
-    key = hashlib.sha256("\n".join((code, compiler, _machine(), *FLAGS)).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join((code, compiler, _machine(), *flags)).encode()).hexdigest()[:16]
     folder = _cache_dir()
-    path = folder / f"tiles-{key}.so"
+    path = folder / f"{name}-{key}.so"
     if not path.exists():
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=folder) as work:
-                c_file, built = Path(work) / "tiles.c", Path(work) / "tiles.so"
+                c_file, built = Path(work) / f"{name}.c", Path(work) / f"{name}.so"
                 c_file.write_text(code)
-                subprocess.run([compiler, *FLAGS, "-o", str(built), str(c_file)], check=True, capture_output=True)
+                subprocess.run([compiler, *flags, "-o", str(built), str(c_file)], check=True, capture_output=True)
                 os.replace(built, path)
         except (OSError, subprocess.CalledProcessError):
             return None
     try:
-        return Kernel(ctypes.CDLL(str(path)))
+        return ctypes.CDLL(str(path))
     except OSError:
         return None

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sim import kernel_evolution, metrics
+from sim import fused_mlp, kernel_evolution, metrics
 from sim.budget import check_fits
 from sim.frame import Frame
 from sim.losses import TileHook, contrastive_loss
@@ -351,15 +351,47 @@ class Simulation:
                 "network.activation"
             )
 
+    def _zero_view_output(self) -> Divergence:
+        return Divergence(
+            f"step {self.step_count}: the network's output is exactly 0 for a view, so its embedding f/|f| is "
+            "undefined; the run keeps its last good state (views that land where every unit is off: change the "
+            "data, the view noise or network.activation)"
+        )
+
+    def _fused(self) -> fused_mlp.FusedMLP | None:
+        """The compiled step calls (sim/fused_mlp.py) when they serve this run as it is now."""
+        loss, views = self.preset.loss, self.preset.views.count
+        return fused_mlp.plan(
+            self.model, loss.kind, loss.tau, views, views * self.n, self.dtype, self.device, self.head
+        )
+
+    def _gradients(self, views: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """The loss on `views` (V, n, d), its gradient by every parameter and by Delta (in that
+        order) and the views' unit embeddings Z (V, n, m), detached: by the compiled calls where
+        they serve, else through autograd. No BYOL head (its gradient is not among them)."""
+        params = self.params
+        fused = self._fused()
+        if fused is None:
+            loss, Z = self._loss_of(views)
+            return loss, list(torch.autograd.grad(loss, [*params, self.delta])), Z.detach()
+        found = fused_mlp.step_gradients(
+            fused, [p.detach() for p in params], views, self.delta.detach(), self.preset.loss.tau
+        )
+        if found is None:
+            raise self._zero_view_output()
+        loss, grads, u = found
+        return torch.tensor(loss, dtype=self.dtype), grads, u / u.norm(dim=-1, keepdim=True)
+
+    def _forward_saving(self, weights: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+        """The network's forward_saving at `weights` (detached), by the compiled calls where they serve."""
+        fused = self._fused()
+        return (fused or self.model).forward_saving(weights, x)
+
     def _loss_of(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         u = self._raw(views)
         norm = u.norm(dim=-1, keepdim=True)
         if not bool((norm > 0).all()):
-            raise Divergence(
-                f"step {self.step_count}: the network's output is exactly 0 for a view, so its embedding f/|f| is "
-                "undefined; the run keeps its last good state (views that land where every unit is off: change the "
-                "data, the view noise or network.activation)"
-            )
+            raise self._zero_view_output()
         Z = u / norm
         loss = self.preset.loss
         if loss.kind == "vicreg":
@@ -428,10 +460,13 @@ class Simulation:
         if cached is not None:
             loss, by_tensor = cached
             grads, head_grads = [by_tensor[p] for p in moving], []
+        elif self.head is None:
+            loss, found, _ = self._gradients(self._views)
+            by_tensor = dict(zip([*self.params, self.delta], found))
+            grads, head_grads = [by_tensor[p] for p in moving], []
         else:
             loss, _ = self._loss_of(self._views)
-            head = self.head.parameters() if self.head else []
-            grads = list(torch.autograd.grad(loss, moving + head))
+            grads = list(torch.autograd.grad(loss, moving + self.head.parameters()))
             grads, head_grads = grads[: len(moving)], grads[len(moving) :]
         if self.kernel == "identity":
             grads = [self.n * grads[0]]
@@ -542,7 +577,7 @@ class Simulation:
             new = {id(p): w for p, w in zip(moving, moved)}
             params = self.params
             if any(id(p) in new for p in params):
-                f_X, saved = self.model.forward_saving([new.get(id(p), p.detach()) for p in params], self.X)
+                f_X, saved = self._forward_saving([new.get(id(p), p.detach()) for p in params], self.X)
             else:
                 f_X, saved = self._clean_pass()
             u = f_X + new.get(id(self.delta), self.delta.detach())
@@ -557,7 +592,7 @@ class Simulation:
         kept = self._clean
         if kept is None or kept[0] is not self.samples or kept[1] != versions or kept[2] is not params:
             with torch.no_grad():
-                kept = (self.samples, versions, params, self.model.forward_saving([p.detach() for p in params], self.X))
+                kept = (self.samples, versions, params, self._forward_saving([p.detach() for p in params], self.X))
             self._clean = kept
         return kept[3]
 
@@ -617,14 +652,21 @@ class Simulation:
 
     def _velocities(self, views: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         """velocities() on `views`; on the next step's, kept with its gradients (_Observed)."""
-        loss, Z = self._loss_of(views)
         params = self.params
-        grads = torch.autograd.grad(loss, [*params, self.delta])
+        if self.head is None:
+            loss, grads, Z = self._gradients(views)
+        else:
+            loss, Z = self._loss_of(views)
+            grads = torch.autograd.grad(loss, [*params, self.delta])
         g_theta, g_delta = grads[:-1], grads[-1].detach()
         lr = self.preset.training
         with torch.no_grad():
             f_X, saved = self._clean_pass()  # often the pass the last step tried, kept
-            du_nn = self.model.tangent([p.detach() for p in params], [-lr.lr * g for g in g_theta], saved)
+            weights, fused = [p.detach() for p in params], self._fused()
+            if fused is None:
+                du_nn = self.model.tangent(weights, [-lr.lr * g for g in g_theta], saved)
+            else:
+                du_nn = fused.tangent(weights, g_theta, saved, -lr.lr)
             u = f_X + self.delta
             z = u / u.norm(dim=1, keepdim=True)
         moves = {"nn": du_nn, "identity": -lr.lr_points * self.n * g_delta}

@@ -56,16 +56,20 @@ def test_tangent_is_the_derivative():
 @pytest.mark.parametrize("kernel", ["nn", "identity"])
 def test_kept_clean_pass_is_a_fresh_pass(kernel):
     """After steps (the kept pass is the one the step rule tried), the pass the next step's
-    velocities use equals a fresh forward pass at the new weights, bit for bit."""
+    velocities use equals a fresh forward pass at the new weights, bit for bit (by the run's
+    own path: here the compiled one, sim/fused_mlp.py)."""
     sim = Simulation(with_changes(load_preset("fig5-2d"), {"training.kernel": kernel, "training.fit_steps": 20}))
+
+    def fresh() -> torch.Tensor:
+        with torch.no_grad():
+            return sim._forward_saving([p.detach() for p in sim.params], sim.X)[0]
+
     sim.step(3)
     kept, _ = sim._clean_pass()
-    assert sim._clean is not None
-    with torch.no_grad():
-        assert torch.equal(kept, sim.model(sim.X))
+    assert sim._clean is not None and sim._fused() is not None
+    assert torch.equal(kept, fresh())
     sim.move_cluster(0, [-2.5, 0.5])  # other samples: the kept pass is not theirs
-    with torch.no_grad():
-        assert torch.equal(sim._clean_pass()[0], sim.model(sim.X))
+    assert torch.equal(sim._clean_pass()[0], fresh())
 
 
 def test_a_tried_step_with_non_finite_weights_is_refused_and_changes_nothing():

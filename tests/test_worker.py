@@ -14,6 +14,7 @@ import torch
 from PySide6.QtCore import Qt
 
 import gui.worker as worker_module
+import sim.fused_mlp
 import sim.losses
 from gui.worker import Worker
 from sim import Simulation, load_preset
@@ -24,8 +25,11 @@ from sim.preset import with_changes
 
 @pytest.fixture(autouse=True)
 def small_tiles(monkeypatch):
-    """16-row tiles, so fig5-2d's 512 view rows take 32 tiles per loss."""
+    """16-row tiles, so fig5-2d's 512 view rows take 32 tiles per loss: a long loss, as at a
+    large n, where the torch tiles serve (the compiled step of small runs, sim/fused_mlp.py,
+    has no tiles: it is kept out here)."""
     monkeypatch.setattr(sim.losses, "DEFAULT_TILE_BYTES", 512 * 4 * 16)
+    monkeypatch.setattr(sim.fused_mlp, "plan", lambda *args, **kwargs: None)
 
 
 def started(qapp, twin: bool = False) -> Worker:

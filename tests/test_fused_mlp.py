@@ -1,0 +1,177 @@
+"""The compiled step calls (sim/fused_mlp.py) against torch in float64: the forward pass, the
+NT-Xent loss and its gradients through the network, and the forward-mode derivative, on shapes
+with odd sizes (the C loops' tails); the same numbers from a build for the baseline x86-64 as
+from this machine's; where they serve a run and where torch does."""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+import pytest
+import torch
+
+from sim import Simulation, fused_mlp, load_preset
+from sim.networks import MLP
+from sim.preset import with_changes
+
+SHAPES = [  # (in_dim, width, depth, out_dim, views, n)
+    (2, 64, 4, 2, 2, 256),  # fig5-2d
+    (3, 33, 1, 3, 3, 37),
+    (10, 16, 3, 2, 2, 5),
+    (1, 7, 2, 4, 4, 9),
+]
+
+
+def fused_for(in_dim: int, width: int, depth: int, out_dim: int) -> fused_mlp.FusedMLP:
+    fused = fused_mlp._load(in_dim, width, depth, out_dim)
+    assert fused is not None, "the compiled calls did not build (a C compiler is part of the test install)"
+    return fused
+
+
+def problem(shape, seed: int = 0, gain: float = 3.0):
+    in_dim, width, depth, out_dim, views, n = shape
+    torch.manual_seed(seed)
+    net = MLP(in_dim, out_dim, width, depth, "tanh", gain)
+    g = torch.Generator().manual_seed(seed)
+    return (
+        net,
+        [p.detach() for p in net.parameters()],
+        torch.randn(views, n, in_dim, generator=g),
+        torch.randn(n, out_dim, generator=g) * 0.3,
+    )
+
+
+def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    b = b.detach()
+    return float((a.detach().double() - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_loss_and_gradients_match_torch_in_float64(shape):
+    net, weights, views, delta = problem(shape)
+    fused = fused_for(*shape[:4])
+    loss, grads, u = fused_mlp.step_gradients(fused, weights, views, delta, 0.5)
+    want_loss, want = fused_mlp.reference_gradients(
+        net, [w.double() for w in weights], views.double(), delta.double(), 0.5
+    )
+    assert abs(loss - float(want_loss)) <= 1e-6 * abs(float(want_loss))
+    assert len(grads) == len(want) == len(weights) + 1
+    for got, expected in zip(grads, want, strict=True):
+        assert got.shape == expected.shape and got.dtype == torch.float32
+        assert relative(got, expected) < 1e-4
+    V, n, d = views.shape
+    u64 = net.double()(views.double().reshape(V * n, d)).reshape(V, n, -1) + delta.double()
+    assert relative(u, u64) < 1e-5
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_and_tangent_match_torch_in_float64(shape):
+    net, weights, views, _ = problem(shape)
+    fused = fused_for(*shape[:4])
+    x = views[0]
+    out, (inputs, pre) = fused.forward_saving(weights, x)
+    w64 = [w.double() for w in weights]
+    want_out, (want_inputs, _) = net.double().forward_saving(w64, x.double())
+    assert relative(out, want_out) < 1e-5 and pre == [None] * shape[2]
+    for got, expected in zip(inputs, want_inputs, strict=True):
+        assert relative(got, expected) < 1e-5
+    g = torch.Generator().manual_seed(1)
+    tangents = [torch.randn(w.shape, generator=g) for w in weights]
+    _, jvp = torch.func.jvp(
+        lambda *ws: net.forward_with(ws, x.double()), tuple(w64), tuple(t.double() for t in tangents)
+    )
+    assert relative(fused.tangent(weights, tangents, (inputs, pre), -0.05), -0.05 * jvp) < 1e-4
+
+
+def test_a_zero_output_is_refused_and_the_loss_on_unit_rows_is_nt_xent():
+    fused = fused_for(2, 64, 4, 2)
+    u = torch.randn(2, 6, 2)
+    u[1, 3] = 0.0
+    assert fused.nt_xent(u, 0.5) is None
+    # a closed form: two samples, two views each, every view at its own angle on the circle
+    angles = torch.tensor([[0.0, 1.0], [0.3, 2.5]], dtype=torch.float64)
+    Z = torch.stack([angles.cos(), angles.sin()], dim=-1)  # (V, n, 2)
+    rows, tau = Z.reshape(4, 2), 0.5
+    S = rows @ rows.T / tau
+    terms = [
+        torch.logsumexp(torch.cat([S[a, :a], S[a, a + 1 :]]), 0) - S[a, (a + 2) % 4] for a in range(4)
+    ]  # row a's positive is the same sample's other view, two rows on
+    loss, _ = fused.nt_xent((3.0 * Z).float(), tau)
+    assert loss == pytest.approx(float(torch.stack(terms).mean()), rel=1e-6)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="the baseline build is x86-64's")
+def test_the_baseline_x86_64_build_gives_the_same_numbers_bit_for_bit(monkeypatch):
+    """Compiled without reassociation and with explicit fused multiply-adds, a build for the
+    baseline x86-64 (SSE2, fmaf in software) gives this machine's numbers bit for bit, so a
+    run is the same run on any x86-64 machine."""
+    shape = SHAPES[1]
+    native = fused_for(*shape[:4])
+    flags = tuple("-march=x86-64" if f == "-march=native" else f for f in fused_mlp.FLAGS)
+    library = fused_mlp.cpu_kernel.build("mlp-baseline", fused_mlp.source(*shape[:4]), flags)
+    assert library is not None
+    baseline = fused_mlp.FusedMLP(library, *shape[:4])
+    _, weights, views, delta = problem(shape, seed=3)
+    a = fused_mlp.step_gradients(native, weights, views, delta, 0.3)
+    b = fused_mlp.step_gradients(baseline, weights, views, delta, 0.3)
+    assert a[0] == b[0]
+    for x, y in zip(a[1], b[1], strict=True):
+        assert torch.equal(x, y)
+    saved = native.forward_saving(weights, views[0])[1]
+    assert torch.equal(native.tangent(weights, a[1][:-1], saved, 0.1), baseline.tangent(weights, a[1][:-1], saved, 0.1))
+
+
+def test_where_the_compiled_calls_serve_a_run():
+    sim = Simulation(load_preset("fig5-2d"), device="cpu")
+    assert sim._fused() is not None
+    for changes in (
+        {"network.activation": "relu"},
+        {"loss.kind": "generalized"},
+        {"loss.tau": 0.02},
+    ):
+        other = Simulation(with_changes(load_preset("fig5-2d"), changes), device="cpu")
+        assert other._fused() is None, changes
+    assert Simulation(load_preset("fig5-2d"), device="cpu", dtype="float64")._fused() is None
+    assert fused_mlp.plan(sim.model, "nt_xent", 0.5, 2, fused_mlp.MAX_ROWS + 1, torch.float32, "cpu", None) is None
+    assert fused_mlp.plan(sim.model, "nt_xent", 0.5, 1, 256, torch.float32, "cpu", None) is None
+
+
+def test_a_run_takes_the_same_steps_as_through_torch_up_to_rounding(monkeypatch):
+    """fig5-2d by the compiled calls and by torch: at the start the same embeddings, loss and
+    moves up to float32 rounding (its 4-layer tanh net with 6 times the default weights
+    multiplies rounding differences about a thousandfold: 1e-5 in z); five steps on, still the
+    same loss to 1e-5 and embeddings within 2e-3 (the step rule acts on each move)."""
+    fused_run = Simulation(load_preset("fig5-2d"), device="cpu")
+    assert fused_run._fused() is not None
+    first = [fused_run.frame(block_ratio=False)]
+    fused_run.step(5)
+    first.append(fused_run.frame(block_ratio=False))
+    monkeypatch.setattr(fused_mlp, "plan", lambda *args, **kwargs: None)
+    torch_run = Simulation(load_preset("fig5-2d"), device="cpu")
+    assert torch_run._fused() is None
+    second = [torch_run.frame(block_ratio=False)]
+    torch_run.step(5)
+    second.append(torch_run.frame(block_ratio=False))
+    (a0, a5), (b0, b5) = first, second
+    np.testing.assert_allclose(a0.Z, b0.Z, atol=5e-5)
+    assert a0.loss == pytest.approx(b0.loss, rel=1e-6)
+    for kernel in ("nn", "identity"):
+        scale = np.abs(b0.velocity[kernel]).max()
+        np.testing.assert_allclose(a0.velocity[kernel], b0.velocity[kernel], atol=1e-4 * scale)
+    assert a5.step == b5.step == 5
+    assert a5.loss == pytest.approx(b5.loss, rel=1e-5)
+    np.testing.assert_allclose(a5.Z, b5.Z, atol=2e-3)
+
+
+def test_without_a_c_compiler_torch_serves(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nothing built before
+    fused_mlp._load.cache_clear()
+    try:
+        sim = Simulation(load_preset("fig5-2d"), device="cpu")
+        assert sim._fused() is None
+        sim.step(3)
+        assert sim.step_count == 3
+    finally:
+        fused_mlp._load.cache_clear()
