@@ -108,6 +108,8 @@ class MainWindow(QMainWindow):
         self.state = RunState(self)
         self.frames_drawn = 0
         self._fps_count, self._fps_since, self.fps = 0, time.perf_counter(), 0.0
+        self._cpu_at = time.thread_time()  # this thread's CPU time at the last frame drawn
+        self.playing_frames = False  # the last frame drawn came while playing (the next one's draw_cost counts)
         self._kernel_wanted = False
         self._closed = False
         self._starting_text = self._progress_text = ""
@@ -498,10 +500,18 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_ready(self) -> None:
+        """Draw the worker's latest snapshot. The CPU time this thread spent since the one
+        before (drawing it, painting, the curves; a moving average) is the worker's draw_cost,
+        which paces the frames it publishes (gui/worker.py DRAW_BUDGET)."""
         snap = self.worker.take()
         if snap is None or self._closed:
             return
         self.state.take(snap)
+        spent, self._cpu_at = time.thread_time() - self._cpu_at, time.thread_time()
+        if self.playing_frames:
+            cost = self.worker.draw_cost
+            self.worker.draw_cost = spent if cost == 0.0 else 0.8 * cost + 0.2 * spent
+        self.playing_frames = snap.playing
         self._count_frame(time.perf_counter())
 
     def _clear_starting(self) -> None:

@@ -27,6 +27,11 @@ from sim.driver import RunDriver
 DISPLAY_INTERVAL = 1 / 20
 SLOWEST_INTERVAL = 0.1
 FRAME_BUDGET = 0.2
+# the window's thread spends at most this share of the time on the frames (draw_cost: its CPU
+# time per frame, measured by the window): on software OpenGL a frame costs it 13-17 ms, much
+# of it in Python, holding the interpreter the stepping thread shares (at 18 frames/s the
+# window ran 0.77 of headless steps/s once a step took 1.1 ms; at 15 frames/s 0.83)
+DRAW_BUDGET = 0.25
 KERNEL_INTERVAL = 0.25
 PROGRESS_AFTER = 0.5
 PREVIEW_AFTER = 0.3
@@ -107,6 +112,7 @@ class Worker(QObject):
         self._last_kernel = 0.0
         self._kernel_stale = False
         self._frame_cost = 0.0
+        self.draw_cost = 0.0  # CPU s the window's thread spends per frame (set by that thread)
         self._timed_rows = 0
         self._previewed: tuple | None = None
         self._new_preset = False
@@ -253,7 +259,11 @@ class Worker(QObject):
         return True
 
     def _interval(self) -> float:
-        return min(max(DISPLAY_INTERVAL, self._frame_cost / FRAME_BUDGET), SLOWEST_INTERVAL)
+        """s between two published frames while playing: DISPLAY_INTERVAL, or longer where a
+        frame's cost here (FRAME_BUDGET) or the window's drawing of it (DRAW_BUDGET) would take
+        more than their share of the time; at most SLOWEST_INTERVAL."""
+        wanted = max(DISPLAY_INTERVAL, self._frame_cost / FRAME_BUDGET, self.draw_cost / DRAW_BUDGET)
+        return min(wanted, SLOWEST_INTERVAL)
 
     def _due(self) -> bool:
         return time.perf_counter() - self._last_publish >= self._interval()

@@ -28,6 +28,7 @@ def test_window_opens_on_default_preset_and_advances(qtbot, tmp_path) -> None:
     wait_for(qtbot, lambda: "steps/s" in window.status_labels["rate"].text() and window.curves.series)
     steps, loss = window.curves.series[(0, "loss")].view()
     assert len(steps) >= 2 and np.all(np.isfinite(loss))
+    assert 0 < window.worker.draw_cost < 1  # the window's drawing, measured: it paces the frames
 
 
 def test_step_and_reset_keys(qtbot, tmp_path) -> None:

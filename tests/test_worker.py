@@ -301,3 +301,17 @@ def test_other_commands_sent_while_a_new_run_is_built_wait_for_it(qapp) -> None:
     assert fits[-1] == 120  # fitted to its end
     assert worker.driver.main.preset.name == "new" and worker.playing
     assert worker.driver.main.preset.loss.tau == 0.25
+
+
+def test_frames_are_paced_by_what_they_cost_here_and_in_the_window(qapp) -> None:
+    """Frames come every DISPLAY_INTERVAL while they are cheap; a frame costly to compute
+    (FRAME_BUDGET) or to draw in the window (DRAW_BUDGET: its drawing holds the interpreter
+    the stepping thread shares) spaces them out, up to SLOWEST_INTERVAL."""
+    worker = Worker(load_preset("fig5-2d"))
+    assert worker._interval() == worker_module.DISPLAY_INTERVAL
+    worker.draw_cost = 0.015  # the window's thread on software OpenGL: 15 ms a frame, about 16 frames/s
+    assert worker._interval() == pytest.approx(0.015 / worker_module.DRAW_BUDGET)
+    worker._frame_cost = 0.016
+    assert worker._interval() == pytest.approx(0.016 / worker_module.FRAME_BUDGET)
+    worker.draw_cost = 1.0
+    assert worker._interval() == worker_module.SLOWEST_INTERVAL
