@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QBoxLayout, QCheckBox, QVBoxLayout, QWidget
 from gui.colors import BACKGROUND, FOREGROUND, MUTED
 from gui.elided_label import ElidedLabel
 from sim import Frame
+from sim.driver import KERNEL_NAMES
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 ROOMY = (320, 240)  # px: a heatmap area smaller than this has no axis titles
@@ -202,8 +203,14 @@ class KernelView(QWidget):
         ratio = frame.metrics.get("block_ratio", float("nan"))
         n, s = len(frame.labels), len(frame.H_index)
         sample = f"   (an even subsample of {s} of the {n} samples)" if s < n else ""
+        # under another kernel H(theta) is still the network's, but not what moves the points
+        driving = (
+            ""
+            if frame.kernel == "nn"
+            else f"   (the network's; the run moves by the {KERNEL_NAMES[frame.kernel]} kernel)"
+        )
         self.info.setText(  # the ratio first: a narrow dock cuts the end (the status bar has the step)
-            f"within/between = {ratio:.3g}   step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}{sample}"
+            f"within/between = {ratio:.3g}   step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}{sample}{driving}"
         )
         self._place_info()
         self.updates += 1

@@ -672,3 +672,19 @@ def test_the_sample_axes_of_a_small_heatmap_keep_their_labels_apart(qtbot) -> No
             assert all(a.right() + 4 <= b.left() for a, b in itertools.pairwise(rects)), drawn_tick_texts(axis)
         else:
             assert all(a.bottom() <= b.top() for a, b in itertools.pairwise(rects)), drawn_tick_texts(axis)
+
+
+def test_the_heatmap_says_when_its_kernel_is_not_the_one_moving_the_run(qtbot) -> None:
+    """Under the identity or infinite-width kernel the dock still showed H(theta) as "Kernel
+    H(theta)" with nothing saying the run was moved by another kernel (a fresh-user look)."""
+    import dataclasses
+
+    from gui.kernel_view import KernelView
+
+    frame = Simulation(load_preset("imbalanced"), device="cpu").frame(with_kernel=True)
+    view = KernelView()
+    qtbot.addWidget(view)
+    view.show_frame(frame)
+    assert "moves by" not in view.info.text()
+    view.show_frame(dataclasses.replace(frame, kernel="identity"))
+    assert view.info.text().endswith("(the network's; the run moves by the identity kernel)")
