@@ -145,15 +145,22 @@ def test_sweep_writes_the_table_the_diagrams_and_restarts_without_rerunning(tmp_
     assert other.returncode == 2 and "holds a different sweep" in other.stderr
 
 
-def test_sigterm_cancels_every_run_and_leaves_the_finished_ones_marked_incomplete(tmp_path) -> None:
-    out = tmp_path / "sweep"
-    # run 0 is small (196 samples); runs 1 and 2 (3192 samples) are long
-    cmd = [sys.executable, "main.py", "sweep", "fig5-2d", "--grid", "data.clusters[0].count=4,3000,3000",
-           "--steps", "300", "--every", "100", "--out", str(out), "--workers", "1", "--format", "csv"]  # fmt: skip
+def long_sweep(out: Path, long_runs: int, workers: int) -> subprocess.Popen:
+    """`main.py sweep` of a small run 0 (196 samples) then `long_runs` long ones (3192 samples),
+    started and waited on until run 0 has finished."""
+    counts = ",".join(["4"] + ["3000"] * long_runs)
+    cmd = [sys.executable, "main.py", "sweep", "fig5-2d", "--grid", f"data.clusters[0].count={counts}",
+           "--steps", "300", "--every", "100", "--out", str(out), "--workers", str(workers), "--format", "csv"]  # fmt: skip
     process = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not (out / "runs" / "0000.json").is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
+    return process
+
+
+def test_sigterm_cancels_every_run_and_leaves_the_finished_ones_marked_incomplete(tmp_path) -> None:
+    out = tmp_path / "sweep"
+    process = long_sweep(out, long_runs=2, workers=1)
     process.send_signal(signal.SIGTERM)
     stderr = process.communicate(timeout=300)[1]
     assert process.returncode == 143, stderr
@@ -192,12 +199,7 @@ def test_a_second_ctrl_c_while_the_workers_stop_still_ends_the_sweep_and_its_wor
     signal had broken off the pool's shutdown). Ctrl-C pressed again and again while the
     workers stop: it ends with 130, no traceback, and leaves no process behind."""
     out = tmp_path / "sweep"
-    cmd = [sys.executable, "main.py", "sweep", "fig5-2d", "--grid", "data.clusters[0].count=4,3000,3000,3000",
-           "--steps", "300", "--every", "100", "--out", str(out), "--workers", "2", "--format", "csv"]  # fmt: skip
-    process = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not (out / "runs" / "0000.json").is_file() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    process = long_sweep(out, long_runs=3, workers=2)
     started = descendants(process.pid)
     assert started, "no worker processes found"
     deadline = time.monotonic() + 60
