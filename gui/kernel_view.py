@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QBoxLayout, QCheckBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from gui.colors import BACKGROUND, FOREGROUND, MUTED
 from gui.elided_label import ElidedLabel
@@ -105,6 +105,11 @@ class KernelView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addLayout(top)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {MUTED};")
+        self.note.hide()
+        layout.addWidget(self.note)
         layout.addWidget(self.graphics, 1)
         self.graphics.setMinimumSize(100, 60)
         self.graphics.installEventFilter(self)
@@ -203,15 +208,13 @@ class KernelView(QWidget):
         ratio = frame.metrics.get("block_ratio", float("nan"))
         n, s = len(frame.labels), len(frame.H_index)
         sample = f"   (an even subsample of {s} of the {n} samples)" if s < n else ""
-        # under another kernel H(theta) is still the network's, but not what moves the points
-        driving = (
-            ""
-            if frame.kernel == "nn"
-            else f"   (the network's; the run moves by the {KERNEL_NAMES[frame.kernel]} kernel)"
-        )
         self.info.setText(  # the ratio first: a narrow dock cuts the end (the status bar has the step)
-            f"within/between = {ratio:.3g}   step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}{sample}{driving}"
+            f"within/between = {ratio:.3g}   step {frame.step}   {matrix.shape[0]} x {matrix.shape[1]}{sample}"
         )
+        # under another kernel H(theta) is still the network's, but not what moves the points: said
+        # on a line of its own, wrapped (at the end of the info a 1366 x 768 dock cut it off)
+        self.note.setText(f"the network's kernel; the run moves by the {KERNEL_NAMES[frame.kernel]} kernel")
+        self.note.setVisible(frame.kernel != "nn")
         self._place_info()
         self.updates += 1
 
