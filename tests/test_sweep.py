@@ -270,13 +270,24 @@ def test_the_command_with_engine_ray_writes_the_same_table_as_the_local_pool(tmp
     assert same_rows(read_table(local / "sweep.parquet")[0], read_table(remote / "sweep.parquet")[0])
 
 
+def drawn(grid, size: tuple[int, int]):
+    """A phase diagram of `grid` drawn at `size`: its image and its plot's (left, top, width, height)."""
+    from gui.phase_diagram import MARGINS, PhaseDiagram
+
+    diagram = PhaseDiagram()
+    diagram.resize(*size)
+    diagram.set_grid(grid)
+    left, top, right, bottom = MARGINS
+    return diagram.grab().toImage(), (left, top, size[0] - left - right, size[1] - top - bottom)
+
+
 def test_a_cell_says_how_many_runs_had_a_value_and_fits_a_short_cell(qapp) -> None:
     """A 2-seed cell where one seed never captured read "400 / ± 0 / n=1", cut at the top and
     bottom in a 1366 x 768 dock: it says "n=1 of 2", its lines join to fit a short cell, and a
     colour bar of one value labels it once (it showed "400" at both ends)."""
     from PySide6.QtGui import QFont, QFontMetricsF
 
-    from gui.phase_diagram import MARGINS, PhaseDiagram, cell_text, fitted_lines
+    from gui.phase_diagram import cell_text, fitted_lines
     from sim.sweep import phase_grid
 
     jobs = make_sweep("fig5-2d", ["loss.tau=0.1,0.5"], 2, 10, 5)[0].jobs()
@@ -290,12 +301,7 @@ def test_a_cell_says_how_many_runs_had_a_value_and_fits_a_short_cell(qapp) -> No
     assert fitted_lines(text, 2.2 * metrics.lineSpacing(), 500, metrics) == "400 ± 0\nn=1 of 2"
     assert fitted_lines(text, 1.2 * metrics.lineSpacing(), 500, metrics) == "400 ± 0, n=1 of 2"
     assert fitted_lines(text, 1.2 * metrics.lineSpacing(), 40, metrics).endswith("\N{HORIZONTAL ELLIPSIS}")
-    diagram = PhaseDiagram()
-    diagram.resize(520, 300)
-    diagram.set_grid(grid)
-    image = diagram.grab().toImage()
-    left, top, right, bottom = MARGINS
-    width, height = 520 - left - right, 300 - top - bottom
+    image, (left, top, width, height) = drawn(grid, (520, 300))
     label_x = range(left + width + 36, min(520, left + width + 90))
     rows_with_text = {
         y for y in range(300) for x in label_x if image.pixelColor(x, y).lightness() > 90
@@ -310,18 +316,13 @@ def test_a_diagram_of_runs_that_finished_without_a_value_says_so(qapp) -> None:
     finished run stay blank, and no colour bar is drawn without a value to scale."""
     from PySide6.QtGui import QColor
 
-    from gui.phase_diagram import EMPTY, MARGINS, PhaseDiagram, cell_text
+    from gui.phase_diagram import EMPTY, cell_text
     from sim.sweep import phase_grid
 
     jobs = make_sweep("fig5-2d", ["loss.tau=0.1,0.5"], 1, 10, 5)[0].jobs()
     grid = phase_grid(jobs, [{"run": jobs[0].index, "capture_step": math.nan}], "capture_step", "loss.tau")
     assert grid.finished.tolist() == [[1, 0]] and grid.count.tolist() == [[0, 0]]
-    diagram = PhaseDiagram()
-    diagram.resize(720, 480)
-    diagram.set_grid(grid)
-    image = diagram.grab().toImage()
-    left, top, right, bottom = MARGINS
-    width, height = 720 - left - right, 480 - top - bottom
+    image, (left, top, width, height) = drawn(grid, (720, 480))
 
     def differing(x0: int, x1: int, colour: QColor) -> int:
         """Pixels of columns x0..x1 (inside the plot's height) not of `colour`."""
