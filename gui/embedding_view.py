@@ -136,9 +136,14 @@ class EmbeddingView(QWidget):
         self.scene.clear_trails()
 
     def show_frame(self, frame: Frame) -> None:
-        """Draw one frame and show the arrows' length scale in the header."""
+        """Draw one frame and show the arrows' length scale in the header, laid out at once: a
+        scale a digit longer than the last was drawn in the last one's width until the next
+        layout pass ("x2000(" for x20000)."""
         self.scale_label.setText(self.scene.show_frame(frame))
         self._place_extras()
+        if self.scale_label.isVisible() and self.scale_label.width() < self.scale_label.sizeHint().width():
+            self.extras.layout().activate()  # the label's box first, so the header sees its new width
+            self.layout().activate()
 
     def show_points(self, Z: np.ndarray, labels: np.ndarray) -> None:
         """Points only (for benchmarks and previews)."""

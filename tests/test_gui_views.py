@@ -373,6 +373,25 @@ def test_the_arrow_scale_label_is_never_cut(qtbot) -> None:
     view.close_canvas()
 
 
+def test_a_longer_arrow_scale_is_laid_out_with_its_frame(qtbot) -> None:
+    """A scale a digit longer than the last was drawn in the last one's width until the next
+    layout pass: the window caught "arrows: clusters x2000(" for x20000. The label takes its
+    width in the same call that sets its text."""
+    from gui.embedding_view import EmbeddingView
+
+    view = EmbeddingView("NN kernel")
+    qtbot.addWidget(view)
+    view.resize(640, 400)
+    show_exposed(qtbot, view)
+    view.show_frame(arrow_frame(0, 1e-2))
+    label = view.scale_label
+    wait_for(qtbot, lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()))
+    view.show_frame(arrow_frame(1, 1e-5))  # three more digits
+    assert label.text() == "arrows: clusters x35000"
+    assert label.width() >= label.fontMetrics().horizontalAdvance(label.text())  # no event processed
+    view.close_canvas()
+
+
 def test_the_panes_side_by_side_turn_together_on_the_sphere(qtbot, tmp_path) -> None:
     """appendix-b-3d side by side: turning one sphere turns the other (they showed the same
     start from different sides after a drag), and a pane shown later takes the turned view."""
