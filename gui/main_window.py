@@ -507,7 +507,8 @@ class MainWindow(QMainWindow):
         if snap is None or self._closed:
             return
         self.state.take(snap)
-        spent, self._cpu_at = time.thread_time() - self._cpu_at, time.thread_time()
+        cpu = time.thread_time()
+        spent, self._cpu_at = cpu - self._cpu_at, cpu
         if self.playing_frames:
             cost = self.worker.draw_cost
             self.worker.draw_cost = spent if cost == 0.0 else 0.8 * cost + 0.2 * spent

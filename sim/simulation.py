@@ -460,13 +460,14 @@ class Simulation:
         if cached is not None:
             loss, by_tensor = cached
             grads, head_grads = [by_tensor[p] for p in moving], []
-        elif self.head is None:
+        elif self.head is None and self._fused() is not None:  # the compiled calls give every gradient at once
             loss, found, _ = self._gradients(self._views)
             by_tensor = dict(zip([*self.params, self.delta], found))
             grads, head_grads = [by_tensor[p] for p in moving], []
-        else:
+        else:  # autograd for the moved tensors alone (Delta's gradient needs no pass through the network)
             loss, _ = self._loss_of(self._views)
-            grads = list(torch.autograd.grad(loss, moving + self.head.parameters()))
+            head = self.head.parameters() if self.head else []
+            grads = list(torch.autograd.grad(loss, moving + head))
             grads, head_grads = grads[: len(moving)], grads[len(moving) :]
         if self.kernel == "identity":
             grads = [self.n * grads[0]]

@@ -102,7 +102,7 @@ def test_a_zero_output_is_refused_and_the_loss_on_unit_rows_is_nt_xent():
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="the baseline build is x86-64's")
-def test_the_baseline_x86_64_build_gives_the_same_numbers_bit_for_bit(monkeypatch):
+def test_the_baseline_x86_64_build_gives_the_same_numbers_bit_for_bit():
     """Compiled without reassociation and with explicit fused multiply-adds, a build for the
     baseline x86-64 (SSE2, fmaf in software) gives this machine's numbers bit for bit, so a
     run is the same run on any x86-64 machine."""
