@@ -155,10 +155,17 @@ def table(results: dict) -> list[str]:
         )
     r = results.get("core", {})
     if "nn" in r:
-        add(
-            f"fig5-2d steps/s headless, NN / identity / limit (frames every 20 steps; {r.get('threads', '?')} threads)",
-            " / ".join(f"{r[k]['with_frames_every_20_steps_per_s']:.0f}" for k in ("nn", "identity", "limit")),
-        )
+        kernels = ("nn", "identity", "limit")
+        for name, words in (("bare", "bare stepping"), ("with_frames_every_20", "frames every 20 steps")):
+            value = " / ".join(f"{r[k][f'{name}_steps_per_s']:.0f}" for k in kernels)
+            if f"{name}_speedup" in r["nn"]:  # rows from before the torch step was measured beside it have none
+                value += (
+                    "; the torch step beside it "
+                    + " / ".join(f"{r[k][f'torch_step_{name}_steps_per_s']:.0f}" for k in kernels)
+                    + ": "
+                    + " / ".join(f"{r[k][f'{name}_speedup']:.2f}x" for k in kernels)
+                )
+            add(f"fig5-2d steps/s headless, NN / identity / limit ({words}; {r.get('threads', '?')} threads)", value)
     r = results.get("load", {})
     if "rule_busy_steps_per_s" in r:
         add(
@@ -255,6 +262,12 @@ def main() -> None:
     if large:  # the headline figures (issue 15)
         results["loss_200k_bound_multiple"] = large[0]["bound_multiple"]
         results["loss_200k_busy_cpu_bound_multiple"] = large[0]["busy_cpu_bound_multiple"]
+    if "bare_speedup" in results.get("core", {}).get("nn", {}):  # fig5-2d's NN: compiled over torch step, side by side
+        nn = results["core"]["nn"]
+        results["fig5_2d_compiled_over_torch_step"] = {
+            "bare": nn["bare_speedup"],
+            "with_frames_every_20": nn["with_frames_every_20_speedup"],
+        }
     if "ratio" in results.get("gui", {}):  # steps/s with the window open over headless
         results["window_headless_ratio"] = results["gui"]["ratio"]
     write_atomic(args.out, json.dumps(results, indent=2) + "\n")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from cli.interrupts import exit_status, terminate_like_interrupt
-from cli.progress import ProgressLine, rate
+from cli.progress import ProgressLine, count, rate
 
 NAME = "export"
 PANEL_CHOICES = ("embedding", "twin", "kernel", "curves")
@@ -161,7 +161,7 @@ def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
         line.show(f"frame {done}/{frames}  step {frame.step}  {rate(done, line.elapsed(), 'frame')}")
 
     print(
-        f"{preset.name}: {frames} frames, {steps_per_frame} steps each, {options.size[0]}x{options.size[1]}, "
+        f"{preset.name}: {count(frames, 'frame')}, {count(steps_per_frame, 'step')} each, {options.size[0]}x{options.size[1]}, "
         f"panels {' '.join(panels)}",
         file=sys.stderr,
     )
@@ -190,5 +190,5 @@ def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
         return 1
     size = f"{options.size[0]}x{options.size[1]}"
     at = f" at {options.fps:g} fps" if kind != "png" else ""
-    print(f"{line.end()}wrote {target}: {frames} frames of {size}{at}", file=sys.stderr)
+    print(f"{line.end()}wrote {target}: {count(frames, 'frame')} of {size}{at}", file=sys.stderr)
     return 0

@@ -1,6 +1,7 @@
 """The progress line of a headless command on stderr: on a terminal, redrawn in place (ending
 in a carriage return); to a file or a pipe (a log), one line at most every LOG_INTERVAL
-seconds and the last before the next message; with a rate that reads well at any speed."""
+seconds and the last before the next message; with a rate that reads well at any speed and
+counts in the number their nouns take (also the window's status lines)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import sys
 import time
 
 LOG_INTERVAL = 2.0  # s between progress lines written to a file or a pipe (30 lines a minute)
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """'1 frame', '3 frames', '0 frames': `number` and `noun` in the number it takes
+    (`plural` where adding an s is wrong: count(2, "process", "processes"))."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def rate(done: int, seconds: float, unit: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli.interrupts import exit_status, terminate_like_interrupt
-from cli.progress import ProgressLine, rate
+from cli.progress import ProgressLine, count, rate
 
 if TYPE_CHECKING:
     from sim.preset import Preset
@@ -112,5 +112,5 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{line.end()}error: --out: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"{line.end()}wrote {args.out} ({len(frames)} frames)", file=sys.stderr)
+    print(f"{line.end()}wrote {args.out} ({count(len(frames), 'frame')})", file=sys.stderr)
     return 0

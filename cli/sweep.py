@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from cli.interrupts import exit_status, ignore_further, terminate_like_interrupt
-from cli.progress import ProgressLine
+from cli.progress import ProgressLine, count
 
 NAME = "sweep"
 DEFAULT_DIAGRAMS = ("capture_step", "end_silhouette", "kernel_distance")
@@ -96,8 +96,8 @@ def handle(args: argparse.Namespace) -> int:
     workers = args.workers or os.cpu_count() or 1
     skipped = len(jobs) - len(todo)
     print(
-        f"{sweep.preset.name}: {len(jobs)} runs ({skipped} done before), {sweep.steps} steps each, "
-        f"engine {args.engine}" + (f" at {args.address}" if args.address else f", {workers} workers"),
+        f"{sweep.preset.name}: {count(len(jobs), 'run')} ({skipped} done before), {count(sweep.steps, 'step')} each, "
+        f"engine {args.engine}" + (f" at {args.address}" if args.address else f", {count(workers, 'worker')}"),
         file=sys.stderr,
     )
     line = ProgressLine()
@@ -133,7 +133,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"{line.end()}error: --out: cannot write in {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     figures = f" and {', '.join(p.name for p in pngs)}" if pngs else ""
-    print(f"{line.end()}wrote {folder.table} ({len(jobs)} runs){figures}", file=sys.stderr)
+    print(f"{line.end()}wrote {folder.table} ({count(len(jobs), 'run')}){figures}", file=sys.stderr)
     return 0
 
 

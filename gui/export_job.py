@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from vispy import app as vispy_app
 from vispy import scene
 
+from cli.progress import count
 from gui.colors import BACKGROUND, MUTED
 from gui.controls import int_spin
 from gui.curves import X_AXES
@@ -261,7 +262,7 @@ class _Producer(QObject):
             o = self.options
             size = f"{o.size[0]}x{o.size[1]}"
             rate = "" if self.kind == "png" else f" at {o.fps:g} fps"  # PNG frames have no frame rate
-            self.done.emit("done", f"wrote {self.path}: {o.frames} frames of {size}{rate}")
+            self.done.emit("done", f"wrote {self.path}: {count(o.frames, 'frame')} of {size}{rate}")
 
     def _write(self) -> None:
         o = self.options

@@ -7,6 +7,7 @@ dialog naming the file and the field, and the current run goes on untouched."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, QTimer
@@ -35,6 +36,14 @@ def dropped_preset(mime: QMimeData) -> Path | None:
 
 def is_shipped(path: Path) -> bool:
     return path.resolve().parent == PRESET_DIR.resolve()
+
+
+def file_stem(name: str) -> str:
+    """A run's name as a file name that every file system and shell takes: each run of
+    characters other than letters, digits, '.', '+' and '-' becomes one '-' ('fig5-2d (sweep
+    run 3: loss.tau=0.1, seed 0)' -> 'fig5-2d-sweep-run-3-loss.tau-0.1-seed-0'); 'run' when
+    nothing is left."""
+    return re.sub(r"[^\w.+-]+", "-", name, flags=re.ASCII).strip("-.") or "run"
 
 
 class FileMenu(QObject):
@@ -298,8 +307,8 @@ class FileMenu(QObject):
         )
         folder = w.settings.value("export_dir") if w.settings is not None else None
         folder = Path(folder) if isinstance(folder, str) and folder else Path.home()
-        name = f"{preset.name}.{kind}" if kind != "png" else f"{preset.name}-frames"
-        return options, folder / name
+        stem = file_stem(preset.name)
+        return options, folder / (f"{stem}.{kind}" if kind != "png" else f"{stem}-frames")
 
     def show_export(self, kind: str) -> None:
         if self.job is not None and self.job.running():

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cli.progress import count
 from gui.elided_label import ElidedLabel
 from gui.phase_diagram import PhaseDiagram
 from sim.outcomes import MEASURES
@@ -218,7 +219,9 @@ class SweepPanel(QWidget):
         self.rows = {}
         self.progress.setRange(0, len(self.jobs))
         self.progress.setValue(0)
-        self.status.setText(f"{len(self.jobs)} runs on {self.workers} processes (H(theta) on <= 256 samples)...")
+        self.status.setText(
+            f"{count(len(self.jobs), 'run')} on {count(self.workers, 'process', 'processes')} (H(theta) on <= 256 samples)..."
+        )
         self.started_at = time.perf_counter()
         self.thread, self.runner = QThread(), _Runner(self.jobs, self.workers)
         self.runner.moveToThread(self.thread)

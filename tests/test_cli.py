@@ -17,7 +17,7 @@ import pytest
 
 from cli import run, window
 from cli.parser import COMMANDS, build_parser, with_default_command
-from cli.progress import rate
+from cli.progress import count, rate
 from sim.files import atomic_path, check_writable
 from sim.preset import KERNELS
 
@@ -76,6 +76,7 @@ def test_run_writes_the_name_it_is_given_even_without_npz(tmp_path) -> None:
     fit = [line for line in shown if line.startswith("fitting the data-blind start")]
     assert fit and fit[-1] == "fitting the data-blind start: 1000/1000 steps"
     assert shown.index(fit[-1]) < shown.index("fig5-2d: n=256, device cpu, kernel nn")
+    assert shown[-1] == f"wrote {out} (3 frames)"
 
 
 def test_a_name_at_the_file_system_limit_is_written(tmp_path) -> None:
@@ -155,6 +156,11 @@ def test_the_rate_is_seconds_per_unit_when_slower_than_one_a_second() -> None:
     assert rate(1, 0.5, "step") == "2.0 steps/s"
     assert rate(500, 2.0, "step") == "250 steps/s"
     assert rate(1, 1.0, "frame") == "1.0 s/frame"
+
+
+def test_counts_take_the_number_of_their_noun() -> None:
+    assert [count(k, "frame") for k in (0, 1, 2)] == ["0 frames", "1 frame", "2 frames"]
+    assert count(1, "process", "processes") == "1 process" and count(3, "process", "processes") == "3 processes"
 
 
 def test_progress_to_a_log_is_one_line_at_most_every_interval_and_the_last_before_a_message(capsys, monkeypatch):

@@ -113,9 +113,12 @@ def test_the_window_has_a_sweep_dock_that_sweeps_the_run_as_drawn_and_opens_a_ce
     )
     window.sweep_panel.start_button.pressed.emit()  # the press hands the panel the run's preset
     assert window.sweep_panel.preset == window.snapshot.preset
-    opened = with_changes(small_preset(), {"name": "from a cell"})
-    window.sweep_panel.open_run.emit(opened)
-    wait_for(qtbot, lambda: window.snapshot.preset.name == "from a cell")
+    name = "fig5-2d (sweep run 3: loss.tau=0.1, seed 0)"  # as a cell names its run
+    window.sweep_panel.open_run.emit(with_changes(small_preset(), {"name": name}))
+    wait_for(qtbot, lambda: window.snapshot.preset.name == name)
+    _, path = window.files.export_defaults("mp4")  # an export's file name without ':', '=', spaces
+    assert path.name == "fig5-2d-sweep-run-3-loss.tau-0.1-seed-0.mp4"
+    assert window.files.export_defaults("png")[1].name == "fig5-2d-sweep-run-3-loss.tau-0.1-seed-0-frames"
 
 
 def test_a_bad_field_in_the_panel_is_blamed_on_the_panel_field(qtbot) -> None:
