@@ -69,8 +69,9 @@ def _top_eigenpairs(sym: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.
     eigenvectors as columns (on the CPU, float64): LAPACK's dsyevr for those alone, about
     twice as fast as the whole spectrum at s = 256. In one BLAS thread: the eigenvectors'
     last digits depend on the thread count, and a run gives the same numbers in any process
-    (one call at a time: the limit is process-wide, and a second thread's call ending first
-    would lift it under the first's)."""
+    on one CPU type (OpenBLAS picks its kernels by CPU type: between types the last bits move,
+    2.6e-15 relative measured). One call at a time: the limit is process-wide, and a second
+    thread's call ending first would lift it under the first's."""
     s = sym.shape[0]
     with _ONE_BLAS_THREAD, _blas().limit(limits=1, user_api="blas"):
         values, vectors = scipy.linalg.eigh(sym.cpu().numpy(), subset_by_index=[max(0, s - count), s - 1], driver="evr")
