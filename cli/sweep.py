@@ -37,7 +37,8 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="FIELD=V1,V2",
-        help="a grid axis: a dotted preset field and its values (repeat for more axes), e.g. loss.tau=0.1,0.5",
+        help="a grid axis: a dotted preset field and its values (repeat for more axes), e.g. loss.tau=0.1,0.5, "
+        "or START:STOP:COUNT evenly spaced, e.g. network.width=16:64:4",
     )
     p.add_argument("--seeds", type=int, help="seeds per grid point: the preset's seed, +1, ... (default 1)")
     p.add_argument("--steps", type=int, help="steps of each run (default: the preset's)")

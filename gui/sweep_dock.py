@@ -4,9 +4,8 @@ its phase diagram (gui/phase_diagram.py) fill as runs finish, with progress, ETA
 a click on a cell emits `open_run` with that run's preset (its first seed), which the window
 opens as a new run.
 
-Values: 'V1,V2,...' (TOML values, as `main.py sweep --grid`) or 'START:STOP:COUNT' (COUNT
-evenly spaced values; integers when START and STOP are written as integers and the
-spacing is whole).
+Values: 'V1,V2,...' or 'START:STOP:COUNT', as `main.py sweep --grid` reads them
+(sim.sweep.parse_values).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import threading
 import time
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
@@ -48,26 +46,6 @@ FIELDS = (
     "data.clusters[0].radius",
     "data.clusters[0].count",
 )
-
-
-def parse_range(text: str, source: str = "values") -> list[Any]:
-    """'V1,V2,...' (parse_values) or 'START:STOP:COUNT' -> the values; PresetError naming
-    `source` (the box they were typed in) otherwise. With integers START and STOP, the
-    whole values are integers; the others are floats."""
-    if ":" not in text:
-        return parse_values(text, source)
-    parts = [p.strip() for p in text.split(":")]
-    try:
-        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
-        if len(parts) != 3 or count < 1:
-            raise ValueError
-    except (ValueError, IndexError):
-        raise PresetError(f"{source}: expected START:STOP:COUNT (COUNT >= 1), got {text!r}") from None
-    values = np.linspace(start, stop, count)
-    whole = all(p.lstrip("-").isdigit() for p in parts[:2])
-    # each whole value an integer (8:33:3 for a count gave 8.0, 20.5, 33.0, and the field's
-    # error blamed the 8 typed, not the 20.5)
-    return [int(v) if whole and v == round(v) else float(v) for v in values]
 
 
 class _Runner(QObject):
@@ -194,12 +172,12 @@ class SweepPanel(QWidget):
         axes = (
             Axis(
                 self.x_field.currentText().strip(),
-                tuple(parse_range(self.x_values.text(), "sweep: x values")),
+                tuple(parse_values(self.x_values.text(), "sweep: x values")),
                 "sweep: x field",
             ),
             Axis(
                 self.y_field.currentText().strip(),
-                tuple(parse_range(self.y_values.text(), "sweep: y values")),
+                tuple(parse_values(self.y_values.text(), "sweep: y values")),
                 "sweep: y field",
             ),
         )

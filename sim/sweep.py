@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sim.files import atomic_path, atomic_write_text
 from sim.outcomes import MEASURES, Thresholds
 from sim.preset import Preset, PresetError, check_field, load_preset, preset_from_dict, read_toml, with_changes
@@ -76,8 +78,12 @@ class Job:
 def parse_values(text: str, source: str = "--grid") -> list[Any]:
     """'0.1,0.5' -> [0.1, 0.5]: comma-separated values, each read as a TOML value (numbers,
     true/false, quoted strings, [lists]; commas inside brackets stay with their list) or,
-    when it is not one, as a bare string ('mlp'). PresetError for an empty value, naming
-    `source` (where the values were given)."""
+    when it is not one, as a bare string ('mlp'); or 'START:STOP:COUNT' (no quotes or
+    brackets): COUNT evenly spaced values from START to STOP (np.linspace), each whole one an
+    integer when START and STOP are written as integers ('8:32:4' -> 8, 16, 24, 32). PresetError
+    for an empty value or a malformed range, naming `source` (where the values were given)."""
+    if ":" in text and not any(c in text for c in "\"'[]"):
+        return _evenly_spaced(text, source)
     parts, depth, current = [], 0, ""
     for char in text:
         depth += {"[": 1, "]": -1}.get(char, 0)
@@ -98,11 +104,29 @@ def parse_values(text: str, source: str = "--grid") -> list[Any]:
     return values
 
 
+def _evenly_spaced(text: str, source: str) -> list[int | float]:
+    parts = [p.strip() for p in text.split(":")]
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+        if count < 1:
+            raise ValueError
+    except ValueError:
+        raise PresetError(f"{source}: expected START:STOP:COUNT (COUNT >= 1), got {text!r}") from None
+    whole = all(p.lstrip("+-").isdigit() for p in parts[:2])
+    # each whole value an integer (8:33:3 for a count gave 8.0, 20.5, 33.0, and the field's
+    # error blamed the 8 typed, not the 20.5)
+    return [int(v) if whole and v == round(v) else float(v) for v in np.linspace(start, stop, count)]
+
+
 def parse_axis(text: str) -> Axis:
     """'FIELD=V1,V2,...' -> Axis (values not yet checked against a preset); PresetError."""
     match = re.fullmatch(r"\s*([A-Za-z_][\w.\[\]]*)\s*=(.*)", text)
     if not match:
-        raise PresetError(f"--grid: expected FIELD=V1,V2,... (a dotted preset field), got {text!r}")
+        raise PresetError(
+            f"--grid: expected FIELD=V1,V2,... or FIELD=START:STOP:COUNT (a dotted preset field), got {text!r}"
+        )
     return Axis(match.group(1), tuple(parse_values(match.group(2))))
 
 
@@ -153,6 +177,10 @@ class Sweep:
                 why = SWEEP_SET[a.field] if a.source.startswith("--") else SWEEP_SET_IN_WINDOW[a.field]
                 raise PresetError(f"{a.source}: {a.field}: not a grid field; {why}")
             check_field(self.preset, a.field, a.source)
+            seen = [json.dumps(v) for v in a.values]
+            for value, text in zip(a.values, seen):
+                if seen.count(text) > 1:  # it would run twice and count as a second seed
+                    raise PresetError(f"{a.source}: {a.field}: {text} given twice (more runs of one value: more seeds)")
             for value in a.values:  # a bad value blamed on its own axis alone
                 with_changes(self.preset, {a.field: value}, a.source)
         source = " and ".join(dict.fromkeys(a.source for a in self.axes))  # values that do not fit together

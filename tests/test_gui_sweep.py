@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt, QThread
 
 from gui.phase_diagram import EMPTY
-from gui.sweep_dock import SweepPanel, parse_range
+from gui.sweep_dock import SweepPanel
 from sim.preset import PresetError, load_preset, with_changes
 
 
@@ -25,13 +25,6 @@ def small_panel(qtbot, workers: int = 1) -> SweepPanel:
     qtbot.addWidget(panel)
     panel.set_preset(small_preset())
     return panel
-
-
-def test_ranges_read_lists_and_evenly_spaced_values() -> None:
-    assert parse_range("0.1,0.5") == [0.1, 0.5]
-    assert parse_range("8:32:4") == [8, 16, 24, 32]
-    assert parse_range("0:1:3") == [0.0, 0.5, 1.0] and parse_range("0.0:1:3") == [0.0, 0.5, 1.0]
-    assert [type(v) for v in parse_range("8:33:3")] == [int, float, int]  # 20.5 is the one not whole
 
 
 def test_the_dock_s_errors_name_its_own_boxes(qtbot) -> None:

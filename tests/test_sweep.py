@@ -41,10 +41,30 @@ def same_rows(a: list[dict], b: list[dict]) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
+def test_ranges_read_evenly_spaced_values_on_the_command_line_as_in_the_dock() -> None:
+    """`--grid` refused START:STOP:COUNT, which the window's Sweep dock took (a fresh-user look)."""
+    assert parse_values("8:32:4") == [8, 16, 24, 32]
+    assert parse_values("0:1:3") == [0.0, 0.5, 1.0] and parse_values("0.0:1:3") == [0.0, 0.5, 1.0]
+    assert [type(v) for v in parse_values("8:33:3")] == [int, float, int]  # 20.5 is the one not whole
+    assert parse_axis("network.width=16:64:4").values == (16, 32, 48, 64)
+    for bad in ("1:2", "1:2:0", "a:2:3", "1:2:3:4"):
+        with pytest.raises(PresetError, match=r"^--grid: expected START:STOP:COUNT \(COUNT >= 1\), got "):
+            parse_values(bad)
+
+
+def test_a_value_given_twice_is_refused_not_run_twice_as_another_seed() -> None:
+    sweep, _ = make_sweep("fig5-2d", ["loss.tau=0.1,0.5,0.1"], 1, 10, 5)
+    with pytest.raises(
+        PresetError, match=r"^--grid: loss.tau: 0.1 given twice \(more runs of one value: more seeds\)$"
+    ):
+        sweep.jobs()
+
+
 def test_grid_values_are_read_as_toml_and_checked_by_the_preset_model() -> None:
     assert parse_values("0.1,0.5") == [0.1, 0.5] and parse_values("16, 64") == [16, 64]
     assert parse_values("mlp,averaging") == ["mlp", "averaging"]
     assert parse_values("[-1.0, 0.5],[2, 3]") == [[-1.0, 0.5], [2, 3]]
+    assert parse_values('"a:b",c') == ["a:b", "c"]  # a quoted ':' is a value, not a range
     axis = parse_axis("data.clusters[1].count=5,7")
     assert axis.field == "data.clusters[1].count" and axis.values == (5, 7)
     sweep, _ = make_sweep("fig5-2d", ["data.clusters[1].count=5,7", "loss.tau=1,0.5"], 3, 10, 5)
@@ -146,9 +166,9 @@ def test_sweep_writes_the_table_the_diagrams_and_restarts_without_rerunning(tmp_
 
 
 def long_sweep(out: Path, long_runs: int, workers: int) -> subprocess.Popen:
-    """`main.py sweep` of a small run 0 (196 samples) then `long_runs` long ones (3192 samples),
-    started and waited on until run 0 has finished."""
-    counts = ",".join(["4"] + ["3000"] * long_runs)
+    """`main.py sweep` of a small run 0 (196 samples) then `long_runs` long ones (3192 samples
+    and more: a value given twice is refused), started and waited on until run 0 has finished."""
+    counts = ",".join(["4"] + [str(3000 + k) for k in range(long_runs)])
     cmd = [sys.executable, "main.py", "sweep", "fig5-2d", "--grid", f"data.clusters[0].count={counts}",
            "--steps", "300", "--every", "100", "--out", str(out), "--workers", str(workers), "--format", "csv"]  # fmt: skip
     process = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
