@@ -39,17 +39,17 @@ def handle(args: argparse.Namespace) -> int:
     import torch
 
     from sim.claims import finite, markdown, run_claims
-    from sim.files import atomic_write_text, check_writable
+    from sim.files import atomic_write_text, check_writable, make_folder
 
     terminate_like_interrupt()
     if args.seed < 0:
         print(f"error: --seed: expected an integer >= 0, got {args.seed}", file=sys.stderr)
         return 2
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
+        make_folder(args.out)
         check_writable(args.out / "claims.json")
     except OSError as exc:
-        print(f"error: --out: cannot write into {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: --out: cannot write in {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     torch.set_num_threads(1)  # the runs are small: one thread is fastest, and kind to a shared machine
     line = ProgressLine()
@@ -66,7 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"{line.end()}cancelled; {args.out} as it was", file=sys.stderr)
         return exit_status(exc)
     except OSError as exc:
-        print(f"{line.end()}error: --out: cannot write into {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{line.end()}error: --out: cannot write in {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -59,6 +59,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the command on parsed arguments; its exit status (see the module docstring)."""
+    from sim.files import make_folder
     from sim.preset import PresetError
     from sim.simulation import pick_device
     from sim.sweep import SweepFolder, make_sweep
@@ -89,6 +90,7 @@ def handle(args: argparse.Namespace) -> int:
             print("error: --engine ray: Ray is not installed (pip install -e .[cluster])", file=sys.stderr)
             return 2
     try:
+        make_folder(args.out)
         todo = folder.prepare(jobs)
         folder.write()
     except OSError as exc:

@@ -30,6 +30,8 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the command on parsed arguments; its exit status (see the module docstring)."""
+    from sim.files import make_folder
+
     terminate_like_interrupt()
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -42,9 +44,9 @@ def handle(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
+        make_folder(args.out)
     except OSError as exc:
-        print(f"error: --out: cannot create {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: --out: cannot write in {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     try:
         return write_all(args.out, width, height)

@@ -83,6 +83,16 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def make_folder(path: str | Path) -> None:
+    """Create the folder `path` and its parents unless it is one already; OSError (with errno
+    and a reason a person reads) when it cannot be: 'is a file; name a folder' where a file
+    has that name (the commands that write a folder of results all say it so)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file; name a folder", str(path))
+    path.mkdir(parents=True, exist_ok=True)
+
+
 def check_writable(path: str | Path, folder: bool = False) -> None:
     """OSError (with errno and a reason) unless a file (or, with `folder`, a new or empty
     folder) can be created under `path`: creates and removes a temporary file in the

@@ -151,6 +151,22 @@ def test_a_signal_ends_a_run_with_nothing_written(tmp_path, sig, status) -> None
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "command", [["reproduce", "--quick"], ["theory"], ["sweep", "fig5-2d", "--seeds", "2", "--steps", "10"]]
+)
+def test_a_file_where_a_results_folder_goes_is_said_the_same_way_by_every_command(tmp_path, command) -> None:
+    """reproduce, theory and sweep said it three ways ('cannot write into ...: File exists',
+    'cannot create', 'Not a directory'; a fresh-user look)."""
+    target = tmp_path / "results"
+    target.write_text("a file")
+    result = main_py(*command, "--out", str(target))
+    assert (
+        result.returncode == 1
+        and result.stderr == f"error: --out: cannot write in {target}: is a file; name a folder\n"
+    )
+    assert target.read_text() == "a file"
+
+
 def test_the_rate_is_seconds_per_unit_when_slower_than_one_a_second() -> None:
     assert rate(3, 12.0, "frame") == "4.0 s/frame"
     assert rate(1, 0.5, "step") == "2.0 steps/s"
