@@ -104,8 +104,9 @@ class SweepPanel(QWidget):
         tips = {
             self.x_field: "The preset field along the phase diagram's x axis (a dotted name, e.g. loss.tau)",
             self.y_field: "The preset field along the y axis",
-            self.x_values: "The x field's values, comma-separated (read as TOML: 0.1,0.5 or mlp,averaging)",
-            self.y_values: "The y field's values, comma-separated",
+            self.x_values: "The x field's values, comma-separated (read as TOML: 0.1,0.5 or mlp,averaging), "
+            "or START:STOP:COUNT evenly spaced (16:64:4)",
+            self.y_values: "The y field's values, comma-separated, or START:STOP:COUNT",
             self.seeds: "Runs per grid cell, with seeds the preset's seed, +1, ...",
             self.steps: "Steps of every run",
             self.measure: "The outcome each cell shows (the runs' mean over seeds)",

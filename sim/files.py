@@ -86,10 +86,14 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 def make_folder(path: str | Path) -> None:
     """Create the folder `path` and its parents unless it is one already; OSError (with errno
     and a reason a person reads) when it cannot be: 'is a file; name a folder' where a file
-    has that name (the commands that write a folder of results all say it so)."""
+    has that name, 'F is a file, not a folder' where a file F is on the way (the commands that
+    write a folder of results all say it so)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "is a file; name a folder", str(path))
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{above} is a file, not a folder", str(path))
     path.mkdir(parents=True, exist_ok=True)
 
 

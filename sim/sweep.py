@@ -79,11 +79,15 @@ def parse_values(text: str, source: str = "--grid") -> list[Any]:
     """'0.1,0.5' -> [0.1, 0.5]: comma-separated values, each read as a TOML value (numbers,
     true/false, quoted strings, [lists]; commas inside brackets stay with their list) or,
     when it is not one, as a bare string ('mlp'); or 'START:STOP:COUNT' (no quotes or
-    brackets): COUNT evenly spaced values from START to STOP (np.linspace), each whole one an
-    integer when START and STOP are written as integers ('8:32:4' -> 8, 16, 24, 32). PresetError
-    for an empty value or a malformed range, naming `source` (where the values were given)."""
+    brackets): COUNT evenly spaced values from START to STOP (np.linspace, rounded to 12
+    significant digits: 0.3, not 0.30000000000000004), each whole one an integer when START and
+    STOP are written as integers ('8:32:4' -> 8, 16, 24, 32; '8:64:4' -> 8, 26.6666666667, ...).
+    PresetError for an empty value, a malformed range or a value given twice (it would run
+    twice and count as a second seed), naming `source` (where the values were given)."""
     if ":" in text and not any(c in text for c in "\"'[]"):
-        return _evenly_spaced(text, source)
+        values = _evenly_spaced(text, source)
+        _each_once(values, source)
+        return values
     parts, depth, current = [], 0, ""
     for char in text:
         depth += {"[": 1, "]": -1}.get(char, 0)
@@ -101,7 +105,15 @@ def parse_values(text: str, source: str = "--grid") -> list[Any]:
             values.append(tomllib.loads(f"v = {part}")["v"])
         except tomllib.TOMLDecodeError:
             values.append(part)
+    _each_once(values, source)
     return values
+
+
+def _each_once(values: list[Any] | tuple[Any, ...], source: str) -> None:
+    seen = [json.dumps(v) for v in values]
+    for text in seen:
+        if seen.count(text) > 1:
+            raise PresetError(f"{source}: {text} given twice (more runs of one value: more seeds)")
 
 
 def _evenly_spaced(text: str, source: str) -> list[int | float]:
@@ -110,14 +122,20 @@ def _evenly_spaced(text: str, source: str) -> list[int | float]:
         if len(parts) != 3:
             raise ValueError
         start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
-        if count < 1:
+        if count < 1 or not (math.isfinite(start) and math.isfinite(stop)):
             raise ValueError
     except ValueError:
-        raise PresetError(f"{source}: expected START:STOP:COUNT (COUNT >= 1), got {text!r}") from None
+        raise PresetError(
+            f"{source}: expected START:STOP:COUNT (finite numbers, COUNT >= 1; quote a value that holds ':'), "
+            f"got {text!r}"
+        ) from None
+    if count > 1 and start == stop:
+        raise PresetError(f"{source}: {text!r}: START and STOP are equal (one value: COUNT 1)")
     whole = all(p.lstrip("+-").isdigit() for p in parts[:2])
+    values = [float(f"{v:.12g}") for v in np.linspace(start, stop, count)]
     # each whole value an integer (8:33:3 for a count gave 8.0, 20.5, 33.0, and the field's
     # error blamed the 8 typed, not the 20.5)
-    return [int(v) if whole and v == round(v) else float(v) for v in np.linspace(start, stop, count)]
+    return [int(v) if whole and v == round(v) else v for v in values]
 
 
 def parse_axis(text: str) -> Axis:
@@ -127,7 +145,8 @@ def parse_axis(text: str) -> Axis:
         raise PresetError(
             f"--grid: expected FIELD=V1,V2,... or FIELD=START:STOP:COUNT (a dotted preset field), got {text!r}"
         )
-    return Axis(match.group(1), tuple(parse_values(match.group(2))))
+    field = match.group(1)
+    return Axis(field, tuple(parse_values(match.group(2), f"--grid: {field}")))
 
 
 # preset fields the sweep itself sets for every run, so a grid over them would not be applied
@@ -177,10 +196,7 @@ class Sweep:
                 why = SWEEP_SET[a.field] if a.source.startswith("--") else SWEEP_SET_IN_WINDOW[a.field]
                 raise PresetError(f"{a.source}: {a.field}: not a grid field; {why}")
             check_field(self.preset, a.field, a.source)
-            seen = [json.dumps(v) for v in a.values]
-            for value, text in zip(a.values, seen):
-                if seen.count(text) > 1:  # it would run twice and count as a second seed
-                    raise PresetError(f"{a.source}: {a.field}: {text} given twice (more runs of one value: more seeds)")
+            _each_once(a.values, f"{a.source}: {a.field}")  # a sweep file's values (typed ones: parse_values)
             for value in a.values:  # a bad value blamed on its own axis alone
                 with_changes(self.preset, {a.field: value}, a.source)
         source = " and ".join(dict.fromkeys(a.source for a in self.axes))  # values that do not fit together

@@ -165,6 +165,9 @@ def test_a_file_where_a_results_folder_goes_is_said_the_same_way_by_every_comman
         and result.stderr == f"error: --out: cannot write in {target}: is a file; name a folder\n"
     )
     assert target.read_text() == "a file"
+    below = target / "sub"  # a file on the way: named, not the system's "Not a directory"
+    result = main_py(*command, "--out", str(below))
+    assert result.stderr == f"error: --out: cannot write in {below}: {target} is a file, not a folder\n"
 
 
 def test_the_rate_is_seconds_per_unit_when_slower_than_one_a_second() -> None:

@@ -37,6 +37,7 @@ def test_the_dock_s_errors_name_its_own_boxes(qtbot) -> None:
         (("loss.tau", "0.1,0.5", "loss.tau", "0.2,0.3"), "sweep: x field and sweep: y field: each field once"),
         (("seed", "1,2", "network.width", "8,16"), "sweep: x field: seed: not a grid field; the runs take the seeds"),
         (("data.clusters[0].count", "8:33:3", "network.width", "8,16"), "20.5"),
+        (("loss.tau", "0.1,0.5", "network.width", "16,64,16"), "sweep: y values: 16 given twice"),  # not "y field"
     ]
     for (xf, xv, yf, yv), message in cases:
         panel.x_field.setCurrentText(xf)

@@ -47,17 +47,23 @@ def test_ranges_read_evenly_spaced_values_on_the_command_line_as_in_the_dock() -
     assert parse_values("0:1:3") == [0.0, 0.5, 1.0] and parse_values("0.0:1:3") == [0.0, 0.5, 1.0]
     assert [type(v) for v in parse_values("8:33:3")] == [int, float, int]  # 20.5 is the one not whole
     assert parse_axis("network.width=16:64:4").values == (16, 32, 48, 64)
-    for bad in ("1:2", "1:2:0", "a:2:3", "1:2:3:4"):
-        with pytest.raises(PresetError, match=r"^--grid: expected START:STOP:COUNT \(COUNT >= 1\), got "):
-            parse_values(bad)
+    # tidy decimals: 0.30000000000000004 did not equal the 0.3 of a list, in the table or a resume
+    assert parse_values("0.1:0.5:3") == [0.1, 0.3, 0.5] and parse_values("0:1:11")[6:8] == [0.6, 0.7]
+    for bad in ("1:2", "1:2:0", "a:2:3", "1:2:3:4", "inf:1:2", "nan:1:2", "mlp:averaging"):
+        with pytest.raises(PresetError, match=r"^--grid: loss.tau: expected START:STOP:COUNT \(finite numbers, "):
+            parse_axis(f"loss.tau={bad}")  # the field named, as its other errors do
+    with pytest.raises(PresetError, match=r"^--grid: network.width: '16:16:3': START and STOP are equal"):
+        parse_axis("network.width=16:16:3")
 
 
-def test_a_value_given_twice_is_refused_not_run_twice_as_another_seed() -> None:
-    sweep, _ = make_sweep("fig5-2d", ["loss.tau=0.1,0.5,0.1"], 1, 10, 5)
-    with pytest.raises(
-        PresetError, match=r"^--grid: loss.tau: 0.1 given twice \(more runs of one value: more seeds\)$"
-    ):
-        sweep.jobs()
+def test_a_value_given_twice_is_refused_not_run_twice_as_another_seed(tmp_path) -> None:
+    twice = r"0.1 given twice \(more runs of one value: more seeds\)$"
+    with pytest.raises(PresetError, match=rf"^--grid: loss.tau: {twice}"):
+        make_sweep("fig5-2d", ["loss.tau=0.1,0.5,0.1"], 1, 10, 5)
+    file = tmp_path / "s.toml"
+    file.write_text('preset = "fig5-2d"\nseeds = 1\n[grid]\n"loss.tau" = [0.1, 0.1]\n')
+    with pytest.raises(PresetError, match=rf": grid: loss.tau: {twice}"):
+        make_sweep(None, [], None, None, None, file=file)[0].jobs()
 
 
 def test_grid_values_are_read_as_toml_and_checked_by_the_preset_model() -> None:
