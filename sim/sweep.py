@@ -274,8 +274,12 @@ def load_sweep_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     for name, values in raw.get("grid", {}).items():
         if name in FILE_KEYS:  # TOML puts every key after [grid] in that table
             raise PresetError(f"{path}: grid.{name}: a sweep-file key inside the [grid] table (write it above [grid])")
-        if not isinstance(values, list) or not values:
-            raise PresetError(f"{path}: grid.{name}: expected a non-empty list of values, got {values!r}")
+        if isinstance(values, str) and ":" in values:  # "START:STOP:COUNT", as --grid takes it
+            raw["grid"][name] = parse_values(values, f"{path}: grid.{name}")
+        elif not isinstance(values, list) or not values:
+            raise PresetError(
+                f'{path}: grid.{name}: expected a non-empty list of values or "START:STOP:COUNT", got {values!r}'
+            )
     diagrams = raw.pop("diagrams", [])
     for name in diagrams:
         if name not in MEASURES:
@@ -422,7 +426,8 @@ def make_sweep(
     seeds = seeds if seeds is not None else settings.get("seeds", 1)
     if not axes and not (isinstance(seeds, int) and seeds >= 2):  # seeds alone: runs of one preset, no diagram
         raise PresetError(
-            "--grid: expected at least one FIELD=V1,V2,... (or a sweep file with a [grid]), or --seeds of 2 or more"
+            "--grid: expected at least one FIELD=V1,V2,... or FIELD=START:STOP:COUNT (or a sweep file with a [grid]), "
+            "or --seeds of 2 or more"
         )
     sweep = Sweep(
         preset,

@@ -56,6 +56,16 @@ def test_ranges_read_evenly_spaced_values_on_the_command_line_as_in_the_dock() -
         parse_axis("network.width=16:16:3")
 
 
+def test_a_sweep_file_takes_a_range_as_the_command_line_does(tmp_path) -> None:
+    file = tmp_path / "s.toml"
+    file.write_text('preset = "fig5-2d"\nseeds = 1\n[grid]\n"network.width" = "16:64:3"\n"loss.tau" = [0.5]\n')
+    sweep, _ = make_sweep(None, [], None, 10, 5, file=file)
+    assert [j.values for j in sweep.jobs()] == [(16, 0.5), (40, 0.5), (64, 0.5)]
+    file.write_text('preset = "fig5-2d"\n[grid]\n"network.width" = "16:64"\n')
+    with pytest.raises(PresetError, match=r"s.toml: grid.network.width: expected START:STOP:COUNT"):
+        make_sweep(None, [], None, 10, 5, file=file)
+
+
 def test_a_value_given_twice_is_refused_not_run_twice_as_another_seed(tmp_path) -> None:
     twice = r"0.1 given twice \(more runs of one value: more seeds\)$"
     with pytest.raises(PresetError, match=rf"^--grid: loss.tau: {twice}"):
