@@ -160,8 +160,9 @@ def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
     def progress(done: int, frame) -> None:
         line.show(f"frame {done}/{frames}  step {frame.step}  {rate(done, line.elapsed(), 'frame')}")
 
+    spacing = f", {count(steps_per_frame, 'step')} apart" if frames > 1 else " (step 0)"
     print(
-        f"{preset.name}: {count(frames, 'frame')}, {count(steps_per_frame, 'step')} each, {options.size[0]}x{options.size[1]}, "
+        f"{preset.name}: {count(frames, 'frame')}{spacing}, {options.size[0]}x{options.size[1]}, "
         f"panels {' '.join(panels)}",
         file=sys.stderr,
     )

@@ -67,6 +67,7 @@ def test_mp4_reads_back_with_its_frames_size_motion_and_every_cluster_colour(tmp
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"wrote {out}: 8 frames of 480x320" in result.stderr
+    assert "fig5-2d: 8 frames, 25 steps apart, 480x320, panels embedding twin" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig5.mp4"]  # no temporary file left
 
     reader = imageio.get_reader(out, format="FFMPEG")
