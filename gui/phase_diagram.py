@@ -66,7 +66,9 @@ def fitted_lines(text: str, height: float, width: float, metrics: QFontMetricsF)
 class PhaseDiagram(QWidget):
     """Draws a PhaseGrid (sim/sweep.py); `set_grid` redraws. Cells with no value are grey (with
     cell_text's words when their runs finished); the colour bar spans the cells' means
-    (viridis), and is left out when no cell has one."""
+    (viridis), and is left out when no cell has one. Means that read the same at the digits
+    the cells show are one value, drawn in one colour (three cells of -0.0509 were yellow,
+    green and purple over differences in the fifth digit)."""
 
     cell_clicked = Signal(int, int)
 
@@ -121,6 +123,8 @@ class PhaseDiagram(QWidget):
         ny, nx = grid.mean.shape
         values = grid.mean[~np.isnan(grid.mean)]
         low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+        if _number(low) == _number(high):
+            high = low
         w, h = rect.width() / nx, rect.height() / ny
         font = QFont(self.font())
         metrics = QFontMetricsF(font)

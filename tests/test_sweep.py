@@ -346,6 +346,22 @@ def test_a_cell_says_how_many_runs_had_a_value_and_fits_a_short_cell(qapp) -> No
     assert abs((max(rows_with_text) + min(rows_with_text)) / 2 - (top + height / 2)) < 12
 
 
+def test_means_that_read_the_same_are_one_colour(qapp) -> None:
+    """Three cells reading -0.0509 were drawn yellow, green and purple (the colour scale spread
+    over the fifth digit; a fresh-user look): they are one value, one colour, labelled once."""
+    from sim.sweep import phase_grid
+
+    jobs = make_sweep("fig5-2d", ["loss.tau=0.1,0.3,0.5"], 1, 10, 5)[0].jobs()
+    rows = [{"run": job.index, "end_silhouette": -0.05091 - 1e-5 * job.index} for job in jobs]
+    image, (left, top, width, _) = drawn(phase_grid(jobs, rows, "end_silhouette", "loss.tau"), (520, 300))
+    y = top + 6  # above each cell's text
+    colours = {image.pixelColor(int(left + (ix + 0.5) * width / 3), y).name() for ix in range(3)}
+    assert len(colours) == 1, colours
+    rows[2]["end_silhouette"] = -0.06  # a difference the cells show: the scale spans it
+    image, _ = drawn(phase_grid(jobs, rows, "end_silhouette", "loss.tau"), (520, 300))
+    assert len({image.pixelColor(int(left + (ix + 0.5) * width / 3), y).name() for ix in range(3)}) == 3
+
+
 def test_a_diagram_of_runs_that_finished_without_a_value_says_so(qapp) -> None:
     """Runs that never captured their clusters have no capture step: their cells say "no
     value" (a fresh-user look found blank grey cells and a 0-to-1 colour bar), cells with no
