@@ -3,7 +3,8 @@ value validated by the preset model) and a number of seeds make the product of r
 run's outcome measures (sim/outcomes.py) make a row of one table.
 
 A sweep's folder holds `sweep.json` (what the sweep is, how many runs are done, and whether
-it is complete), `runs/NNNN.json` (each finished run's row, written when it finishes), the
+it is complete), `runs/NNNN.json` (each finished run's row, written when it finishes; a measure with no value
+is null there, strict JSON, and NaN again when read back), the
 table `sweep.parquet` (or `sweep.csv`) rebuilt from those rows after each one, and, when
 asked, `runs/NNNN.npz` (a run's frames, keys as sim/headless.py). A sweep started again on
 the same folder skips the runs whose row is there; a folder holding a different sweep is
@@ -328,13 +329,18 @@ class SweepFolder:
                 except (OSError, ValueError):
                     continue
                 if saved.get("key") == job.key:
-                    self.done[job.index] = saved["row"]
+                    self.done[job.index] = {
+                        k: math.nan if v is None and k in MEASURES else v for k, v in saved["row"].items()
+                    }
         return [job for job in jobs if job.index not in self.done]
 
     def add(self, job: Job, row: dict[str, Any]) -> None:
         """Keep a finished run's row (its own file first, then the table); thread-safe."""
         with self.lock:
-            atomic_write_text(self.runs_dir / f"{job.index:04d}.json", json.dumps({"key": job.key, "row": row}))
+            strict = {
+                k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()
+            }  # JSON has no NaN
+            atomic_write_text(self.runs_dir / f"{job.index:04d}.json", json.dumps({"key": job.key, "row": strict}))
             self.done[job.index] = row
 
     def rows(self) -> list[dict[str, Any]]:

@@ -168,6 +168,13 @@ def test_sweep_writes_the_table_the_diagrams_and_restarts_without_rerunning(tmp_
     manifest = json.loads((out / "sweep.json").read_text())
     assert manifest["complete"] and manifest["done"] == 8
 
+    def no_constants(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    for row in rows:  # strict JSON (bare NaN was written), a missing value as null
+        saved = json.loads((out / "runs" / f"{row['run']:04d}.json").read_text(), parse_constant=no_constants)
+        assert [k for k, v in saved["row"].items() if v is None] == [k for k in MEASURES if math.isnan(row[k])]
+    assert any(math.isnan(row["capture_step"]) for row in rows)  # there was a NaN to write
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
     again = main_py(sweep_cmd(out))
     assert again.returncode == 0 and "8 runs (8 done before)" in again.stderr
