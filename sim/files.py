@@ -91,10 +91,18 @@ def make_folder(path: str | Path) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "is a file; name a folder", str(path))
-    above = next((p for p in path.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"{above} is a file, not a folder", str(path))
+    _nearest_folder(path)
     path.mkdir(parents=True, exist_ok=True)
+
+
+def _nearest_folder(path: Path) -> Path:
+    """The nearest of path's parents that exists; NotADirectoryError naming it if it is a file."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder", str(path))
+    return parent
 
 
 def check_writable(path: str | Path, folder: bool = False) -> None:
@@ -108,11 +116,7 @@ def check_writable(path: str | Path, folder: bool = False) -> None:
         raise FileExistsError(errno.EEXIST, "exists and is not an empty folder", str(path))
     if not folder and path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a folder; name a file", str(path))
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder", str(path))
+    parent = _nearest_folder(path)
     probe = _fresh(
         parent / path.name, ".tmp", lambda p: os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     )

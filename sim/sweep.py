@@ -3,9 +3,9 @@ value validated by the preset model) and a number of seeds make the product of r
 run's outcome measures (sim/outcomes.py) make a row of one table.
 
 A sweep's folder holds `sweep.json` (what the sweep is, how many runs are done, and whether
-it is complete), `runs/NNNN.json` (each finished run's row, written when it finishes; a measure with no value
-is null there, strict JSON, and NaN again when read back), the
-table `sweep.parquet` (or `sweep.csv`) rebuilt from those rows after each one, and, when
+it is complete), `runs/NNNN.json` (each finished run's row, written when it finishes; a
+measure with no value is null there, strict JSON, and NaN again when read back), the table
+`sweep.parquet` (or `sweep.csv`) rebuilt from those rows after each one, and, when
 asked, `runs/NNNN.npz` (a run's frames, keys as sim/headless.py). A sweep started again on
 the same folder skips the runs whose row is there; a folder holding a different sweep is
 refused. Every file is written atomically.
