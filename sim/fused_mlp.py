@@ -1,12 +1,15 @@
 """A fused CPU path for the small runs of an MLP with tanh under NT-Xent in float32 (fig5-2d's):
 the network's forward pass (keeping each hidden layer's output), the loss with its gradient,
 the backward pass and the forward-mode derivative J_theta f(X) dtheta, each one call into C
-compiled for this machine at first use (sim.cpu_kernel.build). The same arithmetic through torch
-costs several hundred small operations a step, most of a step's time at n = 256.
+compiled for this machine at first use (sim.cpu_kernel.build); and a whole step of the NN kernel
+under the step rule (`FusedMLP.nn_step`: those calls, the first-order factor, the tried steps
+and their angles) as one call. The same arithmetic through torch costs a hundred or more small
+operations a step, most of a step's time at n = 256.
 
 The numbers are the same as torch's up to float32 rounding (tested against float64), not bit
-for bit: the C code's own tanh (below |x| = 0.4 its Taylor polynomial, else from e^(-2|x|)) and
-exponential (a degree-6 polynomial for 2^f), its own order of summation. It is compiled without
+for bit: the C code's own tanh (below |x| = 0.4 its Taylor polynomial, else from e^(-2|x|)),
+exponential (a degree-6 polynomial for 2^f) and asin (Cephes' polynomial), its own order of
+summation. It is compiled without
 reassociation and with explicit fused multiply-adds, so every build (AVX2 or AVX-512) gives the
 same numbers; one thread. `plan` says whether it serves a run (else the torch path does): CPU,
 float32, an MLP with tanh, NT-Xent with at least two views, at most MAX_ROWS rows, tau at least
@@ -17,6 +20,7 @@ first use that agrees with torch in float64 (else a warning and the torch path).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import itertools
 import warnings
@@ -41,6 +45,7 @@ FLAGS = (
 
 _TEMPLATE = r"""
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 #define D {in_dim}
@@ -84,6 +89,20 @@ INLINE float tanh_f(float x) {{
     float small = fmaf(ax * x2, p, ax);
     float r = ax < 0.4f ? small : big;
     return x < 0.0f ? -r : r;
+}}
+
+/* asin for 0 <= x <= 1 (NaN stays NaN): x + x^3 p(x^2) to |x| = 0.5, else pi/2 - 2 asin(sqrt((1 - x) / 2))
+   (p: Cephes' asinf polynomial, about 1 float32 ulp); no libm call, so every machine's numbers. */
+INLINE float asin_f(float x) {{
+    int high = x > 0.5f;
+    float z = high ? 0.5f * (1.0f - x) : x * x, r = high ? sqrtf(z) : x;
+    float p = 4.2163199048e-2f;
+    p = fmaf(p, z, 2.4181311049e-2f);
+    p = fmaf(p, z, 4.5470025998e-2f);
+    p = fmaf(p, z, 7.4953002686e-2f);
+    p = fmaf(p, z, 1.6666752422e-1f);
+    float y = fmaf(p * z, r, r);
+    return high ? 1.5707963268f - 2.0f * y : y;
 }}
 
 /* C (n x OUT) = [bias +] [C +] A (n x K) @ B (K x OUT), B row-major; RB rows at a time. */
@@ -309,6 +328,125 @@ int nt_xent(const float *U, int64_t V, int64_t n, float tau, float *dU, double *
     loss[0] = repulsion / (double)N - attraction / ((double)N * (double)(V - 1) * (double)tau);
     return 0;
 }}
+
+INLINE int all_finite(const float *x, int64_t count) {{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < count; i++) sum += x[i] * 0.0f;  /* 0 for a finite entry, NaN otherwise */
+    return sum == 0.0f;
+}}
+
+/* The largest |z_i - z'_i| over the n rows of unit z = u / |u| and z' = u' / |u'|, u = f + delta
+   and u' = f1 + delta (n x M); NaN if some row of u' is 0 or not finite. */
+INLINE float largest_chord(const float *z, const float *f1, const float *delta, int64_t n) {{
+    float largest = 0.0f;
+    for (int64_t i = 0; i < n; i++) {{
+        float u[M], q = 0.0f, c = 0.0f;
+        for (int k = 0; k < M; k++) {{
+            u[k] = f1[i * M + k] + delta[i * M + k];
+            q = fmaf(u[k], u[k], q);
+        }}
+        if (!(q > 0.0f && q <= 3.4e38f)) return NAN;
+        q = sqrtf(q);
+        for (int k = 0; k < M; k++) {{
+            float d = z[i * M + k] - u[k] / q;
+            c = fmaf(d, d, c);
+        }}
+        c = sqrtf(c);
+        if (c > largest) largest = c;
+    }}
+    return largest;
+}}
+
+/* One step of plain gradient descent on the weights (the NN kernel) under the step rule, in one
+   call: what sim/simulation.py's _step_once does by torch operations. The loss's gradients by
+   every weight (computed from the V n views, row v n + i for view v of sample i; or `given`
+   in dW, db, the gradients a frame computed on these views), the forward-mode derivative du = tangent_scale J_theta f(X) g at
+   the clean samples' pass (hs, f at the current weights), each sample's speed |du - (du.z) z|
+   / |u| (u = f + delta, z = u / |u|), the factor scale = min(1, bound / fastest); then tries
+   W1 = W - eta scale g (torch's SGD arithmetic: fmaf(g, -(eta scale), W)), the pass at W1 (into
+   hs1, f1) and the largest angle 2 asin(chord / 2) it moves a z, shrinking the factor to 0.95
+   bound / angle while the angle is over the bound, at most 20 tries. out: [loss (NaN when
+   given), scale, angle]. Returns 0 when the step is found with finite weights; 1 when it
+   is not (a view's output 0, a loss or gradient or new weight not finite, an angle not
+   finite or 20 tries without reaching the bound: the caller takes the step its own way). */
+int nn_step(const float *X, int64_t n, const float *views, int64_t V, const float *const *W, const float *const *b,
+            const float *const *hs, const float *f, const float *delta, float tau, float tangent_scale, double eta,
+            double bound, int given, float *const *dW, float *const *db, float *const *W1, float *const *b1,
+            float *const *hs1, float *f1, double *out) {{
+    int64_t N = V * n, weights = 0, biases = 0;
+    for (int l = 0; l <= DEPTH; l++) {{
+        weights += fan_in(l) * fan_out(l);
+        biases += fan_out(l);
+    }}
+    int64_t room = 3 * weights + biases + DEPTH * N * H + 3 * N * M + (2 * M + 2) * N + 2 * N * H + 2 * n * M;
+    float *work = malloc(room * sizeof(float));
+    if (!work) return 1;
+    float *T = work, *hsV[DEPTH], *fV = T + 2 * weights + DEPTH * N * H, *U = fV + N * M, *dU = U + N * M;
+    float *scratch = dU + N * M, *du = scratch + (2 * M + 2) * N + 2 * N * H, *z = du + n * M, *g = z + n * M;
+    for (int l = 0; l < DEPTH; l++) hsV[l] = T + 2 * weights + l * N * H;
+    float *gW[DEPTH + 1], *gb[DEPTH + 1];
+    for (int l = 0; l <= DEPTH; l++) {{
+        gW[l] = given ? dW[l] : g;
+        g += given ? 0 : fan_in(l) * fan_out(l);
+        gb[l] = given ? db[l] : g;
+        g += given ? 0 : fan_out(l);
+    }}
+    int status = 1;
+    out[0] = NAN;
+    if (!given) {{
+        forward(views, N, W, b, hsV, fV, T);
+        for (int64_t a = 0; a < N; a++)
+            for (int k = 0; k < M; k++) U[a * M + k] = fV[a * M + k] + delta[(a % n) * M + k];
+        if (nt_xent(U, V, n, tau, dU, out, scratch) || !isfinite(out[0])) goto done;
+        backward(views, N, W, (const float *const *)hsV, dU, gW, gb, scratch);
+    }}
+    for (int l = 0; l <= DEPTH; l++)
+        if (!all_finite(gW[l], fan_in(l) * fan_out(l)) || !all_finite(gb[l], fan_out(l))) goto done;
+    tangent(X, n, W, (const float *const *)gW, (const float *const *)gb, hs, tangent_scale, du, T, scratch);
+    double fastest = 0.0;
+    for (int64_t i = 0; i < n; i++) {{
+        float u[M], q = 0.0f, dot = 0.0f, speed = 0.0f;
+        for (int k = 0; k < M; k++) {{
+            u[k] = f[i * M + k] + delta[i * M + k];
+            q = fmaf(u[k], u[k], q);
+        }}
+        q = sqrtf(q);
+        for (int k = 0; k < M; k++) {{
+            z[i * M + k] = u[k] / q;
+            dot = fmaf(du[i * M + k], z[i * M + k], dot);
+        }}
+        for (int k = 0; k < M; k++) {{
+            float t = du[i * M + k] - dot * z[i * M + k];
+            speed = fmaf(t, t, speed);
+        }}
+        double v = (double)sqrtf(speed) / (double)q;
+        if (!(v == v)) goto done;
+        if (v > fastest) fastest = v;
+    }}
+    double scale = fastest <= bound ? 1.0 : bound / fastest;
+    for (int tries = 0; tries < 20; tries++) {{
+        float alpha = (float)(-(eta * scale));
+        for (int l = 0; l <= DEPTH; l++) {{
+            for (int64_t i = 0; i < fan_in(l) * fan_out(l); i++) W1[l][i] = fmaf(gW[l][i], alpha, W[l][i]);
+            for (int j = 0; j < fan_out(l); j++) b1[l][j] = fmaf(gb[l][j], alpha, b[l][j]);
+        }}
+        forward(X, n, (const float *const *)W1, (const float *const *)b1, hs1, f1, T);
+        double angle = 2.0f * asin_f(fminf(0.5f * largest_chord(z, f1, delta, n), 1.0f));
+        if (!(angle == angle)) goto done;
+        if (angle <= bound) {{
+            for (int l = 0; l <= DEPTH; l++)
+                if (!all_finite(W1[l], fan_in(l) * fan_out(l)) || !all_finite(b1[l], fan_out(l))) goto done;
+            out[1] = scale;
+            out[2] = angle;
+            status = 0;
+            goto done;
+        }}
+        scale *= 0.95 * bound / angle;
+    }}
+done:
+    free(work);
+    return status;
+}}
 """
 
 
@@ -318,8 +456,8 @@ def source(in_dim: int, width: int, depth: int, out_dim: int) -> str:
     return _TEMPLATE.format(in_dim=in_dim, width=width, depth=depth, out_dim=out_dim, **coefficients)
 
 
-def _pointers(tensors: Sequence[torch.Tensor]) -> ctypes.Array:
-    return (ctypes.c_void_p * len(tensors))(*[t.data_ptr() for t in tensors])
+def _pointers(tensors: Sequence[torch.Tensor | None]) -> ctypes.Array:
+    return (ctypes.c_void_p * len(tensors))(*[None if t is None else t.data_ptr() for t in tensors])
 
 
 class FusedMLP:
@@ -343,6 +481,10 @@ class FusedMLP:
         self._nt_xent = library.nt_xent
         self._nt_xent.argtypes = [pointer, i64, i64, f32, pointer, pointer, pointer]
         self._nt_xent.restype = ctypes.c_int
+        self._nn_step = library.nn_step
+        self._nn_step.argtypes = [pointer, i64, pointer, i64, pointer, pointer, pointer, pointer, pointer, f32, f32]
+        self._nn_step.argtypes += [ctypes.c_double, ctypes.c_double, ctypes.c_int] + [pointer] * 7
+        self._nn_step.restype = ctypes.c_int
 
     def forward_saving(self, weights: Sequence[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
         """(f(x), saved) as sim.networks.MLP.forward_saving gives for tanh: x (n, d) float32;
@@ -399,6 +541,54 @@ class FusedMLP:
         if self._nt_xent(U.data_ptr(), V, n, tau, grad.data_ptr(), ctypes.byref(loss), work.data_ptr()):
             return None
         return loss.value, grad
+
+    def nn_step(
+        self,
+        weights: Sequence[torch.Tensor],
+        clean: tuple[torch.Tensor, tuple],
+        views: torch.Tensor,
+        delta: torch.Tensor,
+        rule: StepRule,
+        grads: Sequence[torch.Tensor] | None = None,
+    ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, tuple], float, float] | None:
+        """One step of plain gradient descent on the weights under the step rule (the C
+        `nn_step` above; sim/simulation.py's _step_once by torch operations): from the clean
+        samples' pass `clean` = (f(X) (n, m), saved) at `weights`, the (V, n, d) views and the
+        offsets Delta (n, m); `grads` (parameters() order) when a frame has computed them on
+        these views, else computed here. Returns (the new weights, the pass at them, the factor
+        on the step size, the largest angle in radians it moves an embedding), or None when
+        the step is not found this way (a view's output 0, something not finite, 20 cuts
+        without reaching the bound): the caller then takes it through torch."""
+        f, (inputs, _) = clean
+        X, n = inputs[0], inputs[0].shape[0]
+        V = views.shape[0]
+        new = [torch.empty_like(w) for w in weights]
+        hidden = [torch.empty(n, self.width) for _ in range(self.depth)]
+        f1 = torch.empty(n, self.out_dim)
+        given = grads is not None
+        grads = grads if given else [None] * len(weights)
+        out = (ctypes.c_double * 3)()
+        status = self._nn_step(
+            X.data_ptr(), n, views.data_ptr(), V, _pointers(weights[0::2]), _pointers(weights[1::2]),
+            _pointers(inputs[1:]), f.data_ptr(), delta.data_ptr(), rule.tau, rule.tangent_scale, rule.eta,
+            rule.bound, int(given), _pointers(grads[0::2]), _pointers(grads[1::2]), _pointers(new[0::2]),
+            _pointers(new[1::2]), _pointers(hidden), f1.data_ptr(), out,
+        )  # fmt: skip
+        if status:
+            return None
+        return new, (f1, ([X, *hidden], [None] * self.depth)), out[1], out[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepRule:
+    """What FusedMLP.nn_step needs of the run's settings: the loss's tau, the scale of the
+    forward-mode derivative (-training.lr: the NN kernel's move of a point), the step size eta
+    and the bound on any embedding's angular move (training.max_move, radians, > 0)."""
+
+    tau: float
+    tangent_scale: float
+    eta: float
+    bound: float
 
 
 @functools.cache

@@ -125,7 +125,11 @@ def angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
-    return bool(torch.cat([t.detach().reshape(-1) for t in tensors]).isfinite().all())
+    """Whether every entry of every tensor is finite: the largest |entry| of each, in a few
+    calls for the whole list (a small step's time goes to per-tensor calls)."""
+    tensors = [t for t in tensors if t.numel()]
+    with torch.no_grad():
+        return not tensors or bool(torch.stack(torch._foreach_max(torch._foreach_abs(tensors))).isfinite().all())
 
 
 def tangent_part(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -374,16 +378,15 @@ class Simulation:
         if fused is None:
             loss, Z = self._loss_of(views)
             return loss, list(torch.autograd.grad(loss, [*params, self.delta])), Z.detach()
-        found = fused_mlp.step_gradients(
-            fused, [p.detach() for p in params], views, self.delta.detach(), self.preset.loss.tau
-        )
+        # the C code reads the weights' memory: no detached copies needed
+        found = fused_mlp.step_gradients(fused, params, views, self.delta.detach(), self.preset.loss.tau)
         if found is None:
             raise self._zero_view_output()
         loss, grads, u = found
         return torch.tensor(loss, dtype=self.dtype), grads, u / u.norm(dim=-1, keepdim=True)
 
     def _forward_saving(self, weights: list[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
-        """The network's forward_saving at `weights` (detached), by the compiled calls where they serve."""
+        """The network's forward_saving at `weights` (callers hold torch.no_grad), by the compiled calls where they serve."""
         fused = self._fused()
         return (fused or self.model).forward_saving(weights, x)
 
@@ -454,6 +457,47 @@ class Simulation:
                     self._replayed[index] = len(self.edit_log) - 1
 
     def _step_once(self) -> None:
+        found = self._compiled_step()
+        step_size, clean, moved = self._rule_step() if found is None else found
+        self.step_count += 1
+        self.step_size = step_size
+        self.flow_time += step_size
+        if clean is not None:
+            self._keep_clean_pass(clean)
+        self.max_move = moved
+        self._views_state = self.views_generator.get_state()
+        self._views = self._draw_views()
+        self._scheduled()
+
+    def _compiled_step(self) -> tuple[float, tuple, float] | None:
+        """The step as one compiled call (FusedMLP.nn_step) where that serves: the NN kernel,
+        plain gradient descent under the step rule (max_move > 0), no BYOL head, the compiled
+        calls serving this run (`_fused`) and every weight trained. Returns (the step size, the
+        pass over the clean samples at the new weights, the largest angle an embedding moved);
+        None where it does not serve or did not find the step (`_rule_step` then takes it).
+        With or without a frame before it (whose gradients it then takes), the same numbers."""
+        train = self.preset.training
+        if self.kernel != "nn" or self.head is not None or train.optimizer != "gd" or train.max_move == 0:
+            return None
+        fused, params = self._fused(), self.params
+        if fused is None or not all(p.requires_grad for p in params):
+            return None
+        cached = self._take_next_gradient()
+        grads = None if cached is None else [cached[1][p] for p in params]
+        eta = self.theta_opt.param_groups[0]["lr"]
+        rule = fused_mlp.StepRule(self.preset.loss.tau, -train.lr, eta, train.max_move)
+        with torch.no_grad():
+            found = fused.nn_step(params, self._clean_pass(), self._views, self.delta, rule, grads)
+            if found is None:
+                return None
+            weights, clean, scale, moved = found
+            torch._foreach_copy_(params, weights)
+        return eta * scale, clean, moved
+
+    def _rule_step(self) -> tuple[float, tuple | None, float]:
+        """The step through torch operations (any kernel, optimiser and network): the
+        gradients, then the step rule (`_first_order_scale`, `_checked_scale`) and the move.
+        Returns what `_compiled_step` does (the pass None when not tried)."""
         moving = [p for p in self.params if p.requires_grad] if self.kernel == "nn" else [self.delta]
         first_order = self._first_order_scale()
         cached = self._take_next_gradient()
@@ -478,7 +522,7 @@ class Simulation:
         eta = opt.param_groups[0]["lr"]
         seen = self._observed
         before = seen.z if seen is not None and self._still(seen, settings=False) else self.embed()
-        scale, after = self._checked_scale(first_order, moving, grads, eta, before)
+        scale, after, moved = self._checked_scale(first_order, moving, grads, eta, before)
         if after is not None:  # plain gradient descent, tried: the step is the weights tried
             self._take_tried(moving, after[2])
         else:
@@ -493,15 +537,9 @@ class Simulation:
                     group["lr"] = eta
         if self.head:
             self.head.step(head_grads, self.model)
-        self.step_count += 1
-        self.step_size = eta * scale
-        self.flow_time += self.step_size
-        if after is not None:
-            self._keep_clean_pass(after[1])
-        self.max_move = float(angles(before, self.embed() if after is None else after[0]).max())
-        self._views_state = self.views_generator.get_state()
-        self._views = self._draw_views()
-        self._scheduled()
+        if after is None:
+            return eta * scale, None, float(angles(before, self.embed()).max())
+        return eta * scale, after[1], moved
 
     def _accepted_step(self, optimiser: torch.optim.Optimizer, moving: list[torch.Tensor]) -> None:
         """The optimiser's step, kept only if every tensor it moved stays finite; otherwise the
@@ -527,8 +565,7 @@ class Simulation:
         if not _all_finite(weights):
             raise self._non_finite_update()
         with torch.no_grad():
-            for p, w in zip(moving, weights):
-                p.copy_(w)
+            torch._foreach_copy_(moving, weights)
 
     def _non_finite_update(self) -> Divergence:
         return Divergence(
@@ -548,24 +585,25 @@ class Simulation:
 
     def _checked_scale(
         self, scale: float, moving: list[torch.Tensor], grads: list[torch.Tensor], eta: float, before: torch.Tensor
-    ) -> tuple[float, tuple[torch.Tensor, tuple, list[torch.Tensor]] | None]:
+    ) -> tuple[float, tuple[torch.Tensor, tuple, list[torch.Tensor]] | None, float | None]:
         """The step rule, second part (plain gradient descent): the step is tried on the clean
         samples with the very arithmetic the optimiser uses, and while some embedding would
         move more than max_move the factor shrinks (to 0.95 of the bound over the move).
-        Deterministic in the state, so a replay makes the same choices. Returns the factor and
-        what `_tried` gives at that factor: the embeddings, the network's pass over the clean
-        samples and the moved tensors' new values (None when not tried: max_move 0 or another
-        optimiser, or 20 cuts without reaching the bound)."""
+        Deterministic in the state, so a replay makes the same choices. Returns the factor,
+        what `_tried` gives at that factor (the embeddings, the network's pass over the clean
+        samples and the moved tensors' new values) and the largest angle it moves an embedding
+        (both None when not tried: max_move 0 or another optimiser, or 20 cuts without
+        reaching the bound)."""
         bound = self.preset.training.max_move
         if bound == 0 or self.preset.training.optimizer != "gd":
-            return scale, None
+            return scale, None, None
         for _ in range(20):
             tried = self._tried(moving, grads, eta * scale)
             moved = float(angles(before, tried[0]).max())
             if moved <= bound:
-                return scale, tried
+                return scale, tried, moved
             scale *= 0.95 * bound / moved
-        return scale, None
+        return scale, None, None
 
     def _tried(
         self, moving: list[torch.Tensor], grads: list[torch.Tensor], lr: float
@@ -574,11 +612,11 @@ class Simulation:
         the network's pass over the samples at the weights that step gives (forward_saving's;
         the kept one when the step moves only Delta); and the moved tensors' new values."""
         with torch.no_grad():
-            moved = [p.detach().add(g, alpha=-lr) for p, g in zip(moving, grads)]
+            moved = torch._foreach_add(moving, grads, alpha=-lr)  # p - lr g, as torch's SGD
             new = {id(p): w for p, w in zip(moving, moved)}
             params = self.params
             if any(id(p) in new for p in params):
-                f_X, saved = self._forward_saving([new.get(id(p), p.detach()) for p in params], self.X)
+                f_X, saved = self._forward_saving([new.get(id(p), p) for p in params], self.X)
             else:
                 f_X, saved = self._clean_pass()
             u = f_X + new.get(id(self.delta), self.delta.detach())
@@ -593,7 +631,7 @@ class Simulation:
         kept = self._clean
         if kept is None or kept[0] is not self.samples or kept[1] != versions or kept[2] is not params:
             with torch.no_grad():
-                kept = (self.samples, versions, params, self._forward_saving([p.detach() for p in params], self.X))
+                kept = (self.samples, versions, params, self._forward_saving(params, self.X))
             self._clean = kept
         return kept[3]
 
@@ -612,8 +650,7 @@ class Simulation:
         return seen.loss, seen.by_tensor
 
     def _check_finite(self, loss: torch.Tensor, updates: tuple[torch.Tensor, ...]) -> None:
-        total = loss.detach() + sum(u.sum() for u in updates)
-        if not bool(torch.isfinite(total)):
+        if not _all_finite([loss, *updates]):
             raise Divergence(
                 f"step {self.step_count}: the {'loss' if not torch.isfinite(loss) else 'update'} is not finite; "
                 "the run keeps its last good state (lower the step size)"
@@ -663,17 +700,17 @@ class Simulation:
         lr = self.preset.training
         with torch.no_grad():
             f_X, saved = self._clean_pass()  # often the pass the last step tried, kept
-            weights, fused = [p.detach() for p in params], self._fused()
+            fused = self._fused()
             if fused is None:
-                du_nn = self.model.tangent(weights, [-lr.lr * g for g in g_theta], saved)
+                du_nn = self.model.tangent(params, [-lr.lr * g for g in g_theta], saved)
             else:
-                du_nn = fused.tangent(weights, g_theta, saved, -lr.lr)
+                du_nn = fused.tangent(params, g_theta, saved, -lr.lr)
             u = f_X + self.delta
-            z = u / u.norm(dim=1, keepdim=True)
+            norm = u.norm(dim=1, keepdim=True)
+            z = u / norm
         moves = {"nn": du_nn, "identity": -lr.lr_points * self.n * g_delta}
         if self.kernel == "limit":
             moves["limit"] = -lr.lr * torch.einsum("ijkl,jl->ik", self.limit_H(), g_delta)
-        norm = u.norm(dim=1, keepdim=True)
         motion = loss.detach(), {k: tangent_part(z, du.detach()) / norm for k, du in moves.items()}, Z.detach()
         if views is self._views:
             by_tensor = dict(zip([*params, self.delta], grads)) if self.head is None else None

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from sim import Simulation, fused_mlp, load_preset
+from sim import Divergence, Simulation, fused_mlp, load_preset
 from sim.networks import MLP
 from sim.preset import with_changes
 
@@ -120,6 +120,11 @@ def test_the_baseline_x86_64_build_gives_the_same_numbers_bit_for_bit():
         assert torch.equal(x, y)
     saved = native.forward_saving(weights, views[0])[1]
     assert torch.equal(native.tangent(weights, a[1][:-1], saved, 0.1), baseline.tangent(weights, a[1][:-1], saved, 0.1))
+    clean, rule = native.forward_saving(weights, views[0]), fused_mlp.StepRule(0.3, -0.5, 0.5, 0.02)
+    x, y = native.nn_step(weights, clean, views, delta, rule), baseline.nn_step(weights, clean, views, delta, rule)
+    assert x[2:] == y[2:]
+    for p, q in zip([*x[0], x[1][0], *x[1][1][0]], [*y[0], y[1][0], *y[1][1][0]], strict=True):
+        assert torch.equal(p, q)
 
 
 def test_where_the_compiled_calls_serve_a_run():
@@ -164,6 +169,27 @@ def test_a_run_takes_the_same_steps_as_through_torch_up_to_rounding(monkeypatch)
     np.testing.assert_allclose(a5.Z, b5.Z, atol=2e-3)
 
 
+def test_a_fig5_step_is_one_compiled_call_and_torch_takes_what_it_declines(monkeypatch):
+    """fig5-2d's steps go through FusedMLP.nn_step alone; a step it declines (a weight made
+    NaN) goes through the torch step, which refuses it and keeps the run as it was."""
+    sim = Simulation(load_preset("fig5-2d"), device="cpu")
+    torch_steps = []
+    rule_step = Simulation._rule_step
+    monkeypatch.setattr(Simulation, "_rule_step", lambda self: torch_steps.append(self.step_count) or rule_step(self))
+    sim.step(3)
+    sim.frame(block_ratio=False)
+    sim.step(2)
+    assert sim.step_count == 5 and torch_steps == []
+    with torch.no_grad():
+        sim.params[2][0, 0] = float("nan")
+    kept = [p.clone() for p in sim.params]
+    with pytest.raises(Divergence, match="step 5"):
+        sim.step()
+    assert torch_steps == [5] and sim.step_count == 5
+    for before, after in zip(kept, sim.params, strict=True):
+        torch.testing.assert_close(after, before, rtol=0, atol=0, equal_nan=True)
+
+
 def test_without_a_c_compiler_torch_serves(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nothing built before
@@ -175,3 +201,78 @@ def test_without_a_c_compiler_torch_serves(monkeypatch, tmp_path):
         assert sim.step_count == 3
     finally:
         fused_mlp._load.cache_clear()
+
+
+def reference_step(net, weights, X, views, delta, rule: fused_mlp.StepRule):
+    """The step rule of sim/simulation.py written out in float64 through autograd and
+    torch.func.jvp: (new weights, factor, largest angle, tries)."""
+    _, grads = fused_mlp.reference_gradients(net, weights, views, delta, rule.tau)
+    g = grads[:-1]
+    f, du = torch.func.jvp(
+        lambda *ws: net.forward_with(ws, X), tuple(weights), tuple(rule.tangent_scale * gi for gi in g)
+    )
+    u = f + delta
+    z = u / u.norm(dim=1, keepdim=True)
+    speed = (du - (du * z).sum(1, keepdim=True) * z).norm(dim=1) / u.norm(dim=1)
+    fastest = float(speed.max())
+    scale = 1.0 if fastest <= rule.bound else rule.bound / fastest
+    for tries in range(1, 21):
+        new = [w - rule.eta * scale * gi for w, gi in zip(weights, g)]
+        u1 = net.forward_with(new, X) + delta
+        z1 = u1 / u1.norm(dim=1, keepdim=True)
+        angle = float((2 * torch.asin(((z - z1).norm(dim=1) / 2).clamp(max=1))).max())
+        if angle <= rule.bound:
+            return new, scale, angle, tries
+        scale *= 0.95 * rule.bound / angle
+    raise AssertionError("no step within 20 cuts")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("eta, bound", [(1e-4, 1.0), (0.5, 0.02)])
+def test_the_whole_step_matches_the_step_rule_in_float64(shape, eta, bound):
+    """FusedMLP.nn_step against the step rule in float64: the same factor (first order, then
+    cut while the tried step moves some embedding more than the bound), the same new weights,
+    angle and pass (float32 against float64 through a network with 3 times the default weights:
+    1e-3 relative in the angle, or 1e-6 rad: z's float32 resolution); and a frame's gradients given to it give the very same step."""
+    net, weights, views, delta = problem(shape)
+    X = views[0] + 0.05 * torch.randn(views[0].shape, generator=torch.Generator().manual_seed(5))
+    fused = fused_for(*shape[:4])
+    rule = fused_mlp.StepRule(tau=0.5, tangent_scale=-eta, eta=eta, bound=bound)
+    clean = fused.forward_saving(weights, X)
+    new, (f1, (inputs, pre)), scale, angle = fused.nn_step(weights, clean, views, delta, rule)
+    w64 = [w.double() for w in weights]
+    want, want_scale, want_angle, tries = reference_step(net, w64, X.double(), views.double(), delta.double(), rule)
+    assert (want_scale < 1.0) == (bound < 1.0) and (tries == 1) == (bound == 1.0)
+    assert scale == pytest.approx(want_scale, rel=1e-3) and angle == pytest.approx(want_angle, rel=1e-3, abs=1e-6)
+    assert angle <= bound
+    for got, expected in zip(new, want, strict=True):
+        assert got.shape == expected.shape and relative(got, expected) < 1e-5
+    want_f1, (want_inputs, _) = net.double().forward_saving(want, X.double())
+    assert relative(f1, want_f1) < 1e-4 and pre == [None] * shape[2] and inputs[0] is X
+    for got, expected in zip(inputs[1:], want_inputs[1:], strict=True):
+        assert relative(got, expected) < 1e-4
+    grads = fused_mlp.step_gradients(fused, weights, views, delta, rule.tau)[1][:-1]
+    again = fused.nn_step(weights, clean, views, delta, rule, grads)
+    assert again[2:] == (scale, angle)
+    for a, b in zip(again[0] + again[1][1][0], new + inputs, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_the_whole_step_declines_what_it_cannot_take():
+    """A gradient or weight that is not finite, a view whose output is 0: nn_step returns None
+    (the torch step then takes the step, or says why it cannot)."""
+    shape = SHAPES[2]
+    _, weights, views, delta = problem(shape)
+    fused = fused_for(*shape[:4])
+    rule = fused_mlp.StepRule(tau=0.5, tangent_scale=-0.5, eta=0.5, bound=0.5)
+    clean = fused.forward_saving(weights, views[0])
+    assert fused.nn_step(weights, clean, views, delta, rule) is not None
+    nan_grads = [torch.zeros_like(w) for w in weights]
+    nan_grads[3][0] = float("nan")
+    assert fused.nn_step(weights, clean, views, delta, rule, nan_grads) is None
+    at_zero = delta.clone()
+    at_zero[0] = -fused.forward_saving(weights, views[1])[0][0]  # view 1 of sample 0: u = 0 exactly
+    assert fused.nn_step(weights, clean, views, at_zero, rule) is None
+    broken = [w.clone() for w in weights]
+    broken[-2][0, 0] = float("inf")
+    assert fused.nn_step(broken, fused.forward_saving(broken, views[0]), views, delta, rule) is None
