@@ -357,6 +357,32 @@ INLINE float largest_chord(const float *z, const float *f1, const float *delta, 
     return largest;
 }}
 
+/* z = u / |u| for the n rows u = f + delta (into z), and the largest |du - (du.z) z| / |u|: the
+   fastest angular speed of an embedding moved by du (n x M); NaN if some speed is not finite. */
+INLINE double fastest_move(const float *f, const float *delta, const float *du, int64_t n, float *z) {{
+    double fastest = 0.0;
+    for (int64_t i = 0; i < n; i++) {{
+        float u[M], q = 0.0f, dot = 0.0f, speed = 0.0f;
+        for (int k = 0; k < M; k++) {{
+            u[k] = f[i * M + k] + delta[i * M + k];
+            q = fmaf(u[k], u[k], q);
+        }}
+        q = sqrtf(q);
+        for (int k = 0; k < M; k++) {{
+            z[i * M + k] = u[k] / q;
+            dot = fmaf(du[i * M + k], z[i * M + k], dot);
+        }}
+        for (int k = 0; k < M; k++) {{
+            float t = du[i * M + k] - dot * z[i * M + k];
+            speed = fmaf(t, t, speed);
+        }}
+        double v = (double)sqrtf(speed) / (double)q;
+        if (!(v == v)) return NAN;
+        if (v > fastest) fastest = v;
+    }}
+    return fastest;
+}}
+
 /* One step of plain gradient descent on the weights (the NN kernel) under the step rule, in one
    call: what sim/simulation.py's _step_once does by torch operations. The loss's gradients by
    every weight (computed from the V n views, row v n + i for view v of sample i; or `given`
@@ -403,26 +429,8 @@ int nn_step(const float *X, int64_t n, const float *views, int64_t V, const floa
     for (int l = 0; l <= DEPTH; l++)
         if (!all_finite(gW[l], fan_in(l) * fan_out(l)) || !all_finite(gb[l], fan_out(l))) goto done;
     tangent(X, n, W, (const float *const *)gW, (const float *const *)gb, hs, tangent_scale, du, T, scratch);
-    double fastest = 0.0;
-    for (int64_t i = 0; i < n; i++) {{
-        float u[M], q = 0.0f, dot = 0.0f, speed = 0.0f;
-        for (int k = 0; k < M; k++) {{
-            u[k] = f[i * M + k] + delta[i * M + k];
-            q = fmaf(u[k], u[k], q);
-        }}
-        q = sqrtf(q);
-        for (int k = 0; k < M; k++) {{
-            z[i * M + k] = u[k] / q;
-            dot = fmaf(du[i * M + k], z[i * M + k], dot);
-        }}
-        for (int k = 0; k < M; k++) {{
-            float t = du[i * M + k] - dot * z[i * M + k];
-            speed = fmaf(t, t, speed);
-        }}
-        double v = (double)sqrtf(speed) / (double)q;
-        if (!(v == v)) goto done;
-        if (v > fastest) fastest = v;
-    }}
+    double fastest = fastest_move(f, delta, du, n, z);
+    if (!(fastest == fastest)) goto done;
     double scale = fastest <= bound ? 1.0 : bound / fastest;
     for (int tries = 0; tries < 20; tries++) {{
         float alpha = (float)(-(eta * scale));
@@ -436,6 +444,66 @@ int nn_step(const float *X, int64_t n, const float *views, int64_t V, const floa
         if (angle <= bound) {{
             for (int l = 0; l <= DEPTH; l++)
                 if (!all_finite(W1[l], fan_in(l) * fan_out(l)) || !all_finite(b1[l], fan_out(l))) goto done;
+            out[1] = scale;
+            out[2] = angle;
+            status = 0;
+            goto done;
+        }}
+        scale *= 0.95 * bound / angle;
+    }}
+done:
+    free(work);
+    return status;
+}}
+
+/* One step of plain gradient descent on the offsets Delta (the identity kernel) under the step
+   rule, in one call: g = dL/dDelta (the loss's gradient by each view's raw output, summed over
+   the views in order; or `given`, a frame's), each point's move du = move_scale g (-lr_points n
+   g) and its speed as in nn_step, the factor, then tries Delta1 = Delta - eta scale n g
+   (torch's SGD arithmetic on the step's gradient n g) with the clean samples' pass f fixed,
+   shrinking as nn_step does. out: [loss (NaN when given), scale, angle]; returns 0 or 1 as
+   nn_step does. */
+int delta_step(const float *views, int64_t V, int64_t n, const float *const *W, const float *const *b,
+               const float *f, const float *delta, float tau, float move_scale, double eta, double bound,
+               const float *given, float *delta1, double *out) {{
+    int64_t N = V * n, weights = 0;
+    for (int l = 0; l <= DEPTH; l++) weights += fan_in(l) * fan_out(l);
+    int64_t room = weights + DEPTH * N * H + 3 * N * M + (2 * M + 2) * N + 4 * n * M;
+    float *work = malloc(room * sizeof(float));
+    if (!work) return 1;
+    float *T = work, *hsV[DEPTH], *fV = T + weights + DEPTH * N * H, *U = fV + N * M, *dU = U + N * M;
+    float *scratch = dU + N * M, *g = scratch + (2 * M + 2) * N, *gn = g + n * M, *du = gn + n * M, *z = du + n * M;
+    for (int l = 0; l < DEPTH; l++) hsV[l] = T + weights + l * N * H;
+    int status = 1;
+    out[0] = NAN;
+    if (given) {{
+        memcpy(g, given, n * M * sizeof(float));
+    }} else {{
+        forward(views, N, W, b, hsV, fV, T);
+        for (int64_t a = 0; a < N; a++)
+            for (int k = 0; k < M; k++) U[a * M + k] = fV[a * M + k] + delta[(a % n) * M + k];
+        if (nt_xent(U, V, n, tau, dU, out, scratch) || !isfinite(out[0])) goto done;
+        for (int64_t i = 0; i < n * M; i++) {{
+            float sum = dU[i];
+            for (int64_t v = 1; v < V; v++) sum += dU[v * n * M + i];
+            g[i] = sum;
+        }}
+    }}
+    for (int64_t i = 0; i < n * M; i++) {{
+        gn[i] = (float)n * g[i];
+        du[i] = move_scale * g[i];
+    }}
+    if (!all_finite(gn, n * M)) goto done;
+    double fastest = fastest_move(f, delta, du, n, z);
+    if (!(fastest == fastest)) goto done;
+    double scale = fastest <= bound ? 1.0 : bound / fastest;
+    for (int tries = 0; tries < 20; tries++) {{
+        float alpha = (float)(-(eta * scale));
+        for (int64_t i = 0; i < n * M; i++) delta1[i] = fmaf(gn[i], alpha, delta[i]);
+        double angle = 2.0f * asin_f(fminf(0.5f * largest_chord(z, f, delta1, n), 1.0f));
+        if (!(angle == angle)) goto done;
+        if (angle <= bound) {{
+            if (!all_finite(delta1, n * M)) goto done;
             out[1] = scale;
             out[2] = angle;
             status = 0;
@@ -485,6 +553,10 @@ class FusedMLP:
         self._nn_step.argtypes = [pointer, i64, pointer, i64, pointer, pointer, pointer, pointer, pointer, f32, f32]
         self._nn_step.argtypes += [ctypes.c_double, ctypes.c_double, ctypes.c_int] + [pointer] * 7
         self._nn_step.restype = ctypes.c_int
+        self._delta_step = library.delta_step
+        self._delta_step.argtypes = [pointer, i64, i64, pointer, pointer, pointer, pointer, f32, f32]
+        self._delta_step.argtypes += [ctypes.c_double, ctypes.c_double, pointer, pointer, pointer]
+        self._delta_step.restype = ctypes.c_int
 
     def forward_saving(self, weights: Sequence[torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, tuple]:
         """(f(x), saved) as sim.networks.MLP.forward_saving gives for tanh: x (n, d) float32;
@@ -578,12 +650,39 @@ class FusedMLP:
             return None
         return new, (f1, ([X, *hidden], [None] * self.depth)), out[1], out[2]
 
+    def delta_step(
+        self,
+        weights: Sequence[torch.Tensor],
+        f: torch.Tensor,
+        views: torch.Tensor,
+        delta: torch.Tensor,
+        rule: StepRule,
+        grad: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, float, float] | None:
+        """One step of plain gradient descent on the offsets Delta (n, m) under the step rule
+        (the C `delta_step` above): the identity kernel's step, each point by -eta n dL/dDelta,
+        from the clean samples' outputs f = f(X) (n, m) at `weights` (which stay), the (V, n,
+        d) views and `grad` = dL/dDelta (n, m) when a frame has computed it on these views.
+        `rule.tangent_scale` is the move of a point per unit gradient (-lr_points n). Returns
+        (the new Delta, the factor on the step size, the largest angle in radians it moves an
+        embedding), or None as nn_step does."""
+        n, V = delta.shape[0], views.shape[0]
+        new = torch.empty_like(delta)
+        out = (ctypes.c_double * 3)()
+        status = self._delta_step(
+            views.data_ptr(), V, n, _pointers(weights[0::2]), _pointers(weights[1::2]), f.data_ptr(),
+            delta.data_ptr(), rule.tau, rule.tangent_scale, rule.eta, rule.bound,
+            None if grad is None else grad.contiguous().data_ptr(), new.data_ptr(), out,
+        )  # fmt: skip
+        return None if status else (new, out[1], out[2])
+
 
 @dataclasses.dataclass(frozen=True)
 class StepRule:
-    """What FusedMLP.nn_step needs of the run's settings: the loss's tau, the scale of the
-    forward-mode derivative (-training.lr: the NN kernel's move of a point), the step size eta
-    and the bound on any embedding's angular move (training.max_move, radians, > 0)."""
+    """What FusedMLP.nn_step and delta_step need of the run's settings: the loss's tau, the
+    scale of a point's move (nn_step: of the forward-mode derivative, -training.lr; delta_step:
+    of the gradient, -training.lr_points n), the step size eta and the bound on any
+    embedding's angular move (training.max_move, radians, > 0)."""
 
     tau: float
     tangent_scale: float

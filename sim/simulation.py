@@ -469,24 +469,35 @@ class Simulation:
         self._views = self._draw_views()
         self._scheduled()
 
-    def _compiled_step(self) -> tuple[float, tuple, float] | None:
-        """The step as one compiled call (FusedMLP.nn_step) where that serves: the NN kernel,
-        plain gradient descent under the step rule (max_move > 0), no BYOL head, the compiled
-        calls serving this run (`_fused`) and every weight trained. Returns (the step size, the
-        pass over the clean samples at the new weights, the largest angle an embedding moved);
-        None where it does not serve or did not find the step (`_rule_step` then takes it).
-        With or without a frame before it (whose gradients it then takes), the same numbers."""
+    def _compiled_step(self) -> tuple[float, tuple | None, float] | None:
+        """The step as one compiled call where that serves: plain gradient descent under the
+        step rule (max_move > 0), no BYOL head, the compiled calls serving this run (`_fused`),
+        and the NN kernel with every weight trained (FusedMLP.nn_step) or the identity kernel
+        (FusedMLP.delta_step). Returns (the step size, the pass over the clean samples at the
+        new weights or None when they stay, the largest angle an embedding moved); None where
+        it does not serve or did not find the step (`_rule_step` then takes it). With or
+        without a frame before it (whose gradients it then takes), the same numbers."""
         train = self.preset.training
-        if self.kernel != "nn" or self.head is not None or train.optimizer != "gd" or train.max_move == 0:
+        if self.kernel == "limit" or self.head is not None or train.optimizer != "gd" or train.max_move == 0:
             return None
         fused, params = self._fused(), self.params
-        if fused is None or not all(p.requires_grad for p in params):
+        if fused is None or (self.kernel == "nn" and not all(p.requires_grad for p in params)):
             return None
         cached = self._take_next_gradient()
-        grads = None if cached is None else [cached[1][p] for p in params]
-        eta = self.theta_opt.param_groups[0]["lr"]
-        rule = fused_mlp.StepRule(self.preset.loss.tau, -train.lr, eta, train.max_move)
         with torch.no_grad():
+            if self.kernel == "identity":
+                eta = self.delta_opt.param_groups[0]["lr"]
+                rule = fused_mlp.StepRule(self.preset.loss.tau, -train.lr_points * self.n, eta, train.max_move)
+                grad = None if cached is None else cached[1][self.delta]
+                found = fused.delta_step(params, self._clean_pass()[0], self._views, self.delta, rule, grad)
+                if found is None:
+                    return None
+                delta, scale, moved = found
+                self.delta.copy_(delta)
+                return eta * scale, None, moved
+            eta = self.theta_opt.param_groups[0]["lr"]
+            rule = fused_mlp.StepRule(self.preset.loss.tau, -train.lr, eta, train.max_move)
+            grads = None if cached is None else [cached[1][p] for p in params]
             found = fused.nn_step(params, self._clean_pass(), self._views, self.delta, rule, grads)
             if found is None:
                 return None

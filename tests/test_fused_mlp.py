@@ -125,6 +125,9 @@ def test_the_baseline_x86_64_build_gives_the_same_numbers_bit_for_bit():
     assert x[2:] == y[2:]
     for p, q in zip([*x[0], x[1][0], *x[1][1][0]], [*y[0], y[1][0], *y[1][1][0]], strict=True):
         assert torch.equal(p, q)
+    rule = fused_mlp.StepRule(0.3, -0.5 * delta.shape[0], 0.5, 0.02)
+    x, y = (f.delta_step(weights, clean[0], views, delta, rule) for f in (native, baseline))
+    assert x[1:] == y[1:] and torch.equal(x[0], y[0])
 
 
 def test_where_the_compiled_calls_serve_a_run():
@@ -258,9 +261,53 @@ def test_the_whole_step_matches_the_step_rule_in_float64(shape, eta, bound):
         assert torch.equal(a, b)
 
 
+def reference_delta_step(net, weights, X, views, delta, rule: fused_mlp.StepRule):
+    """The identity kernel's step under the step rule in float64: (new Delta, factor, angle, tries)."""
+    _, grads = fused_mlp.reference_gradients(net, weights, views, delta, rule.tau)
+    g, n = grads[-1], delta.shape[0]
+    u = net.forward_with(weights, X) + delta
+    z = u / u.norm(dim=1, keepdim=True)
+    du = rule.tangent_scale * g
+    speed = (du - (du * z).sum(1, keepdim=True) * z).norm(dim=1) / u.norm(dim=1)
+    fastest = float(speed.max())
+    scale = 1.0 if fastest <= rule.bound else rule.bound / fastest
+    for tries in range(1, 21):
+        new = delta - rule.eta * scale * n * g
+        u1 = u - delta + new
+        z1 = u1 / u1.norm(dim=1, keepdim=True)
+        angle = float((2 * torch.asin(((z - z1).norm(dim=1) / 2).clamp(max=1))).max())
+        if angle <= rule.bound:
+            return new, scale, angle, tries
+        scale *= 0.95 * rule.bound / angle
+    raise AssertionError("no step within 20 cuts")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("eta, bound", [(1e-4, 1.0), (0.5, 0.02)])
+def test_the_identity_kernel_s_step_matches_the_step_rule_in_float64(shape, eta, bound):
+    """FusedMLP.delta_step against the identity kernel's step in float64 (the points moved by
+    -eta n dL/dDelta, the network fixed); a frame's gradient given to it gives the very same
+    step (its sum over the views in the same order: 3 and 4 views among the shapes)."""
+    net, weights, views, delta = problem(shape)
+    X = views[0] + 0.05 * torch.randn(views[0].shape, generator=torch.Generator().manual_seed(5))
+    fused = fused_for(*shape[:4])
+    n = delta.shape[0]
+    rule = fused_mlp.StepRule(tau=0.5, tangent_scale=-eta * n, eta=eta, bound=bound)
+    f = fused.forward_saving(weights, X)[0]
+    new, scale, angle = fused.delta_step(weights, f, views, delta, rule)
+    w64 = [w.double() for w in weights]
+    want, want_scale, want_angle, _ = reference_delta_step(net, w64, X.double(), views.double(), delta.double(), rule)
+    assert (want_scale < 1.0) == (bound < 1.0)  # moving Delta, the first-order factor is never cut
+    assert scale == pytest.approx(want_scale, rel=1e-3) and angle == pytest.approx(want_angle, rel=1e-3, abs=1e-6)
+    assert angle <= bound and relative(new - delta, want - delta.double()) < 1e-3
+    grad = fused_mlp.step_gradients(fused, weights, views, delta, rule.tau)[1][-1]
+    again = fused.delta_step(weights, f, views, delta, rule, grad)
+    assert again[1:] == (scale, angle) and torch.equal(again[0], new)
+
+
 def test_the_whole_step_declines_what_it_cannot_take():
-    """A gradient or weight that is not finite, a view whose output is 0: nn_step returns None
-    (the torch step then takes the step, or says why it cannot)."""
+    """A gradient or weight that is not finite, a view whose output is 0: nn_step and
+    delta_step return None (the torch step then takes the step, or says why it cannot)."""
     shape = SHAPES[2]
     _, weights, views, delta = problem(shape)
     fused = fused_for(*shape[:4])
@@ -276,3 +323,9 @@ def test_the_whole_step_declines_what_it_cannot_take():
     broken = [w.clone() for w in weights]
     broken[-2][0, 0] = float("inf")
     assert fused.nn_step(broken, fused.forward_saving(broken, views[0]), views, delta, rule) is None
+    f = clean[0]
+    assert fused.delta_step(weights, f, views, delta, rule) is not None
+    nan_grad = torch.zeros_like(delta)
+    nan_grad[1, 0] = float("nan")
+    assert fused.delta_step(weights, f, views, delta, rule, nan_grad) is None
+    assert fused.delta_step(weights, f, views, at_zero, rule) is None
