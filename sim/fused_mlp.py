@@ -383,6 +383,23 @@ INLINE double fastest_move(const float *f, const float *delta, const float *du, 
     return fastest;
 }}
 
+/* The step rule's verdict on a try that moves the unit rows z to those of u' = f1 + delta (n x
+   M): its angle 2 asin(chord / 2) for the largest chord |z - z'| (C's own asin_f: the same on
+   every machine); 1 if it is within the bound (out[1], out[2] = the factor and the angle), 0 if
+   not (the factor cut to 0.95 bound / angle), -1 if the angle is not finite. */
+INLINE int judge(const float *z, const float *f1, const float *delta, int64_t n, double bound, double *scale,
+                 double *out) {{
+    double angle = 2.0f * asin_f(fminf(0.5f * largest_chord(z, f1, delta, n), 1.0f));
+    if (!(angle == angle)) return -1;
+    if (angle > bound) {{
+        *scale *= 0.95 * bound / angle;
+        return 0;
+    }}
+    out[1] = *scale;
+    out[2] = angle;
+    return 1;
+}}
+
 /* One step of plain gradient descent on the weights (the NN kernel) under the step rule, in one
    call: what sim/simulation.py's _step_once does by torch operations. The loss's gradients by
    every weight (computed from the V n views, row v n + i for view v of sample i; or `given`
@@ -439,17 +456,14 @@ int nn_step(const float *X, int64_t n, const float *views, int64_t V, const floa
             for (int j = 0; j < fan_out(l); j++) b1[l][j] = fmaf(gb[l][j], alpha, b[l][j]);
         }}
         forward(X, n, (const float *const *)W1, (const float *const *)b1, hs1, f1, T);
-        double angle = 2.0f * asin_f(fminf(0.5f * largest_chord(z, f1, delta, n), 1.0f));
-        if (!(angle == angle)) goto done;
-        if (angle <= bound) {{
-            for (int l = 0; l <= DEPTH; l++)
-                if (!all_finite(W1[l], fan_in(l) * fan_out(l)) || !all_finite(b1[l], fan_out(l))) goto done;
-            out[1] = scale;
-            out[2] = angle;
+        int verdict = judge(z, f1, delta, n, bound, &scale, out);
+        if (verdict < 0) goto done;
+        if (verdict) {{
             status = 0;
+            for (int l = 0; l <= DEPTH; l++)
+                if (!all_finite(W1[l], fan_in(l) * fan_out(l)) || !all_finite(b1[l], fan_out(l))) status = 1;
             goto done;
         }}
-        scale *= 0.95 * bound / angle;
     }}
 done:
     free(work);
@@ -500,16 +514,12 @@ int delta_step(const float *views, int64_t V, int64_t n, const float *const *W, 
     for (int tries = 0; tries < 20; tries++) {{
         float alpha = (float)(-(eta * scale));
         for (int64_t i = 0; i < n * M; i++) delta1[i] = fmaf(gn[i], alpha, delta[i]);
-        double angle = 2.0f * asin_f(fminf(0.5f * largest_chord(z, f, delta1, n), 1.0f));
-        if (!(angle == angle)) goto done;
-        if (angle <= bound) {{
-            if (!all_finite(delta1, n * M)) goto done;
-            out[1] = scale;
-            out[2] = angle;
-            status = 0;
+        int verdict = judge(z, f, delta1, n, bound, &scale, out);
+        if (verdict < 0) goto done;
+        if (verdict) {{
+            status = !all_finite(delta1, n * M);
             goto done;
         }}
-        scale *= 0.95 * bound / angle;
     }}
 done:
     free(work);

@@ -1,7 +1,8 @@
 """The compiled step calls (sim/fused_mlp.py) against torch in float64: the forward pass, the
-NT-Xent loss and its gradients through the network, and the forward-mode derivative, on shapes
-with odd sizes (the C loops' tails); the same numbers from a build for the baseline x86-64 as
-from this machine's; where they serve a run and where torch does."""
+NT-Xent loss and its gradients through the network, the forward-mode derivative, and the whole
+step of the NN and the identity kernel under the step rule (against the rule written out in
+float64), on shapes with odd sizes (the C loops' tails); the same numbers from a build for the
+baseline x86-64 as from this machine's; where they serve a run and where torch does."""
 
 from __future__ import annotations
 
@@ -214,14 +215,25 @@ def reference_step(net, weights, X, views, delta, rule: fused_mlp.StepRule):
     f, du = torch.func.jvp(
         lambda *ws: net.forward_with(ws, X), tuple(weights), tuple(rule.tangent_scale * gi for gi in g)
     )
-    u = f + delta
+
+    def tried(scale):
+        new = [w - rule.eta * scale * gi for w, gi in zip(weights, g)]
+        return new, net.forward_with(new, X) + delta
+
+    return settle(f + delta, du, rule, tried)
+
+
+def settle(u, du, rule: fused_mlp.StepRule, tried):
+    """The step rule in float64 from the raw outputs u (n, m) and the points' first-order moves
+    du: the factor min(1, bound / fastest angular speed), then cut to 0.95 bound / angle while
+    the try `tried(factor)` -> (new tensors, new u) moves some z more than the bound. Returns
+    (new tensors, factor, angle, tries)."""
     z = u / u.norm(dim=1, keepdim=True)
     speed = (du - (du * z).sum(1, keepdim=True) * z).norm(dim=1) / u.norm(dim=1)
     fastest = float(speed.max())
     scale = 1.0 if fastest <= rule.bound else rule.bound / fastest
     for tries in range(1, 21):
-        new = [w - rule.eta * scale * gi for w, gi in zip(weights, g)]
-        u1 = net.forward_with(new, X) + delta
+        new, u1 = tried(scale)
         z1 = u1 / u1.norm(dim=1, keepdim=True)
         angle = float((2 * torch.asin(((z - z1).norm(dim=1) / 2).clamp(max=1))).max())
         if angle <= rule.bound:
@@ -265,21 +277,13 @@ def reference_delta_step(net, weights, X, views, delta, rule: fused_mlp.StepRule
     """The identity kernel's step under the step rule in float64: (new Delta, factor, angle, tries)."""
     _, grads = fused_mlp.reference_gradients(net, weights, views, delta, rule.tau)
     g, n = grads[-1], delta.shape[0]
-    u = net.forward_with(weights, X) + delta
-    z = u / u.norm(dim=1, keepdim=True)
-    du = rule.tangent_scale * g
-    speed = (du - (du * z).sum(1, keepdim=True) * z).norm(dim=1) / u.norm(dim=1)
-    fastest = float(speed.max())
-    scale = 1.0 if fastest <= rule.bound else rule.bound / fastest
-    for tries in range(1, 21):
+    f = net.forward_with(weights, X)
+
+    def tried(scale):
         new = delta - rule.eta * scale * n * g
-        u1 = u - delta + new
-        z1 = u1 / u1.norm(dim=1, keepdim=True)
-        angle = float((2 * torch.asin(((z - z1).norm(dim=1) / 2).clamp(max=1))).max())
-        if angle <= rule.bound:
-            return new, scale, angle, tries
-        scale *= 0.95 * rule.bound / angle
-    raise AssertionError("no step within 20 cuts")
+        return new, f + new
+
+    return settle(f + delta, rule.tangent_scale * g, rule, tried)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
