@@ -29,6 +29,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy
@@ -245,7 +246,8 @@ def build(name: str, code: str, flags: tuple[str, ...]) -> ctypes.CDLL | None:
     """The C `code` compiled with `flags` for this machine into the user's cache folder (once:
     the file is named by a hash of the code, the compiler, the machine and the flags; written
     by an atomic rename, so processes building at once do not see half a file) and loaded;
-    None without a C compiler or when the build or the load fails."""
+    None without a C compiler or when the build or the load fails (a build that fails warns
+    with the compiler's first error line: that is this code's fault, not the machine's)."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
@@ -260,7 +262,11 @@ def build(name: str, code: str, flags: tuple[str, ...]) -> ctypes.CDLL | None:
                 c_file.write_text(code)
                 subprocess.run([compiler, *flags, "-o", str(built), str(c_file)], check=True, capture_output=True)
                 os.replace(built, path)
-        except (OSError, subprocess.CalledProcessError):
+        except subprocess.CalledProcessError as exc:
+            errors = [line for line in exc.stderr.decode(errors="replace").splitlines() if "error" in line]
+            warnings.warn(f"{name}: the C code did not build ({errors[0] if errors else 'no message'}); torch serves")
+            return None
+        except OSError:
             return None
     try:
         return ctypes.CDLL(str(path))

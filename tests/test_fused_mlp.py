@@ -7,6 +7,7 @@ baseline x86-64 as from this machine's; where they serve a run and where torch d
 from __future__ import annotations
 
 import platform
+import warnings
 
 import numpy as np
 import pytest
@@ -192,6 +193,19 @@ def test_a_fig5_step_is_one_compiled_call_and_torch_takes_what_it_declines(monke
     assert torch_steps == [5] and sim.step_count == 5
     for before, after in zip(kept, sim.params, strict=True):
         torch.testing.assert_close(after, before, rtol=0, atol=0, equal_nan=True)
+
+
+def test_code_that_does_not_build_warns_with_the_compiler_s_error(monkeypatch, tmp_path):
+    """A compiler that fails on the code (the code's fault, not the machine's) is said in one
+    line with its first error; no compiler at all is the optional case and stays quiet."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = "int broken(void) { return undeclared_name; }"
+    with pytest.warns(UserWarning, match=r"^oops: the C code did not build \(.*undeclared_name.*\); torch serves$"):
+        assert fused_mlp.cpu_kernel.build("oops", code, fused_mlp.FLAGS) is None
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fused_mlp.cpu_kernel.build("oops", code, fused_mlp.FLAGS) is None
 
 
 def test_without_a_c_compiler_torch_serves(monkeypatch, tmp_path):
