@@ -1,6 +1,6 @@
 """The phase diagram of a sweep: a heatmap of one outcome measure over two grid axes (the
-mean over seeds, each cell also printing the mean and the seed spread, +- one standard
-deviation, with the number of runs), drawn with QPainter so the same widget serves the
+mean over seeds, each cell also printing the mean and, over two or more seeds, their spread,
++- one standard deviation, with the number of runs), drawn with QPainter so the same widget serves the
 window's Sweep dock and, offscreen, the PNGs of `main.py sweep` (`write_png`). A click on a
 cell emits `cell_clicked(ix, iy)`.
 """
@@ -41,16 +41,25 @@ def fitted(field: str, room: float, metrics: QFontMetricsF) -> str:
 
 
 def cell_text(grid: PhaseGrid, iy: int, ix: int) -> str:
-    """A cell's text: its mean, seed spread and number of runs with a value (of the finished
-    ones, when some finished without: "n=1 of 2"); for finished runs without a value, "never
-    captured" (the capture measures: the clusters were not captured within the runs' steps)
-    or "no value", and how many finished."""
+    """A cell's text: its mean, seed spread (with two or more values: one value has none) and
+    number of runs with a value (of the finished ones, when some finished without: "n=1 of
+    2"); for finished runs without a value, "never captured" (the capture measures: the
+    clusters were not captured within the runs' steps) or "no value", and how many finished."""
     count, finished = int(grid.count[iy, ix]), int(grid.finished[iy, ix])
     if count:
         runs = f"n={count}" + (f" of {finished}" if finished > count else "")
-        return f"{_number(grid.mean[iy, ix])}\n± {_number(grid.spread[iy, ix])}\n{runs}"
+        spread = f"\n± {_number(grid.spread[iy, ix])}" if count > 1 else ""
+        return f"{_number(grid.mean[iy, ix])}{spread}\n{runs}"
     why = "never captured" if grid.measure.startswith("capture") else "no value"
     return f"{why}\n{finished} run{'s' if finished != 1 else ''} done"
+
+
+def diagram_title(grid: PhaseGrid) -> str:
+    """The diagram's title: the measure, and what a cell shows (the mean over seeds and their
+    spread, or with one run a cell, that run's value)."""
+    if grid.finished.max(initial=0) <= 1:
+        return f"{grid.measure}: one run a cell"
+    return f"{grid.measure}: mean over seeds, ± seed spread (std)"
 
 
 def fitted_lines(text: str, height: float, width: float, metrics: QFontMetricsF) -> str:
@@ -141,8 +150,7 @@ class PhaseDiagram(QWidget):
         painter.setPen(QColor(FOREGROUND))
         font.setBold(True)
         painter.setFont(font)
-        title = f"{grid.measure}: mean over seeds, ± seed spread (std)"
-        painter.drawText(QRectF(0, 6, self.width(), 30), Qt.AlignmentFlag.AlignHCenter, title)
+        painter.drawText(QRectF(0, 6, self.width(), 30), Qt.AlignmentFlag.AlignHCenter, diagram_title(grid))
         font.setBold(False)
         painter.setFont(font)
         painter.setPen(QColor(MUTED))

@@ -311,7 +311,7 @@ class SweepFolder:
             except (OSError, ValueError, KeyError) as exc:
                 raise PresetError(f"{manifest}: cannot read: {exc}") from None
             if before != json.loads(json.dumps(sweep.describe())):
-                raise PresetError(f"{self.out}: holds a different sweep (its sweep.json); give a new --out")
+                raise PresetError(f"--out: {self.out} holds a different sweep (its sweep.json); name a new folder")
 
     @property
     def table(self) -> Path:

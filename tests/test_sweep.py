@@ -185,7 +185,10 @@ def test_sweep_writes_the_table_the_diagrams_and_restarts_without_rerunning(tmp_
     assert [int(r["run"]) for r in read_table(out / "sweep.csv")[0]] == [r["run"] for r in rows]
 
     other = main_py(sweep_cmd(out, "--steps", "50"))
-    assert other.returncode == 2 and "holds a different sweep" in other.stderr
+    assert (
+        other.returncode == 2
+        and f"error: --out: {out} holds a different sweep (its sweep.json); name a new folder" in other.stderr
+    )
 
 
 def long_sweep(out: Path, long_runs: int, workers: int) -> subprocess.Popen:
@@ -330,7 +333,7 @@ def test_a_cell_says_how_many_runs_had_a_value_and_fits_a_short_cell(qapp) -> No
     colour bar of one value labels it once (it showed "400" at both ends)."""
     from PySide6.QtGui import QFont, QFontMetricsF
 
-    from gui.phase_diagram import cell_text, fitted_lines
+    from gui.phase_diagram import cell_text, diagram_title, fitted_lines
     from sim.sweep import phase_grid
 
     jobs = make_sweep("fig5-2d", ["loss.tau=0.1,0.5"], 2, 10, 5)[0].jobs()
@@ -338,11 +341,22 @@ def test_a_cell_says_how_many_runs_had_a_value_and_fits_a_short_cell(qapp) -> No
     grid = phase_grid(jobs, rows, "capture_step", "loss.tau")
     first = next(iter(np.argwhere(grid.count > 0)))
     text = cell_text(grid, *first)
-    assert text == "400\n± 0\nn=1 of 2", text
+    assert text == "400\nn=1 of 2", text  # one value: no spread ("± 0" read as a measured spread)
+    assert diagram_title(grid) == "capture_step: mean over seeds, ± seed spread (std)"
+    both = [{"run": job.index, "capture_step": 400.0 + 20 * (job.seed % 2)} for job in jobs]
+    two = phase_grid(jobs, both, "capture_step", "loss.tau")
+    assert cell_text(two, *first) == f"410\n± {two.spread[tuple(first)]:.3g}\nn=2"
+    assert two.spread[tuple(first)] == pytest.approx(10.0)  # the standard deviation of 400 and 420
+    one_seed = make_sweep("fig5-2d", ["loss.tau=0.1,0.5"], 1, 10, 5)[0].jobs()
+    single = phase_grid(
+        one_seed, [{"run": job.index, "capture_step": 300.0} for job in one_seed], "capture_step", "loss.tau"
+    )
+    assert cell_text(single, 0, 0) == "300\nn=1" and diagram_title(single) == "capture_step: one run a cell"
     metrics = QFontMetricsF(QFont())
+    text = cell_text(two, *first)
     assert fitted_lines(text, 10 * metrics.lineSpacing(), 500, metrics) == text
-    assert fitted_lines(text, 2.2 * metrics.lineSpacing(), 500, metrics) == "400 ± 0\nn=1 of 2"
-    assert fitted_lines(text, 1.2 * metrics.lineSpacing(), 500, metrics) == "400 ± 0, n=1 of 2"
+    assert fitted_lines(text, 2.2 * metrics.lineSpacing(), 500, metrics) == f"410 ± {two.spread[tuple(first)]:.3g}\nn=2"
+    assert fitted_lines(text, 1.2 * metrics.lineSpacing(), 500, metrics) == f"410 ± {two.spread[tuple(first)]:.3g}, n=2"
     assert fitted_lines(text, 1.2 * metrics.lineSpacing(), 40, metrics).endswith("\N{HORIZONTAL ELLIPSIS}")
     image, (left, top, width, height) = drawn(grid, (520, 300))
     label_x = range(left + width + 36, min(520, left + width + 90))
