@@ -718,7 +718,8 @@ def _load(in_dim: int, width: int, depth: int, out_dim: int) -> FusedMLP | None:
 
 def _agrees(fused: FusedMLP) -> None:
     """ArithmeticError unless the compiled calls give the torch formulas' numbers in float64
-    (loss, gradients and tangent, relative 1e-4 of each one's largest entry) on a small problem."""
+    (loss, gradients, tangent and the whole steps, relative 1e-4 of each one's largest entry)
+    on a small problem."""
     g = torch.Generator().manual_seed(0)
     net = MLP(fused.in_dim, fused.out_dim, fused.width, fused.depth, "tanh")
     weights = [p.detach() for p in net.parameters()]
@@ -731,10 +732,38 @@ def _agrees(fused: FusedMLP) -> None:
     ref_saved = net.forward_saving([w.double() for w in weights], views[0].double())[1]
     tangent = net.tangent([w.double() for w in weights], [g.double() for g in want[1][:-1]], ref_saved)
     pairs.append((fused.tangent(weights, got[1][:-1], saved), tangent))
+    pairs += _whole_steps(fused, net, weights, views, delta, want[1])
     for a, b in pairs:
         error = float((a.double() - b).abs().max() / b.abs().max().clamp_min(1e-30))
         if not error <= 1e-4:
             raise ArithmeticError(f"differs from the float64 formulas by {error:.1e} relative")
+
+
+def _whole_steps(
+    fused: FusedMLP, net: MLP, weights: list[torch.Tensor], views: torch.Tensor, delta: torch.Tensor, grads: list
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(got, want) pairs for nn_step and delta_step at a bound no step reaches (one try, the
+    whole step size), `grads` the float64 gradients (weights..., Delta): each tensor's move
+    against -eta times its gradient (-eta n for Delta), the pass at the new weights, and the
+    factor (1) and largest angle of each step."""
+    eta, n, x64, delta64 = 0.5, delta.shape[0], views[0].double(), delta.double()
+    clean = fused.forward_saving(weights, views[0])
+    nn = fused.nn_step(weights, clean, views, delta, StepRule(0.5, -eta, eta, 1e6))
+    identity = fused.delta_step(weights, clean[0], views, delta, StepRule(0.5, -eta * n, eta, 1e6))
+    if nn is None or identity is None:
+        raise ArithmeticError("a whole step found no step")
+    new_weights = [w.double() - eta * g for w, g in zip(weights, grads[:-1])]
+    new_delta = delta64 - eta * n * grads[-1]
+    old = [*weights, delta]
+    pairs = [(a - w, b - w.double()) for a, b, w in zip([*nn[0], identity[0]], [*new_weights, new_delta], old)]
+    f1 = net.forward_with(new_weights, x64)
+    pairs.append((nn[1][0], f1))
+    z0 = torch.nn.functional.normalize(clean[0].double() + delta64, dim=1)
+    for found, u1 in ((nn[2:], f1 + delta64), (identity[1:], clean[0].double() + new_delta)):
+        chord = (z0 - torch.nn.functional.normalize(u1, dim=1)).norm(dim=1)
+        angle = (2 * torch.asin((chord / 2).clamp(max=1))).max()
+        pairs.append((torch.tensor(found, dtype=torch.float64), torch.stack([torch.ones_like(angle), angle])))
+    return pairs
 
 
 def step_gradients(

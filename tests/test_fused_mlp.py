@@ -195,6 +195,23 @@ def test_a_fig5_step_is_one_compiled_call_and_torch_takes_what_it_declines(monke
         torch.testing.assert_close(after, before, rtol=0, atol=0, equal_nan=True)
 
 
+@pytest.mark.parametrize("step", ["nn_step", "delta_step"])
+def test_a_whole_step_that_disagrees_with_float64_is_refused_at_first_use(monkeypatch, step):
+    """The first-use check covers the whole steps too: one whose angle is 0.1% off (or whose
+    moves are) is refused, and torch serves."""
+    fused = fused_for(2, 64, 4, 2)
+    fused_mlp._agrees(fused)
+    real = getattr(fused_mlp.FusedMLP, step)
+
+    def off(self, *args):
+        found = real(self, *args)
+        return (*found[:-1], found[-1] * 1.001)
+
+    monkeypatch.setattr(fused_mlp.FusedMLP, step, off)
+    with pytest.raises(ArithmeticError, match="relative"):
+        fused_mlp._agrees(fused)
+
+
 def test_code_that_does_not_build_warns_with_the_compiler_s_error(monkeypatch, tmp_path):
     """A compiler that fails on the code (the code's fault, not the machine's) is said in one
     line with its first error; no compiler at all is the optional case and stays quiet."""
