@@ -401,7 +401,7 @@ INLINE int judge(const float *z, const float *f1, const float *delta, int64_t n,
 }}
 
 /* One step of plain gradient descent on the weights (the NN kernel) under the step rule, in one
-   call: what sim/simulation.py's _step_once does by torch operations. The loss's gradients by
+   call: what sim/simulation.py's _rule_step does by torch operations. The loss's gradients by
    every weight (computed from the V n views, row v n + i for view v of sample i; or `given`
    in dW, db, the gradients a frame computed on these views), the forward-mode derivative du = tangent_scale J_theta f(X) g at
    the clean samples' pass (hs, f at the current weights), each sample's speed |du - (du.z) z|
@@ -634,7 +634,7 @@ class FusedMLP:
         grads: Sequence[torch.Tensor] | None = None,
     ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, tuple], float, float] | None:
         """One step of plain gradient descent on the weights under the step rule (the C
-        `nn_step` above; sim/simulation.py's _step_once by torch operations): from the clean
+        `nn_step` above; sim/simulation.py's _rule_step by torch operations): from the clean
         samples' pass `clean` = (f(X) (n, m), saved) at `weights`, the (V, n, d) views and the
         offsets Delta (n, m); `grads` (parameters() order) when a frame has computed them on
         these views, else computed here. Returns (the new weights, the pass at them, the factor
