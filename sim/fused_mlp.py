@@ -383,6 +383,20 @@ INLINE double fastest_move(const float *f, const float *delta, const float *du, 
     return fastest;
 }}
 
+/* NT-Xent on the V n views (row v n + i: view v of sample i) at the weights W, b: the forward
+   pass (hidden outputs into hsV, outputs into fV), the raw outputs U = fV + delta (delta's row
+   i for every view of sample i), the loss into loss[0] and its gradient by U into dU. Returns
+   1 if some view's output is 0 or the loss is not finite. T, scratch: as forward and nt_xent. */
+INLINE int views_loss(const float *views, int64_t V, int64_t n, const float *const *W, const float *const *b,
+                      const float *delta, float tau, float *const *hsV, float *fV, float *U, float *dU, double *loss,
+                      float *T, float *scratch) {{
+    int64_t N = V * n;
+    forward(views, N, W, b, hsV, fV, T);
+    for (int64_t a = 0; a < N; a++)
+        for (int k = 0; k < M; k++) U[a * M + k] = fV[a * M + k] + delta[(a % n) * M + k];
+    return nt_xent(U, V, n, tau, dU, loss, scratch) || !isfinite(loss[0]);
+}}
+
 /* The step rule's verdict on a try that moves the unit rows z to those of u' = f1 + delta (n x
    M): its angle 2 asin(chord / 2) for the largest chord |z - z'| (C's own asin_f: the same on
    every machine); 1 if it is within the bound (out[1], out[2] = the factor and the angle), 0 if
@@ -437,10 +451,7 @@ int nn_step(const float *X, int64_t n, const float *views, int64_t V, const floa
     int status = 1;
     out[0] = NAN;
     if (!given) {{
-        forward(views, N, W, b, hsV, fV, T);
-        for (int64_t a = 0; a < N; a++)
-            for (int k = 0; k < M; k++) U[a * M + k] = fV[a * M + k] + delta[(a % n) * M + k];
-        if (nt_xent(U, V, n, tau, dU, out, scratch) || !isfinite(out[0])) goto done;
+        if (views_loss(views, V, n, W, b, delta, tau, hsV, fV, U, dU, out, T, scratch)) goto done;
         backward(views, N, W, (const float *const *)hsV, dU, gW, gb, scratch);
     }}
     for (int l = 0; l <= DEPTH; l++)
@@ -493,10 +504,7 @@ int delta_step(const float *views, int64_t V, int64_t n, const float *const *W, 
     if (given) {{
         memcpy(g, given, n * M * sizeof(float));
     }} else {{
-        forward(views, N, W, b, hsV, fV, T);
-        for (int64_t a = 0; a < N; a++)
-            for (int k = 0; k < M; k++) U[a * M + k] = fV[a * M + k] + delta[(a % n) * M + k];
-        if (nt_xent(U, V, n, tau, dU, out, scratch) || !isfinite(out[0])) goto done;
+        if (views_loss(views, V, n, W, b, delta, tau, hsV, fV, U, dU, out, T, scratch)) goto done;
         for (int64_t i = 0; i < n * M; i++) {{
             float sum = dU[i];
             for (int64_t v = 1; v < V; v++) sum += dU[v * n * M + i];
