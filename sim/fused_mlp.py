@@ -725,53 +725,77 @@ def _load(in_dim: int, width: int, depth: int, out_dim: int) -> FusedMLP | None:
 
 
 def _agrees(fused: FusedMLP) -> None:
-    """ArithmeticError unless the compiled calls give the torch formulas' numbers in float64
-    (loss, gradients, tangent and the whole steps, relative 1e-4 of each one's largest entry)
-    on a small problem."""
-    g = torch.Generator().manual_seed(0)
-    net = MLP(fused.in_dim, fused.out_dim, fused.width, fused.depth, "tanh")
+    """ArithmeticError unless the compiled calls give the torch formulas' numbers in float64 on
+    a small problem, the same one in every process (drawn under its own seed, the process's
+    random state left as it was): the loss, the gradients, the tangent and the whole steps
+    (`_whole_steps`) within relative 1e-4 of each one's largest entry, beyond what float32
+    cannot hold."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = MLP(fused.in_dim, fused.out_dim, fused.width, fused.depth, "tanh")
+        views = torch.randn(2, 20, fused.in_dim)
+        delta = torch.randn(20, fused.out_dim) * 0.1
     weights = [p.detach() for p in net.parameters()]
-    views = torch.randn(2, 20, fused.in_dim, generator=g)
-    delta = torch.randn(20, fused.out_dim, generator=g) * 0.1
     got = step_gradients(fused, weights, views, delta, 0.5)
     want = reference_gradients(net, [w.double() for w in weights], views.double(), delta.double(), 0.5)
-    pairs = [(torch.tensor(got[0]), want[0])] + list(zip(got[1], want[1]))
+    checks = [(torch.tensor(got[0]), want[0], 0.0)] + [(a, b, 0.0) for a, b in zip(got[1], want[1])]
     saved = fused.forward_saving(weights, views[0])[1]
     ref_saved = net.forward_saving([w.double() for w in weights], views[0].double())[1]
     tangent = net.tangent([w.double() for w in weights], [g.double() for g in want[1][:-1]], ref_saved)
-    pairs.append((fused.tangent(weights, got[1][:-1], saved), tangent))
-    pairs += _whole_steps(fused, net, weights, views, delta, want[1])
-    for a, b in pairs:
-        error = float((a.double() - b).abs().max() / b.abs().max().clamp_min(1e-30))
+    checks.append((fused.tangent(weights, got[1][:-1], saved), tangent, 0.0))
+    checks += _whole_steps(fused, net, weights, views, delta, want[1])
+    for a, b, floor in checks:
+        excess = float(((a.double() - b).abs().max() - floor).clamp_min(0))
+        error = excess / float(b.abs().max().clamp_min(1e-30))
         if not error <= 1e-4:
             raise ArithmeticError(f"differs from the float64 formulas by {error:.1e} relative")
 
 
 def _whole_steps(
     fused: FusedMLP, net: MLP, weights: list[torch.Tensor], views: torch.Tensor, delta: torch.Tensor, grads: list
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(got, want) pairs for nn_step and delta_step at a bound no step reaches (one try, the
-    whole step size), `grads` the float64 gradients (weights..., Delta): each tensor's move
-    against -eta times its gradient (-eta n for Delta), the pass at the new weights, and the
-    factor (1) and largest angle of each step."""
+) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
+    """(got, want, floor) for nn_step and delta_step, `grads` the float64 gradients (weights...,
+    Delta). At a bound no step reaches (one try, the whole step size): each tensor's move
+    against -eta times its gradient (-eta n for Delta), floor 2 ulp of float32 at the tensor's
+    largest entry (the new value is a float32 there), the pass at the new weights and the
+    factor 1. At a bound of 0.5 rad, where a step must be cut: the largest angle an embedding
+    moves against float64's at the factor found (near pi, asin could not tell its input's last
+    bits apart: a step so large that embeddings turn about is no check of the angle)."""
     eta, n, x64, delta64 = 0.5, delta.shape[0], views[0].double(), delta.double()
     clean = fused.forward_saving(weights, views[0])
-    nn = fused.nn_step(weights, clean, views, delta, StepRule(0.5, -eta, eta, 1e6))
-    identity = fused.delta_step(weights, clean[0], views, delta, StepRule(0.5, -eta * n, eta, 1e6))
-    if nn is None or identity is None:
-        raise ArithmeticError("a whole step found no step")
-    new_weights = [w.double() - eta * g for w, g in zip(weights, grads[:-1])]
-    new_delta = delta64 - eta * n * grads[-1]
-    old = [*weights, delta]
-    pairs = [(a - w, b - w.double()) for a, b, w in zip([*nn[0], identity[0]], [*new_weights, new_delta], old)]
-    f1 = net.forward_with(new_weights, x64)
-    pairs.append((nn[1][0], f1))
     z0 = torch.nn.functional.normalize(clean[0].double() + delta64, dim=1)
-    for found, u1 in ((nn[2:], f1 + delta64), (identity[1:], clean[0].double() + new_delta)):
+
+    def steps(bound: float) -> tuple[tuple, tuple]:
+        nn = fused.nn_step(weights, clean, views, delta, StepRule(0.5, -eta, eta, bound))
+        identity = fused.delta_step(weights, clean[0], views, delta, StepRule(0.5, -eta * n, eta, bound))
+        if nn is None or identity is None:
+            raise ArithmeticError("a whole step found no step")
+        return nn, identity
+
+    def after(factor: float) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        new_weights = [w.double() - factor * eta * g for w, g in zip(weights, grads[:-1])]
+        return new_weights, net.forward_with(new_weights, x64), delta64 - factor * eta * n * grads[-1]
+
+    def angle(u1: torch.Tensor) -> torch.Tensor:
         chord = (z0 - torch.nn.functional.normalize(u1, dim=1)).norm(dim=1)
-        angle = (2 * torch.asin((chord / 2).clamp(max=1))).max()
-        pairs.append((torch.tensor(found, dtype=torch.float64), torch.stack([torch.ones_like(angle), angle])))
-    return pairs
+        return (2 * torch.asin((chord / 2).clamp(max=1))).max()
+
+    nn, identity = steps(1e6)
+    new_weights, f1, new_delta = after(1.0)
+    old = [*weights, delta]
+    ulp = [2 * float(torch.finfo(torch.float32).eps) * float(w.abs().max()) for w in old]
+    checks = [
+        (a - w, b - w.double(), floor)
+        for a, b, w, floor in zip([*nn[0], identity[0]], [*new_weights, new_delta], old, ulp)
+    ]
+    checks += [(nn[1][0], f1, 0.0), (torch.tensor(nn[2]), torch.tensor(1.0), 0.0)]
+    checks.append((torch.tensor(identity[1]), torch.tensor(1.0), 0.0))
+    nn, identity = steps(0.5)
+    _, f1, _ = after(nn[2])
+    _, _, new_delta = after(identity[1])
+    checks.append((torch.tensor(nn[3]), angle(f1 + delta64), 0.0))
+    checks.append((torch.tensor(identity[2]), angle(clean[0].double() + new_delta), 0.0))
+    return checks
 
 
 def step_gradients(

@@ -21,6 +21,7 @@ def test_run_is_bit_identical_to_the_recording(case, tmp_path):
     out = tmp_path / f"{case}.npz"
     result = subprocess.run(command(case, out), check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr  # e.g. the compiled step not used: say why
     want, got = np.load(HERE / f"{case}.npz"), np.load(out)
     missing = sorted(set(want.files) - set(got.files))
     assert not missing, f"keys no longer written: {missing}"
