@@ -77,6 +77,12 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cluster-arrows", action="store_true", help="leave out the per-cluster mean arrows")
     p.add_argument("--trails", action="store_true", help="draw fading trails")
     p.add_argument(
+        "--fixed-arrow-scale",
+        action="store_true",
+        help="one arrow scale for the whole export, from its first frame, so lengths compare between frames "
+        "(the arrows shrink to ticks as the run settles; default: each frame's own, its factor in the caption)",
+    )
+    p.add_argument(
         "--x-axis",
         choices=("step", "flow-time"),
         default="step",
@@ -133,6 +139,7 @@ def export_command(args: argparse.Namespace, line: ProgressLine) -> int:
             cluster_arrows=not args.no_cluster_arrows,
             x_axis=args.x_axis.replace("-", "_"),
             trails=args.trails,
+            fixed_arrow_scale=args.fixed_arrow_scale,
             twin_from=args.twin_from,
         )
         options.check(kind)

@@ -9,7 +9,8 @@ Three parts, so the headless command (cli/export.py) and the window's export
   FrameComposer  draws frames into one RGB image: a title bar (preset, step, kernel,
                  cluster colours), then the chosen panels side by side (embedding views
                  drawn by the same EmbeddingScene as the window, on canvases made at the
-                 export size, one fixed arrow scale for the whole export and both panes;
+                 export size, one arrow scale for both panes: each frame's own, or fixed
+                 for the whole export from its first frame;
                  the kernel heatmap and metric curves are the window's pyqtgraph widgets,
                  hidden and grabbed), curves in a strip below;
   open_sink      writes images through imageio-ffmpeg's encoder (or PNG files) to a
@@ -76,8 +77,11 @@ class Cancelled(Exception):
 class ExportOptions:
     """What to draw and how: panels (from PANELS, drawn in that order), the size of the
     whole image (width, height), frames per second, number of frames, steps between two
-    frames, the embedding views' arrows and trails, the curves' x axis ("step" or
-    "flow_time", gui/curves.py X_AXES), and the step the twin panel's run is copied from
+    frames, the embedding views' arrows and trails, whether the arrows keep one scale for the
+    whole export (taken from its first frame, so lengths compare between frames; the arrows
+    shrink to ticks as a run settles) or each frame its own (its longest arrow drawn at a set
+    length, the caption giving the factor; the window's default), the curves' x axis ("step"
+    or "flow_time", gui/curves.py X_AXES), and the step the twin panel's run is copied from
     the run at (0: the same start; the window's side by side turned on at a later step)."""
 
     panels: tuple[str, ...] = ("embedding", "curves")
@@ -88,6 +92,7 @@ class ExportOptions:
     point_arrows: bool = False
     cluster_arrows: bool = True
     trails: bool = False
+    fixed_arrow_scale: bool = False
     x_axis: str = "step"
     twin_from: int = 0
 
@@ -224,7 +229,7 @@ class FrameComposer:
         self.size = options.size
         self.title_rect, self.content, self.captions = layout(options.panels, options.size)
         self.scenes: dict[str, EmbeddingScene] = {}
-        shared = ArrowScale(fixed=True)  # arrow lengths compare between frames and panes
+        shared = ArrowScale(fixed=options.fixed_arrow_scale)  # one for both panes, as the window's
         for name in ("embedding", "twin"):
             if name in self.content:
                 r = self.content[name]

@@ -124,13 +124,19 @@ class ExportDialog(QDialog):
         self.cluster_arrows.setChecked(defaults.cluster_arrows)
         self.trails = QCheckBox("trails")
         self.trails.setChecked(defaults.trails)
+        self.fixed_arrow_scale = QCheckBox("fixed arrow scale")
+        self.fixed_arrow_scale.setChecked(defaults.fixed_arrow_scale)
+        self.fixed_arrow_scale.setToolTip(
+            "One arrow scale for the whole export, taken from its first frame, so lengths compare between frames "
+            "(the arrows shrink to ticks as the run settles). Off: each frame's own, its factor in the caption"
+        )
         self.x_axis = QComboBox()
         for name, label in X_AXES.items():
             self.x_axis.addItem(label, name)
         self.x_axis.setCurrentIndex(list(X_AXES).index(defaults.x_axis))
         self.x_axis.setToolTip("The curves' x axis: the step, or the flow time t (the sum of the step sizes)")
         marks = QHBoxLayout()
-        for box in (self.cluster_arrows, self.point_arrows, self.trails):
+        for box in (self.cluster_arrows, self.point_arrows, self.trails, self.fixed_arrow_scale):
             marks.addWidget(box)
         self.summary = QLabel()
         self.summary.setStyleSheet(f"color: {MUTED};")
@@ -215,6 +221,7 @@ class ExportDialog(QDialog):
             point_arrows=self.point_arrows.isChecked(),
             cluster_arrows=self.cluster_arrows.isChecked(),
             trails=self.trails.isChecked(),
+            fixed_arrow_scale=self.fixed_arrow_scale.isChecked(),
             x_axis=self.x_axis.currentData(),
             twin_from=self.twin_from if "twin" in panels else 0,
         )

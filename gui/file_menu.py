@@ -302,6 +302,7 @@ class FileMenu(QObject):
             point_arrows=w.controls.point_arrows.isChecked(),
             cluster_arrows=w.controls.cluster_arrows.isChecked(),
             trails=w.controls.trails.isChecked(),
+            fixed_arrow_scale=w.main_view.arrow_scale.fixed,
             x_axis=w.curves.x_axis,
             twin_from=twin_from,
         )

@@ -109,6 +109,34 @@ def test_png_frames_are_the_asked_count_and_size(tmp_path):
     assert heatmap.std() > 20  # the kernel panel is drawn, not blank
 
 
+def test_arrows_keep_their_length_per_frame_unless_the_scale_is_fixed(tmp_path):
+    """By default each frame scales its own arrows (as the window does), so at step 800 of
+    fig5-2d, when the groups have formed and the moves are far smaller than at step 0, the
+    cluster arrows are still drawn; with --fixed-arrow-scale the first frame's scale is kept
+    and they are ticks. The first frames are the same picture either way."""
+    images = {}
+    for name, extra in (("free", ()), ("fixed", ("--fixed-arrow-scale",))):
+        folder = tmp_path / name
+        result = run_export(
+            "fig5-2d", "--png-dir", str(folder), "--frames", "2", "--steps-per-frame", "800",
+            "--size", "480x320", "--panels", "embedding", *extra,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        images[name] = [iio.imread(folder / f"frame_0000{k}.png") for k in range(2)]
+    r = layout(("embedding",), (480, 320))[1]["embedding"]
+    view = (slice(r.top(), r.bottom() + 1), slice(r.left(), r.right() + 1))
+    assert np.array_equal(images["free"][0][view], images["fixed"][0][view])
+    arrow_colours = [0.55 + 0.45 * PALETTE[k] for k in range(4)]  # embedding_scene's arrows
+
+    def arrow_pixels(image: np.ndarray) -> int:
+        return int(sum(near(image[view], rgb, 12).sum() for rgb in arrow_colours))
+
+    first = arrow_pixels(images["free"][0])
+    assert first > 200
+    assert arrow_pixels(images["free"][1]) > first / 3
+    assert arrow_pixels(images["fixed"][1]) < first / 20
+
+
 def test_seed_and_kernel_options_replay_what_a_preset_with_them_does(tmp_path):
     """export takes run's --seed and --kernel: the frames equal those of a preset file that
     says the same (export had neither, so a run made with them could not be recorded)."""

@@ -94,6 +94,23 @@ def test_save_as_writes_a_replayable_preset_and_new_and_open_switch_runs(qtbot, 
     assert dialogs["warnings"] == []
 
 
+def test_the_export_dialog_takes_the_window_s_arrow_scale(qtbot, tmp_path) -> None:
+    """The export's arrows scale as the window's do: per frame by default, fixed when the
+    view's "fixed scale" switch is on; the dialog's own box says so and decides."""
+    window = open_window(qtbot, tmp_path)
+    window.files.show_export("mp4")
+    dialog = window.files.export_dialog
+    assert not dialog.fixed_arrow_scale.isChecked() and not dialog.options().fixed_arrow_scale
+    dialog.reject()
+    window.main_view.fixed_scale.setChecked(True)
+    window.files.show_export("mp4")
+    dialog = window.files.export_dialog
+    assert dialog.fixed_arrow_scale.isChecked() and dialog.options().fixed_arrow_scale
+    dialog.fixed_arrow_scale.setChecked(False)
+    assert not dialog.options().fixed_arrow_scale
+    dialog.reject()
+
+
 def test_a_save_after_edits_during_the_run_replays_it_exactly(qtbot, tmp_path, dialogs) -> None:
     """A cluster shrunk at step 5 and the run stepped on: the saved file's run has the very
     samples and embeddings (it drew other samples and started from the edit, 0.7-1.2 apart)."""
