@@ -36,7 +36,9 @@ _stop_flag: Any = None  # a worker process's multiprocessing.Event, set by the p
 def run_job(job: Job, should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Run one job in this process with one torch thread and return its table row (status
     'diverged' with the measures of the frames before, when the run diverges). Cancelled
-    between two steps once `should_stop()` is true. PresetError for a preset the run refuses."""
+    once `should_stop()` is true: between two steps, between two tiles of a large loss, or
+    within 50 steps of a fitted start's fit (seconds long). PresetError for a preset the run
+    refuses."""
     import torch
 
     from sim.driver import RunDriver
@@ -44,7 +46,7 @@ def run_job(job: Job, should_stop: Callable[[], bool] | None = None) -> dict[str
     from sim.outcomes import outcomes
     from sim.simulation import Divergence
 
-    def before_step() -> None:
+    def before_step(*_progress: int) -> None:
         if should_stop is not None and should_stop():
             raise Cancelled(f"run {job.index}")
 
@@ -52,7 +54,7 @@ def run_job(job: Job, should_stop: Callable[[], bool] | None = None) -> dict[str
     torch.set_num_threads(1)
     try:
         preset = preset_of(job)
-        driver = RunDriver(preset, device=job.device)
+        driver = RunDriver(preset, device=job.device, on_tile=before_step, on_fit=before_step)
         frames, status = [], "done"
         try:
             for (frame, *_twin), _events in driver.record(job.steps, job.every, before_step=before_step):

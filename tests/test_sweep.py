@@ -287,6 +287,35 @@ def test_a_cancel_stops_running_runs_and_drops_the_rest(engine) -> None:
     assert seen == [0]
 
 
+def test_a_cancel_stops_a_run_inside_its_start_s_fit(monkeypatch) -> None:
+    """fig5-2d's fitted start is 1000 Adam steps (seconds): a cancel ends the run inside the
+    fit (within FIT_PROGRESS_EVERY of its steps), not after it (quitting the window mid-sweep
+    waited for every worker's fit)."""
+    import collections
+
+    from sim import simulation, starts
+    from sim.starts import FIT_PROGRESS_EVERY
+    from sim.sweep import Cancelled
+    from sim.sweep_engines import run_job
+
+    sweep, _ = make_sweep("fig5-2d", ["loss.tau=0.5"], 1, 20, 10)
+    (job,) = sweep.jobs()
+    fit, reached = simulation.fit_network, []
+
+    def watched(model, X, targets, steps, noise, generator, progress=None):
+        def counted(done: int, total: int) -> None:
+            reached.append(done)
+            progress(done, total)
+
+        return fit(model, X, targets, steps, noise, generator, counted if progress else None)
+
+    monkeypatch.setattr(simulation, "fit_network", watched)
+    monkeypatch.setattr(starts, "_fits", collections.OrderedDict())  # no fit kept from an earlier test
+    with pytest.raises(Cancelled):
+        run_job(job, lambda: True)
+    assert reached == [FIT_PROGRESS_EVERY]
+
+
 def test_ray_and_the_local_pool_give_the_same_rows_bit_for_bit(tmp_path) -> None:
     import ray
 
